@@ -1,2 +1,34 @@
-"""autoal: active learning on top of AutoGluon MultiModal, scored with cleanlab's ActiveLab."""
+"""autoal: active learning on top of AutoGluon MultiModal, scored with cleanlab's ActiveLab.
+
+``autoal.run(df)`` trains a learner on the labelled rows, scores the pool, asks for a batch of labels
+and repeats, recording holdout accuracy every round. AutoGluon and torch are imported only when a
+learner needs them, so ``import autoal`` stays fast.
+"""
+
+from .annotators import Annotator, CallableAnnotator, OracleAnnotator
+from .errors import AnnotationError, AutoalError, InputError, MissingDependencyError
+from .learners import LEARNERS, AutoGluonLearner, FastLearner, Learner
+from .loop import RunResult, run
+from .manifest import load_manifest
+from .strategies import STRATEGIES
+
 __version__ = "0.1.0"
+
+__all__ = [
+    "run",
+    "RunResult",
+    "load_manifest",
+    "Learner",
+    "AutoGluonLearner",
+    "FastLearner",
+    "LEARNERS",
+    "STRATEGIES",
+    "Annotator",
+    "OracleAnnotator",
+    "CallableAnnotator",
+    "AutoalError",
+    "InputError",
+    "AnnotationError",
+    "MissingDependencyError",
+    "__version__",
+]

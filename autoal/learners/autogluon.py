@@ -1,0 +1,216 @@
+"""The default learner: an AutoGluon ``MultiModalPredictor`` retrained every round, fully offline."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..backbones import DEFAULT_ARCHITECTURE, checkpoint_from_weights, random_init_checkpoint
+from ..errors import InputError
+from .base import Learner, pad_probabilities
+
+__all__ = ["AutoGluonLearner", "offline_hyperparameters"]
+
+_NOISY_LOGGERS = ("lightning", "lightning.pytorch", "lightning_fabric", "pytorch_lightning", "autogluon", "transformers", "timm")
+
+
+def offline_hyperparameters(checkpoint_dir, *, image_size=64, max_epochs=20, lr=2e-3, batch_size=16) -> dict:
+    """MultiModalPredictor settings that train a local timm checkpoint on CPU with no download.
+
+    Patience is set beyond ``max_epochs`` with one validation per epoch: with the default patience a
+    fit on ~80 images stops after a few epochs at chance accuracy.
+    """
+    return {
+        "model.names": ["timm_image"],
+        "model.timm_image.checkpoint_name": str(checkpoint_dir),
+        "model.timm_image.image_size": image_size,
+        "optim.max_epochs": max_epochs,
+        "optim.lr": lr,
+        "optim.lr_choice": "single",
+        "optim.top_k": 1,
+        "optim.patience": max_epochs + 100,
+        "optim.val_check_interval": 1.0,
+        "env.num_gpus": 0,
+        "env.accelerator": "cpu",
+        "env.precision": "32",
+        "env.per_gpu_batch_size": batch_size,
+        "env.batch_size": batch_size,
+        "env.num_workers": 0,
+        "env.num_workers_inference": 0,
+    }
+
+
+@contextlib.contextmanager
+def _quiet_offline(quiet: bool):
+    """Make hub look-ups fail fast and, if ``quiet``, silence AutoGluon/Lightning chatter; restore after."""
+    saved_env = os.environ.get("HF_HUB_OFFLINE")
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    saved_levels = {name: logging.getLogger(name).level for name in _NOISY_LOGGERS}
+    try:
+        with warnings.catch_warnings():
+            if quiet:
+                warnings.simplefilter("ignore")
+                for name in _NOISY_LOGGERS:
+                    logging.getLogger(name).setLevel(logging.ERROR)
+            yield
+    finally:
+        for name, level in saved_levels.items():
+            logging.getLogger(name).setLevel(level)
+        if saved_env is None:
+            os.environ.pop("HF_HUB_OFFLINE", None)
+        else:
+            os.environ["HF_HUB_OFFLINE"] = saved_env
+
+
+class AutoGluonLearner(Learner):
+    """AutoGluon MultiModal on the image column (and any other feature columns), saved every round.
+
+    Parameters
+    ----------
+    checkpoint : path-like, optional
+        A local timm checkpoint folder (``config.json`` + ``pytorch_model.bin``) or a timm state-dict
+        file (then ``architecture`` names its network). Default: a randomly initialised
+        ``architecture`` written once to autoal's cache, which needs no download.
+    architecture : str
+        timm architecture of the default random-init backbone or of a weights file.
+    presets : str, optional
+        AutoGluon presets passed to ``MultiModalPredictor``.
+    hyperparameters : dict, optional
+        Overrides merged over :func:`offline_hyperparameters`.
+    time_limit : float, optional
+        Seconds per round's fit.
+    image_size, max_epochs, lr : int, int, float
+        The offline defaults (measured on CPU: 64 px, 20 epochs, lr 2e-3).
+    continue_training : bool
+        Continue from the previous round's predictor when the class set is unchanged (about 2x faster);
+        a fresh predictor otherwise.
+    keep_models : bool
+        Keep every round's predictor folder (default) or only the latest.
+    quiet : bool
+        Silence AutoGluon's and Lightning's logs and progress bars.
+    """
+
+    def __init__(
+        self,
+        *,
+        checkpoint=None,
+        architecture=DEFAULT_ARCHITECTURE,
+        presets=None,
+        hyperparameters=None,
+        time_limit=None,
+        image_size=64,
+        max_epochs=20,
+        lr=2e-3,
+        continue_training=True,
+        keep_models=True,
+        quiet=True,
+    ):
+        self.checkpoint = checkpoint
+        self.architecture = architecture
+        self.presets = presets
+        self.hyperparameters = hyperparameters
+        self.time_limit = time_limit
+        self.image_size = image_size
+        self.max_epochs = max_epochs
+        self.lr = lr
+        self.continue_training = continue_training
+        self.keep_models = keep_models
+        self.quiet = quiet
+        self.predictor_ = None
+        self.n_fits_ = 0
+
+    def _models_dir(self) -> Path:
+        if self.output_dir is None:
+            self.output_dir = Path(tempfile.mkdtemp(prefix="autoal-models-"))
+        return self.output_dir / "models"
+
+    def resolve_checkpoint(self) -> Path:
+        """The local checkpoint folder this learner trains from, created if needed; checks the user's path."""
+        if self.checkpoint is None:
+            return random_init_checkpoint(self.architecture, seed=self.random_state)
+        path = Path(self.checkpoint).expanduser()
+        if path.is_dir():
+            missing = [name for name in ("config.json", "pytorch_model.bin") if not (path / name).is_file()]
+            if missing:
+                raise InputError(
+                    f"checkpoint folder {str(path)!r} lacks {', '.join(missing)}; a timm checkpoint folder holds "
+                    "config.json and pytorch_model.bin, or pass a timm weights file instead"
+                )
+            return path
+        if path.is_file():
+            return checkpoint_from_weights(path, self.architecture, out_dir=self._models_dir().parent / "backbone")
+        raise InputError(f"checkpoint {str(path)!r} does not exist; pass a timm checkpoint folder or weights file")
+
+    def _all_hyperparameters(self) -> dict:
+        if not hasattr(self, "checkpoint_dir_"):
+            self.checkpoint_dir_ = self.resolve_checkpoint()
+        hp = offline_hyperparameters(self.checkpoint_dir_, image_size=self.image_size, max_epochs=self.max_epochs, lr=self.lr)
+        hp.update(self.hyperparameters or {})
+        return hp
+
+    def fit(self, df: pd.DataFrame) -> "AutoGluonLearner":
+        from .._torch_compat import import_multimodal_predictor
+
+        MultiModalPredictor = import_multimodal_predictor()
+        train_classes = set(df[self.label])
+        save_path = self._models_dir() / f"round_{self.n_fits_:02d}"
+        if save_path.exists():
+            shutil.rmtree(save_path)
+        previous = self.predictor_
+        continued = bool(self.continue_training and previous is not None and train_classes == self.fit_classes_)
+        hyperparameters = self._all_hyperparameters()
+        with _quiet_offline(self.quiet), _explain_hub_errors():
+            if continued:
+                predictor = previous
+                predictor.fit(df, hyperparameters=hyperparameters, time_limit=self.time_limit, save_path=str(save_path))
+            else:
+                predictor = MultiModalPredictor(
+                    label=self.label,
+                    problem_type="binary" if len(train_classes) == 2 else "multiclass",
+                    path=str(save_path),
+                    presets=self.presets,
+                    verbosity=0,
+                    enable_progress_bar=not self.quiet,
+                )
+                predictor.fit(
+                    df,
+                    hyperparameters=hyperparameters,
+                    time_limit=self.time_limit,
+                    column_types={self.image_col: "image_path"},
+                    seed=self.random_state,
+                )
+        if previous is not None and not self.keep_models and Path(previous.path) != save_path:
+            shutil.rmtree(previous.path, ignore_errors=True)
+        self.predictor_ = predictor
+        self.fit_classes_ = train_classes
+        self.n_fits_ += 1
+        self.last_fit_info_ = {"continued": continued, "model_dir": str(save_path)}
+        return self
+
+    def predict_proba(self, df: pd.DataFrame) -> np.ndarray:
+        with _quiet_offline(self.quiet):
+            probs = self.predictor_.predict_proba(df, as_pandas=True, as_multiclass=True)
+        return pad_probabilities(probs.to_numpy(), list(probs.columns), self.classes)
+
+
+@contextlib.contextmanager
+def _explain_hub_errors():
+    try:
+        yield
+    except Exception as exc:
+        text = f"{type(exc).__name__}: {exc}"
+        if any(s in text for s in ("LocalEntryNotFound", "HF_HUB_OFFLINE", "offline mode", "huggingface.co")):
+            raise InputError(
+                f"AutoGluon tried to download a backbone, which this machine cannot do ({text[:200]}). Point "
+                "checkpoint= at a local timm checkpoint folder or weights file, or leave it unset for the "
+                "built-in offline backbone"
+            ) from exc
+        raise

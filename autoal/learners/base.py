@@ -1,0 +1,76 @@
+"""The Learner interface: ``fit(df) -> self`` and ``predict_proba(df) -> (n, K)`` on the run's classes."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["Learner", "pad_probabilities"]
+
+
+class Learner(ABC):
+    """A model that autoal retrains every round.
+
+    Subclasses store their own options in ``__init__``; :meth:`configure` then gives them the run's
+    settings before the first fit. ``predict_proba`` must return one column per entry of
+    ``self.classes`` in that order, zeros for classes the model has not seen (:func:`pad_probabilities`).
+
+    After each ``fit``, ``last_fit_info_`` may hold a small dict of facts about that fit (for example
+    whether it continued from the previous model); autoal copies it into the run's history.
+    """
+
+    classes: list
+    label: str = "label"
+    image_col: str = "image_path"
+    output_dir: Path | None = None
+    random_state: int = 0
+    last_fit_info_: dict = {}
+
+    def configure(self, *, classes, label="label", image_col="image_path", output_dir=None, random_state=0):
+        """Give the learner the run's fixed class list, column names, output folder and seed; returns self."""
+        self.classes = list(classes)
+        self.label = label
+        self.image_col = image_col
+        self.output_dir = Path(output_dir) if output_dir is not None else None
+        self.random_state = random_state
+        return self
+
+    @abstractmethod
+    def fit(self, df: pd.DataFrame) -> "Learner":
+        """Train on ``df`` (features plus the label column, every label in ``self.classes``); returns self."""
+
+    @abstractmethod
+    def predict_proba(self, df: pd.DataFrame) -> np.ndarray:
+        """Predicted probabilities, shape (len(df), len(self.classes)), rows summing to 1."""
+
+    def close(self) -> None:
+        """Release resources held between rounds (optional)."""
+
+
+def pad_probabilities(probs, model_classes, classes) -> np.ndarray:
+    """Place a model's probability columns on the run's full class list, zeros for unseen classes.
+
+    Parameters
+    ----------
+    probs : array-like, shape (n, k)
+        Probabilities whose columns follow ``model_classes``.
+    model_classes : sequence of length k
+        The classes the model knows, in column order.
+    classes : sequence of length K
+        The run's class list (a superset of ``model_classes``).
+
+    Returns
+    -------
+    ndarray, shape (n, K)
+    """
+    probs = np.asarray(probs, dtype=float)
+    position = {c: i for i, c in enumerate(classes)}
+    unknown = [c for c in model_classes if c not in position]
+    if unknown:
+        raise ValueError(f"model predicts classes outside the run's class list: {unknown}")
+    out = np.zeros((probs.shape[0], len(classes)), dtype=float)
+    out[:, [position[c] for c in model_classes]] = probs
+    return out

@@ -1,0 +1,43 @@
+"""Manifests: CSV files with ``label,image_path`` columns, paths relative to the CSV's folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from .errors import InputError
+
+__all__ = ["load_manifest"]
+
+
+def load_manifest(path, *, label="label", image_col="image_path") -> pd.DataFrame:
+    """Read a manifest CSV and return a DataFrame whose image paths are absolute.
+
+    Relative paths are taken relative to the manifest's folder. Empty label cells become NaN
+    (unlabelled). Columns other than ``label`` and ``image_col`` are kept as features, except the
+    bookkeeping columns ``sha256`` and ``split``.
+
+    Raises
+    ------
+    InputError
+        If the file is missing, is not a readable CSV, or lacks a required column.
+    """
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise InputError(f"manifest {str(path)!r} does not exist; pass the path of a CSV with columns {label},{image_col}")
+    try:
+        frame = pd.read_csv(path, encoding="utf-8-sig", dtype={image_col: str}, skip_blank_lines=True)
+    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise InputError(f"manifest {str(path)!r} is not a readable UTF-8 CSV ({exc}); save it as UTF-8 CSV") from exc
+    frame.columns = [str(c).strip() for c in frame.columns]
+    for column in (label, image_col):
+        if column not in frame.columns:
+            raise InputError(
+                f"manifest {str(path)!r} has no column {column!r} (columns: {list(frame.columns)}); "
+                f"the header must include {label},{image_col}"
+            )
+    frame = frame.drop(columns=[c for c in ("sha256", "split") if c in frame.columns])
+    base = path.resolve().parent
+    frame[image_col] = [str(p) if pd.isna(p) else str((base / str(p).strip()).resolve()) for p in frame[image_col]]
+    return frame
