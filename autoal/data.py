@@ -90,14 +90,12 @@ def normalize_labels(values: pd.Series, what="df") -> pd.Series:
         examples = ", ".join(f"{kind} (e.g. id {idx!r}: {present[idx]!r})" for kind, idx in kinds.items())
         raise InputError(
             f"{what} mixes label types: {examples}; make every label the same type, e.g. "
-            f"df[label] = df[label].astype(str)"
+            f"df[{values.name!r}] = df[{values.name!r}].astype(str)"
         )
-    kind = next(iter(kinds), None)
-    if kind == "int":
-        return values.map(lambda v: v if pd.isna(v) else int(v)).astype(object)
-    if kind == "str":
-        return values.map(lambda v: v if pd.isna(v) else v.strip()).astype(object)
-    return values.astype(object)
+    convert = {"int": int, "str": str.strip}.get(next(iter(kinds), None), lambda v: v)
+    return pd.Series(
+        [np.nan if pd.isna(v) else convert(v) for v in values], index=values.index, dtype=object, name=values.name
+    )
 
 
 def find_bad_images(paths) -> list:

@@ -244,12 +244,13 @@ class _Loop:
 
         An example skipped by one annotator goes to the next; one skipped by all stays in the pool.
         """
-        remaining, labelled = list(picked), []
         n = len(self.annotators)
+        first = {example_id: (self._next_annotator + k) % n for k, example_id in enumerate(picked)}
+        remaining, labelled = list(picked), []
         for attempt in range(n):
             skipped = []
             for a in range(n):
-                ids = [i for k, i in enumerate(remaining) if (self._next_annotator + k + attempt) % n == a]
+                ids = [i for i in remaining if (first[i] + attempt) % n == a]
                 if ids:
                     skipped += self._ask_and_store(self.annotators[a], ids, frame, round_number, labelled)
             remaining = skipped

@@ -19,7 +19,7 @@ from .base import Learner, pad_probabilities
 
 __all__ = ["AutoGluonLearner", "offline_hyperparameters"]
 
-_NOISY_LOGGERS = ("lightning", "lightning.pytorch", "lightning_fabric", "pytorch_lightning", "autogluon", "transformers", "timm")
+_NOISY_LOGGERS = ("lightning", "lightning.pytorch", "lightning.fabric", "lightning_fabric", "pytorch_lightning", "autogluon", "transformers", "timm")
 
 
 def offline_hyperparameters(checkpoint_dir, *, image_size=64, max_epochs=20, lr=2e-3, batch_size=16) -> dict:
@@ -159,7 +159,8 @@ class AutoGluonLearner(Learner):
     def fit(self, df: pd.DataFrame) -> "AutoGluonLearner":
         from .._torch_compat import import_multimodal_predictor
 
-        MultiModalPredictor = import_multimodal_predictor()
+        with _quiet_offline(self.quiet):
+            MultiModalPredictor = import_multimodal_predictor()
         train_classes = set(df[self.label])
         save_path = self._models_dir() / f"round_{self.n_fits_:02d}"
         if save_path.exists():

@@ -1,0 +1,117 @@
+"""Command line: ``autoal run MANIFEST.csv ...`` and ``autoal demo``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from .errors import AutoalError
+
+__all__ = ["main", "build_parser"]
+
+DEMO_SETTINGS = {"batch_size": 50, "n_rounds": 4, "initial_per_class": 8, "holdout_fraction": 0.25}
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
+def _add_run_options(p, *, defaults):
+    from .learners import LEARNERS
+    from .strategies import STRATEGIES
+
+    p.add_argument("--strategy", default="activelab", choices=sorted(STRATEGIES), help="query strategy (default: activelab)")
+    p.add_argument("--batch-size", type=_positive_int, default=defaults["batch_size"], help="labels asked per round")
+    p.add_argument("--rounds", type=_positive_int, default=defaults["n_rounds"], help="query rounds after round 0")
+    p.add_argument("--init-per-class", type=_positive_int, default=defaults["initial_per_class"],
+                   help="labels per class revealed before round 1 (simulation mode)")
+    p.add_argument("--learner", default="autogluon", choices=sorted(LEARNERS), help="model retrained every round")
+    p.add_argument("--out", type=Path, help="output folder (default: ./autoal-runs/<name>-<time>)")
+    p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.add_argument("--target-accuracy", type=float, help="stop once holdout accuracy reaches this")
+    p.add_argument("--drop-bad-images", action="store_true", help="drop rows whose image is missing or unreadable")
+    p.add_argument("--time-limit", type=float, help="AutoGluon: seconds per round's fit")
+    p.add_argument("--max-epochs", type=_positive_int, help="AutoGluon: epochs per fit (default 20)")
+    p.add_argument("--image-size", type=_positive_int, help="AutoGluon: image side in pixels (default 64)")
+    p.add_argument("--checkpoint", help="AutoGluon: local timm checkpoint folder or weights file")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``autoal`` argument parser."""
+    parser = argparse.ArgumentParser(prog="autoal", description="Active learning with AutoGluon and cleanlab's ActiveLab.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run_p = sub.add_parser("run", help="active learning on a manifest CSV (label,image_path)")
+    run_p.add_argument("manifest", type=Path, help="CSV with label,image_path columns; paths relative to its folder")
+    run_p.add_argument("--test", type=Path, help="labelled holdout manifest (default: a split of the labelled rows)")
+    _add_run_options(run_p, defaults={"batch_size": 150, "n_rounds": 10, "initial_per_class": 8})
+    demo_p = sub.add_parser("demo", help="real AutoGluon + ActiveLab run on sklearn's digits, built offline")
+    demo_p.add_argument("--data-dir", type=Path, help="where the digits PNGs go (default ~/.cache/autoal/datasets)")
+    _add_run_options(demo_p, defaults=DEMO_SETTINGS)
+    return parser
+
+
+def _learner_options(args) -> dict:
+    if args.learner != "autogluon":
+        return {}
+    options = {"time_limit": args.time_limit, "max_epochs": args.max_epochs, "image_size": args.image_size,
+               "checkpoint": args.checkpoint}
+    return {k: v for k, v in options.items() if v is not None}
+
+
+def _run_kwargs(args, name) -> dict:
+    out = args.out or Path("autoal-runs") / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    return dict(
+        strategy=args.strategy, batch_size=args.batch_size, n_rounds=args.rounds,
+        initial_per_class=args.init_per_class, learner=args.learner, learner_options=_learner_options(args),
+        output_dir=out, random_state=args.seed, target_accuracy=args.target_accuracy,
+        drop_bad_images=args.drop_bad_images, verbose=not args.quiet,
+    )
+
+
+def _command_run(args):
+    from .loop import run
+    from .manifest import load_manifest
+
+    df = load_manifest(args.manifest)
+    test_df = load_manifest(args.test) if args.test else None
+    return run(df, test_df=test_df, **_run_kwargs(args, args.manifest.stem))
+
+
+def _command_demo(args):
+    from .datasets import build_digits
+    from .loop import run
+    from .manifest import load_manifest
+
+    manifest = build_digits(args.data_dir)
+    if not args.quiet:
+        print(f"autoal demo: sklearn digits as PNG files, manifest {manifest}")
+    return run(load_manifest(manifest), holdout_fraction=DEMO_SETTINGS["holdout_fraction"], **_run_kwargs(args, "demo"))
+
+
+def main(argv=None) -> int:
+    """Entry point of the ``autoal`` command; returns the exit status (2 for a user error)."""
+    args = build_parser().parse_args(argv)
+    try:
+        result = {"run": _command_run, "demo": _command_demo}[args.command](args)
+    except AutoalError as exc:
+        print(f"autoal: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("autoal: interrupted; every label given so far is in labels.csv in the output folder", file=sys.stderr)
+        return 130
+    if not args.quiet:
+        print(result.history[["round", "n_labeled", "accuracy", "fit_seconds", "round_seconds"]].to_string(index=False))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

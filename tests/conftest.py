@@ -1,0 +1,70 @@
+"""Shared fixtures: tiny real image datasets written to PNG, and a learner with fixed probabilities."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from autoal.learners import Learner, pad_probabilities
+
+COLOURS = {"red": (220, 30, 30), "green": (30, 200, 30), "blue": (30, 30, 220), "grey": (128, 128, 128)}
+
+
+def write_images(folder, n_per_class, classes=("red", "green", "blue"), size=16, seed=0) -> pd.DataFrame:
+    """Write noisy solid-colour PNGs, one class per colour; return a DataFrame with label,image_path."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for cls in classes:
+        (folder / cls).mkdir(parents=True, exist_ok=True)
+        for i in range(n_per_class):
+            pixels = np.clip(np.array(COLOURS[cls]) + rng.normal(0, 40, (size, size, 3)), 0, 255).astype(np.uint8)
+            path = folder / cls / f"{cls}_{i:03d}.png"
+            Image.fromarray(pixels).save(path)
+            rows.append({"label": cls, "image_path": str(path)})
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture
+def images(tmp_path):
+    """60 images: 20 per class of red, green, blue."""
+    return write_images(tmp_path / "images", 20)
+
+
+class FixedLearner(Learner):
+    """Predicts fixed probabilities looked up by example id (rows of ``probs``), for loop tests."""
+
+    def __init__(self, probs: dict, default=None):
+        self.probs = probs
+        self.default = default
+        self.fitted_on: list[list] = []
+
+    def fit(self, df):
+        self.fitted_on.append(list(df.index))
+        self.train_labels_ = dict(zip(df.index, df[self.label]))
+        return self
+
+    def predict_proba(self, df):
+        k = len(self.classes)
+        rows = [self.probs.get(i, self.default if self.default is not None else np.full(k, 1.0 / k)) for i in df.index]
+        return pad_probabilities(np.array(rows, dtype=float), self.classes, self.classes)
+
+
+class TruthLearner(Learner):
+    """Predicts the true class of each image from its file name with confidence ``p`` (colour datasets)."""
+
+    def __init__(self, p=0.9):
+        self.p = p
+
+    def fit(self, df):
+        self.n_fit_ = len(df)
+        return self
+
+    def predict_proba(self, df):
+        k = len(self.classes)
+        out = np.full((len(df), k), (1 - self.p) / (k - 1))
+        for row, path in enumerate(df[self.image_col]):
+            cls = next(c for c in self.classes if f"/{c}_" in path)
+            out[row, self.classes.index(cls)] = self.p
+        return out
