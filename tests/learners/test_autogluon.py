@@ -1,0 +1,49 @@
+"""Real AutoGluon MultiModal training on tiny images (marked: slower, runs in CI)."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+from conftest import write_images
+from learners.test_contract import CLASSES, check_contract
+
+import autoal
+from autoal.learners import AutoGluonLearner
+
+pytestmark = pytest.mark.autogluon
+
+TINY = {"max_epochs": 3, "image_size": 32}
+
+
+def test_autogluon_learner_meets_the_contract_and_restarts_on_a_new_class(tmp_path):
+    df = write_images(tmp_path / "img", 8)
+    learner = AutoGluonLearner(**TINY)
+    check_contract(learner, df, tmp_path)
+    assert learner.last_fit_info_["continued"] is False, "a new class needs a fresh predictor"
+    learner.fit(df)
+    assert learner.last_fit_info_["continued"] is True, "same classes: continue from the previous predictor"
+    assert sorted(os.listdir(tmp_path / "out" / "models")) == ["round_00", "round_01", "round_02"]
+
+
+def test_two_rounds_of_real_autogluon_write_nothing_to_the_working_directory(tmp_path, monkeypatch):
+    df = write_images(tmp_path / "img", 14)
+    workdir = tmp_path / "cwd"
+    workdir.mkdir()
+    monkeypatch.chdir(workdir)
+    result = autoal.run(df, learner="autogluon", learner_options=TINY, batch_size=6, n_rounds=2,
+                        initial_per_class=3, output_dir=tmp_path / "run", verbose=False)
+    assert os.listdir(workdir) == []
+    h = result.history
+    assert h["n_labeled"].tolist() == [9, 15, 21]
+    assert h["continued"].tolist() == [False, True, True]
+    assert (h["fit_seconds"] > 0).all() and (h["predict_seconds"].iloc[1:] > 0).all()
+    assert type(result.predictor).__name__ == "MultiModalPredictor"
+    for r in range(3):
+        assert (tmp_path / "run" / "models" / f"round_{r:02d}" / "model.ckpt").is_file()
+    probs = result.learner.predict_proba(df.drop(columns=["label"]).iloc[:5])
+    assert probs.shape == (5, 3) and np.allclose(probs.sum(axis=1), 1)
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["versions"]["autogluon.multimodal"].startswith("1.6")
+    # solid colours are easy: three epochs on 15 images must beat chance (1/3) clearly
+    assert result.final_accuracy > 0.6

@@ -1,0 +1,55 @@
+import json
+
+import pytest
+import torch
+
+from autoal.backbones import checkpoint_from_weights, random_init_checkpoint
+from autoal.errors import InputError
+from autoal.learners import AutoGluonLearner
+
+
+def test_random_init_checkpoint_has_what_autogluon_needs_and_no_classifier(tmp_path):
+    folder = random_init_checkpoint("resnet18", seed=0, cache_dir=tmp_path)
+    config = json.loads((folder / "config.json").read_text())
+    assert config["architecture"] == "resnet18" and config["num_classes"] == 0 and config["num_features"] == 512
+    state = torch.load(folder / "pytorch_model.bin", weights_only=True)
+    assert not any(k.startswith("fc.") for k in state)
+    again = random_init_checkpoint("resnet18", seed=0, cache_dir=tmp_path / "other")
+    assert torch.equal(state["conv1.weight"], torch.load(again / "pytorch_model.bin", weights_only=True)["conv1.weight"])
+
+
+def test_weights_file_round_trips_into_a_checkpoint(tmp_path):
+    from autoal._torch_compat import import_timm
+
+    model = import_timm().create_model("resnet18", pretrained=False)
+    torch.save(model.state_dict(), tmp_path / "w.pth")
+    folder = checkpoint_from_weights(tmp_path / "w.pth", "resnet18", out_dir=tmp_path / "ckpt")
+    state = torch.load(folder / "pytorch_model.bin", weights_only=True)
+    assert torch.equal(state["layer1.0.conv1.weight"], model.state_dict()["layer1.0.conv1.weight"])
+
+
+def test_weights_file_that_is_not_a_state_dict(tmp_path):
+    (tmp_path / "w.pth").write_bytes(b"definitely not torch")
+    with pytest.raises(InputError, match="could not read .*w.pth.* as a torch state dict"):
+        checkpoint_from_weights(tmp_path / "w.pth", "resnet18", out_dir=tmp_path / "c")
+
+
+def test_weights_of_another_architecture(tmp_path):
+    from autoal._torch_compat import import_timm
+
+    torch.save(import_timm().create_model("mobilenetv3_small_050").state_dict(), tmp_path / "w.pth")
+    with pytest.raises(InputError, match="do not fit timm architecture 'resnet18'|lack .* tensors"):
+        checkpoint_from_weights(tmp_path / "w.pth", "resnet18", out_dir=tmp_path / "c")
+
+
+def test_checkpoint_folder_missing_files(tmp_path):
+    (tmp_path / "ckpt").mkdir()
+    (tmp_path / "ckpt" / "config.json").write_text("{}")
+    learner = AutoGluonLearner(checkpoint=tmp_path / "ckpt")
+    with pytest.raises(InputError, match="lacks pytorch_model.bin"):
+        learner.resolve_checkpoint()
+
+
+def test_checkpoint_path_that_does_not_exist(tmp_path):
+    with pytest.raises(InputError, match="checkpoint .*nowhere.* does not exist"):
+        AutoGluonLearner(checkpoint=tmp_path / "nowhere").resolve_checkpoint()

@@ -1,0 +1,79 @@
+import json
+
+import pandas as pd
+import pytest
+from conftest import write_images
+
+from autoal.cli import main
+
+
+@pytest.fixture
+def manifest(tmp_path):
+    df = write_images(tmp_path / "data" / "images", 12)
+    df["image_path"] = [p.split("/data/")[1] for p in df["image_path"]]  # relative to the manifest's folder
+    path = tmp_path / "data" / "manifest.csv"
+    df.to_csv(path, index=False)
+    return path
+
+
+def test_run_on_a_manifest_with_relative_paths(manifest, tmp_path, capsys):
+    out = tmp_path / "out"
+    code = main(["run", str(manifest), "--learner", "fast", "--rounds", "2", "--batch-size", "4",
+                 "--init-per-class", "2", "--out", str(out), "--seed", "3"])
+    assert code == 0
+    history = pd.read_csv(out / "history.csv")
+    assert history["n_labeled"].tolist() == [6, 10, 14]
+    assert json.loads((out / "summary.json").read_text())["settings"]["random_state"] == 3
+    assert "round  2 | labels    14" in capsys.readouterr().out
+
+
+def test_run_with_a_test_manifest(manifest, tmp_path):
+    test_df = write_images(tmp_path / "test", 3)
+    test_df.to_csv(tmp_path / "test.csv", index=False)
+    assert main(["run", str(manifest), "--test", str(tmp_path / "test.csv"), "--learner", "fast", "--rounds", "1",
+                 "--batch-size", "4", "--init-per-class", "2", "--out", str(tmp_path / "out"), "--quiet"]) == 0
+    assert json.loads((tmp_path / "out" / "summary.json").read_text())["holdout"] == "test_df (9 rows)"
+
+
+def test_errors_go_to_stderr_with_exit_status_2(tmp_path, capsys):
+    code = main(["run", str(tmp_path / "nope.csv"), "--learner", "fast"])
+    err = capsys.readouterr().err
+    assert code == 2 and "autoal: error: manifest" in err and "does not exist" in err
+
+
+def test_manifest_without_label_column(tmp_path, capsys):
+    (tmp_path / "m.csv").write_text("path\nx.png\n")
+    assert main(["run", str(tmp_path / "m.csv"), "--learner", "fast"]) == 2
+    assert "has no column 'label'" in capsys.readouterr().err
+
+
+def test_manifest_with_missing_images(manifest, tmp_path, capsys):
+    df = pd.read_csv(manifest)
+    df.loc[0, "image_path"] = "images/red/missing.png"
+    df.to_csv(manifest, index=False)
+    assert main(["run", str(manifest), "--learner", "fast", "--out", str(tmp_path / "o")]) == 2
+    assert "missing.png does not exist" in capsys.readouterr().err
+    assert main(["run", str(manifest), "--learner", "fast", "--out", str(tmp_path / "o"), "--drop-bad-images",
+                 "--rounds", "1", "--batch-size", "2", "--init-per-class", "2", "--quiet"]) == 0
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--strategy", "best"], "invalid choice: 'best'"),
+    (["--learner", "xgb"], "invalid choice: 'xgb'"),
+    (["--batch-size", "0"], "must be a positive integer, got 0"),
+    (["--rounds", "two"], "'two' is not an integer"),
+])
+def test_bad_arguments_are_rejected_by_the_parser(manifest, capsys, argv, message):
+    with pytest.raises(SystemExit) as exc:
+        main(["run", str(manifest)] + argv)
+    assert exc.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_demo_builds_digits_offline_and_runs(tmp_path):
+    code = main(["demo", "--learner", "fast", "--data-dir", str(tmp_path / "data"), "--out", str(tmp_path / "out"),
+                 "--rounds", "1", "--quiet"])
+    assert code == 0
+    manifest = pd.read_csv(tmp_path / "data" / "digits" / "manifest.csv")
+    assert len(manifest) == 1797 and sorted(manifest["label"].unique()) == list(range(10))
+    history = pd.read_csv(tmp_path / "out" / "history.csv")
+    assert history["n_labeled"].tolist() == [80, 130]
