@@ -37,6 +37,8 @@ class RunResult:
         The learner after the last round.
     classes : list
         The run's class list (column order of every ``predict_proba``).
+    test_ids : list
+        Ids of the holdout rows accuracy is measured on.
     output_dir : Path
         Where ``history.csv``, ``summary.json``, ``labels.csv``, ``learning_curve.png`` and models are.
     summary : dict
@@ -47,6 +49,7 @@ class RunResult:
     labels: pd.DataFrame
     learner: Learner
     classes: list
+    test_ids: list
     output_dir: Path
     summary: dict = field(default_factory=dict)
 
@@ -161,7 +164,7 @@ def run(
     reporter = RunReporter(out, settings, data, verbose=verbose)
     stop_reason = loop.run(n_rounds, target_accuracy, reporter)
     history = reporter.finish(loop.labels.to_frame(), stop_reason)
-    return RunResult(history, loop.labels.to_frame(), model, data.classes, out, reporter.summary)
+    return RunResult(history, loop.labels.to_frame(), model, data.classes, list(data.test.index), out, reporter.summary)
 
 
 def _check_arguments(batch_size, n_rounds, initial_per_class, target_accuracy, holdout_fraction):
