@@ -56,7 +56,10 @@ class RunResult:
     @property
     def predictor(self):
         """The final trained model (AutoGluon's ``MultiModalPredictor`` for the default learner)."""
-        return getattr(self.learner, "predictor_", None) or getattr(self.learner, "model_", None) or self.learner
+        for attribute in ("predictor_", "model_"):
+            if getattr(self.learner, attribute, None) is not None:
+                return getattr(self.learner, attribute)
+        return self.learner
 
     @property
     def final_accuracy(self) -> float:
@@ -198,7 +201,8 @@ class _Loop:
         self.class_index = {c: i for i, c in enumerate(data.classes)}
         self.labels = LabelLog(out / "labels.csv")
         self.known: dict = {}  # example id -> label
-        self.pool = [i for i in data.frame.index if i not in set(data.initial_ids)]
+        initial = set(data.initial_ids)
+        self.pool = [i for i in data.frame.index if i not in initial]
         self._next_annotator = 0
         given_by = "oracle" if data.simulation else "given"
         for i in data.initial_ids:

@@ -77,3 +77,19 @@ def test_demo_builds_digits_offline_and_runs(tmp_path):
     assert len(manifest) == 1797 and sorted(manifest["label"].unique()) == list(range(10))
     history = pd.read_csv(tmp_path / "out" / "history.csv")
     assert history["n_labeled"].tolist() == [80, 130]
+
+
+def test_manifest_with_bom_and_windows_line_endings_loads(manifest):
+    from autoal.manifest import load_manifest
+
+    text = manifest.read_text()
+    manifest.write_bytes(b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode())
+    df = load_manifest(manifest)
+    assert list(df.columns) == ["label", "image_path"] and len(df) == 36
+    assert df["image_path"].map(lambda p: p.startswith("/")).all()
+
+
+def test_manifest_that_is_not_utf8(tmp_path, capsys):
+    (tmp_path / "m.csv").write_bytes("label,image_path\ncaf\xe9,x.png\n".encode("latin-1"))
+    assert main(["run", str(tmp_path / "m.csv"), "--learner", "fast"]) == 2
+    assert "is not a readable UTF-8 CSV" in capsys.readouterr().err
