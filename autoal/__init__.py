@@ -5,10 +5,18 @@ and repeats, recording holdout accuracy every round. AutoGluon and torch are imp
 learner needs them, so ``import autoal`` stays fast.
 """
 
-from .annotators import Annotator, CallableAnnotator, OracleAnnotator
+from .annotators import (
+    Annotator,
+    CallableAnnotator,
+    ExternalAnnotator,
+    OracleAnnotator,
+    SimulatedAnnotator,
+    StopAnnotation,
+    simulated_annotators,
+)
 from .errors import AnnotationError, AutoalError, InputError, MissingDependencyError
 from .learners import LEARNERS, AutoGluonLearner, FastLearner, Learner
-from .loop import RunResult, run
+from .loop import RunResult, resume, run
 from .manifest import load_manifest
 from .strategies import STRATEGIES
 
@@ -16,7 +24,9 @@ __version__ = "0.1.0"
 
 __all__ = [
     "run",
+    "resume",
     "RunResult",
+    "simulated_annotators",
     "load_manifest",
     "Learner",
     "AutoGluonLearner",
@@ -25,7 +35,10 @@ __all__ = [
     "STRATEGIES",
     "Annotator",
     "OracleAnnotator",
+    "SimulatedAnnotator",
+    "ExternalAnnotator",
     "CallableAnnotator",
+    "StopAnnotation",
     "AutoalError",
     "InputError",
     "AnnotationError",

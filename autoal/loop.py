@@ -1,7 +1,16 @@
-"""The active-learning loop: ``autoal.run(df)``."""
+"""The active-learning loop: ``autoal.run(df)`` and ``autoal.resume(run_dir)``.
+
+A run's state lives in its folder: ``settings.json`` and ``data.pkl`` (written at the start), the
+label store ``labels.sqlite`` (every annotation, and who was asked what in each round), and
+``history.csv`` (one row per finished round). Everything else is derived from them, so a run that
+stopped for any reason (a crash, ``kill -9``, a person pressing ``q``, labels awaited from files)
+continues with :func:`resume` from the round it was in.
+"""
 
 from __future__ import annotations
 
+import json
+import pickle
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -10,29 +19,38 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .annotators import OracleAnnotator, as_annotators
+from .annotators import Annotator, OracleAnnotator, StopAnnotation, annotator_from_spec, as_annotators
+from .consensus import consensus_labels, majority_vote
 from .data import PreparedData, prepare_data
 from .errors import AnnotationError, InputError, first_few
-from .labels import LabelLog
 from .learners import Learner, make_learner
-from .reporting import RunReporter
+from .out_of_sample import cross_val_probs
+from .reporting import RunReporter, read_history
 from .selection import select_lowest
+from .store import STORE_FILE, LabelStore
 from .strategies import call_strategy, get_strategy
 
-__all__ = ["run", "RunResult"]
+__all__ = ["run", "resume", "RunResult"]
+
+GIVEN = "given"  # pseudo-annotator of the labels a real-mode df arrives with
 
 
 @dataclass
 class RunResult:
-    """What :func:`run` returns.
+    """What :func:`run` and :func:`resume` return.
 
     Attributes
     ----------
     history : DataFrame
         One row per round (round 0 = the model on the initial labels): ``round``, ``n_labeled``,
-        ``n_annotations``, ``n_pool``, ``accuracy``, per-stage seconds, ``picked_ids`` and more.
+        ``n_annotations``, ``n_new_labels``, ``n_relabels``, ``n_multi_labeled``, ``accuracy``,
+        ``consensus_accuracy`` (simulation), per-stage seconds, ``picked_ids`` and more.
     labels : DataFrame
-        Every annotation gathered: ``example_id, annotator, label, round, timestamp``.
+        Every annotation: ``example_id, annotator, label, round, timestamp``.
+    consensus : DataFrame
+        Per labelled example (index: id): ``label`` (consensus), ``quality``, ``n_annotations``.
+    annotator_quality : DataFrame
+        Per annotator: ``n_labels``, ``estimated_quality`` and, in simulation, ``true_accuracy``.
     learner : Learner
         The learner after the last round.
     classes : list
@@ -40,13 +58,15 @@ class RunResult:
     test_ids : list
         Ids of the holdout rows accuracy is measured on.
     output_dir : Path
-        Where ``history.csv``, ``summary.json``, ``labels.csv``, ``learning_curve.png`` and models are.
+        The run's folder.
     summary : dict
         Settings, versions, dataset sizes, final accuracy and why the run stopped.
     """
 
     history: pd.DataFrame
     labels: pd.DataFrame
+    consensus: pd.DataFrame
+    annotator_quality: pd.DataFrame
     learner: Learner
     classes: list
     test_ids: list
@@ -81,6 +101,7 @@ def run(
     learner="autogluon",
     learner_options=None,
     annotators=None,
+    relabel=True,
     output_dir=None,
     random_state=0,
     target_accuracy=None,
@@ -95,9 +116,9 @@ def run(
     ----------
     df : DataFrame
         One row per example with ``label`` and ``image_col`` columns (other columns are features).
-        Fully labelled: simulation mode (all but ``initial_per_class`` labels per class are hidden and
-        revealed when picked). With NaN labels: real mode (the NaN rows are the pool and
-        ``annotators`` label them).
+        Fully labelled: simulation mode (all but ``initial_per_class`` labels per class are hidden;
+        the annotators, or a perfect oracle when none is given, label what is picked). With NaN
+        labels: real mode (the NaN rows are the pool and ``annotators`` label them).
     test_df : DataFrame, optional
         Labelled holdout. Default: a seeded stratified ``holdout_fraction`` of the labelled rows.
     label, image_col : str
@@ -108,22 +129,25 @@ def run(
         ``"activelab"``, ``"random"``, ``"least_confidence"``, ``"margin"``, ``"entropy"`` or a callable
         (see :mod:`autoal.strategies`); lower scores are asked first.
     batch_size : int
-        Examples picked per round (fewer when the pool runs out).
+        Annotations asked per round (fewer when the candidates run out).
     n_rounds : int
         Query rounds after round 0.
     initial_per_class : int
-        Labels per class revealed before round 1 (simulation mode).
+        Examples per class labelled before round 1 (simulation mode).
     learner : str or Learner
         ``"autogluon"`` (default), ``"fast"`` or a :class:`autoal.learners.Learner` instance.
     learner_options : dict, optional
         Keyword arguments for a named learner, e.g. ``{"time_limit": 60, "checkpoint": "my/ckpt"}``.
     annotators : Annotator, callable or list, optional
-        Who labels picked examples. Required in real mode; in simulation mode the hidden labels are used.
-        With several, the picked examples are shared out in turn; an example skipped by everyone stays in the pool.
+        Who labels picked examples; required in real mode. See :func:`autoal.simulated_annotators`.
+    relabel : bool
+        With several annotators and a strategy that scores labelled examples (ActiveLab), let a
+        batch mix new labels and extra labels for examples whose consensus is shaky.
     output_dir : path-like, optional
-        Folder for the run's files; default a new temporary folder (nothing is written to the current directory).
+        Folder for the run's files; default a new temporary folder (nothing is written to the
+        current directory).
     random_state : int
-        Seeds the holdout split, the initial set, random scores and tie-breaking.
+        Seeds the holdout split, the initial set, random scores, tie-breaking and cross-validation.
     target_accuracy : float, optional
         Stop once holdout accuracy reaches it.
     holdout_fraction : float
@@ -139,18 +163,17 @@ def run(
     -------
     RunResult
     """
-    settings = {k: v for k, v in locals().items() if k not in ("df", "test_df", "annotators", "learner")}
-    settings["learner"] = learner if isinstance(learner, str) else type(learner).__name__
-    settings["strategy"] = strategy if isinstance(strategy, str) else getattr(strategy, "__name__", repr(strategy))
+    settings = {k: v for k, v in locals().items() if k not in ("df", "test_df", "annotators", "learner", "strategy")}
+    settings["learner"] = learner if isinstance(learner, str) else None
+    settings["strategy"] = strategy if isinstance(strategy, str) else None
     _check_arguments(batch_size, n_rounds, initial_per_class, target_accuracy, holdout_fraction)
-    seeds = np.random.SeedSequence(random_state).spawn(3)
-    score_fn = get_strategy(strategy, random_state=np.random.default_rng(seeds[0]))
+    score_fn = get_strategy(strategy, random_state=random_state)
     model = make_learner(learner, **(learner_options or {}))
     annotator_list = as_annotators(annotators)
     data = prepare_data(
         df, test_df=test_df, label=label, image_col=image_col, id_col=id_col, initial_per_class=initial_per_class,
         holdout_fraction=holdout_fraction, classes=classes, drop_bad_images=drop_bad_images,
-        rng=np.random.default_rng(seeds[1]),
+        rng=np.random.default_rng(random_state),
     )
     if not data.simulation and not annotator_list:
         n_missing = int(data.frame[label].isna().sum())
@@ -159,15 +182,53 @@ def run(
             "(an Annotator or a function examples -> labels) to label them, or pass a fully labelled df "
             "to simulate labelling"
         )
-    if data.simulation and not annotator_list:
-        annotator_list = [OracleAnnotator(data.frame[label])]
+    annotator_list = annotator_list or [OracleAnnotator()]
+    if GIVEN in [a.name for a in annotator_list]:
+        raise InputError(f"annotator name {GIVEN!r} is reserved for the labels df arrives with; choose another name")
     out = _make_output_dir(output_dir)
-    model.configure(classes=data.classes, label=label, image_col=image_col, output_dir=out, random_state=random_state)
-    loop = _Loop(data, model, score_fn, annotator_list, label, batch_size, np.random.default_rng(seeds[2]), out, verbose)
-    reporter = RunReporter(out, settings, data, verbose=verbose)
-    stop_reason = loop.run(n_rounds, target_accuracy, reporter)
-    history = reporter.finish(loop.labels.to_frame(), stop_reason)
-    return RunResult(history, loop.labels.to_frame(), model, data.classes, list(data.test.index), out, reporter.summary)
+    store = LabelStore(out / STORE_FILE)
+    settings.update(run_id=store.run_id, output_dir=str(out), annotators=[a.spec() for a in annotator_list],
+                    annotator_names=[a.name for a in annotator_list])
+    (out / "settings.json").write_text(json.dumps(settings, indent=2, default=str))
+    with open(out / "data.pkl", "wb") as f:
+        pickle.dump(data, f)
+    return _Session(data, settings, store, model, score_fn, annotator_list, out).run()
+
+
+def resume(run_dir, *, annotators=None, learner=None, strategy=None, n_rounds=None, verbose=None) -> RunResult:
+    """Continue a stopped run from its folder: its settings, data and label store.
+
+    Nothing committed is lost: annotations already in the store are kept, the round in progress
+    asks only for what is still missing, and the run goes on to ``n_rounds`` (the original number
+    unless given). Annotators, learner and strategy are rebuilt from the saved settings; pass them
+    again when they were custom objects or functions, which cannot be saved.
+    """
+    out = Path(run_dir).expanduser()
+    if not (out / "settings.json").is_file() or not (out / "data.pkl").is_file():
+        raise InputError(f"{str(out)!r} is not an autoal run folder (no settings.json / data.pkl); pass the folder a run wrote")
+    settings = json.loads((out / "settings.json").read_text())
+    with open(out / "data.pkl", "rb") as f:
+        data = pickle.load(f)
+    store = LabelStore(out / STORE_FILE, run_id=settings["run_id"])
+    if n_rounds is not None:
+        _check_arguments(settings["batch_size"], n_rounds, 1, None, 0.5)
+        settings["n_rounds"] = n_rounds
+    if verbose is not None:
+        settings["verbose"] = verbose
+    if annotators is not None:
+        annotator_list = as_annotators(annotators)
+    else:
+        missing = [n for n, s in zip(settings["annotator_names"], settings["annotators"]) if s is None]
+        if missing:
+            raise InputError(f"annotators {missing} were custom objects or functions and cannot be rebuilt; pass annotators=[...] to resume")
+        annotator_list = [annotator_from_spec(s) for s in settings["annotators"]]
+    if learner is None and settings["learner"] is None:
+        raise InputError("the run used a custom Learner instance, which cannot be rebuilt; pass learner=... to resume")
+    if strategy is None and settings["strategy"] is None:
+        raise InputError("the run used a custom strategy function, which cannot be rebuilt; pass strategy=... to resume")
+    model = make_learner(learner or settings["learner"], **({} if learner is not None else settings["learner_options"] or {}))
+    score_fn = get_strategy(strategy or settings["strategy"], random_state=settings["random_state"])
+    return _Session(data, settings, store, model, score_fn, annotator_list, out, history=read_history(out)).run()
 
 
 def _check_arguments(batch_size, n_rounds, initial_per_class, target_accuracy, holdout_fraction):
@@ -186,112 +247,223 @@ def _make_output_dir(output_dir) -> Path:
     out = Path(output_dir).expanduser()
     if out.exists() and not out.is_dir():
         raise InputError(f"output_dir {str(out)!r} is a file; pass a folder")
-    if (out / "summary.json").exists() or (out / "labels.csv").exists():
-        raise InputError(f"output_dir {str(out)!r} already holds a run; choose a new folder or delete that one")
+    if (out / "settings.json").exists() or (out / STORE_FILE).exists():
+        raise InputError(f"output_dir {str(out)!r} already holds a run; resume it with autoal.resume({str(out)!r}) "
+                         "(CLI: autoal resume DIR), or choose a new folder")
     out.mkdir(parents=True, exist_ok=True)
     return out
 
 
-class _Loop:
-    """State of one run: who is labelled, who is in the pool, and the rounds."""
+class _Session:
+    """One run in progress: rounds of scoring, asking, consensus and training, all state in the store."""
 
-    def __init__(self, data: PreparedData, learner, score_fn, annotators, label, batch_size, rng, out, verbose):
-        self.data, self.learner, self.score_fn, self.annotators = data, learner, score_fn, annotators
-        self.label, self.batch_size, self.rng, self.verbose = label, batch_size, rng, verbose
+    def __init__(self, data: PreparedData, settings, store, learner, score_fn, annotators, out, history=None):
+        self.data, self.settings, self.store, self.learner = data, settings, store, learner
+        self.score_fn, self.annotators, self.out = score_fn, annotators, Path(out)
+        self.label = settings["label"]
+        self.verbose = settings["verbose"]
+        self.names = [a.name for a in annotators]
+        self.by_name = {a.name: a for a in annotators}
         self.class_index = {c: i for i, c in enumerate(data.classes)}
-        self.labels = LabelLog(out / "labels.csv")
-        self.known: dict = {}  # example id -> label
-        initial = set(data.initial_ids)
-        self.pool = [i for i in data.frame.index if i not in initial]
-        self._next_annotator = 0
-        given_by = "oracle" if data.simulation else "given"
-        for i in data.initial_ids:
-            self.known[i] = data.frame.at[i, label]
-            self.labels.add(i, self.known[i], annotator=given_by, round=0)
+        self.truth = data.frame[self.label] if data.simulation else None
+        self.pick_probs = self._load_pick_probs()
+        self.cv_probs: dict = {}
+        self.learner.configure(classes=data.classes, label=self.label, image_col=settings["image_col"],
+                               output_dir=self.out, random_state=settings["random_state"])
+        for annotator in annotators:
+            annotator.prepare(classes=data.classes, true_labels=self.truth)
+        self.reporter = RunReporter(self.out, settings, data, verbose=self.verbose, rows=history)
+        self.consensus = None
+        self.fitted = False
 
-    def run(self, n_rounds, target_accuracy, reporter) -> str:
-        row = self._train_and_evaluate({"round": 0, "picked_ids": list(self.data.initial_ids)})
-        reporter.add_round(row)
-        for r in range(1, n_rounds + 1):
-            if target_accuracy is not None and row["accuracy"] >= target_accuracy:
-                return f"target accuracy {target_accuracy} reached"
-            if not self.pool:
-                return "pool exhausted"
-            picked, timings = self._query(r)
-            row = self._train_and_evaluate({"round": r, "picked_ids": picked, **timings})
-            reporter.add_round(row)
-        if target_accuracy is not None and row["accuracy"] >= target_accuracy:
-            return f"target accuracy {target_accuracy} reached"
-        return "pool exhausted" if not self.pool else f"{n_rounds} rounds done"
+    # ----- the rounds -------------------------------------------------------------------------
+    def run(self) -> RunResult:
+        try:
+            stop_reason = self._rounds()
+        except StopAnnotation as exc:
+            stop_reason = f"stopped by an annotator ({exc}); continue with autoal resume {self.out}"
+        history = self.reporter.finish(self.store.annotations(), stop_reason, self._annotator_table())
+        return RunResult(history, self.store.annotations(), self._consensus_table(), self._annotator_table(),
+                         self.learner, self.data.classes, list(self.data.test.index), self.out, self.reporter.summary)
 
-    def _query(self, round_number):
+    def _rounds(self) -> str:
+        rows = self.reporter.rows
+        start = rows[-1]["round"] + 1 if rows else 0
+        target = self.settings["target_accuracy"]
+        for r in range(start, self.settings["n_rounds"] + 1):
+            if rows and target is not None and rows[-1]["accuracy"] >= target:
+                return f"target accuracy {target} reached"
+            before = self._labelled_by()
+            timings = {}
+            if r == 0:
+                picked = self._label_initial_set()
+            else:
+                pending = self.store.assignments(r)
+                if pending.empty:
+                    if not self._anything_to_ask(before):
+                        return "pool exhausted: every example has a label from every annotator"
+                    pairs, timings = self._select(r, before)
+                    if not pairs:
+                        return "pool exhausted: no example left to label"
+                    self.store.assign(r, pairs)
+                picked = self._ask_pending(r)
+                waiting = self._waiting_for(r)
+                if waiting:
+                    return waiting
+            self.reporter.add_round(self._train_and_evaluate(r, before, picked, timings))
+        if target is not None and rows[-1]["accuracy"] >= target:
+            return f"target accuracy {target} reached"
+        return f"{self.settings['n_rounds']} rounds done"
+
+    def _anything_to_ask(self, labelled_by) -> bool:
+        if len(labelled_by) < len(self.data.frame):
+            return True
+        return self.settings.get("relabel", True) and any(
+            a not in done for done in labelled_by.values() for a in self.names)
+
+    def _label_initial_set(self) -> list:
+        ids = list(self.data.initial_ids)
+        if not self.data.simulation:  # real mode: the labels df arrived with
+            done = set(self._labelled_by())
+            for i in ids:
+                if i not in done:
+                    self.store.add(i, GIVEN, self.data.frame.at[i, self.label], round=0)
+            return ids
+        if self.store.assignments(0).empty:
+            asking = [a.name for a in self.annotators if not getattr(a, "answers_later", False)]
+            if not asking:
+                raise InputError("in simulation mode the initial examples need an annotator that answers at once "
+                                 "(simulated, oracle, terminal or a function), not only file-based ones")
+            self.store.assign(0, [(i, asking[k % len(asking)]) for k, i in enumerate(ids)])
+        self._ask_pending(0)
+        return ids
+
+    # ----- scoring and selection ----------------------------------------------------------------
+    def _select(self, r, labelled_by):
+        labelled = list(labelled_by)
+        pool = [i for i in self.data.frame.index if i not in labelled_by]
         frame = self.data.frame.drop(columns=[self.label])
-        labelled_ids = list(self.known)
+        if not self.fitted:  # a resumed run retrains on the labels so far before scoring
+            self._fit(self._training_set())
         t = time.perf_counter()
-        probs = self.learner.predict_proba(frame.loc[labelled_ids + self.pool])
+        probs = self.learner.predict_proba(frame.loc[labelled + pool])
         predict_seconds = time.perf_counter() - t
         t = time.perf_counter()
-        labels_matrix = np.array([[self.class_index[self.known[i]]] for i in labelled_ids], dtype=float)
-        _, pool_scores = call_strategy(self.score_fn, labels_matrix, probs[: len(labelled_ids)], probs[len(labelled_ids):])
+        columns = [a for a in self._matrix_columns() if a in self._annotators_used()]  # cleanlab: no all-NaN column
+        matrix = self.store.matrix(labelled, columns, self.data.classes)
+        labelled_probs = self._out_of_sample(labelled) if len(columns) > 1 else probs[: len(labelled)]
+        scores_labelled, scores_pool = call_strategy(self.score_fn, matrix, labelled_probs, probs[len(labelled):])
         score_seconds = time.perf_counter() - t
         t = time.perf_counter()
-        if self.batch_size > len(self.pool) and self.verbose:
-            print(f"  batch_size {self.batch_size} > {len(self.pool)} examples left in the pool: taking all of them")
-        picked = select_lowest(self.pool, pool_scores, self.batch_size, random_state=self.rng)
+        candidates, scores = list(pool), list(scores_pool)
+        if self.settings.get("relabel", True) and scores_labelled is not None:
+            for i, s in zip(labelled, scores_labelled):
+                if any(a not in labelled_by[i] for a in self.names):
+                    candidates.append(i)
+                    scores.append(s)
+        batch = self.settings["batch_size"]
+        if batch > len(candidates) and self.verbose:
+            print(f"  batch_size {batch} > {len(candidates)} examples left to label: taking all of them")
+        picked = select_lowest(candidates, scores, batch, random_state=np.random.default_rng([self.settings["random_state"], r]))
+        pool_position = {i: k for k, i in enumerate(pool)}
+        for i in picked:
+            if i in pool_position:
+                self.pick_probs[i] = probs[len(labelled) + pool_position[i]]
+        self._save_pick_probs()
+        pairs = self._assign(picked, labelled_by)
         select_seconds = time.perf_counter() - t
-        t = time.perf_counter()
-        labelled = self._annotate(picked, frame, round_number)
-        annotate_seconds = time.perf_counter() - t
-        timings = {"predict_seconds": predict_seconds, "score_seconds": score_seconds,
-                   "select_seconds": select_seconds, "annotate_seconds": annotate_seconds}
-        return labelled, timings
+        return pairs, {"predict_seconds": predict_seconds, "score_seconds": score_seconds, "select_seconds": select_seconds}
 
-    def _annotate(self, picked, frame, round_number) -> list:
-        """Share ``picked`` out among the annotators in turn; store every valid answer at once.
+    def _assign(self, picked, labelled_by) -> list:
+        """Give each picked example to the least-loaded annotator who has not labelled it yet."""
+        load = dict.fromkeys(self.names, 0)
+        pairs = []
+        for k, i in enumerate(picked):
+            eligible = [a for a in self.names if a not in labelled_by.get(i, ())]
+            rotation = {a: (n - k) % len(self.names) for n, a in enumerate(self.names)}
+            chosen = min(eligible, key=lambda a: (load[a], rotation[a]))
+            load[chosen] += 1
+            pairs.append((i, chosen))
+        return pairs
 
-        An example skipped by one annotator goes to the next; one skipped by all stays in the pool.
-        """
-        n = len(self.annotators)
-        first = {example_id: (self._next_annotator + k) % n for k, example_id in enumerate(picked)}
-        remaining, labelled = list(picked), []
-        for attempt in range(n):
-            skipped = []
-            for a in range(n):
-                ids = [i for i in remaining if (first[i] + attempt) % n == a]
-                if ids:
-                    skipped += self._ask_and_store(self.annotators[a], ids, frame, round_number, labelled)
-            remaining = skipped
-            if not remaining:
+    # ----- asking -------------------------------------------------------------------------------
+    def _ask_pending(self, r) -> list:
+        """Ask every in-process annotator for its unanswered examples of round ``r``; skipped
+        examples go to the next annotator who has not labelled them. Returns the ids answered."""
+        answered = []
+        asked = {}
+        for _ in range(len(self.names)):
+            pending = self.store.assignments(r, pending_only=True)
+            pending = pending[[not getattr(self.by_name.get(a), "answers_later", False) for a in pending["annotator"]]]
+            pending = pending[[(e, a) not in asked for e, a in zip(pending["example_id"], pending["annotator"])]]
+            if pending.empty:
                 break
-        self._next_annotator = (self._next_annotator + len(picked)) % n
-        return labelled
+            skipped = []
+            for name, group in pending.groupby("annotator", sort=False):
+                ids = group["example_id"].tolist()
+                asked.update(dict.fromkeys(((e, name) for e in ids), True))
+                if name not in self.by_name:
+                    raise InputError(f"round {r} asked annotator {name!r}, who is not among this run's annotators "
+                                     f"{self.names}; pass the run's annotators to resume")
+                done = self._ask(self.by_name[name], ids, r)
+                answered += done
+                skipped += [i for i in ids if i not in set(done)]
+            handover = self._hand_over(skipped, asked)
+            if not handover:
+                break
+            self.store.assign(r, handover)
+        return answered
 
-    def _ask_and_store(self, annotator, ids, frame, round_number, labelled) -> list:
-        """Ask one annotator about ``ids``; store valid labels, return skipped ids, raise on bad answers."""
-        answers = list(annotator.annotate(frame.loc[ids]))
-        if len(answers) != len(ids):
-            raise AnnotationError(
-                f"annotator {annotator.name!r} returned {len(answers)} labels for {len(ids)} examples; return one "
-                "label (or None to skip) per example"
-            )
-        skipped, bad = [], []
-        for example_id, answer in zip(ids, answers):
+    def _hand_over(self, skipped, asked) -> list:
+        labelled_by = self._labelled_by()
+        pairs = []
+        for i in skipped:
+            nxt = [a for a in self.names if (i, a) not in asked and a not in labelled_by.get(i, ())
+                   and not getattr(self.by_name[a], "answers_later", False)]
+            if nxt:
+                pairs.append((i, nxt[0]))
+        return pairs
+
+    def _ask(self, annotator: Annotator, ids, r) -> list:
+        """Ask one annotator; commit each valid answer the moment it arrives; return the ids labelled."""
+        frame = self.data.frame.drop(columns=[self.label]).loc[ids]
+        done, bad, n_answers = [], [], 0
+        for example_id, answer in zip(ids, annotator.annotate(frame)):
+            n_answers += 1
             value = self._to_class(answer)
             if value is None:
-                skipped.append(example_id)
-            elif value is _UNKNOWN:
+                continue
+            if value is _UNKNOWN:
                 bad.append((example_id, answer))
-            else:
-                self.known[example_id] = value
-                self.labels.add(example_id, value, annotator=annotator.name, round=round_number)
-                self.pool.remove(example_id)
-                labelled.append(example_id)
+                continue
+            self.store.add(example_id, annotator.name, value, round=r)
+            done.append(example_id)
         if bad:
             raise AnnotationError(
                 f"annotator {annotator.name!r} gave labels that are not classes of this run: {first_few(bad)}; "
-                f"valid classes: {first_few(self.data.classes, 20)}. Every valid answer is saved in labels.csv"
+                f"valid classes: {first_few(self.data.classes, 20)}. Every valid answer is saved in the label store"
             )
-        return skipped
+        if n_answers != len(ids):
+            raise AnnotationError(
+                f"annotator {annotator.name!r} returned {n_answers} labels for {len(ids)} examples; return one "
+                "label (or None to skip) per example. The answers given are saved in the label store"
+            )
+        return done
+
+    def _waiting_for(self, r) -> str:
+        """A pause message when this round waits for labels from outside and none has arrived yet."""
+        later = [a.name for a in self.annotators if getattr(a, "answers_later", False)]
+        if not later:
+            return ""
+        asked = self.store.assignments(r)
+        asked = asked[asked["annotator"].isin(later)]
+        pending = self.store.assignments(r, pending_only=True)
+        pending = pending[pending["annotator"].isin(later)]
+        if asked.empty or len(pending) < len(asked):
+            return ""
+        counts = ", ".join(f"{a} ({n})" for a, n in pending["annotator"].value_counts().items())
+        return (f"round {r} waits for labels from {counts}: run `autoal export-batch {self.out} --annotator NAME`, "
+                f"label the CSV, `autoal import-labels {self.out} FILE.csv --annotator NAME`, then `autoal resume {self.out}`")
 
     def _to_class(self, answer):
         if answer is None or (isinstance(answer, float) and np.isnan(answer)):
@@ -301,24 +473,107 @@ class _Loop:
         matches = [c for c in self.data.classes if str(c) == str(answer).strip()]
         return matches[0] if len(matches) == 1 else _UNKNOWN
 
-    def _train_and_evaluate(self, row) -> dict:
-        frame = self.data.frame
-        train = frame.loc[list(self.known)].copy()
-        train[self.label] = [self.known[i] for i in train.index]
+    # ----- consensus and training -------------------------------------------------------------------
+    def _labelled_by(self) -> dict:
+        """Example id -> set of annotators who labelled it, in the order examples were first labelled."""
+        out: dict = {}
+        for e, a in zip(*(self.store.annotations()[c] for c in ("example_id", "annotator"))):
+            out.setdefault(e, set()).add(a)
+        return out
+
+    def _annotators_used(self) -> list:
+        return list(dict.fromkeys(self.store.annotations()["annotator"]))
+
+    def _matrix_columns(self) -> list:
+        used = self._annotators_used()
+        return used + [a for a in self.names if a not in used]
+
+    def _out_of_sample(self, ids) -> np.ndarray:
+        """Probabilities from a model that did not train on each example (see out_of_sample.py)."""
+        missing = [i for i in ids if i not in self.pick_probs and i not in self.cv_probs]
+        if missing:
+            columns = self._matrix_columns()
+            votes, _ = majority_vote(self.store.matrix(missing, columns, self.data.classes))
+            probs = cross_val_probs(self.learner, self._with_labels(missing, votes), random_state=self.settings["random_state"])
+            self.cv_probs.update(zip(missing, probs))
+        return np.array([self.pick_probs[i] if i in self.pick_probs else self.cv_probs[i] for i in ids])
+
+    def _with_labels(self, ids, class_indices) -> pd.DataFrame:
+        train = self.data.frame.loc[list(ids)].copy()
+        train[self.label] = [self.data.classes[k] for k in class_indices]
+        return train
+
+    def _training_set(self) -> pd.DataFrame:
+        """The labelled examples with their consensus labels (also kept in ``self.consensus``)."""
+        labelled = list(self._labelled_by())
+        columns = self._matrix_columns()
+        matrix = self.store.matrix(labelled, columns, self.data.classes)
+        several = (~np.isnan(matrix)).sum(axis=1).max(initial=0) >= 2
+        self.consensus = consensus_labels(matrix, self._out_of_sample(labelled) if several else None, columns)
+        self.consensus_ids = labelled
+        return self._with_labels(labelled, self.consensus.labels)
+
+    def _fit(self, train):
         t = time.perf_counter()
         self.learner.fit(train)
-        fit_seconds = time.perf_counter() - t
+        self.fitted = True
+        return time.perf_counter() - t
+
+    def _train_and_evaluate(self, r, before, picked, timings) -> dict:
+        after = self._labelled_by()
+        train = self._training_set()
+        fit_seconds = self._fit(train)
         t = time.perf_counter()
         test = self.data.test
         probs = self.learner.predict_proba(test.drop(columns=[self.label]))
         truth = np.array([self.class_index[c] for c in test[self.label]])
         accuracy = float((probs.argmax(axis=1) == truth).mean())
         eval_seconds = time.perf_counter() - t
-        row.update(
-            n_labeled=len(self.known), n_annotations=len(self.labels), n_pool=len(self.pool), accuracy=accuracy,
-            fit_seconds=fit_seconds, eval_seconds=eval_seconds, **getattr(self.learner, "last_fit_info_", {}),
-        )
+        new = [i for i in picked if i not in before]
+        n_multi = sum(len(v) >= 2 for v in after.values())
+        row = {"round": r, "picked_ids": list(picked), "n_labeled": len(after), "n_annotations": len(self.store),
+               "n_new_labels": len(new), "n_relabels": len(picked) - len(new), "n_multi_labeled": n_multi,
+               "n_pool": len(self.data.frame) - len(after), "accuracy": accuracy, "fit_seconds": fit_seconds,
+               "eval_seconds": eval_seconds, "consensus_method": self.consensus.method, **timings,
+               **getattr(self.learner, "last_fit_info_", {})}
+        if self.truth is not None:
+            given = np.array([self.data.classes[k] for k in self.consensus.labels], dtype=object)
+            row["consensus_accuracy"] = float((given == self.truth.loc[self.consensus_ids].to_numpy()).mean())
         return row
+
+    # ----- tables and persistence -------------------------------------------------------------------
+    def _consensus_table(self) -> pd.DataFrame:
+        if self.consensus is None:
+            return pd.DataFrame(columns=["label", "quality", "n_annotations"])
+        counts = self.store.annotations()["example_id"].value_counts()
+        return pd.DataFrame({"label": [self.data.classes[k] for k in self.consensus.labels],
+                             "quality": self.consensus.quality,
+                             "n_annotations": [int(counts.get(i, 0)) for i in self.consensus_ids]},
+                            index=pd.Index(self.consensus_ids, name="example_id"))
+
+    def _annotator_table(self) -> pd.DataFrame:
+        labels = self.store.annotations()
+        table = pd.DataFrame(index=pd.Index(self._matrix_columns(), name="annotator"))
+        table["n_labels"] = labels["annotator"].value_counts().reindex(table.index).fillna(0).astype(int)
+        quality = self.consensus.annotator_quality if self.consensus is not None else pd.Series(dtype=float)
+        table["estimated_quality"] = quality.reindex(table.index)
+        if self.truth is not None:
+            correct = labels.assign(ok=[self.truth.get(e) == lab for e, lab in zip(labels["example_id"], labels["label"])])
+            table["true_accuracy"] = correct.groupby("annotator")["ok"].mean().reindex(table.index)
+        return table
+
+    def _load_pick_probs(self) -> dict:
+        path = self.out / "pick_probs.pkl"
+        if path.exists():
+            with open(path, "rb") as f:
+                return pickle.load(f)
+        return {}
+
+    def _save_pick_probs(self):
+        tmp = self.out / "pick_probs.pkl.tmp"
+        with open(tmp, "wb") as f:
+            pickle.dump(self.pick_probs, f)
+        tmp.replace(self.out / "pick_probs.pkl")
 
 
 _UNKNOWN = object()

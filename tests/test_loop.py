@@ -10,6 +10,7 @@ from conftest import FixedLearner, TruthLearner
 import autoal
 from autoal.annotators import Annotator
 from autoal.errors import AnnotationError, InputError
+from autoal.store import LabelStore
 
 
 def test_simulation_reveals_initial_labels_and_records_each_round(images, tmp_path):
@@ -76,8 +77,8 @@ def test_stops_when_the_pool_is_empty_and_says_so(images, tmp_path, capsys):
     result = autoal.run(images, learner="fast", batch_size=20, n_rounds=10, initial_per_class=2,
                         output_dir=tmp_path / "run")
     assert result.history["n_pool"].iloc[-1] == 0
-    assert result.summary["stop_reason"] == "pool exhausted"
-    assert "examples left in the pool: taking all of them" in capsys.readouterr().out
+    assert result.summary["stop_reason"].startswith("pool exhausted")
+    assert "examples left to label: taking all of them" in capsys.readouterr().out
     assert result.history["n_labeled"].iloc[-1] == 48  # 60 minus the 12 held out
 
 
@@ -142,7 +143,7 @@ def test_bad_annotator_answer_keeps_the_valid_ones(images, tmp_path):
     with pytest.raises(AnnotationError, match=r"not classes of this run: .*'purple'.*valid classes: 'blue', 'green', 'red'"):
         autoal.run(df, annotators=ListAnnotator(answers), learner=TruthLearner(p=0.5), strategy="random",
                    batch_size=48, n_rounds=1, output_dir=tmp_path / "run", verbose=False)
-    stored = pd.read_csv(tmp_path / "run" / "labels.csv")
+    stored = LabelStore(tmp_path / "run" / "labels.sqlite").annotations()
     assert (stored["annotator"] == "alice").sum() == 47
 
 

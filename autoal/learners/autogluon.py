@@ -132,6 +132,12 @@ class AutoGluonLearner(Learner):
             self.output_dir = Path(tempfile.mkdtemp(prefix="autoal-models-"))
         return self.output_dir / "models"
 
+    def _next_save_path(self) -> Path:
+        """``models/fit_NN``: one folder per fit, numbered after any a resumed run already has."""
+        models = self._models_dir()
+        taken = [int(p.name[4:]) for p in models.glob("fit_*") if p.name[4:].isdigit()] if models.exists() else []
+        return models / f"fit_{max(taken, default=-1) + 1:02d}"
+
     def resolve_checkpoint(self) -> Path:
         """The local checkpoint folder this learner trains from, created if needed; checks the user's path."""
         if self.checkpoint is None:
@@ -162,9 +168,7 @@ class AutoGluonLearner(Learner):
         with _quiet_offline(self.quiet):
             MultiModalPredictor = import_multimodal_predictor()
         train_classes = set(df[self.label])
-        save_path = self._models_dir() / f"round_{self.n_fits_:02d}"
-        if save_path.exists():
-            shutil.rmtree(save_path)
+        save_path = self._next_save_path()
         previous = self.predictor_
         continued = bool(self.continue_training and previous is not None and train_classes == self.fit_classes_)
         hyperparameters = self._all_hyperparameters()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+import shutil
 from abc import ABC, abstractmethod
 from pathlib import Path
 
@@ -48,6 +50,22 @@ class Learner(ABC):
 
     def close(self) -> None:
         """Release resources held between rounds (optional)."""
+
+    def get_params(self) -> dict:
+        """The constructor arguments, read back from attributes of the same names (scikit-learn style)."""
+        names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
+        return {name: getattr(self, name) for name in names if hasattr(self, name)}
+
+    def clone(self, *, subdir="clone") -> "Learner":
+        """A fresh, unfitted learner with the same parameters and run settings; its files go under
+        ``output_dir/subdir`` (emptied first)."""
+        twin = type(self)(**self.get_params())
+        output_dir = None
+        if self.output_dir is not None:
+            output_dir = self.output_dir / subdir
+            shutil.rmtree(output_dir, ignore_errors=True)
+        return twin.configure(classes=self.classes, label=self.label, image_col=self.image_col,
+                              output_dir=output_dir, random_state=self.random_state)
 
 
 def pad_probabilities(probs, model_classes, classes) -> np.ndarray:

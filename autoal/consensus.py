@@ -1,0 +1,86 @@
+"""Consensus labels, their quality, and annotator quality from several annotators' labels."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["Consensus", "consensus_labels", "majority_vote"]
+
+
+@dataclass
+class Consensus:
+    """Consensus over N labelled examples and M annotators.
+
+    Attributes
+    ----------
+    labels : ndarray of int, shape (N,)
+        Consensus class index per example.
+    quality : ndarray of float, shape (N,)
+        Confidence in each consensus label, in [0, 1] (1 for a single label under majority vote).
+    annotator_quality : Series
+        Estimated quality per annotator (index: annotator names); NaN when it cannot be estimated.
+    method : str
+        ``"majority_vote"`` or ``"crowdlab"`` (cleanlab's ``get_label_quality_multiannotator``).
+    """
+
+    labels: np.ndarray
+    quality: np.ndarray
+    annotator_quality: pd.Series
+    method: str
+
+
+def majority_vote(labels_multiannotator) -> tuple[np.ndarray, np.ndarray]:
+    """Most frequent label per row (ties: the lowest class index) and the share of votes it got.
+
+    Parameters
+    ----------
+    labels_multiannotator : array, shape (N, M)
+        Class indices, NaN where missing; every row has at least one label.
+    """
+    labels = np.asarray(labels_multiannotator, dtype=float)
+    k = int(np.nanmax(labels)) + 1 if labels.size else 0
+    counts = np.stack([(labels == c).sum(axis=1) for c in range(k)], axis=1) if k else np.zeros((len(labels), 0))
+    winner = counts.argmax(axis=1)
+    agreement = counts.max(axis=1) / np.maximum((~np.isnan(labels)).sum(axis=1), 1)
+    return winner.astype(int), agreement.astype(float)
+
+
+def consensus_labels(labels_multiannotator, pred_probs, annotators) -> Consensus:
+    """Consensus labels for a run's labelled examples.
+
+    With at most one label per example (or one annotator), each example's label is its consensus.
+    Once some examples have several labels, cleanlab's ``get_label_quality_multiannotator`` with
+    ``calibrate_probs=True`` gives consensus, per-example quality and per-annotator quality; it is
+    fed out-of-sample ``pred_probs`` for the labelled examples. Annotators with no label yet are left
+    out of its input (cleanlab rejects all-NaN columns) and get NaN quality.
+
+    Parameters
+    ----------
+    labels_multiannotator : array, shape (N, M)
+        Class indices, NaN where missing; every row has at least one label.
+    pred_probs : array, shape (N, K)
+        Out-of-sample predicted probabilities of the same examples.
+    annotators : sequence of M names
+    """
+    labels = np.asarray(labels_multiannotator, dtype=float)
+    active = ~np.isnan(labels).all(axis=0)
+    several = (~np.isnan(labels)).sum(axis=1) >= 2
+    vote, agreement = majority_vote(labels)
+    quality = pd.Series(np.nan, index=list(annotators), dtype=float)
+    if active.sum() < 2 or not several.any():
+        return Consensus(vote, agreement, quality, "majority_vote")
+    from cleanlab.multiannotator import get_label_quality_multiannotator
+
+    frame = pd.DataFrame(labels[:, active], columns=[a for a, on in zip(annotators, active) if on])
+    result = get_label_quality_multiannotator(frame, np.asarray(pred_probs, dtype=float), calibrate_probs=True, verbose=False)
+    per_example = result["label_quality"]
+    quality.update(result["annotator_stats"]["annotator_quality"])
+    return Consensus(
+        per_example["consensus_label"].to_numpy().astype(int),
+        per_example["consensus_quality_score"].to_numpy().astype(float),
+        quality,
+        "crowdlab",
+    )
