@@ -40,9 +40,11 @@ class Annotator(ABC):
 
     name: str = "annotator"
 
-    def prepare(self, *, classes, true_labels=None) -> None:
-        """Called once before the first question with the run's classes (and, in simulation mode, the
-        hidden true labels, a Series by example id). The default stores ``classes``."""
+    answers_later: bool = False  # True for annotators whose labels arrive later through import-labels
+
+    def prepare(self, *, classes, true_labels=None, image_col="image_path") -> None:
+        """Called once before the first question with the run's classes, the image column's name and,
+        in simulation mode, the hidden true labels (a Series by example id). The default stores ``classes``."""
         self.classes = list(classes)
 
     @abstractmethod
@@ -61,7 +63,7 @@ class OracleAnnotator(Annotator):
     def __init__(self, *, name="oracle"):
         self.name = name
 
-    def prepare(self, *, classes, true_labels=None) -> None:
+    def prepare(self, *, classes, true_labels=None, image_col="image_path") -> None:
         super().prepare(classes=classes)
         if true_labels is None:
             raise InputError(f"annotator {self.name!r} reveals hidden labels, so it needs a fully labelled df (simulation mode)")
@@ -98,7 +100,7 @@ class SimulatedAnnotator(Annotator):
         self.noise_matrix = noise_matrix
         self.random_state = random_state
 
-    def prepare(self, *, classes, true_labels=None) -> None:
+    def prepare(self, *, classes, true_labels=None, image_col="image_path") -> None:
         super().prepare(classes=classes)
         if true_labels is None:
             raise InputError(f"simulated annotator {self.name!r} needs the true labels: pass a fully labelled df")
@@ -134,6 +136,8 @@ class ExternalAnnotator(Annotator):
     When the run reaches such an annotator it records the batch and pauses; after the labels are
     imported, ``autoal resume RUN_DIR`` goes on.
     """
+
+    answers_later = True
 
     def __init__(self, name):
         self.name = name

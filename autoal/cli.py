@@ -43,6 +43,15 @@ def _add_run_options(p, *, defaults):
     p.add_argument("--image-size", type=_positive_int, help="AutoGluon: image side in pixels (default 64)")
     p.add_argument("--checkpoint", help="AutoGluon: local timm checkpoint folder or weights file")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
+    who = p.add_mutually_exclusive_group()
+    who.add_argument("--annotators", help="comma-separated names of people labelling through files "
+                     "(autoal export-batch / import-labels); the run pauses for their labels")
+    who.add_argument("--terminal", metavar="NAME", help="label at this terminal as NAME")
+    who.add_argument("--simulated", type=_positive_int, metavar="N",
+                     help="simulation: N simulated annotators of mixed accuracy (needs a fully labelled manifest)")
+    p.add_argument("--simulated-accuracy", default="0.65,0.95", metavar="LOW,HIGH",
+                   help="accuracy range of --simulated annotators (default 0.65,0.95)")
+    p.add_argument("--no-relabel", action="store_true", help="never ask a second label for a labelled example")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,6 +65,18 @@ def build_parser() -> argparse.ArgumentParser:
     demo_p = sub.add_parser("demo", help="real AutoGluon + ActiveLab run on sklearn's digits, built offline")
     demo_p.add_argument("--data-dir", type=Path, help="where the digits PNGs go (default ~/.cache/autoal/datasets)")
     _add_run_options(demo_p, defaults=DEMO_SETTINGS)
+    resume_p = sub.add_parser("resume", help="continue a stopped run from its folder")
+    resume_p.add_argument("run_dir", type=Path)
+    resume_p.add_argument("--rounds", type=_positive_int, help="total query rounds (default: the run's own)")
+    resume_p.add_argument("--quiet", action="store_true")
+    export_p = sub.add_parser("export-batch", help="write an annotator's current batch as a CSV to label")
+    export_p.add_argument("run_dir", type=Path)
+    export_p.add_argument("--annotator", required=True)
+    export_p.add_argument("--out", type=Path, help="CSV to write (default RUN_DIR/batches/round_RR_NAME.csv)")
+    import_p = sub.add_parser("import-labels", help="store the labels of a batch CSV (example_id,label)")
+    import_p.add_argument("run_dir", type=Path)
+    import_p.add_argument("file", type=Path)
+    import_p.add_argument("--annotator", required=True)
     return parser
 
 
@@ -67,9 +88,31 @@ def _learner_options(args) -> dict:
     return {k: v for k, v in options.items() if v is not None}
 
 
+def _annotators(args):
+    from .annotators import ExternalAnnotator, simulated_annotators
+    from .errors import InputError
+    from .terminal import TerminalAnnotator
+
+    if args.annotators:
+        names = [n.strip() for n in args.annotators.split(",") if n.strip()]
+        if not names:
+            raise InputError("--annotators needs at least one name, e.g. --annotators alice,bob")
+        return [ExternalAnnotator(n) for n in names]
+    if args.terminal:
+        return TerminalAnnotator(args.terminal)
+    if args.simulated:
+        try:
+            low, high = (float(x) for x in args.simulated_accuracy.split(","))
+        except ValueError:
+            raise InputError(f"--simulated-accuracy must be LOW,HIGH such as 0.65,0.95, got {args.simulated_accuracy!r}") from None
+        return simulated_annotators(args.simulated, (low, high), random_state=args.seed)
+    return None
+
+
 def _run_kwargs(args, name) -> dict:
     out = args.out or Path("autoal-runs") / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
     return dict(
+        annotators=_annotators(args), relabel=not args.no_relabel,
         strategy=args.strategy, batch_size=args.batch_size, n_rounds=args.rounds,
         initial_per_class=args.init_per_class, learner=args.learner, learner_options=_learner_options(args),
         output_dir=out, random_state=args.seed, target_accuracy=args.target_accuracy,
@@ -97,19 +140,47 @@ def _command_demo(args):
     return run(load_manifest(manifest), holdout_fraction=DEMO_SETTINGS["holdout_fraction"], **_run_kwargs(args, "demo"))
 
 
+def _command_resume(args):
+    from .loop import resume
+
+    return resume(args.run_dir, n_rounds=args.rounds, verbose=not args.quiet)
+
+
+def _command_export(args):
+    from .batch_files import export_batch
+
+    path = export_batch(args.run_dir, args.annotator, args.out)
+    print(f"wrote {path}: fill in the label column, then `autoal import-labels {args.run_dir} {path} --annotator {args.annotator}`")
+
+
+def _command_import(args):
+    from .batch_files import import_labels
+
+    report = import_labels(args.run_dir, args.file, args.annotator)
+    print(report.message())
+    print(f"next: `autoal resume {args.run_dir}` trains on the new labels and picks the next batch")
+    return 1 if report.rejected else 0
+
+
 def main(argv=None) -> int:
-    """Entry point of the ``autoal`` command; returns the exit status (2 for a user error)."""
+    """Entry point of the ``autoal`` command; returns the exit status (2 for a user error, 1 when an
+    import rejected some rows)."""
     args = build_parser().parse_args(argv)
+    commands = {"run": _command_run, "demo": _command_demo, "resume": _command_resume,
+                "export-batch": _command_export, "import-labels": _command_import}
     try:
-        result = {"run": _command_run, "demo": _command_demo}[args.command](args)
+        result = commands[args.command](args)
     except AutoalError as exc:
         print(f"autoal: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("autoal: interrupted; every label given so far is in labels.csv in the output folder", file=sys.stderr)
+        print("autoal: interrupted; every label given so far is in the run's label store: "
+              "continue with `autoal resume RUN_DIR`", file=sys.stderr)
         return 130
-    if not args.quiet:
-        print(result.history[["round", "n_labeled", "accuracy", "fit_seconds", "round_seconds"]].to_string(index=False))
+    if isinstance(result, int) or result is None:
+        return result or 0
+    if not args.quiet and not result.history.empty:
+        print(result.history[["round", "n_labeled", "n_annotations", "accuracy", "fit_seconds", "round_seconds"]].to_string(index=False))
     return 0
 
 

@@ -14,7 +14,9 @@ import pandas as pd
 
 from .errors import InputError, first_few
 
-__all__ = ["PreparedData", "check_columns", "normalize_labels", "find_bad_images", "prepare_data"]
+__all__ = ["PreparedData", "check_columns", "normalize_labels", "find_bad_images", "prepare_data", "match_class", "UNKNOWN"]
+
+UNKNOWN = object()  # match_class's answer for a label that is not a class
 
 
 @dataclass
@@ -233,3 +235,18 @@ def _initial_per_class(labels: pd.Series, per_class, rng) -> list:
         ids = labels.index[labels == cls].to_numpy()
         picked.extend(rng.choice(ids, size=min(per_class, len(ids)), replace=False).tolist())
     return picked
+
+
+def match_class(answer, classes):
+    """The class an annotator's answer means: the class itself, or its text (``" 3 "`` for class 3).
+
+    Returns None for no answer (None, NaN or blank text) and :data:`UNKNOWN` for anything else.
+    """
+    if answer is None or (isinstance(answer, float) and np.isnan(answer)):
+        return None
+    if isinstance(answer, str) and not answer.strip():
+        return None
+    if answer in classes:
+        return answer
+    matches = [c for c in classes if str(c) == str(answer).strip()]
+    return matches[0] if len(matches) == 1 else UNKNOWN

@@ -21,11 +21,12 @@ import pandas as pd
 
 from .annotators import Annotator, OracleAnnotator, StopAnnotation, annotator_from_spec, as_annotators
 from .consensus import consensus_labels, majority_vote
-from .data import PreparedData, prepare_data
+from .data import UNKNOWN, PreparedData, match_class, prepare_data
 from .errors import AnnotationError, InputError, first_few
 from .learners import Learner, make_learner
 from .out_of_sample import cross_val_probs
 from .reporting import RunReporter, read_history
+from .run_folder import open_run
 from .selection import select_lowest
 from .store import STORE_FILE, LabelStore
 from .strategies import call_strategy, get_strategy
@@ -204,12 +205,7 @@ def resume(run_dir, *, annotators=None, learner=None, strategy=None, n_rounds=No
     again when they were custom objects or functions, which cannot be saved.
     """
     out = Path(run_dir).expanduser()
-    if not (out / "settings.json").is_file() or not (out / "data.pkl").is_file():
-        raise InputError(f"{str(out)!r} is not an autoal run folder (no settings.json / data.pkl); pass the folder a run wrote")
-    settings = json.loads((out / "settings.json").read_text())
-    with open(out / "data.pkl", "rb") as f:
-        data = pickle.load(f)
-    store = LabelStore(out / STORE_FILE, run_id=settings["run_id"])
+    settings, data, store = open_run(out)
     if n_rounds is not None:
         _check_arguments(settings["batch_size"], n_rounds, 1, None, 0.5)
         settings["n_rounds"] = n_rounds
@@ -271,7 +267,7 @@ class _Session:
         self.learner.configure(classes=data.classes, label=self.label, image_col=settings["image_col"],
                                output_dir=self.out, random_state=settings["random_state"])
         for annotator in annotators:
-            annotator.prepare(classes=data.classes, true_labels=self.truth)
+            annotator.prepare(classes=data.classes, true_labels=self.truth, image_col=settings["image_col"])
         self.reporter = RunReporter(self.out, settings, data, verbose=self.verbose, rows=history)
         self.consensus = None
         self.fitted = False
@@ -433,7 +429,7 @@ class _Session:
             value = self._to_class(answer)
             if value is None:
                 continue
-            if value is _UNKNOWN:
+            if value is UNKNOWN:
                 bad.append((example_id, answer))
                 continue
             self.store.add(example_id, annotator.name, value, round=r)
@@ -466,12 +462,7 @@ class _Session:
                 f"label the CSV, `autoal import-labels {self.out} FILE.csv --annotator NAME`, then `autoal resume {self.out}`")
 
     def _to_class(self, answer):
-        if answer is None or (isinstance(answer, float) and np.isnan(answer)):
-            return None
-        if answer in self.class_index:
-            return answer
-        matches = [c for c in self.data.classes if str(c) == str(answer).strip()]
-        return matches[0] if len(matches) == 1 else _UNKNOWN
+        return match_class(answer, self.data.classes)
 
     # ----- consensus and training -------------------------------------------------------------------
     def _labelled_by(self) -> dict:
@@ -575,5 +566,3 @@ class _Session:
             pickle.dump(self.pick_probs, f)
         tmp.replace(self.out / "pick_probs.pkl")
 
-
-_UNKNOWN = object()

@@ -23,7 +23,7 @@ def test_autogluon_learner_meets_the_contract_and_restarts_on_a_new_class(tmp_pa
     assert learner.last_fit_info_["continued"] is False, "a new class needs a fresh predictor"
     learner.fit(df)
     assert learner.last_fit_info_["continued"] is True, "same classes: continue from the previous predictor"
-    assert sorted(os.listdir(tmp_path / "out" / "models")) == ["round_00", "round_01", "round_02"]
+    assert sorted(os.listdir(tmp_path / "out" / "models")) == ["fit_00", "fit_01", "fit_02"]
 
 
 def test_two_rounds_of_real_autogluon_write_nothing_to_the_working_directory(tmp_path, monkeypatch):
@@ -40,7 +40,7 @@ def test_two_rounds_of_real_autogluon_write_nothing_to_the_working_directory(tmp
     assert (h["fit_seconds"] > 0).all() and (h["predict_seconds"].iloc[1:] > 0).all()
     assert type(result.predictor).__name__ == "MultiModalPredictor"
     for r in range(3):
-        assert (tmp_path / "run" / "models" / f"round_{r:02d}" / "model.ckpt").is_file()
+        assert (tmp_path / "run" / "models" / f"fit_{r:02d}" / "model.ckpt").is_file()
     probs = result.learner.predict_proba(df.drop(columns=["label"]).iloc[:5])
     assert probs.shape == (5, 3) and np.allclose(probs.sum(axis=1), 1)
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
