@@ -16,15 +16,19 @@ __all__ = ["export_batch", "import_labels", "ImportReport"]
 BATCH_COLUMNS = ["example_id", "image_path", "label"]
 
 
-def _current_batch(settings, store, annotator):
+def _current_batch(settings, store, annotator, *, pending_only):
+    """``(round, ids)`` of the latest round in which ``annotator`` was asked for labels."""
     if annotator not in settings["annotator_names"]:
         raise InputError(f"annotator {annotator!r} is not in this run; its annotators are {settings['annotator_names']}")
-    pending = store.assignments(pending_only=True)
-    pending = pending[pending["annotator"] == annotator]
-    if pending.empty:
-        raise InputError(f"no labels are waiting from {annotator!r}; `autoal resume RUN_DIR` picks the next batch")
-    latest = int(pending["round"].max())
-    return latest, pending[pending["round"] == latest]["example_id"].tolist()
+    asked = store.assignments()
+    asked = asked[asked["annotator"] == annotator]
+    if not asked.empty:
+        latest = int(asked["round"].max())
+        pending = store.assignments(latest, pending_only=True)
+        pending_ids = pending.loc[pending["annotator"] == annotator, "example_id"].tolist()
+        if pending_ids or not pending_only:
+            return latest, pending_ids if pending_only else asked.loc[asked["round"] == latest, "example_id"].tolist()
+    raise InputError(f"no labels are waiting from {annotator!r}; `autoal resume RUN_DIR` picks the next batch")
 
 
 def export_batch(run_dir, annotator, out=None) -> Path:
@@ -33,7 +37,7 @@ def export_batch(run_dir, annotator, out=None) -> Path:
     Returns the file's path: ``out``, or ``RUN_DIR/batches/round_RR_<annotator>.csv``.
     """
     settings, data, store = open_run(run_dir)
-    round_number, ids = _current_batch(settings, store, annotator)
+    round_number, ids = _current_batch(settings, store, annotator, pending_only=True)
     path = Path(out) if out else Path(run_dir) / "batches" / f"round_{round_number:02d}_{annotator}.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="", encoding="utf-8") as f:
@@ -89,7 +93,7 @@ def import_labels(run_dir, path, annotator) -> ImportReport:
     other row is committed. Blank labels are skipped. Safe to run from several processes at once.
     """
     settings, data, store = open_run(run_dir)
-    round_number, batch = _current_batch(settings, store, annotator)
+    round_number, batch = _current_batch(settings, store, annotator, pending_only=False)
     header, rows = _read_rows(path)
     by_text = {str(i): i for i in batch}
     report = ImportReport(ignored_columns=[c for c in header if c not in BATCH_COLUMNS])

@@ -279,8 +279,10 @@ class _Session:
         except StopAnnotation as exc:
             stop_reason = f"stopped by an annotator ({exc}); continue with autoal resume {self.out}"
         history = self.reporter.finish(self.store.annotations(), stop_reason, self._annotator_table())
-        return RunResult(history, self.store.annotations(), self._consensus_table(), self._annotator_table(),
-                         self.learner, self.data.classes, list(self.data.test.index), self.out, self.reporter.summary)
+        result = RunResult(history, self.store.annotations(), self._consensus_table(), self._annotator_table(),
+                           self.learner, self.data.classes, list(self.data.test.index), self.out, self.reporter.summary)
+        self.store.close()
+        return result
 
     def _rounds(self) -> str:
         rows = self.reporter.rows
@@ -326,7 +328,7 @@ class _Session:
                     self.store.add(i, GIVEN, self.data.frame.at[i, self.label], round=0)
             return ids
         if self.store.assignments(0).empty:
-            asking = [a.name for a in self.annotators if not getattr(a, "answers_later", False)]
+            asking = [a.name for a in self.annotators if not a.answers_later]
             if not asking:
                 raise InputError("in simulation mode the initial examples need an annotator that answers at once "
                                  "(simulated, oracle, terminal or a function), not only file-based ones")
@@ -390,8 +392,9 @@ class _Session:
         asked = {}
         for _ in range(len(self.names)):
             pending = self.store.assignments(r, pending_only=True)
-            pending = pending[[not getattr(self.by_name.get(a), "answers_later", False) for a in pending["annotator"]]]
-            pending = pending[[(e, a) not in asked for e, a in zip(pending["example_id"], pending["annotator"])]]
+            keep = [not (a in self.by_name and self.by_name[a].answers_later) and (e, a) not in asked
+                    for e, a in zip(pending["example_id"], pending["annotator"])]
+            pending = pending.loc[np.array(keep, dtype=bool)]
             if pending.empty:
                 break
             skipped = []
@@ -415,7 +418,7 @@ class _Session:
         pairs = []
         for i in skipped:
             nxt = [a for a in self.names if (i, a) not in asked and a not in labelled_by.get(i, ())
-                   and not getattr(self.by_name[a], "answers_later", False)]
+                   and not self.by_name[a].answers_later]
             if nxt:
                 pairs.append((i, nxt[0]))
         return pairs
@@ -448,7 +451,7 @@ class _Session:
 
     def _waiting_for(self, r) -> str:
         """A pause message when this round waits for labels from outside and none has arrived yet."""
-        later = [a.name for a in self.annotators if getattr(a, "answers_later", False)]
+        later = [a.name for a in self.annotators if a.answers_later]
         if not later:
             return ""
         asked = self.store.assignments(r)

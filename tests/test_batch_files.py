@@ -1,0 +1,150 @@
+"""The CSV round trip: export-batch, import-labels, resume; every bad file keeps the good rows."""
+
+import csv
+import multiprocessing
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import autoal
+from autoal.annotators import ExternalAnnotator
+from autoal.batch_files import export_batch, import_labels
+from autoal.cli import main
+from autoal.errors import InputError
+
+
+@pytest.fixture
+def waiting_run(images, tmp_path):
+    """A real-mode run with two file-based annotators, paused in round 1 waiting for their labels."""
+    df = images.copy()
+    df.loc[df.groupby("label").cumcount() >= 4, "label"] = np.nan
+    out = tmp_path / "run"
+    result = autoal.run(df, learner="fast", annotators=[ExternalAnnotator("alice"), ExternalAnnotator("bob")],
+                        batch_size=6, n_rounds=2, output_dir=out, verbose=False)
+    assert "round 1 waits for labels from alice (3), bob (3)" in result.summary["stop_reason"]
+    return out, images["label"]
+
+
+def fill(path, truth, edit=None):
+    frame = pd.read_csv(path)
+    frame["label"] = [truth[i] for i in frame["example_id"]]
+    if edit:
+        frame = edit(frame)
+    frame.to_csv(path, index=False)
+    return frame
+
+
+def test_export_import_resume_round_trip(waiting_run, tmp_path, capsys):
+    out, truth = waiting_run
+    assert main(["export-batch", str(out), "--annotator", "alice"]) == 0
+    path = out / "batches" / "round_01_alice.csv"
+    exported = pd.read_csv(path, keep_default_na=False)
+    assert list(exported.columns) == ["example_id", "image_path", "label"] and (exported["label"] == "").all()
+    assert len(exported) == 3
+    fill(path, truth)
+    assert main(["import-labels", str(out), str(path), "--annotator", "alice"]) == 0
+    assert "stored 3 labels" in capsys.readouterr().out
+    result = autoal.resume(out, verbose=False)
+    assert result.history["round"].tolist() == [0, 1]
+    assert result.history["n_labeled"].tolist() == [9, 12]
+    assert "round 2 waits for labels" in result.summary["stop_reason"]
+
+
+def test_resume_without_any_imported_label_keeps_waiting(waiting_run):
+    out, _ = waiting_run
+    result = autoal.resume(out, verbose=False)
+    assert "round 1 waits for labels" in result.summary["stop_reason"] and len(result.history) == 1
+
+
+def test_bad_rows_are_rejected_with_line_numbers_and_good_rows_kept(waiting_run):
+    out, truth = waiting_run
+    path = export_batch(out, "alice")
+
+    def spoil(frame):
+        frame.loc[0, "label"] = "purple"
+        extra = pd.DataFrame([{"example_id": 999, "image_path": "x", "label": "red"},
+                              {"example_id": frame.loc[1, "example_id"], "image_path": "", "label": "red"}])
+        return pd.concat([frame, extra], ignore_index=True)
+
+    fill(path, truth, spoil)
+    report = import_labels(out, path, "alice")
+    assert report.stored == 2
+    reasons = dict(report.rejected)
+    assert "'purple' is not a class; classes: 'blue', 'green', 'red'" in reasons[2]
+    assert "example '999' is not in alice's current batch (round 1)" in reasons[5]
+    assert "appears again (first on line 3)" in reasons[6]
+    again = import_labels(out, path, "alice")
+    assert again.stored == 0 and sum("already labelled" in why for _, why in again.rejected) == 2
+
+
+def test_bom_crlf_blank_lines_and_extra_columns(waiting_run):
+    out, truth = waiting_run
+    path = export_batch(out, "bob")
+    frame = fill(path, truth)
+    frame["note"] = "checked"
+    frame.loc[2, "label"] = ""
+    text = frame.to_csv(index=False, lineterminator="\r\n")
+    lines = text.split("\r\n")
+    path.write_bytes(b"\xef\xbb\xbf" + "\r\n".join(lines[:2] + ["", ",,,"] + lines[2:]).encode())
+    report = import_labels(out, path, "bob")
+    assert report.stored == 2 and report.blank == 1 and report.rejected == []
+    assert report.ignored_columns == ["note"] and "ignored columns ['note']" in report.message()
+
+
+def test_missing_columns_store_nothing(waiting_run, tmp_path):
+    out, _ = waiting_run
+    (tmp_path / "bad.csv").write_text("id,answer\n1,red\n")
+    with pytest.raises(InputError, match=r"lacks column\(s\) \['example_id', 'label'\]"):
+        import_labels(out, tmp_path / "bad.csv", "alice")
+
+
+def test_unknown_annotator_and_not_utf8(waiting_run, tmp_path, capsys):
+    out, _ = waiting_run
+    with pytest.raises(InputError, match=r"annotator 'carol' is not in this run; its annotators are \['alice', 'bob'\]"):
+        export_batch(out, "carol")
+    (tmp_path / "latin.csv").write_bytes("example_id,label\n1,caf\xe9\n".encode("latin-1"))
+    assert main(["import-labels", str(out), str(tmp_path / "latin.csv"), "--annotator", "alice"]) == 2
+    assert "is not UTF-8" in capsys.readouterr().err
+
+
+def test_partial_import_exits_1(waiting_run, capsys):
+    out, truth = waiting_run
+    path = export_batch(out, "alice")
+    fill(path, truth, lambda f: f.assign(label=["red", "purple", "blue"]))
+    assert main(["import-labels", str(out), str(path), "--annotator", "alice"]) == 1
+    assert "line 3: 'purple' is not a class" in capsys.readouterr().out
+
+
+def test_store_from_another_run_is_refused(waiting_run, images, tmp_path):
+    out, _ = waiting_run
+    other = tmp_path / "other"
+    autoal.run(images, learner="fast", batch_size=2, n_rounds=1, initial_per_class=2, output_dir=other, verbose=False)
+    for suffix in ("-wal", "-shm"):
+        (out / f"labels.sqlite{suffix}").unlink(missing_ok=True)
+    shutil.copy(other / "labels.sqlite", out / "labels.sqlite")
+    with pytest.raises(InputError, match="belongs to run .* it was copied from another run folder"):
+        export_batch(out, "alice")
+
+
+def _import(out, path, name, queue):
+    queue.put(import_labels(out, path, name).stored)
+
+
+def test_two_processes_importing_at_once_both_land(waiting_run):
+    out, truth = waiting_run
+    paths = {}
+    for name in ("alice", "bob"):
+        paths[name] = export_batch(out, name)
+        fill(paths[name], truth)
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=_import, args=(out, paths[n], n, queue)) for n in ("alice", "bob")]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    assert sorted(queue.get(timeout=5) for _ in procs) == [3, 3]
+    result = autoal.resume(out, verbose=False)
+    assert result.history["n_labeled"].tolist() == [9, 15]
