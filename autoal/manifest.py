@@ -11,12 +11,13 @@ from .errors import InputError
 __all__ = ["load_manifest"]
 
 
-def load_manifest(path, *, label="label", image_col="image_path") -> pd.DataFrame:
+def load_manifest(path, *, label="label", image_col="image_path", split=None) -> pd.DataFrame:
     """Read a manifest CSV and return a DataFrame whose image paths are absolute.
 
     Relative paths are taken relative to the manifest's folder. Empty label cells become NaN
     (unlabelled). Columns other than ``label`` and ``image_col`` are kept as features, except the
-    bookkeeping columns ``sha256`` and ``split``.
+    bookkeeping columns ``sha256`` and ``split``. With ``split`` (e.g. ``"train"`` or ``"test"``) only
+    the rows of that split are returned.
 
     Raises
     ------
@@ -37,6 +38,12 @@ def load_manifest(path, *, label="label", image_col="image_path") -> pd.DataFram
                 f"manifest {str(path)!r} has no column {column!r} (columns: {list(frame.columns)}); "
                 f"the header must include {label},{image_col}"
             )
+    if split is not None:
+        if "split" not in frame.columns:
+            raise InputError(f"manifest {str(path)!r} has no split column; pass the whole manifest or add a split column")
+        frame = frame[frame["split"].astype(str).str.strip() == split]
+        if frame.empty:
+            raise InputError(f"manifest {str(path)!r} has no rows with split == {split!r}")
     frame = frame.drop(columns=[c for c in ("sha256", "split") if c in frame.columns])
     base = path.resolve().parent
     frame[image_col] = [str(p) if pd.isna(p) else str((base / str(p).strip()).resolve()) for p in frame[image_col]]

@@ -116,9 +116,6 @@ def read_history(output_dir) -> list:
     rows = frame.to_dict(orient="records")
     for row in rows:
         row["picked_ids"] = json.loads(row["picked_ids"])
-        row.pop("holdout", None)
-        row.pop("n_picked", None)
-        row.pop("round_seconds", None)
     return rows
 
 

@@ -1,0 +1,136 @@
+"""Compare query strategies over seeds on one manifest or a built-in offline dataset.
+
+    python benchmarks/compare_strategies.py --dataset fashion-mnist --pool-size 3000 --test-size 1000 \\
+        --strategies activelab,random,least_confidence,margin,entropy --seeds 3 --learner autogluon \\
+        --rounds 4 --batch-size 100 --init-per-class 8 --out benchmarks/results/compare_fashion
+
+Each (strategy, seed) run is appended to ``OUT/results.csv`` as soon as it finishes (one row per
+strategy, seed and round) and skipped when the command is run again, so a stopped comparison keeps
+its results and picks up where it stopped. At the end: ``summary.csv`` (per strategy and round: mean
++- std), ``strategies.csv`` (AULC, labels to reach random's final accuracy as a fraction of random's
+labels, paired AULC differences), ``summary.json`` and ``learning_curves.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+import autoal
+from autoal.curves import plot_curves, summarize_runs
+from autoal.datasets import DATASETS, build_dataset
+from autoal.reporting import package_versions
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--manifest", type=Path, help="labelled manifest (label,image_path[,split])")
+    source.add_argument("--dataset", choices=sorted(DATASETS), help="a built-in offline dataset")
+    p.add_argument("--test", type=Path, help="holdout manifest (default: the manifest's split=test rows, "
+                   "else a seeded stratified 20%% of it)")
+    p.add_argument("--strategies", default="activelab,random,least_confidence,margin,entropy")
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--learner", default="autogluon", choices=sorted(autoal.LEARNERS))
+    p.add_argument("--rounds", type=int, default=10)
+    p.add_argument("--batch-size", type=int, default=150)
+    p.add_argument("--init-per-class", type=int, default=8)
+    p.add_argument("--pool-size", type=int, help="seeded stratified subsample of the pool")
+    p.add_argument("--test-size", type=int, help="seeded stratified subsample of the holdout")
+    p.add_argument("--max-epochs", type=int, help="AutoGluon epochs per fit (default 20)")
+    p.add_argument("--image-size", type=int, help="AutoGluon image side (default 64)")
+    p.add_argument("--compare-to", default="random,entropy", help="strategies for paired AULC differences")
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--verbose", action="store_true", help="autoal's per-round lines too")
+    return p.parse_args(argv)
+
+
+def subsample(frame, n, seed=0):
+    """A seeded stratified subsample of ``n`` rows (all rows when n is None or too large)."""
+    if n is None or n >= len(frame):
+        return frame
+    share = n / len(frame)
+    parts = [g.sample(max(1, round(share * len(g))), random_state=seed) for _, g in frame.groupby("label")]
+    return pd.concat(parts).sort_index()
+
+
+def load_data(args):
+    manifest = args.manifest or build_dataset(args.dataset)
+    has_split = "split" in pd.read_csv(manifest, nrows=1).columns
+    if args.test is not None:
+        pool, test = autoal.load_manifest(manifest), autoal.load_manifest(args.test)
+    elif has_split:
+        pool, test = autoal.load_manifest(manifest, split="train"), autoal.load_manifest(manifest, split="test")
+    else:
+        frame = autoal.load_manifest(manifest)
+        test = frame.groupby("label", group_keys=False).apply(lambda g: g.sample(frac=0.2, random_state=0))
+        pool = frame.drop(index=test.index)
+    return subsample(pool, args.pool_size), subsample(test, args.test_size)
+
+
+def learner_options(args):
+    if args.learner != "autogluon":
+        return {}
+    return {k: v for k, v in {"max_epochs": args.max_epochs, "image_size": args.image_size}.items() if v}
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    strategies = [s.strip() for s in args.strategies.split(",") if s.strip()]
+    unknown = [s for s in strategies if s not in autoal.STRATEGIES]
+    if unknown:
+        sys.exit(f"unknown strategies {unknown}; choose from {list(autoal.STRATEGIES)}")
+    pool, test = load_data(args)
+    print(f"pool {len(pool)}, holdout {len(test)}, {pool['label'].nunique()} classes; learner {args.learner}", flush=True)
+    results_path = args.out / "results.csv"
+    done = pd.read_csv(results_path) if results_path.exists() else pd.DataFrame(columns=["strategy", "seed"])
+    finished = set(zip(done["strategy"], done["seed"]))
+    work = Path(tempfile.mkdtemp(prefix="autoal-compare-"))
+    try:
+        for seed in range(args.seeds):
+            for strategy in strategies:
+                if (strategy, seed) in finished:
+                    print(f"seed {seed} {strategy:17s} already in {results_path}, skipped", flush=True)
+                    continue
+                t = time.perf_counter()
+                result = autoal.run(pool, test_df=test, strategy=strategy, learner=args.learner,
+                                    learner_options=learner_options(args), batch_size=args.batch_size,
+                                    n_rounds=args.rounds, initial_per_class=args.init_per_class, random_state=seed,
+                                    output_dir=work / f"{strategy}-{seed}", verbose=args.verbose)
+                rows = result.history[["round", "n_labeled", "accuracy", "fit_seconds", "round_seconds"]].assign(
+                    strategy=strategy, seed=seed)
+                rows.to_csv(results_path, mode="a", header=not results_path.exists(), index=False)
+                shutil.rmtree(work / f"{strategy}-{seed}", ignore_errors=True)
+                print(f"seed {seed} {strategy:17s} accuracy {rows['accuracy'].round(3).tolist()} "
+                      f"({time.perf_counter() - t:.0f}s)", flush=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    summarize(pd.read_csv(results_path), args)
+
+
+def summarize(results, args):
+    compare_to = [s for s in args.compare_to.split(",") if s in set(results["strategy"])]
+    per_round, per_strategy = summarize_runs(results, compare_to=compare_to)
+    per_round.to_csv(args.out / "summary.csv", index=False)
+    per_strategy.to_csv(args.out / "strategies.csv", index=False)
+    plot_curves(per_round, args.out / "learning_curves.png")
+    command = "python benchmarks/compare_strategies.py " + " ".join(
+        f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if v not in (None, False) and k != "verbose")
+    summary = {"date": time.strftime("%Y-%m-%d"), "command": command, "versions": package_versions(),
+               "strategies": json.loads(per_strategy.to_json(orient="records"))}
+    (args.out / "summary.json").write_text(json.dumps(summary, indent=2))
+    with pd.option_context("display.width", 200, "display.max_columns", 30):
+        print(per_strategy.round(3).to_string(index=False))
+
+
+if __name__ == "__main__":
+    main()
