@@ -102,7 +102,7 @@ def normalize_labels(values: pd.Series, what="df") -> pd.Series:
 
 def find_bad_images(paths) -> list:
     """Return ``(path, reason)`` for every path that is missing, not a file, or does not decode as an image."""
-    from PIL import Image
+    from .images import decode_check
 
     bad = []
     for path in dict.fromkeys(map(str, paths)):
@@ -113,8 +113,7 @@ def find_bad_images(paths) -> list:
             bad.append((path, "is not a file"))
         else:
             try:
-                with Image.open(p) as image:
-                    image.verify()
+                decode_check(p)
             except Exception as exc:  # PIL raises many types for non-images and truncated files
                 bad.append((path, f"is not a readable image ({type(exc).__name__})"))
     return bad

@@ -20,6 +20,7 @@ from pathlib import Path, PureWindowsPath
 import numpy as np
 
 from .errors import AutoalError, InputError, first_few
+from .images import decode_check
 
 __all__ = [
     "BuildReport",
@@ -365,14 +366,10 @@ def _probe_image(path, by_extension):
 
     A file without an image extension that PIL does not recognise is simply not an image.
     """
-    from PIL import Image, UnidentifiedImageError
+    from PIL import UnidentifiedImageError
 
     try:
-        with Image.open(path) as image:
-            image.verify()
-        with Image.open(path) as image:
-            image.draft(image.mode, (1, 1))  # JPEG: decode at 1/8 scale; all the data is still read
-            image.load()
+        decode_check(path)
     except UnidentifiedImageError as exc:
         return (True, _decode_problem(exc)) if by_extension else (False, None)
     except Exception as exc:  # PIL raises many types for truncated and corrupt files

@@ -146,3 +146,22 @@ def test_output_dir_holding_a_run_is_not_overwritten(images, tmp_path):
     run_fast(images, learner="fast", output_dir=tmp_path / "out")
     with pytest.raises(InputError, match="already holds a run"):
         run_fast(images, learner="fast", output_dir=tmp_path / "out")
+
+
+def test_truncated_images_are_caught_even_after_autogluon_relaxed_pil(images, tmp_path):
+    from PIL import ImageFile
+
+    from PIL import Image
+
+    path = tmp_path / "photo.jpg"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(path, quality=95)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])  # a JPEG cut in half: only strict decoding notices
+    images.loc[3, "image_path"] = str(path)
+    ImageFile.LOAD_TRUNCATED_IMAGES = True  # what importing autogluon.multimodal does to the whole process
+    try:
+        with pytest.raises(InputError, match="is not a readable image"):
+            run_fast(images, output_dir=tmp_path / "out")
+        assert ImageFile.LOAD_TRUNCATED_IMAGES is True, "the setting is restored after the check"
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = False
