@@ -113,7 +113,7 @@ def plot_curves(per_round, path, *, group="strategy", xlabel="labelled examples"
         std = c["accuracy_std"].fillna(0)
         ax.fill_between(c["budget"], c["accuracy"] - std, c["accuracy"] + std, alpha=0.15)
     ax.set_xlabel(xlabel)
-    ax.set_ylabel("holdout accuracy (mean +- std over seeds)")
+    ax.set_ylabel("holdout accuracy" + (" (mean +- std over seeds)" if per_round["accuracy_std"].any() else ""))
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()

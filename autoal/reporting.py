@@ -125,18 +125,8 @@ def _plain(value):
 
 def plot_learning_curve(history: pd.DataFrame, path, *, title=None) -> Path:
     """Plot holdout accuracy against the number of labelled examples and save it as a PNG."""
-    import matplotlib
+    from .curves import plot_curves
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot(history["n_labeled"], history["accuracy"], marker="o", label=str(title or "autoal"))
-    ax.set_xlabel("labelled examples")
-    ax.set_ylabel("holdout accuracy")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    curve = history.assign(budget=history["n_labeled"], accuracy_std=0.0, name=str(title or "autoal"))
+    plot_curves(curve, path, group="name")
     return Path(path)

@@ -10,8 +10,9 @@ runs over several seeds with the chosen learner (AutoGluon MultiModal by default
     python benchmarks/multiannotator.py --seeds 3 --out benchmarks/results/multiannotator
 
 Writes, as results come in: ``results.csv`` (config, seed, round), ``annotators.csv`` (estimated
-vs true annotator quality); at the end ``summary.csv``, ``summary.json`` and
-``accuracy_vs_annotations.png``.
+vs true annotator quality); at the end ``summary.csv`` (per config and round), ``configs.csv``
+(AULC, annotations to reach random's final accuracy, paired differences, relabels, consensus
+accuracy), ``summary.json`` and ``accuracy_vs_annotations.png``.
 """
 
 from __future__ import annotations
@@ -23,11 +24,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 import autoal
-from autoal.curves import area_under_curve, budget_to_reach
+from autoal.curves import plot_curves, summarize_runs
 from autoal.datasets import build_digits
 from autoal.reporting import package_versions
 
@@ -51,12 +51,15 @@ def parse_args(argv=None):
     p.add_argument("--batch-size", type=int, default=50)
     p.add_argument("--rounds", type=int, default=6)
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/multiannotator"))
+    p.add_argument("--summarize-only", action="store_true", help="only rebuild the summary from OUT/results.csv")
     return p.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.summarize_only:
+        return summarize(pd.read_csv(args.out / "results.csv"), args)
     df = autoal.load_manifest(args.manifest or build_digits())
     low, high = (float(x) for x in args.accuracy.split(","))
     configs = [c.strip() for c in args.configs.split(",")]
@@ -89,56 +92,21 @@ def main(argv=None):
 
 
 def summarize(results: pd.DataFrame, args):
-    mean = results.groupby(["config", "round"]).agg(
-        n_annotations=("n_annotations", "mean"), accuracy=("accuracy", "mean"), accuracy_std=("accuracy", "std"),
-        consensus_accuracy=("consensus_accuracy", "mean"), n_relabels=("n_relabels", "mean")).reset_index()
-    mean.to_csv(args.out / "summary.csv", index=False)
-    curves = {c: g.sort_values("round") for c, g in mean.groupby("config")}
+    compare_to = [c for c in ("random", "activelab_no_relabel") if c in set(results["config"])]
+    per_round, per_config = summarize_runs(results, budget="n_annotations", group="config", compare_to=compare_to)
+    extra = results.groupby(["config", "seed"]).agg(relabels=("n_relabels", "sum")).groupby("config")["relabels"].mean()
+    last = results[results["round"] == results.groupby("config")["round"].transform("max")]
+    per_config["relabels_per_run"] = per_config["config"].map(extra)
+    per_config["final_consensus_accuracy"] = per_config["config"].map(last.groupby("config")["consensus_accuracy"].mean())
+    per_round.to_csv(args.out / "summary.csv", index=False)
+    per_config.to_csv(args.out / "configs.csv", index=False)
+    plot_curves(per_round, args.out / "accuracy_vs_annotations.png", group="config", xlabel="annotations")
     summary = {"date": time.strftime("%Y-%m-%d"), "command": "python benchmarks/multiannotator.py " + " ".join(
-        f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if v is not None and k != "out"),
-        "versions": package_versions(), "configs": {}}
-    if "random" in curves:
-        target = float(curves["random"]["accuracy"].iloc[-1])
-        random_budget = float(curves["random"]["n_annotations"].iloc[-1])
-        summary["random_final_accuracy"] = target
-        summary["random_annotations"] = random_budget
-    for name, curve in curves.items():
-        per_seed = results[results["config"] == name].groupby("seed")
-        entry = {
-            "final_accuracy_mean": float(curve["accuracy"].iloc[-1]),
-            "final_accuracy_std": float(curve["accuracy_std"].iloc[-1]),
-            "aulc_mean": float(np.mean([area_under_curve(g["n_annotations"], g["accuracy"]) for _, g in per_seed])),
-            "final_consensus_accuracy": float(curve["consensus_accuracy"].iloc[-1]),
-            "relabels_total_mean": float(results[results["config"] == name].groupby("seed")["n_relabels"].sum().mean()),
-        }
-        if "random" in curves:
-            needed = budget_to_reach(curve["n_annotations"], curve["accuracy"], target)
-            entry["annotations_to_random_final"] = needed
-            entry["fraction_of_random_annotations"] = needed / random_budget
-        summary["configs"][name] = entry
+        f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if v not in (None, False) and k != "out"),
+        "versions": package_versions(), "configs": json.loads(per_config.to_json(orient="records"))}
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2))
-    plot(curves, args.out / "accuracy_vs_annotations.png")
-    print(json.dumps(summary["configs"], indent=2))
-
-
-def plot(curves, path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for name, c in curves.items():
-        ax.plot(c["n_annotations"], c["accuracy"], marker="o", label=name)
-        ax.fill_between(c["n_annotations"], c["accuracy"] - c["accuracy_std"].fillna(0),
-                        c["accuracy"] + c["accuracy_std"].fillna(0), alpha=0.15)
-    ax.set_xlabel("annotations")
-    ax.set_ylabel("holdout accuracy (mean +- std over seeds)")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    with pd.option_context("display.width", 200, "display.max_columns", 30):
+        print(per_config.round(3).to_string(index=False))
 
 
 if __name__ == "__main__":
