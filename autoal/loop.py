@@ -291,10 +291,10 @@ class _Session:
         for r in range(start, self.settings["n_rounds"] + 1):
             if rows and target is not None and rows[-1]["accuracy"] >= target:
                 return f"target accuracy {target} reached"
-            before = self._labelled_by()
+            before = self._labelled_by(before_round=r)
             timings = {}
             if r == 0:
-                picked = self._label_initial_set()
+                self._label_initial_set()
             else:
                 pending = self.store.assignments(r)
                 if pending.empty:
@@ -304,10 +304,12 @@ class _Session:
                     if not pairs:
                         return "pool exhausted: no example left to label"
                     self.store.assign(r, pairs)
-                picked = self._ask_pending(r)
+                self._ask_pending(r)
                 waiting = self._waiting_for(r)
                 if waiting:
                     return waiting
+            labels = self.store.annotations()
+            picked = list(dict.fromkeys(labels.loc[labels["round"] == r, "example_id"]))  # also those given before a restart
             self.reporter.add_round(self._train_and_evaluate(r, before, picked, timings))
         if target is not None and rows[-1]["accuracy"] >= target:
             return f"target accuracy {target} reached"
@@ -319,14 +321,14 @@ class _Session:
         return self.settings.get("relabel", True) and any(
             a not in done for done in labelled_by.values() for a in self.names)
 
-    def _label_initial_set(self) -> list:
+    def _label_initial_set(self) -> None:
         ids = list(self.data.initial_ids)
         if not self.data.simulation:  # real mode: the labels df arrived with
             done = set(self._labelled_by())
             for i in ids:
                 if i not in done:
                     self.store.add(i, GIVEN, self.data.frame.at[i, self.label], round=0)
-            return ids
+            return
         if self.store.assignments(0).empty:
             asking = [a.name for a in self.annotators if not a.answers_later]
             if not asking:
@@ -334,7 +336,6 @@ class _Session:
                                  "(simulated, oracle, terminal or a function), not only file-based ones")
             self.store.assign(0, [(i, asking[k % len(asking)]) for k, i in enumerate(ids)])
         self._ask_pending(0)
-        return ids
 
     # ----- scoring and selection ----------------------------------------------------------------
     def _select(self, r, labelled_by):
@@ -385,10 +386,9 @@ class _Session:
         return pairs
 
     # ----- asking -------------------------------------------------------------------------------
-    def _ask_pending(self, r) -> list:
+    def _ask_pending(self, r) -> None:
         """Ask every in-process annotator for its unanswered examples of round ``r``; skipped
-        examples go to the next annotator who has not labelled them. Returns the ids answered."""
-        answered = []
+        examples go to the next annotator who has not labelled them."""
         asked = {}
         for _ in range(len(self.names)):
             pending = self.store.assignments(r, pending_only=True)
@@ -405,13 +405,11 @@ class _Session:
                     raise InputError(f"round {r} asked annotator {name!r}, who is not among this run's annotators "
                                      f"{self.names}; pass the run's annotators to resume")
                 done = self._ask(self.by_name[name], ids, r)
-                answered += done
                 skipped += [i for i in ids if i not in set(done)]
             handover = self._hand_over(skipped, asked)
             if not handover:
                 break
             self.store.assign(r, handover)
-        return answered
 
     def _hand_over(self, skipped, asked) -> list:
         labelled_by = self._labelled_by()
@@ -468,10 +466,14 @@ class _Session:
         return match_class(answer, self.data.classes)
 
     # ----- consensus and training -------------------------------------------------------------------
-    def _labelled_by(self) -> dict:
-        """Example id -> set of annotators who labelled it, in the order examples were first labelled."""
+    def _labelled_by(self, before_round=None) -> dict:
+        """Example id -> set of annotators who labelled it (only in rounds before ``before_round`` if
+        given), in the order examples were first labelled."""
+        labels = self.store.annotations()
+        if before_round is not None:
+            labels = labels[labels["round"] < before_round]
         out: dict = {}
-        for e, a in zip(*(self.store.annotations()[c] for c in ("example_id", "annotator"))):
+        for e, a in zip(labels["example_id"], labels["annotator"]):
             out.setdefault(e, set()).add(a)
         return out
 

@@ -54,6 +54,8 @@ def test_kill_9_mid_batch_loses_nothing_and_resume_completes(images, tmp_path):
     assert before <= after
     assert result.history["round"].tolist() == [0, 1, 2, 3]
     assert len(result.labels) == 6 + 3 * 10
+    round_1 = result.history.set_index("round").loc[1]
+    assert round_1["n_new_labels"] + round_1["n_relabels"] == 10, "labels given before the kill count in their round"
 
 
 def test_resume_rebuilds_simulated_annotators_from_settings(images, tmp_path):
