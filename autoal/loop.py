@@ -180,8 +180,8 @@ def run(
         n_missing = int(data.frame[label].isna().sum())
         raise InputError(
             f"df has {n_missing} rows without a label and no annotator was given: pass annotators=... "
-            "(an Annotator or a function examples -> labels) to label them, or pass a fully labelled df "
-            "to simulate labelling"
+            "(an Annotator or a function examples -> labels; CLI: --terminal NAME or --annotators alice,bob) "
+            "to label them, or pass a fully labelled df to simulate labelling"
         )
     annotator_list = annotator_list or [OracleAnnotator()]
     if GIVEN in [a.name for a in annotator_list]:

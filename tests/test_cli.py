@@ -93,3 +93,29 @@ def test_manifest_that_is_not_utf8(tmp_path, capsys):
     (tmp_path / "m.csv").write_bytes("label,image_path\ncaf\xe9,x.png\n".encode("latin-1"))
     assert main(["run", str(tmp_path / "m.csv"), "--learner", "fast"]) == 2
     assert "is not a readable UTF-8 CSV" in capsys.readouterr().err
+
+
+def test_unlabelled_manifest_without_annotators_names_the_cli_flags(manifest, tmp_path, capsys):
+    df = pd.read_csv(manifest)
+    df.loc[df.groupby("label").cumcount() >= 4, "label"] = None
+    df.to_csv(manifest, index=False)
+    assert main(["run", str(manifest), "--learner", "fast", "--out", str(tmp_path / "o")]) == 2
+    assert "--terminal NAME or --annotators alice,bob" in capsys.readouterr().err
+
+
+def test_file_round_trip_through_the_cli(manifest, tmp_path, capsys):
+    df = pd.read_csv(manifest)
+    truth = df["label"].copy()
+    df.loc[df.groupby("label").cumcount() >= 4, "label"] = None
+    df.to_csv(manifest, index=False)
+    out = tmp_path / "team"
+    assert main(["run", str(manifest), "--learner", "fast", "--annotators", "alice", "--batch-size", "3",
+                 "--rounds", "1", "--out", str(out)]) == 0
+    assert "round 1 waits for labels from alice (3)" in capsys.readouterr().out
+    assert main(["export-batch", str(out), "--annotator", "alice", "--out", str(tmp_path / "b.csv")]) == 0
+    batch = pd.read_csv(tmp_path / "b.csv")
+    batch["label"] = [truth[i] for i in batch["example_id"]]
+    batch.to_csv(tmp_path / "b.csv", index=False)
+    assert main(["import-labels", str(out), str(tmp_path / "b.csv"), "--annotator", "alice"]) == 0
+    assert main(["resume", str(out), "--quiet"]) == 0
+    assert pd.read_csv(out / "history.csv")["n_labeled"].tolist() == [9, 12]
