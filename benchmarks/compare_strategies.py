@@ -77,6 +77,8 @@ def load_data(args):
 
 
 def learner_options(args):
+    if args.learner == "embeddings":  # one cache for all runs: each image is embedded once
+        return {"cache_dir": str(args.out / "embedding_cache")}
     if args.learner != "autogluon":
         return {}
     return {k: v for k, v in {"max_epochs": args.max_epochs, "image_size": args.image_size}.items() if v}
