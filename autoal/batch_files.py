@@ -8,6 +8,7 @@ from pathlib import Path
 
 from .data import UNKNOWN, match_class
 from .errors import InputError, first_few
+from .manifest import read_csv_lines
 from .run_folder import open_run
 from .store import DuplicateAnnotation
 
@@ -68,16 +69,7 @@ class ImportReport:
 
 
 def _read_rows(path):
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"labels file {str(path)!r} does not exist")
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            reader = csv.reader(f)
-            header = [h.strip() for h in next(reader, [])]
-            rows = [(reader.line_num, row) for row in reader if any(cell.strip() for cell in row)]
-    except UnicodeDecodeError as exc:
-        raise InputError(f"labels file {str(path)!r} is not UTF-8 ({exc}); save it as UTF-8 CSV") from exc
+    header, rows = read_csv_lines(path, what="labels file", hint="pass the CSV written by `autoal export-batch`")
     missing = [c for c in ("example_id", "label") if c not in header]
     if missing:
         raise InputError(f"labels file {str(path)!r} lacks column(s) {missing} (header: {header}); "

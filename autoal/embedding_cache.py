@@ -22,7 +22,6 @@ index first, so several processes can share one folder.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import re
@@ -30,6 +29,8 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+
+from .images import file_sha256
 
 __all__ = ["EmbeddingCache", "file_key", "FORMAT_VERSION"]
 
@@ -46,11 +47,7 @@ except ImportError:  # pragma: no cover - Windows
 
 def file_key(path) -> str:
     """The cache key of an image file: the sha256 hex digest of its bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return file_sha256(path)
 
 
 class _Corrupt(Exception):

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 
-__all__ = ["strict_decoding", "decode_check"]
+__all__ = ["strict_decoding", "decode_check", "file_sha256"]
 
 
 @contextlib.contextmanager
@@ -38,3 +39,12 @@ def decode_check(path) -> None:
         with Image.open(path) as image:
             image.draft(image.mode, (1, 1))
             image.load()
+
+
+def file_sha256(path) -> str:
+    """The sha256 hex digest of a file's bytes, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

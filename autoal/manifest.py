@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import pandas as pd
 
 from .errors import InputError
 
-__all__ = ["load_manifest"]
+__all__ = ["load_manifest", "read_csv_lines"]
 
 
 def load_manifest(path, *, label="label", image_col="image_path", split=None) -> pd.DataFrame:
@@ -48,3 +49,22 @@ def load_manifest(path, *, label="label", image_col="image_path", split=None) ->
     base = path.resolve().parent
     frame[image_col] = [str(p) if pd.isna(p) else str((base / str(p).strip()).resolve()) for p in frame[image_col]]
     return frame
+
+
+def read_csv_lines(path, *, what, hint):
+    """``(header, [(line_number, cells), ...])`` of a UTF-8 CSV (byte-order mark allowed), blank lines skipped.
+
+    Raises InputError naming ``what`` (e.g. ``"manifest"``) when the file is missing (with ``hint``)
+    or is not a readable UTF-8 CSV.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{what} {str(path)!r} does not exist; {hint}")
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            reader = csv.reader(f)
+            header = [h.strip() for h in next(reader, [])]
+            rows = [(reader.line_num, row) for row in reader if any(cell.strip() for cell in row)]
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise InputError(f"{what} {str(path)!r} is not a readable UTF-8 CSV ({exc}); save it as UTF-8 CSV") from exc
+    return header, rows

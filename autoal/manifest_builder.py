@@ -9,7 +9,6 @@ later says which listed files went missing, changed or stopped decoding. ``autoa
 from __future__ import annotations
 
 import csv
-import hashlib
 import os
 import posixpath
 import sys
@@ -20,7 +19,8 @@ from pathlib import Path, PureWindowsPath
 import numpy as np
 
 from .errors import AutoalError, InputError, first_few
-from .images import decode_check
+from .images import decode_check, file_sha256
+from .manifest import read_csv_lines
 
 __all__ = [
     "BuildReport",
@@ -397,17 +397,11 @@ def _at_least_two_classes(images, report) -> dict:
 def _add_sha256(rows, root, report):
     groups = {}
     for row in rows:
-        row["sha256"] = _file_sha256(root / row["_rel"])
+        row["sha256"] = file_sha256(root / row["_rel"])
         groups.setdefault(row["sha256"], []).append(row["_rel"])
     report.duplicates = sorted(sorted(paths) for paths in groups.values() if len(paths) > 1)
 
 
-def _file_sha256(path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _add_split(rows, images, fraction, seed):
@@ -488,15 +482,7 @@ def check_manifest(manifest, *, allow_outside=False) -> CheckReport:
 
 def _read_manifest(path):
     """``(header, [(line, image_path, sha256 or "")])`` of a manifest CSV."""
-    if not path.is_file():
-        raise InputError(f"manifest {str(path)!r} does not exist; pass the path of a CSV with columns label,image_path")
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            reader = csv.reader(f)
-            header = [h.strip() for h in next(reader, [])]
-            lines = [(reader.line_num, row) for row in reader if any(cell.strip() for cell in row)]
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise InputError(f"manifest {str(path)!r} is not a readable UTF-8 CSV ({exc}); save it as UTF-8 CSV") from exc
+    header, lines = read_csv_lines(path, what="manifest", hint="pass the path of a CSV with columns label,image_path")
     for column in ("label", "image_path"):
         if column not in header:
             raise InputError(f"manifest {str(path)!r} has no column {column!r} (columns: {header}); "
@@ -540,7 +526,7 @@ def _check_file(full, cell, digest, report):
         _, problem = _probe_image(full, True)
         if problem:
             report.unreadable.append((cell, problem))
-        elif digest and _file_sha256(full) != digest.lower():
+        elif digest and file_sha256(full) != digest.lower():
             report.changed.append(cell)
 
 

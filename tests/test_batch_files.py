@@ -106,7 +106,7 @@ def test_unknown_annotator_and_not_utf8(waiting_run, tmp_path, capsys):
         export_batch(out, "carol")
     (tmp_path / "latin.csv").write_bytes("example_id,label\n1,caf\xe9\n".encode("latin-1"))
     assert main(["import-labels", str(out), str(tmp_path / "latin.csv"), "--annotator", "alice"]) == 2
-    assert "is not UTF-8" in capsys.readouterr().err
+    assert "is not a readable UTF-8 CSV" in capsys.readouterr().err
 
 
 def test_partial_import_exits_1(waiting_run, capsys):
