@@ -278,8 +278,9 @@ class _Session:
             stop_reason = self._rounds()
         except StopAnnotation as exc:
             stop_reason = f"stopped by an annotator ({exc}); continue with autoal resume {self.out}"
-        history = self.reporter.finish(self.store.annotations(), stop_reason, self._annotator_table())
-        result = RunResult(history, self.store.annotations(), self._consensus_table(), self._annotator_table(),
+        labels, annotators = self.store.annotations(), self._annotator_table()
+        history = self.reporter.finish(labels, stop_reason, annotators)
+        result = RunResult(history, labels, self._consensus_table(), annotators,
                            self.learner, self.data.classes, list(self.data.test.index), self.out, self.reporter.summary)
         self.store.close()
         return result
@@ -348,7 +349,7 @@ class _Session:
         probs = self.learner.predict_proba(frame.loc[labelled + pool])
         predict_seconds = time.perf_counter() - t
         t = time.perf_counter()
-        columns = [a for a in self._matrix_columns() if a in self._annotators_used()]  # cleanlab: no all-NaN column
+        columns = self._annotators_used()  # only annotators with labels: cleanlab rejects all-NaN columns
         matrix = self.store.matrix(labelled, columns, self.data.classes)
         labelled_probs = self._out_of_sample(labelled) if len(columns) > 1 else probs[: len(labelled)]
         scores_labelled, scores_pool = call_strategy(self.score_fn, matrix, labelled_probs, probs[len(labelled):])
