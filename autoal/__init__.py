@@ -18,6 +18,8 @@ from .errors import AnnotationError, AutoalError, InputError, MissingDependencyE
 from .learners import LEARNERS, AutoGluonLearner, FastLearner, Learner
 from .loop import RunResult, resume, run
 from .manifest import load_manifest
+from .scoring import RayScorer
+from .stopping import StablePredictions
 from .strategies import STRATEGIES
 
 __version__ = "0.1.0"
@@ -28,6 +30,8 @@ __all__ = [
     "RunResult",
     "simulated_annotators",
     "load_manifest",
+    "StablePredictions",
+    "RayScorer",
     "Learner",
     "AutoGluonLearner",
     "FastLearner",

@@ -20,6 +20,7 @@ __all__ = [
     "DEFAULT_ARCHITECTURE",
     "PRETRAINED_SOURCES",
     "default_backbone_dir",
+    "pretrained_available",
     "random_init_checkpoint",
     "checkpoint_from_weights",
     "load_weights_file",
@@ -233,6 +234,15 @@ def _packaged_weights_file(name) -> Path:
             f"{package!r} is installed but lacks {relative!r}; reinstall it with `{pip_command} --force-reinstall`"
         )
     return path
+
+
+def pretrained_available(name="mobilenetv2_100") -> bool:
+    """Whether the package shipping ``name``'s pretrained weights is installed (nothing is loaded)."""
+    try:
+        _packaged_weights_file(name)
+    except MissingDependencyError:
+        return False
+    return True
 
 
 def pretrained_checkpoint(name="mobilenetv2_100", *, cache_dir=None) -> Path:

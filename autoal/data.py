@@ -170,12 +170,15 @@ def stratified_holdout(labels: pd.Series, fraction, rng) -> list:
 
 
 def prepare_data(
-    df, *, test_df, label, image_col, id_col, initial_per_class, holdout_fraction, classes, drop_bad_images, rng
+    df, *, test_df, label, image_col, id_col, initial_per_class, holdout_fraction, classes, drop_bad_images, rng,
+    allow_unlabelled=False,
 ) -> PreparedData:
     """Validate ``df`` (and ``test_df``) and split them into labelled set, pool and holdout.
 
     Simulation mode when every row of ``df`` has a label: all but ``initial_per_class`` labels per
     class are hidden. Real mode otherwise: labelled rows start the run and NaN rows form the pool.
+    ``holdout_fraction=0`` without ``test_df`` keeps no holdout. ``allow_unlabelled`` accepts a df
+    with no label at all (a cold start), which then needs ``classes``.
     """
     check_columns(df, label, image_col, "df")
     df = _index_by_id(df.copy(), id_col, "df")
@@ -191,12 +194,16 @@ def prepare_data(
     test_df = frames[1] if test_df is not None else None
 
     labelled = df[label].dropna()
-    if labelled.empty:
-        raise InputError("df has no labelled rows; label at least 2 examples of each class to start")
+    if labelled.empty and not (allow_unlabelled and classes is not None):
+        fix = ("pass classes=[...] to start from no labels with initial='kmeans'" if allow_unlabelled
+               else "label at least 2 examples of each class to start, or pass initial='kmeans' and classes=[...]")
+        raise InputError(f"df has no labelled rows; {fix}")
     simulation = len(labelled) == len(df)
     class_list = _class_list(labelled, classes, test_df, label)
 
     holdout = f"test_df ({len(test_df)} rows)" if test_df is not None else None
+    if test_df is None and holdout_fraction == 0:
+        test_df, holdout = df.iloc[0:0], "none (holdout_fraction=0)"
     if test_df is None:
         test_ids = stratified_holdout(labelled, holdout_fraction, rng)
         test_df, df = df.loc[test_ids], df.drop(index=test_ids)

@@ -193,7 +193,7 @@ class Embedder:
     __call__ = embed
 
 
-def embed_paths(paths, embedder: Embedder, cache: EmbeddingCache, *, stats: dict | None = None) -> np.ndarray:
+def embed_paths(paths, embedder: Embedder, cache: EmbeddingCache, *, stats: dict | None = None, embed=None) -> np.ndarray:
     """Embeddings of ``paths`` (float32, one row per path), computing only images the cache lacks.
 
     Each distinct path is read once to hash it (:func:`~autoal.embedding_cache.file_key`); each
@@ -204,6 +204,10 @@ def embed_paths(paths, embedder: Embedder, cache: EmbeddingCache, *, stats: dict
     stats : dict, optional
         Filled with ``n`` (paths), ``unique`` (distinct images by content), ``hits`` (distinct images
         found in the cache), ``embedded`` (distinct images computed now) and ``seconds`` (wall time).
+    embed : callable, optional
+        Computes the missing images instead of ``embedder.embed``: takes a list of paths, returns
+        float32 embeddings from the same network, shape (len(paths), dim) (for example spread over
+        Ray workers by :mod:`autoal.scoring`). They are written to ``cache`` here, in this process.
 
     Raises
     ------
@@ -230,7 +234,7 @@ def embed_paths(paths, embedder: Embedder, cache: EmbeddingCache, *, stats: dict
         path_of = {}
         for path in paths:
             path_of.setdefault(key_of[path], path)
-        fresh = embedder.embed([path_of[k] for k in todo])
+        fresh = (embed or embedder.embed)([path_of[k] for k in todo])
         cache.put_many(todo, fresh)
         vectors[missing] = fresh
     position = {k: i for i, k in enumerate(unique)}

@@ -20,6 +20,8 @@ import numpy as np
 import pandas as pd
 
 from .annotators import Annotator, OracleAnnotator, StopAnnotation, annotator_from_spec, as_annotators
+from .batching import check_batch_rule, kmeans_batch
+from .cold_start import INITIAL_RULES, typical_examples
 from .consensus import consensus_labels, majority_vote
 from .data import UNKNOWN, PreparedData, match_class, prepare_data
 from .errors import AnnotationError, InputError, first_few
@@ -27,7 +29,9 @@ from .learners import Learner, make_learner
 from .out_of_sample import cross_val_probs
 from .reporting import RunReporter, read_history
 from .run_folder import open_run
+from .scoring import make_scorer, predict_pool
 from .selection import select_lowest
+from .stopping import cohen_kappa, make_stop_rule
 from .store import STORE_FILE, LabelStore
 from .strategies import call_strategy, get_strategy
 
@@ -96,6 +100,9 @@ def run(
     image_col="image_path",
     id_col=None,
     strategy="activelab",
+    batch="auto",
+    candidates_factor=10,
+    initial="random",
     batch_size=150,
     n_rounds=10,
     initial_per_class=8,
@@ -106,6 +113,9 @@ def run(
     output_dir=None,
     random_state=0,
     target_accuracy=None,
+    stop=None,
+    pool_subsample=None,
+    scoring=None,
     holdout_fraction=0.2,
     classes=None,
     drop_bad_images=False,
@@ -129,6 +139,19 @@ def run(
     strategy : str or callable
         ``"activelab"``, ``"random"``, ``"least_confidence"``, ``"margin"``, ``"entropy"`` or a callable
         (see :mod:`autoal.strategies`); lower scores are asked first.
+    batch : str
+        How a batch is drawn from the scores (:mod:`autoal.batching`): ``"topk"`` (the lowest
+        scores), ``"kmeans"`` (the lowest-scoring candidate of each k-means cluster of the
+        ``candidates_factor x batch_size`` lowest-scoring candidates' embeddings) or ``"auto"``:
+        ``"kmeans"`` when embeddings are available (an embeddings learner, or the packaged
+        pretrained backbone), else ``"topk"``.
+    candidates_factor : float
+        Shortlist size of ``batch="kmeans"``, in batches (default 10).
+    initial : str
+        ``"random"``: in simulation, ``initial_per_class`` random examples per class. ``"kmeans"``
+        (cold start, :mod:`autoal.cold_start`): the most typical example of each of k k-means
+        clusters of the pool's embeddings, k = ``initial_per_class`` x classes in simulation; in real
+        mode round 0 asks the annotators for ``batch_size`` typical examples besides any given labels.
     batch_size : int
         Annotations asked per round (fewer when the candidates run out).
     n_rounds : int
@@ -151,8 +174,20 @@ def run(
         Seeds the holdout split, the initial set, random scores, tie-breaking and cross-validation.
     target_accuracy : float, optional
         Stop once holdout accuracy reaches it.
+    stop : None, "stable", dict or StablePredictions
+        A stopping rule that needs no holdout (:mod:`autoal.stopping`): ``"stable"`` stops once the
+        predictions on a seeded stop set of initially unlabelled examples agree between consecutive
+        rounds with Cohen's kappa >= 0.99 for 3 rounds; a dict such as ``{"kappa": 0.98, "rounds": 2,
+        "size": 500}`` changes the settings. Each round's kappa is in the history (``stop_kappa``).
+    pool_subsample : int, optional
+        Score only a seeded random subsample of this many unlabelled examples per round (cheaper
+        rounds on big pools; ``n_scored`` in the history says how many were scored).
+    scoring : None, "ray", str or RayScorer
+        Where the pool is predicted (:mod:`autoal.scoring`): in this process (None), sharded over a
+        local Ray runtime (``"ray"``) or a Ray cluster address (``"ray://host:10001"``, ``"auto"``).
     holdout_fraction : float
-        Share of each class's labelled rows held out when ``test_df`` is not given.
+        Share of each class's labelled rows held out when ``test_df`` is not given; 0 for no holdout
+        (accuracy is then NaN; use ``stop="stable"`` to stop).
     classes : list, optional
         The full class list (real mode, when some classes have no label yet).
     drop_bad_images : bool
@@ -164,17 +199,23 @@ def run(
     -------
     RunResult
     """
-    settings = {k: v for k, v in locals().items() if k not in ("df", "test_df", "annotators", "learner", "strategy")}
+    settings = {k: v for k, v in locals().items()
+                if k not in ("df", "test_df", "annotators", "learner", "strategy", "stop", "scoring")}
     settings["learner"] = learner if isinstance(learner, str) else None
     settings["strategy"] = strategy if isinstance(strategy, str) else None
+    settings["scoring"] = scoring if scoring is None or isinstance(scoring, str) else None
     _check_arguments(batch_size, n_rounds, initial_per_class, target_accuracy, holdout_fraction)
+    _check_loop_options(batch, candidates_factor, initial, pool_subsample, target_accuracy, holdout_fraction, test_df)
+    stop_rule = make_stop_rule(stop)
+    scorer = make_scorer(scoring)
+    settings["stop"] = stop_rule.to_dict() if stop_rule is not None else None
     score_fn = get_strategy(strategy, random_state=random_state)
     model = make_learner(learner, **(learner_options or {}))
     annotator_list = as_annotators(annotators)
     data = prepare_data(
         df, test_df=test_df, label=label, image_col=image_col, id_col=id_col, initial_per_class=initial_per_class,
         holdout_fraction=holdout_fraction, classes=classes, drop_bad_images=drop_bad_images,
-        rng=np.random.default_rng(random_state),
+        rng=np.random.default_rng(random_state), allow_unlabelled=initial == "kmeans",
     )
     if not data.simulation and not annotator_list:
         n_missing = int(data.frame[label].isna().sum())
@@ -193,7 +234,7 @@ def run(
     (out / "settings.json").write_text(json.dumps(settings, indent=2, default=str))
     with open(out / "data.pkl", "wb") as f:
         pickle.dump(data, f)
-    return _Session(data, settings, store, model, score_fn, annotator_list, out).run()
+    return _Session(data, settings, store, model, score_fn, annotator_list, out, scoring=scorer).run()
 
 
 def resume(run_dir, *, annotators=None, learner=None, strategy=None, n_rounds=None, verbose=None) -> RunResult:
@@ -224,7 +265,8 @@ def resume(run_dir, *, annotators=None, learner=None, strategy=None, n_rounds=No
         raise InputError("the run used a custom strategy function, which cannot be rebuilt; pass strategy=... to resume")
     model = make_learner(learner or settings["learner"], **({} if learner is not None else settings["learner_options"] or {}))
     score_fn = get_strategy(strategy or settings["strategy"], random_state=settings["random_state"])
-    return _Session(data, settings, store, model, score_fn, annotator_list, out, history=read_history(out)).run()
+    return _Session(data, settings, store, model, score_fn, annotator_list, out, history=read_history(out),
+                    scoring=settings.get("scoring")).run()
 
 
 def _check_arguments(batch_size, n_rounds, initial_per_class, target_accuracy, holdout_fraction):
@@ -233,8 +275,20 @@ def _check_arguments(batch_size, n_rounds, initial_per_class, target_accuracy, h
             raise InputError(f"{name} must be a positive integer, got {value!r}")
     if target_accuracy is not None and not 0 < target_accuracy <= 1:
         raise InputError(f"target_accuracy must be in (0, 1], got {target_accuracy!r}")
-    if not 0 < holdout_fraction < 1:
-        raise InputError(f"holdout_fraction must be between 0 and 1, got {holdout_fraction!r}")
+    if isinstance(holdout_fraction, bool) or not isinstance(holdout_fraction, (int, float)) or not 0 <= holdout_fraction < 1:
+        raise InputError(f"holdout_fraction must be in [0, 1) (0: no holdout), got {holdout_fraction!r}")
+
+
+def _check_loop_options(batch, candidates_factor, initial, pool_subsample, target_accuracy, holdout_fraction, test_df):
+    check_batch_rule(batch, candidates_factor)
+    if initial not in INITIAL_RULES:
+        raise InputError(f"unknown initial rule {initial!r}; choose one of {', '.join(INITIAL_RULES)}")
+    if pool_subsample is not None and (isinstance(pool_subsample, bool) or not isinstance(pool_subsample, (int, np.integer))
+                                       or pool_subsample < 1):
+        raise InputError(f"pool_subsample must be a positive integer or None, got {pool_subsample!r}")
+    if target_accuracy is not None and test_df is None and holdout_fraction == 0:
+        raise InputError("target_accuracy needs a holdout, and holdout_fraction=0 keeps none; pass test_df, a "
+                         "holdout_fraction above 0, or stop='stable' to stop without a holdout")
 
 
 def _make_output_dir(output_dir) -> Path:
@@ -253,8 +307,12 @@ def _make_output_dir(output_dir) -> Path:
 class _Session:
     """One run in progress: rounds of scoring, asking, consensus and training, all state in the store."""
 
-    def __init__(self, data: PreparedData, settings, store, learner, score_fn, annotators, out, history=None):
+    def __init__(self, data: PreparedData, settings, store, learner, score_fn, annotators, out, history=None,
+                 scoring=None):
         self.data, self.settings, self.store, self.learner = data, settings, store, learner
+        self.scorer = make_scorer(scoring)
+        self.stop_rule = make_stop_rule(settings.get("stop"))
+        self._feature_learner = None
         self.score_fn, self.annotators, self.out = score_fn, annotators, Path(out)
         self.label = settings["label"]
         self.verbose = settings["verbose"]
@@ -271,6 +329,9 @@ class _Session:
         self.reporter = RunReporter(self.out, settings, data, verbose=self.verbose, rows=history)
         self.consensus = None
         self.fitted = False
+        self.batch_rule = self._resolve_batch_rule(settings.get("batch", "topk"))
+        self.stop_ids = self._stop_set()
+        self.stop_preds = self._load_pickle("stop_predictions.pkl")
 
     # ----- the rounds -------------------------------------------------------------------------
     def run(self) -> RunResult:
@@ -278,6 +339,9 @@ class _Session:
             stop_reason = self._rounds()
         except StopAnnotation as exc:
             stop_reason = f"stopped by an annotator ({exc}); continue with autoal resume {self.out}"
+        finally:
+            if self.scorer is not None:
+                self.scorer.shutdown()
         labels, annotators = self.store.annotations(), self._annotator_table()
         history = self.reporter.finish(labels, stop_reason, annotators)
         result = RunResult(history, labels, self._consensus_table(), annotators,
@@ -292,6 +356,8 @@ class _Session:
         for r in range(start, self.settings["n_rounds"] + 1):
             if rows and target is not None and rows[-1]["accuracy"] >= target:
                 return f"target accuracy {target} reached"
+            if rows and self._predictions_stable(rows):
+                return self._stable_message()
             before = self._labelled_by(before_round=r)
             timings = {}
             if r == 0:
@@ -314,7 +380,18 @@ class _Session:
             self.reporter.add_round(self._train_and_evaluate(r, before, picked, timings))
         if target is not None and rows[-1]["accuracy"] >= target:
             return f"target accuracy {target} reached"
+        if self._predictions_stable(rows):
+            return self._stable_message()
         return f"{self.settings['n_rounds']} rounds done"
+
+    def _predictions_stable(self, rows) -> bool:
+        rule = self.stop_rule
+        return rule is not None and not rule.report_only and rule.should_stop([row.get("stop_kappa") for row in rows])
+
+    def _stable_message(self) -> str:
+        rule = self.stop_rule
+        return (f"predictions stable: Cohen's kappa on the {len(self.stop_ids)}-example stop set >= {rule.kappa} "
+                f"for {rule.rounds} rounds")
 
     def _anything_to_ask(self, labelled_by) -> bool:
         if len(labelled_by) < len(self.data.frame):
@@ -323,31 +400,71 @@ class _Session:
             a not in done for done in labelled_by.values() for a in self.names)
 
     def _label_initial_set(self) -> None:
-        ids = list(self.data.initial_ids)
+        kmeans = self.settings.get("initial", "random") == "kmeans"
         if not self.data.simulation:  # real mode: the labels df arrived with
             done = set(self._labelled_by())
-            for i in ids:
+            for i in self.data.initial_ids:
                 if i not in done:
                     self.store.add(i, GIVEN, self.data.frame.at[i, self.label], round=0)
-            return
+            if not kmeans:
+                return
         if self.store.assignments(0).empty:
+            ids = self._typical_initial_set() if kmeans else list(self.data.initial_ids)
             asking = [a.name for a in self.annotators if not a.answers_later]
             if not asking:
-                raise InputError("in simulation mode the initial examples need an annotator that answers at once "
-                                 "(simulated, oracle, terminal or a function), not only file-based ones")
+                raise InputError("the initial examples need an annotator that answers at once (simulated, oracle, "
+                                 "terminal or a function), not only file-based ones")
             self.store.assign(0, [(i, asking[k % len(asking)]) for k, i in enumerate(ids)])
         self._ask_pending(0)
+
+    def _typical_initial_set(self) -> list:
+        """Cold start: the most typical unlabelled example of each of k k-means clusters."""
+        given = set(self._labelled_by())
+        pool = [i for i in self.data.frame.index if i not in given]
+        k = len(self.data.initial_ids) if self.data.simulation else self.settings["batch_size"]
+        rows = typical_examples(self._features_of(pool), k, random_state=self.settings["random_state"])
+        return [pool[k] for k in rows]
+
+    # ----- embeddings for diversity rules ----------------------------------------------------------
+    def _resolve_batch_rule(self, batch) -> str:
+        if batch != "auto":
+            return batch
+        return "kmeans" if self._has_embeddings() else "topk"
+
+    def _has_embeddings(self) -> bool:
+        from .learners import Learner as BaseLearner
+
+        if type(self.learner).features is not BaseLearner.features:
+            return True
+        from .backbones import pretrained_available
+
+        return pretrained_available()
+
+    def _features_of(self, ids) -> np.ndarray:
+        """Embeddings of examples ``ids``: the learner's features, else the default pretrained backbone's."""
+        frame = self.data.frame.drop(columns=[self.label]).loc[list(ids)]
+        features = self.learner.features(frame)
+        if features is None:
+            if self._feature_learner is None:
+                from .learners import EmbeddingLearner
+
+                self._feature_learner = EmbeddingLearner().configure(
+                    classes=self.data.classes, label=self.label, image_col=self.settings["image_col"],
+                    output_dir=self.out, random_state=self.settings["random_state"])
+            features = self._feature_learner.features(frame)
+        return np.asarray(features)
 
     # ----- scoring and selection ----------------------------------------------------------------
     def _select(self, r, labelled_by):
         labelled = list(labelled_by)
-        pool = [i for i in self.data.frame.index if i not in labelled_by]
+        pool = self._pool_to_score(r, labelled_by)
         frame = self.data.frame.drop(columns=[self.label])
         if not self.fitted:  # a resumed run retrains on the labels so far before scoring
             self._fit(self._training_set())
         t = time.perf_counter()
-        probs = self.learner.predict_proba(frame.loc[labelled + pool])
+        probs = self._predict(frame.loc[labelled + pool])
         predict_seconds = time.perf_counter() - t
+        workers = {"scoring_workers": self.scorer.last_info_["workers"]} if self.scorer is not None else {}
         t = time.perf_counter()
         columns = self._annotators_used()  # only annotators with labels: cleanlab rejects all-NaN columns
         matrix = self.store.matrix(labelled, columns, self.data.classes)
@@ -364,7 +481,12 @@ class _Session:
         batch = self.settings["batch_size"]
         if batch > len(candidates) and self.verbose:
             print(f"  batch_size {batch} > {len(candidates)} examples left to label: taking all of them")
-        picked = select_lowest(candidates, scores, batch, random_state=np.random.default_rng([self.settings["random_state"], r]))
+        rng = np.random.default_rng([self.settings["random_state"], r])
+        if self.batch_rule == "kmeans":
+            picked = kmeans_batch(candidates, scores, self._features_of, batch,
+                                  candidates_factor=self.settings.get("candidates_factor", 10), random_state=rng)
+        else:
+            picked = select_lowest(candidates, scores, batch, random_state=rng)
         pool_position = {i: k for k, i in enumerate(pool)}
         for i in picked:
             if i in pool_position:
@@ -372,7 +494,22 @@ class _Session:
         self._save_pick_probs()
         pairs = self._assign(picked, labelled_by)
         select_seconds = time.perf_counter() - t
-        return pairs, {"predict_seconds": predict_seconds, "score_seconds": score_seconds, "select_seconds": select_seconds}
+        return pairs, {"predict_seconds": predict_seconds, "score_seconds": score_seconds, "select_seconds": select_seconds,
+                       "n_scored": len(pool), "batch_rule": self.batch_rule, **workers}
+
+    def _pool_to_score(self, r, labelled_by) -> list:
+        """The unlabelled ids scored this round: all, or a seeded ``pool_subsample`` of them."""
+        pool = [i for i in self.data.frame.index if i not in labelled_by]
+        n = self.settings.get("pool_subsample")
+        if n is None or n >= len(pool):
+            return pool
+        rng = np.random.default_rng([self.settings["random_state"], r, 7])
+        keep = set(rng.choice(len(pool), size=n, replace=False).tolist())
+        return [i for k, i in enumerate(pool) if k in keep]
+
+    def _predict(self, frame) -> np.ndarray:
+        """The learner's probabilities for ``frame``, in this process or sharded over Ray (``scoring``)."""
+        return predict_pool(self.learner, frame, self.scorer)
 
     def _assign(self, picked, labelled_by) -> list:
         """Give each picked example to the least-loaded annotator who has not labelled it yet."""
@@ -522,9 +659,11 @@ class _Session:
         fit_seconds = self._fit(train)
         t = time.perf_counter()
         test = self.data.test
-        probs = self.learner.predict_proba(test.drop(columns=[self.label]))
-        truth = np.array([self.class_index[c] for c in test[self.label]])
-        accuracy = float((probs.argmax(axis=1) == truth).mean())
+        accuracy = float("nan")
+        if len(test):
+            probs = self.learner.predict_proba(test.drop(columns=[self.label]))
+            truth = np.array([self.class_index[c] for c in test[self.label]])
+            accuracy = float((probs.argmax(axis=1) == truth).mean())
         eval_seconds = time.perf_counter() - t
         new = [i for i in picked if i not in before]
         n_multi = sum(len(v) >= 2 for v in after.values())
@@ -532,7 +671,7 @@ class _Session:
                "n_new_labels": len(new), "n_relabels": len(picked) - len(new), "n_multi_labeled": n_multi,
                "n_pool": len(self.data.frame) - len(after), "accuracy": accuracy, "fit_seconds": fit_seconds,
                "eval_seconds": eval_seconds, "consensus_method": self.consensus.method, **timings,
-               **getattr(self.learner, "last_fit_info_", {})}
+               **self._stability(r), **getattr(self.learner, "last_fit_info_", {})}
         if self.truth is not None:
             given = np.array([self.data.classes[k] for k in self.consensus.labels], dtype=object)
             row["consensus_accuracy"] = float((given == self.truth.loc[self.consensus_ids].to_numpy()).mean())
@@ -559,16 +698,42 @@ class _Session:
             table["true_accuracy"] = correct.groupby("annotator")["ok"].mean().reindex(table.index)
         return table
 
+    def _stop_set(self) -> list:
+        if self.stop_rule is None:
+            return []
+        given = set(self.data.initial_ids)
+        candidates = [i for i in self.data.frame.index if i not in given]
+        return self.stop_rule.stop_set(candidates, self.settings["random_state"])
+
+    def _stability(self, r) -> dict:
+        """Cohen's kappa between this round's and the previous round's predictions on the stop set."""
+        if self.stop_rule is None:
+            return {}
+        t = time.perf_counter()
+        frame = self.data.frame.drop(columns=[self.label]).loc[self.stop_ids]
+        preds = self.learner.predict_proba(frame).argmax(axis=1)
+        previous = self.stop_preds.get(r - 1)
+        self.stop_preds[r] = preds
+        self._save_pickle("stop_predictions.pkl", self.stop_preds)
+        kappa = cohen_kappa(previous, preds) if previous is not None else float("nan")
+        return {"stop_kappa": kappa, "stop_seconds": time.perf_counter() - t}
+
     def _load_pick_probs(self) -> dict:
-        path = self.out / "pick_probs.pkl"
+        return self._load_pickle("pick_probs.pkl")
+
+    def _load_pickle(self, name) -> dict:
+        path = self.out / name
         if path.exists():
             with open(path, "rb") as f:
                 return pickle.load(f)
         return {}
 
-    def _save_pick_probs(self):
-        tmp = self.out / "pick_probs.pkl.tmp"
+    def _save_pickle(self, name, value) -> None:
+        tmp = self.out / f"{name}.tmp"
         with open(tmp, "wb") as f:
-            pickle.dump(self.pick_probs, f)
-        tmp.replace(self.out / "pick_probs.pkl")
+            pickle.dump(value, f)
+        tmp.replace(self.out / name)
+
+    def _save_pick_probs(self):
+        self._save_pickle("pick_probs.pkl", self.pick_probs)
 

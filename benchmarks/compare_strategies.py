@@ -9,6 +9,11 @@ strategy, seed and round) and skipped when the command is run again, so a stoppe
 its results and picks up where it stopped. At the end: ``summary.csv`` (per strategy and round: mean
 +- std), ``strategies.csv`` (AULC, labels to reach random's final accuracy as a fraction of random's
 labels, paired AULC differences), ``summary.json`` and ``learning_curves.png``.
+
+A name in ``--strategies`` may add a batch rule and an initial-set rule after slashes:
+``margin/kmeans`` (k-means batches), ``activelab/kmeans/init-kmeans`` (also a typical initial set);
+a bare name means ``topk`` batches and a random initial set. ``--stop-report`` records the
+stable-predictions stopping rule's kappa every round without stopping (columns ``stop_kappa``).
 """
 
 from __future__ import annotations
@@ -47,6 +52,9 @@ def parse_args(argv=None):
     p.add_argument("--test-size", type=int, help="seeded stratified subsample of the holdout")
     p.add_argument("--max-epochs", type=int, help="AutoGluon epochs per fit (default 20)")
     p.add_argument("--image-size", type=int, help="AutoGluon image side (default 64)")
+    p.add_argument("--candidates-factor", type=float, default=10, help="shortlist size of kmeans batches, in batches")
+    p.add_argument("--pool-subsample", type=int, help="score only this many unlabelled examples per round")
+    p.add_argument("--stop-report", action="store_true", help="record the stable-predictions rule's kappa per round")
     p.add_argument("--compare-to", default="random,entropy", help="strategies for paired AULC differences")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--verbose", action="store_true", help="autoal's per-round lines too")
@@ -76,6 +84,22 @@ def load_data(args):
     return subsample(pool, args.pool_size), subsample(test, args.test_size)
 
 
+def parse_config(name):
+    """``strategy[/topk|/kmeans][/init-kmeans]`` -> run() keyword arguments; SystemExit when malformed."""
+    strategy, *rest = name.split("/")
+    options = {"strategy": strategy, "batch": "topk", "initial": "random"}
+    for part in rest:
+        if part in ("topk", "kmeans"):
+            options["batch"] = part
+        elif part in ("init-kmeans", "init-random"):
+            options["initial"] = part[5:]
+        else:
+            sys.exit(f"bad strategy configuration {name!r}: {part!r} is not topk, kmeans, init-kmeans or init-random")
+    if strategy not in autoal.STRATEGIES:
+        sys.exit(f"unknown strategy {strategy!r} in {name!r}; choose from {list(autoal.STRATEGIES)}")
+    return options
+
+
 def learner_options(args):
     if args.learner == "embeddings":  # one cache for all runs: each image is embedded once
         return {"cache_dir": str(args.out / "embedding_cache")}
@@ -88,9 +112,7 @@ def main(argv=None):
     args = parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     strategies = [s.strip() for s in args.strategies.split(",") if s.strip()]
-    unknown = [s for s in strategies if s not in autoal.STRATEGIES]
-    if unknown:
-        sys.exit(f"unknown strategies {unknown}; choose from {list(autoal.STRATEGIES)}")
+    configs = {name: parse_config(name) for name in strategies}
     pool, test = load_data(args)
     print(f"pool {len(pool)}, holdout {len(test)}, {pool['label'].nunique()} classes; learner {args.learner}", flush=True)
     results_path = args.out / "results.csv"
@@ -104,14 +126,18 @@ def main(argv=None):
                     print(f"seed {seed} {strategy:17s} already in {results_path}, skipped", flush=True)
                     continue
                 t = time.perf_counter()
-                result = autoal.run(pool, test_df=test, strategy=strategy, learner=args.learner,
+                folder = work / f"{strategy.replace('/', '_')}-{seed}"
+                result = autoal.run(pool, test_df=test, **configs[strategy], learner=args.learner,
                                     learner_options=learner_options(args), batch_size=args.batch_size,
+                                    candidates_factor=args.candidates_factor, pool_subsample=args.pool_subsample,
+                                    stop={"report_only": True} if args.stop_report else None,
                                     n_rounds=args.rounds, initial_per_class=args.init_per_class, random_state=seed,
-                                    output_dir=work / f"{strategy}-{seed}", verbose=args.verbose)
-                rows = result.history[["round", "n_labeled", "accuracy", "fit_seconds", "round_seconds"]].assign(
-                    strategy=strategy, seed=seed)
+                                    output_dir=folder, verbose=args.verbose)
+                columns = ["round", "n_labeled", "accuracy", "fit_seconds", "round_seconds"]
+                columns += [c for c in ("stop_kappa",) if c in result.history]
+                rows = result.history[columns].assign(strategy=strategy, seed=seed)
                 rows.to_csv(results_path, mode="a", header=not results_path.exists(), index=False)
-                shutil.rmtree(work / f"{strategy}-{seed}", ignore_errors=True)
+                shutil.rmtree(folder, ignore_errors=True)
                 print(f"seed {seed} {strategy:17s} accuracy {rows['accuracy'].round(3).tolist()} "
                       f"({time.perf_counter() - t:.0f}s)", flush=True)
     finally:

@@ -68,3 +68,12 @@ class TruthLearner(Learner):
             cls = next(c for c in self.classes if f"/{c}_" in path)
             out[row, self.classes.index(cls)] = self.p
         return out
+
+
+class ColourFeatureLearner(TruthLearner):
+    """TruthLearner whose ``features`` are each image's mean RGB colour (for diversity rules)."""
+
+    def features(self, df):
+        self.feature_calls_ = getattr(self, "feature_calls_", 0) + 1
+        return np.array([np.asarray(Image.open(p).convert("RGB"), dtype=float).mean(axis=(0, 1))
+                         for p in df[self.image_col]])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
 import os
 import shutil
@@ -202,8 +203,26 @@ class AutoGluonLearner(Learner):
 
     def predict_proba(self, df: pd.DataFrame) -> np.ndarray:
         with _quiet_offline(self.quiet):
-            probs = self.predictor_.predict_proba(df, as_pandas=True, as_multiclass=True)
+            probs = self._predictor().predict_proba(df, as_pandas=True, as_multiclass=True)
         return pad_probabilities(probs.to_numpy(), list(probs.columns), self.classes)
+
+    def _predictor(self):
+        """The fitted predictor; a :meth:`worker_copy` loads it from its saved folder on first use."""
+        if self.predictor_ is None and getattr(self, "predictor_path_", None):
+            from .._torch_compat import import_multimodal_predictor
+
+            with _quiet_offline(self.quiet):
+                self.predictor_ = import_multimodal_predictor().load(self.predictor_path_, verbosity=0)
+        return self.predictor_
+
+    def worker_copy(self) -> "AutoGluonLearner":
+        """A copy without the in-memory predictor: a worker loads it from ``predictor_.path``, which
+        must be readable there (a shared filesystem on a multi-machine cluster)."""
+        twin = copy.copy(self)
+        if self.predictor_ is not None:
+            twin.predictor_path_ = str(self.predictor_.path)
+        twin.predictor_ = None
+        return twin
 
 
 @contextlib.contextmanager

@@ -51,6 +51,22 @@ class Learner(ABC):
     def close(self) -> None:
         """Release resources held between rounds (optional)."""
 
+    def worker_copy(self) -> "Learner":
+        """A picklable copy of this fitted learner for ``predict_proba`` in another process.
+
+        :mod:`autoal.scoring` sends it to Ray workers, so it should be cheap to pickle: override to drop
+        caches and handles that a worker can rebuild. The default returns ``self``.
+        """
+        return self
+
+    def features(self, df: pd.DataFrame):
+        """Feature vectors of ``df``'s rows for diversity rules (k-means batches, cold start), or None.
+
+        Learners built on embeddings return them, shape (len(df), d); others return None and autoal
+        embeds the images with the default pretrained backbone instead.
+        """
+        return None
+
     def get_params(self) -> dict:
         """The constructor arguments, read back from attributes of the same names (scikit-learn style)."""
         names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 import warnings
 from pathlib import Path
@@ -110,10 +111,10 @@ class EmbeddingLearner(Learner):
             self._cache = EmbeddingCache(folder, embedder.backbone_id, embedder.num_features)
         return self._cache
 
-    def _embed(self, df: pd.DataFrame, stats=None) -> np.ndarray:
+    def _embed(self, df: pd.DataFrame, stats=None, embed=None) -> np.ndarray:
         from ..embeddings import embed_paths
 
-        return embed_paths(df[self.image_col].tolist(), self.embedder, self.cache, stats=stats)
+        return embed_paths(df[self.image_col].tolist(), self.embedder, self.cache, stats=stats, embed=embed)
 
     # -- Learner ----------------------------------------------------------------------------------
 
@@ -138,16 +139,40 @@ class EmbeddingLearner(Learner):
                                "cache_hits": stats["hits"], "n_embedded": stats["embedded"]}
         return self
 
-    def predict_proba(self, df: pd.DataFrame) -> np.ndarray:
-        x = self._embed(df)
+    def predict_proba(self, df: pd.DataFrame, *, embed=None) -> np.ndarray:
+        """Class probabilities of ``df``'s images, shape (len(df), len(self.classes)).
+
+        Parameters
+        ----------
+        embed : callable, optional
+            Computes the embeddings of images missing from the cache (list of paths -> float32 array,
+            see :func:`~autoal.embeddings.embed_paths`); default: this process's network.
+            :func:`autoal.scoring.predict_pool` passes one that spreads the work over Ray workers.
+        """
+        x = self._embed(df, embed=embed)
         probs = np.ones((len(df), 1)) if self.model_ is None else self.model_.predict_proba(x)
         return pad_probabilities(probs, self.classes_, self.classes)
+
+    def features(self, df: pd.DataFrame) -> np.ndarray:
+        """The cached embeddings of ``df``'s images (computed for images not yet in the cache)."""
+        return self._embed(df)
 
     def clone(self, *, subdir="clone") -> "EmbeddingLearner":
         """A fresh, unfitted twin that shares this learner's network and embedding cache."""
         twin = super().clone(subdir=subdir)
         twin._shared_cache_root = self.cache_root()
         twin._embedder, twin._cache = self._embedder, self._cache
+        return twin
+
+    def worker_copy(self) -> "EmbeddingLearner":
+        """A copy without the network and the cache handle, its checkpoint fixed to this learner's folder.
+
+        A worker rebuilds the network from the checkpoint folder on first use (which must be readable
+        there); only the driver writes the cache.
+        """
+        twin = copy.copy(self)
+        twin.checkpoint = str(self.embedder.checkpoint_dir)
+        twin._embedder = twin._cache = None
         return twin
 
     def close(self) -> None:

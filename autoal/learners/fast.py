@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pandas as pd
 
@@ -57,3 +59,13 @@ class FastLearner(Learner):
     def predict_proba(self, df: pd.DataFrame) -> np.ndarray:
         probs = self.model_.predict_proba(self._featurize(df[self.image_col]))
         return pad_probabilities(probs, self.model_.classes_.tolist(), self.classes)
+
+    def features(self, df: pd.DataFrame) -> np.ndarray:
+        """The thumbnails' pixels, one row per image (what the model sees), for diversity rules."""
+        return self._featurize(df[self.image_col])
+
+    def worker_copy(self) -> "FastLearner":
+        """A copy without the in-memory thumbnails (a worker computes those of its own rows)."""
+        twin = copy.copy(self)
+        twin._features = {}
+        return twin

@@ -1,0 +1,81 @@
+"""Cold start: choose the first examples to label as the most typical member of each region of the pool.
+
+With few or no labels a model's uncertainty means little, and random examples cover the pool's dense
+regions unevenly. :func:`typical_examples` clusters the pool's embeddings into ``k`` groups with
+seeded k-means and takes, from each group, the example with the highest typicality: the inverse mean
+distance to its nearest neighbours inside its group (the TypiClust rule of Hacohen et al., 2022).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+__all__ = ["INITIAL_RULES", "typical_examples", "typicality"]
+
+#: Initial-set rules :func:`autoal.run` accepts.
+INITIAL_RULES = ("random", "kmeans")
+
+
+def typicality(features, n_neighbors=20) -> np.ndarray:
+    """Inverse mean Euclidean distance of each row to its ``n_neighbors`` nearest other rows.
+
+    A single row (no neighbours) gets typicality 1.0; identical rows get ``inf``.
+    """
+    from sklearn.neighbors import NearestNeighbors
+
+    features = np.asarray(features, dtype=np.float64)
+    n = features.shape[0]
+    if n <= 1:
+        return np.ones(n)
+    k = min(n_neighbors, n - 1)
+    distances, _ = NearestNeighbors(n_neighbors=k + 1).fit(features).kneighbors(features)
+    mean = distances[:, 1:].mean(axis=1)
+    with np.errstate(divide="ignore"):
+        return 1.0 / mean
+
+
+def typical_examples(features, k, *, n_neighbors=20, random_state=None) -> np.ndarray:
+    """Row indices of the most typical example of each of ``k`` k-means clusters of ``features``.
+
+    Parameters
+    ----------
+    features : array-like, shape (n, d)
+        Embeddings of the candidate examples.
+    k : int
+        Number of examples wanted (at most ``n``; fewer when identical rows collapse clusters, then
+        topped up with the most typical remaining rows).
+    n_neighbors : int
+        Neighbours for :func:`typicality`, counted inside each cluster.
+    random_state : int, optional
+        Seeds k-means.
+
+    Returns
+    -------
+    ndarray of int
+        Distinct row indices, one per cluster, in cluster order (largest cluster first).
+    """
+    from sklearn.cluster import KMeans
+
+    features = np.asarray(features, dtype=np.float64)
+    n = features.shape[0]
+    k = min(int(k), n)
+    if k <= 0:
+        return np.zeros(0, dtype=int)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clusters = KMeans(n_clusters=k, n_init=1, random_state=random_state).fit_predict(features)
+    typical = np.empty(n)
+    for c in np.unique(clusters):
+        members = np.flatnonzero(clusters == c)
+        typical[members] = typicality(features[members], n_neighbors)
+    sizes = np.bincount(clusters, minlength=k)
+    picked = []
+    for c in sorted(np.unique(clusters), key=lambda c: -sizes[c]):
+        members = np.flatnonzero(clusters == c)
+        picked.append(int(members[np.argmax(typical[members])]))
+    if len(picked) < k:  # collapsed clusters: the most typical rows not yet picked
+        rest = [i for i in np.argsort(-typicality(features, n_neighbors), kind="stable") if i not in set(picked)]
+        picked += [int(i) for i in rest[: k - len(picked)]]
+    return np.asarray(picked, dtype=int)
