@@ -16,7 +16,7 @@ from .base import Learner, pad_probabilities
 __all__ = ["EmbeddingLearner", "HEADS"]
 
 #: Classifier heads that :class:`EmbeddingLearner` can train on the embeddings.
-HEADS = ("logistic",)
+HEADS = ("logistic", "tabular")
 DEFAULT_ARCHITECTURE = "mobilenetv2_100"
 
 
@@ -33,7 +33,14 @@ class EmbeddingLearner(Learner):
         MobileNetV2 from :func:`autoal.backbones.pretrained_checkpoint`; when its weights package is
         not installed, randomly initialised MobileNetV2 weights with a warning (much weaker features).
     head : str
-        The classifier trained on the embeddings; one of :data:`HEADS`.
+        The classifier trained on the embeddings: ``"logistic"`` (scikit-learn logistic regression on
+        standardised embeddings; the default, a second or two per round) or ``"tabular"`` (an AutoGluon
+        ``TabularPredictor`` on the embedding columns; needs ``autogluon.tabular``).
+    tabular_hyperparameters : dict, optional
+        Models of the ``"tabular"`` head (AutoGluon's ``hyperparameters``); default
+        ``{"LR": {}, "NN_TORCH": {}}``, the model types that need no extra packages.
+    time_limit : float, optional
+        Seconds per fit of the ``"tabular"`` head.
     image_size : int
         Side of the square each image is resized to before embedding.
     batch_size : int
@@ -46,9 +53,12 @@ class EmbeddingLearner(Learner):
         ``$AUTOAL_CACHE_DIR/embeddings`` or ``~/.cache/autoal/embeddings``.
     """
 
-    def __init__(self, *, checkpoint=None, head="logistic", image_size=128, batch_size=32, C=1.0, cache_dir=None):
+    def __init__(self, *, checkpoint=None, head="logistic", image_size=128, batch_size=32, C=1.0, cache_dir=None,
+                 tabular_hyperparameters=None, time_limit=None):
         self.checkpoint = checkpoint
         self.head = head
+        self.tabular_hyperparameters = tabular_hyperparameters
+        self.time_limit = time_limit
         self.image_size = image_size
         self.batch_size = batch_size
         self.C = C
@@ -119,25 +129,37 @@ class EmbeddingLearner(Learner):
     # -- Learner ----------------------------------------------------------------------------------
 
     def fit(self, df: pd.DataFrame) -> "EmbeddingLearner":
-        from sklearn.linear_model import LogisticRegression
-        from sklearn.pipeline import make_pipeline
-        from sklearn.preprocessing import StandardScaler
-
         self._check_head()
         stats = {}
         x = self._embed(df, stats)
         y = df[self.label].to_numpy()
         labels = list(dict.fromkeys(y.tolist()))
-        if len(labels) == 1:  # logistic regression needs two classes; one class is certain
+        if len(labels) == 1:  # a classifier needs two classes; one class is certain
             self.model_, self.classes_ = None, labels
+        elif self.head == "tabular":
+            self.model_ = _TabularHead(self._tabular_path(), self.tabular_hyperparameters, self.time_limit,
+                                       self.random_state).fit(x, y)
+            self.classes_ = self.model_.classes_
         else:
-            self.model_ = make_pipeline(
-                StandardScaler(), LogisticRegression(C=self.C, max_iter=2000, random_state=self.random_state)
-            ).fit(x, y)
+            self.model_ = self._logistic().fit(x, y)
             self.classes_ = self.model_.classes_.tolist()
         self.last_fit_info_ = {"n_train": len(df), "embed_seconds": round(stats["seconds"], 3),
                                "cache_hits": stats["hits"], "n_embedded": stats["embedded"]}
         return self
+
+    def _logistic(self):
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        return make_pipeline(StandardScaler(), LogisticRegression(C=self.C, max_iter=2000, random_state=self.random_state))
+
+    def _tabular_path(self) -> Path:
+        import tempfile
+
+        base = Path(self.output_dir) if self.output_dir is not None else Path(tempfile.mkdtemp(prefix="autoal-tabular-"))
+        self._n_tabular_fits = getattr(self, "_n_tabular_fits", 0) + 1
+        return base / "models" / f"tabular_{self._n_tabular_fits:02d}"
 
     def predict_proba(self, df: pd.DataFrame, *, embed=None) -> np.ndarray:
         """Class probabilities of ``df``'s images, shape (len(df), len(self.classes)).
@@ -178,3 +200,34 @@ class EmbeddingLearner(Learner):
     def close(self) -> None:
         """Drop the network and the cache mapping (both are rebuilt on next use)."""
         self._embedder = self._cache = None
+
+
+class _TabularHead:
+    """An AutoGluon ``TabularPredictor`` on embedding columns with a scikit-learn-like face."""
+
+    def __init__(self, path, hyperparameters, time_limit, seed):
+        self.path, self.time_limit, self.seed = Path(path), time_limit, seed
+        self.hyperparameters = hyperparameters or {"LR": {}, "NN_TORCH": {}}
+
+    @staticmethod
+    def _frame(x) -> pd.DataFrame:
+        return pd.DataFrame(np.asarray(x, dtype=np.float32), columns=[f"e{k}" for k in range(x.shape[1])])
+
+    def fit(self, x, y) -> "_TabularHead":
+        try:
+            from autogluon.tabular import TabularPredictor
+        except ImportError as exc:
+            raise MissingDependencyError(f"head='tabular' needs autogluon.tabular ({exc}); install it with "
+                                         "`pip install autogluon.tabular` or use head='logistic'") from exc
+        train = self._frame(x).assign(label=np.asarray(y, dtype=object))
+        problem = "binary" if len(set(train["label"])) == 2 else "multiclass"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self.predictor_ = TabularPredictor(label="label", problem_type=problem, path=str(self.path), verbosity=0)
+            self.predictor_.fit(train, hyperparameters=self.hyperparameters, time_limit=self.time_limit)
+        self.classes_ = list(self.predictor_.class_labels)
+        return self
+
+    def predict_proba(self, x) -> np.ndarray:
+        probs = self.predictor_.predict_proba(self._frame(x), as_multiclass=True)
+        return probs[self.classes_].to_numpy()

@@ -144,3 +144,13 @@ def test_a_fit_on_one_class_predicts_that_class_for_sure(tmp_path, checkpoint):
     learner = EmbeddingLearner(checkpoint=checkpoint, image_size=32).configure(classes=CLASSES, output_dir=tmp_path)
     probs = learner.fit(df).predict_proba(df)
     np.testing.assert_array_equal(probs, np.tile([0.0, 1.0, 0.0], (3, 1)))
+
+
+@pytest.mark.autogluon
+def test_tabular_head_trains_an_autogluon_tabular_predictor(tmp_path, checkpoint):
+    df = write_images(tmp_path / "img", 10)
+    learner = EmbeddingLearner(checkpoint=checkpoint, head="tabular", tabular_hyperparameters={"LR": {}})
+    probs = check_contract(learner, df, tmp_path)
+    assert accuracy(probs, df) > 0.9
+    assert type(learner.model_.predictor_).__name__ == "TabularPredictor"
+    assert any((tmp_path / "out" / "models").glob("tabular_*")), "the predictor is saved in the run folder"
