@@ -53,3 +53,14 @@ def test_checkpoint_folder_missing_files(tmp_path):
 def test_checkpoint_path_that_does_not_exist(tmp_path):
     with pytest.raises(InputError, match="checkpoint .*nowhere.* does not exist"):
         AutoGluonLearner(checkpoint=tmp_path / "nowhere").resolve_checkpoint()
+
+
+def test_autogluon_default_backbone_is_pretrained_when_installed_else_random_init(tmp_path, monkeypatch):
+    monkeypatch.setenv("AUTOAL_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr("autoal.learners.autogluon.pretrained_available", lambda: True)
+    monkeypatch.setattr("autoal.learners.autogluon.pretrained_checkpoint", lambda: tmp_path / "pretrained")
+    assert AutoGluonLearner().resolve_checkpoint() == tmp_path / "pretrained"
+    random_init = AutoGluonLearner(checkpoint="random-init").resolve_checkpoint()
+    assert json.loads((random_init / "config.json").read_text())["architecture"] == "resnet18"
+    monkeypatch.setattr("autoal.learners.autogluon.pretrained_available", lambda: False)
+    assert AutoGluonLearner().resolve_checkpoint() == random_init

@@ -14,7 +14,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..backbones import DEFAULT_ARCHITECTURE, checkpoint_from_weights, random_init_checkpoint
+from ..backbones import (
+    DEFAULT_ARCHITECTURE,
+    checkpoint_from_weights,
+    pretrained_available,
+    pretrained_checkpoint,
+    random_init_checkpoint,
+)
 from ..errors import InputError
 from .base import Learner, pad_probabilities
 
@@ -76,12 +82,14 @@ class AutoGluonLearner(Learner):
 
     Parameters
     ----------
-    checkpoint : path-like, optional
+    checkpoint : path-like or "random-init", optional
         A local timm checkpoint folder (``config.json`` + ``pytorch_model.bin``) or a timm state-dict
-        file (then ``architecture`` names its network). Default: a randomly initialised
-        ``architecture`` written once to autoal's cache, which needs no download.
+        file (then ``architecture`` names its network). Default: ImageNet-pretrained MobileNetV2
+        (:func:`autoal.backbones.pretrained_checkpoint`) when its weights package is installed, else a
+        randomly initialised ``architecture`` written once to autoal's cache; ``"random-init"``
+        always takes the latter. None of them needs a download.
     architecture : str
-        timm architecture of the default random-init backbone or of a weights file.
+        timm architecture of the random-init fallback or of a weights file.
     presets : str, optional
         AutoGluon presets passed to ``MultiModalPredictor``.
     hyperparameters : dict, optional
@@ -141,7 +149,9 @@ class AutoGluonLearner(Learner):
 
     def resolve_checkpoint(self) -> Path:
         """The local checkpoint folder this learner trains from, created if needed; checks the user's path."""
-        if self.checkpoint is None:
+        if self.checkpoint is None and pretrained_available():
+            return pretrained_checkpoint()
+        if self.checkpoint is None or self.checkpoint == "random-init":
             return random_init_checkpoint(self.architecture, seed=self.random_state)
         path = Path(self.checkpoint).expanduser()
         if path.is_dir():
@@ -198,7 +208,8 @@ class AutoGluonLearner(Learner):
         self.predictor_ = predictor
         self.fit_classes_ = train_classes
         self.n_fits_ += 1
-        self.last_fit_info_ = {"continued": continued, "model_dir": str(save_path)}
+        self.last_fit_info_ = {"continued": continued, "model_dir": str(save_path),
+                               "backbone": self.checkpoint_dir_.name}
         return self
 
     def predict_proba(self, df: pd.DataFrame) -> np.ndarray:
