@@ -37,6 +37,15 @@ def _add_run_options(p, *, defaults):
     p.add_argument("--out", type=Path, help="output folder (default: ./autoal-runs/<name>-<time>)")
     p.add_argument("--seed", type=int, default=0, help="random seed")
     p.add_argument("--target-accuracy", type=float, help="stop once holdout accuracy reaches this")
+    p.add_argument("--batch", default="auto", choices=["auto", "topk", "kmeans"],
+                   help="batch rule (default auto: kmeans when embeddings are available, else topk)")
+    p.add_argument("--candidates-factor", type=float, default=10, help="kmeans batches: shortlist size in batches")
+    p.add_argument("--initial", default="random", choices=["random", "kmeans"],
+                   help="first examples: random per class, or the most typical of k-means clusters (cold start)")
+    p.add_argument("--stop-stable", action="store_true",
+                   help="stop when predictions on a stop set agree (Cohen's kappa >= 0.99) for 3 rounds")
+    p.add_argument("--pool-subsample", type=_positive_int, help="score only this many unlabelled examples per round")
+    p.add_argument("--scoring", help="where the pool is predicted: ray (local Ray runtime) or a Ray address")
     p.add_argument("--drop-bad-images", action="store_true", help="drop rows whose image is missing or unreadable")
     p.add_argument("--time-limit", type=float, help="AutoGluon: seconds per round's fit")
     p.add_argument("--max-epochs", type=_positive_int, help="AutoGluon: epochs per fit (default 20)")
@@ -120,7 +129,9 @@ def _run_kwargs(args, name) -> dict:
         strategy=args.strategy, batch_size=args.batch_size, n_rounds=args.rounds,
         initial_per_class=args.init_per_class, learner=args.learner, learner_options=_learner_options(args),
         output_dir=out, random_state=args.seed, target_accuracy=args.target_accuracy,
-        drop_bad_images=args.drop_bad_images, verbose=not args.quiet,
+        drop_bad_images=args.drop_bad_images, verbose=not args.quiet, batch=args.batch,
+        candidates_factor=args.candidates_factor, initial=args.initial, stop="stable" if args.stop_stable else None,
+        pool_subsample=args.pool_subsample, scoring=args.scoring,
     )
 
 

@@ -119,3 +119,16 @@ def test_file_round_trip_through_the_cli(manifest, tmp_path, capsys):
     assert main(["import-labels", str(out), str(tmp_path / "b.csv"), "--annotator", "alice"]) == 0
     assert main(["resume", str(out), "--quiet"]) == 0
     assert pd.read_csv(out / "history.csv")["n_labeled"].tolist() == [9, 12]
+
+
+def test_run_with_the_selection_and_stopping_flags(manifest, tmp_path):
+    out = tmp_path / "out"
+    assert main(["run", str(manifest), "--learner", "fast", "--rounds", "6", "--batch-size", "3", "--init-per-class", "2",
+                 "--batch", "kmeans", "--candidates-factor", "4", "--initial", "kmeans", "--stop-stable",
+                 "--pool-subsample", "12", "--out", str(out), "--quiet"]) == 0
+    settings = json.loads((out / "settings.json").read_text())
+    assert (settings["batch"], settings["initial"], settings["pool_subsample"]) == ("kmeans", "kmeans", 12)
+    assert settings["stop"]["kappa"] == 0.99
+    history = pd.read_csv(out / "history.csv")
+    assert set(history["batch_rule"].dropna()) == {"kmeans"} and (history["n_scored"].dropna() <= 12).all()
+    assert "stop_kappa" in history
