@@ -28,7 +28,9 @@ def _add_run_options(p, *, defaults):
     from .learners import LEARNERS
     from .strategies import STRATEGIES
 
-    p.add_argument("--strategy", default="activelab", choices=sorted(STRATEGIES), help="query strategy (default: activelab)")
+    p.add_argument("--strategy", default="auto", choices=["auto"] + sorted(STRATEGIES),
+                   help="query strategy (default auto: margin with one annotator, activelab with several, "
+                   "with k-means batches and initial set when embeddings are available)")
     p.add_argument("--batch-size", type=_positive_int, default=defaults["batch_size"], help="labels asked per round")
     p.add_argument("--rounds", type=_positive_int, default=defaults["n_rounds"], help="query rounds after round 0")
     p.add_argument("--init-per-class", type=_positive_int, default=defaults["initial_per_class"],

@@ -33,7 +33,7 @@ from .scoring import make_scorer, predict_pool
 from .selection import select_lowest
 from .stopping import cohen_kappa, make_stop_rule
 from .store import STORE_FILE, LabelStore
-from .strategies import call_strategy, get_strategy
+from .strategies import call_strategy, get_strategy, resolve_strategy
 
 __all__ = ["run", "resume", "RunResult"]
 
@@ -99,10 +99,10 @@ def run(
     label="label",
     image_col="image_path",
     id_col=None,
-    strategy="activelab",
+    strategy="auto",
     batch="auto",
     candidates_factor=10,
-    initial="random",
+    initial="auto",
     batch_size=150,
     n_rounds=10,
     initial_per_class=8,
@@ -137,17 +137,23 @@ def run(
     id_col : str, optional
         Column of stable example ids; default the DataFrame index.
     strategy : str or callable
-        ``"activelab"``, ``"random"``, ``"least_confidence"``, ``"margin"``, ``"entropy"`` or a callable
-        (see :mod:`autoal.strategies`); lower scores are asked first.
+        ``"auto"`` (default: the recommended combination, see README "Measured": margin with one
+        annotator, ActiveLab with several, with ``batch`` and ``initial`` ``"kmeans"`` when embeddings
+        are available), ``"activelab"``, ``"random"``, ``"least_confidence"``, ``"margin"``,
+        ``"entropy"`` or a callable (see :mod:`autoal.strategies`); lower scores are asked first. A
+        named strategy runs plain (top-k batches, random initial set) unless ``batch``/``initial`` say otherwise.
     batch : str
         How a batch is drawn from the scores (:mod:`autoal.batching`): ``"topk"`` (the lowest
         scores), ``"kmeans"`` (the lowest-scoring candidate of each k-means cluster of the
         ``candidates_factor x batch_size`` lowest-scoring candidates' embeddings) or ``"auto"``:
-        ``"kmeans"`` when embeddings are available (an embeddings learner, or the packaged
-        pretrained backbone), else ``"topk"``.
+        ``"kmeans"`` with ``strategy="auto"`` when embeddings are available (the learner's features,
+        or the packaged pretrained backbone), else ``"topk"``.
     candidates_factor : float
         Shortlist size of ``batch="kmeans"``, in batches (default 10).
     initial : str
+        ``"auto"``: in simulation like ``batch`` (``"kmeans"`` with ``strategy="auto"`` and
+        embeddings, else ``"random"``); in real mode the given labels start the run, and a df with no
+        label at all starts with ``"kmeans"``.
         ``"random"``: in simulation, ``initial_per_class`` random examples per class. ``"kmeans"``
         (cold start, :mod:`autoal.cold_start`): the most typical example of each of k k-means
         clusters of the pool's embeddings, k = ``initial_per_class`` x classes in simulation; in real
@@ -209,13 +215,14 @@ def run(
     stop_rule = make_stop_rule(stop)
     scorer = make_scorer(scoring)
     settings["stop"] = stop_rule.to_dict() if stop_rule is not None else None
-    score_fn = get_strategy(strategy, random_state=random_state)
     model = make_learner(learner, **(learner_options or {}))
     annotator_list = as_annotators(annotators)
+    score_fn = get_strategy(resolve_strategy(strategy, len(annotator_list)), random_state=random_state)
+    settings["strategy_used"] = resolve_strategy(strategy, len(annotator_list)) if isinstance(strategy, str) else None
     data = prepare_data(
         df, test_df=test_df, label=label, image_col=image_col, id_col=id_col, initial_per_class=initial_per_class,
         holdout_fraction=holdout_fraction, classes=classes, drop_bad_images=drop_bad_images,
-        rng=np.random.default_rng(random_state), allow_unlabelled=initial == "kmeans",
+        rng=np.random.default_rng(random_state), allow_unlabelled=initial != "random",
     )
     if not data.simulation and not annotator_list:
         n_missing = int(data.frame[label].isna().sum())
@@ -264,7 +271,8 @@ def resume(run_dir, *, annotators=None, learner=None, strategy=None, n_rounds=No
     if strategy is None and settings["strategy"] is None:
         raise InputError("the run used a custom strategy function, which cannot be rebuilt; pass strategy=... to resume")
     model = make_learner(learner or settings["learner"], **({} if learner is not None else settings["learner_options"] or {}))
-    score_fn = get_strategy(strategy or settings["strategy"], random_state=settings["random_state"])
+    strategy = resolve_strategy(strategy or settings["strategy"], len(annotator_list))
+    score_fn = get_strategy(strategy, random_state=settings["random_state"])
     return _Session(data, settings, store, model, score_fn, annotator_list, out, history=read_history(out),
                     scoring=settings.get("scoring")).run()
 
@@ -281,8 +289,8 @@ def _check_arguments(batch_size, n_rounds, initial_per_class, target_accuracy, h
 
 def _check_loop_options(batch, candidates_factor, initial, pool_subsample, target_accuracy, holdout_fraction, test_df):
     check_batch_rule(batch, candidates_factor)
-    if initial not in INITIAL_RULES:
-        raise InputError(f"unknown initial rule {initial!r}; choose one of {', '.join(INITIAL_RULES)}")
+    if initial not in INITIAL_RULES + ("auto",):
+        raise InputError(f"unknown initial rule {initial!r}; choose one of {', '.join(INITIAL_RULES + ('auto',))}")
     if pool_subsample is not None and (isinstance(pool_subsample, bool) or not isinstance(pool_subsample, (int, np.integer))
                                        or pool_subsample < 1):
         raise InputError(f"pool_subsample must be a positive integer or None, got {pool_subsample!r}")
@@ -329,7 +337,10 @@ class _Session:
         self.reporter = RunReporter(self.out, settings, data, verbose=self.verbose, rows=history)
         self.consensus = None
         self.fitted = False
-        self.batch_rule = self._resolve_batch_rule(settings.get("batch", "topk"))
+        self.batch_rule = self._resolve_rule(settings.get("batch", "topk"), "kmeans", "topk")
+        self.initial_rule = self._resolve_rule(settings.get("initial", "random"), "kmeans", "random")
+        if not data.simulation and settings.get("initial") == "auto":  # real mode: the given labels start the run,
+            self.initial_rule = "random" if len(data.initial_ids) else "kmeans"  # a cold start only with none
         self.stop_ids = self._stop_set()
         self.stop_preds = self._load_pickle("stop_predictions.pkl")
 
@@ -400,7 +411,7 @@ class _Session:
             a not in done for done in labelled_by.values() for a in self.names)
 
     def _label_initial_set(self) -> None:
-        kmeans = self.settings.get("initial", "random") == "kmeans"
+        kmeans = self.initial_rule == "kmeans"
         if not self.data.simulation:  # real mode: the labels df arrived with
             done = set(self._labelled_by())
             for i in self.data.initial_ids:
@@ -426,10 +437,11 @@ class _Session:
         return [pool[k] for k in rows]
 
     # ----- embeddings for diversity rules ----------------------------------------------------------
-    def _resolve_batch_rule(self, batch) -> str:
-        if batch != "auto":
-            return batch
-        return "kmeans" if self._has_embeddings() else "topk"
+    def _resolve_rule(self, rule, diverse, plain) -> str:
+        """An ``"auto"`` batch or initial rule: ``diverse`` for strategy="auto" with embeddings, else ``plain``."""
+        if rule != "auto":
+            return rule
+        return diverse if self.settings.get("strategy") == "auto" and self._has_embeddings() else plain
 
     def _has_embeddings(self) -> bool:
         from .learners import Learner as BaseLearner

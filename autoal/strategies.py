@@ -28,6 +28,8 @@ __all__ = [
     "entropy",
     "RandomStrategy",
     "get_strategy",
+    "resolve_strategy",
+    "AUTO_STRATEGY",
     "call_strategy",
 ]
 
@@ -94,6 +96,19 @@ STRATEGIES: dict[str, Callable] = {
 }
 
 
+#: What ``strategy="auto"`` means: margin with one annotator (measured best of the single-annotator
+#: strategies, README "Measured"), ActiveLab with several (the one strategy that weighs a second
+#: label for a shaky example against a first label for a new one).
+AUTO_STRATEGY = {"one annotator": "margin", "several annotators": "activelab"}
+
+
+def resolve_strategy(strategy, n_annotators: int):
+    """The strategy ``"auto"`` stands for with ``n_annotators`` annotators; anything else as given."""
+    if isinstance(strategy, str) and strategy == "auto":
+        return AUTO_STRATEGY["one annotator" if n_annotators <= 1 else "several annotators"]
+    return strategy
+
+
 def get_strategy(strategy, *, random_state=0) -> Callable:
     """Return the strategy callable for a name in :data:`STRATEGIES` or a user's callable.
 
@@ -109,7 +124,7 @@ def get_strategy(strategy, *, random_state=0) -> Callable:
     if isinstance(strategy, str) and strategy in STRATEGIES:
         return STRATEGIES[strategy]
     raise InputError(
-        f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)} or pass a callable "
+        f"unknown strategy {strategy!r}; choose auto, one of {', '.join(STRATEGIES)} or pass a callable "
         "(labels_multiannotator, pred_probs, pred_probs_unlabeled) -> scores"
     )
 

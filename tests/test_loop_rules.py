@@ -82,7 +82,26 @@ def test_cold_start_from_no_labels_asks_for_typical_examples(tmp_path):
 def test_no_labels_without_cold_start_names_the_fix(tmp_path):
     images = write_images(tmp_path / "img", 5).assign(label=np.nan)
     with pytest.raises(InputError, match="initial='kmeans' and classes="):
-        autoal.run(images, annotators=lambda f: ["red"] * len(f), output_dir=tmp_path / "run", verbose=False)
+        autoal.run(images, annotators=lambda f: ["red"] * len(f), initial="random", output_dir=tmp_path / "run",
+                   verbose=False)
+    with pytest.raises(InputError, match=r"pass classes=\[...\] to start from no labels"):
+        autoal.run(images, annotators=lambda f: ["red"] * len(f), output_dir=tmp_path / "run2", verbose=False)
+
+
+def test_auto_cold_start_only_when_real_mode_has_no_labels(tmp_path):
+    images = write_images(tmp_path / "img", 10)
+    truth = images["label"].copy()
+    answers = lambda frame: [truth[i] for i in frame.index]
+    test_df = write_images(tmp_path / "test", 3, seed=1)
+    some = images.copy()
+    some.loc[some.groupby("label").cumcount() >= 2, "label"] = np.nan
+    given = autoal.run(some, test_df=test_df, learner=ColourFeatureLearner(), annotators=answers, batch_size=3,
+                       n_rounds=1, output_dir=tmp_path / "given", verbose=False)
+    assert given.history["n_labeled"].tolist() == [6, 9]  # round 0: the given labels only
+    none = autoal.run(images.assign(label=np.nan), test_df=test_df, classes=["red", "green", "blue"],
+                      learner=ColourFeatureLearner(), annotators=answers, batch_size=3, n_rounds=1,
+                      output_dir=tmp_path / "none", verbose=False)
+    assert none.history["n_labeled"].tolist() == [3, 6]  # round 0: a typical batch asked
 
 
 def test_stable_predictions_stop_the_run_without_a_holdout(images, tmp_path):

@@ -128,8 +128,8 @@ def test_embedder_errors_name_the_problem(tmp_path, checkpoint):
 
 
 def test_two_rounds_end_to_end_with_the_cache_in_the_run_folder(images, tmp_path, cache_home):
-    result = autoal.run(images, learner="embeddings", batch_size=4, n_rounds=2, initial_per_class=2,
-                        output_dir=tmp_path / "run", verbose=False)
+    result = autoal.run(images, learner="embeddings", strategy="margin", batch_size=4, n_rounds=2, initial_per_class=2,
+                        output_dir=tmp_path / "run", verbose=False)  # plain margin: no pool-wide cold-start pass
     h = result.history
     assert len(h) == 3 and h["n_labeled"].tolist() == [6, 10, 14]
     caches = list((tmp_path / "run" / "embeddings").iterdir())
