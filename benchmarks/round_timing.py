@@ -47,12 +47,13 @@ def run_plain(df, test, autoal_history, args, out):
     from cleanlab.multiannotator import get_active_learning_scores
 
     from autoal._torch_compat import import_multimodal_predictor
-    from autoal.backbones import random_init_checkpoint
+    from autoal.learners import AutoGluonLearner
     from autoal.learners.autogluon import _quiet_offline, offline_hyperparameters
 
     with _quiet_offline(True):
         MultiModalPredictor = import_multimodal_predictor()
-    hp = offline_hyperparameters(random_init_checkpoint(seed=args.seed), max_epochs=args.max_epochs)
+    backbone = AutoGluonLearner().configure(classes=[0, 1], random_state=args.seed).resolve_checkpoint()  # autoal's
+    hp = offline_hyperparameters(backbone, max_epochs=args.max_epochs)
     classes = sorted(df["label"].unique())
     labelled, predictor, rows = [], None, []
     for r, picked in enumerate(autoal_history["picked"]):
