@@ -106,12 +106,16 @@ def plot_curves(per_round, path, *, group="strategy", xlabel="labelled examples"
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for name, c in per_round.groupby(group):
+    groups = list(per_round.groupby(group))
+    colours = plt.get_cmap("tab10" if len(groups) <= 10 else "tab20").colors
+    fig, ax = plt.subplots(figsize=(7, 4.5) if len(groups) <= 6 else (9, 5.5))
+    for k, (name, c) in enumerate(groups):
         c = c.sort_values("round")
-        ax.plot(c["budget"], c["accuracy"], marker="o", markersize=3, label=name)
+        colour = colours[k % len(colours)]
+        ax.plot(c["budget"], c["accuracy"], marker="o", markersize=3, label=name, color=colour,
+                linestyle="--" if "/" in str(name) else "-")  # variants such as "margin/kmeans" dashed
         std = c["accuracy_std"].fillna(0)
-        ax.fill_between(c["budget"], c["accuracy"] - std, c["accuracy"] + std, alpha=0.15)
+        ax.fill_between(c["budget"], c["accuracy"] - std, c["accuracy"] + std, alpha=0.1, color=colour)
     ax.set_xlabel(xlabel)
     ax.set_ylabel("holdout accuracy" + (" (mean +- std over seeds)" if per_round["accuracy_std"].any() else ""))
     ax.grid(alpha=0.3)

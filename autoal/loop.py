@@ -667,7 +667,9 @@ class _Session:
 
     def _train_and_evaluate(self, r, before, picked, timings) -> dict:
         after = self._labelled_by()
-        train = self._training_set()
+        t = time.perf_counter()
+        train = self._training_set()  # consensus; cross-validation the first time an example has 2 labels
+        consensus_seconds = time.perf_counter() - t
         fit_seconds = self._fit(train)
         t = time.perf_counter()
         test = self.data.test
@@ -681,7 +683,7 @@ class _Session:
         n_multi = sum(len(v) >= 2 for v in after.values())
         row = {"round": r, "picked_ids": list(picked), "n_labeled": len(after), "n_annotations": len(self.store),
                "n_new_labels": len(new), "n_relabels": len(picked) - len(new), "n_multi_labeled": n_multi,
-               "n_pool": len(self.data.frame) - len(after), "accuracy": accuracy, "fit_seconds": fit_seconds,
+               "n_pool": len(self.data.frame) - len(after), "accuracy": accuracy, "consensus_seconds": consensus_seconds, "fit_seconds": fit_seconds,
                "eval_seconds": eval_seconds, "consensus_method": self.consensus.method, **timings,
                **self._stability(r), **getattr(self.learner, "last_fit_info_", {})}
         if self.truth is not None:

@@ -173,7 +173,8 @@ def task_round(params):
     record.update(round_seconds=sum(record[k] for k in stages), n_scored=int(row1["n_scored"]) + params["labels"],
                   labels_round0=int(row0["n_labeled"]), labels=int(row1["n_labeled"]),
                   accuracy_round0=float(row0["accuracy"]), accuracy=float(row1["accuracy"]),
-                  first_fit_seconds=float(row0["fit_seconds"]), run_seconds=total)
+                  first_fit_seconds=float(row0["fit_seconds"]), run_seconds=total,
+                  consensus_seconds=float(row1.get("consensus_seconds", np.nan)), n_relabels=int(row1["n_relabels"]))
     shutil.rmtree(out, ignore_errors=True)
     return record
 
@@ -280,8 +281,8 @@ def plan(args):
                                            "cache_dir": str(args.out / "work" / "throughput_cache")})]
     for size in sizes:
         for learner in learners:
-            if "subsample" in learner and size <= 5000:
-                continue  # subsampling a pool smaller than the subsample changes nothing
+            if "subsample" in learner and size <= 10000:
+                continue  # subsampling matters for the largest pools only
             steps.append(("round", f"round/{learner}/{size}", {"learner": learner, "pool": size, "labels": args.labels, **base}))
     for labels in (int(n) for n in args.accuracy_labels.split(",")):
         for learner in ("embeddings", "autogluon"):

@@ -33,7 +33,7 @@ SPLIT = ["fit_seconds", "predict_seconds", "score_seconds", "select_seconds", "e
 
 def run_autoal(df, args, out):
     result = autoal.run(
-        df, learner="autogluon", learner_options={"max_epochs": args.max_epochs}, strategy="activelab",
+        df, learner="autogluon", learner_options={"max_epochs": args.max_epochs, "checkpoint": args.checkpoint}, strategy="activelab",
         batch_size=args.batch_size, n_rounds=args.rounds, initial_per_class=args.init_per_class,
         holdout_fraction=0.25, output_dir=out, random_state=args.seed, verbose=False,
     )
@@ -52,7 +52,8 @@ def run_plain(df, test, autoal_history, args, out):
 
     with _quiet_offline(True):
         MultiModalPredictor = import_multimodal_predictor()
-    backbone = AutoGluonLearner().configure(classes=[0, 1], random_state=args.seed).resolve_checkpoint()  # autoal's
+    backbone = AutoGluonLearner(checkpoint=args.checkpoint).configure(classes=[0, 1], random_state=args.seed) \
+        .resolve_checkpoint()  # the backbone autoal's side trains
     hp = offline_hyperparameters(backbone, max_epochs=args.max_epochs)
     classes = sorted(df["label"].unique())
     labelled, predictor, rows = [], None, []
@@ -100,6 +101,8 @@ def main(argv=None):
     parser.add_argument("--max-epochs", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=2, help="each repeat runs both, alternating which goes first")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--checkpoint", help="backbone for both sides: a checkpoint folder, or random-init "
+                        "(default: autoal's, the pretrained MobileNetV2 when installed)")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     df = autoal.load_manifest(build_digits())
