@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import mmap
 import os
 import re
 import warnings
@@ -43,6 +44,13 @@ try:  # POSIX only; elsewhere writers are not locked against each other
     import fcntl
 except ImportError:  # pragma: no cover - Windows
     fcntl = None
+
+
+def _advise_random(vectors: np.memmap) -> None:
+    """Tell the kernel rows are read in random order: no read-ahead pulling neighbouring rows into memory."""
+    handle = getattr(vectors, "_mmap", None)
+    if handle is not None and hasattr(handle, "madvise") and hasattr(mmap, "MADV_RANDOM"):
+        handle.madvise(mmap.MADV_RANDOM)
 
 
 def file_key(path) -> str:
@@ -251,6 +259,7 @@ class EmbeddingCache:
         self._capacity = capacity
         if capacity:
             self._vectors = np.memmap(self.folder / VECTORS_FILE, dtype=_DTYPE, mode="r+", shape=(capacity, self.dim))
+            _advise_random(self._vectors)
 
     def _refresh(self, force=False) -> None:
         """Re-read the index when another writer (object or process) has replaced it."""

@@ -89,6 +89,17 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def rss_parts_mb() -> dict:
+    """Current resident memory split into anonymous (the process's own) and file-backed (mapped files)."""
+    fields = {}
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            if line.startswith(("RssAnon:", "RssFile:")):
+                name, value = line.split(":")
+                fields[name.strip().lower() + "_mb"] = int(value.split()[0]) / 1024
+    return fields
+
+
 # ----- measurements (each runs in a subprocess) -----------------------------------------------------
 
 def task_embed_pass(params):
@@ -240,11 +251,13 @@ def task_cache_1m(params):
     t = time.perf_counter()
     vectors, missing = reopened.get_many(sample)
     read_seconds = time.perf_counter() - t
+    after_read = rss_parts_mb()
     size_gb = sum(f.stat().st_size for f in folder.iterdir()) / 1e9
     shutil.rmtree(folder, ignore_errors=True)
     return {"rows": rows, "dim": dim, "disk_gb": size_gb, "write_seconds": write_seconds,
             "read_10k_random_seconds": read_seconds, "missing": int(np.sum(missing)),
-            "peak_rss_mb_after_write": rss_after_write, "vectors_gb_if_in_ram": rows * dim * 4 / 1e9}
+            "peak_rss_mb_after_write": rss_after_write, "vectors_gb_if_in_ram": rows * dim * 4 / 1e9,
+            **{f"after_read_{k}": v for k, v in after_read.items()}}
 
 
 TASKS = {"embed_pass": task_embed_pass, "throughput": task_throughput, "round": task_round, "ray": task_ray,
@@ -308,7 +321,7 @@ def main(argv=None):
     results_path = args.out / "results.jsonl"
     done = {}
     if results_path.exists():
-        done = {r["key"]: r for r in map(json.loads, results_path.read_text().splitlines()) if r.strip()}
+        done = {r["key"]: r for r in (json.loads(line) for line in results_path.read_text().splitlines() if line.strip())}
     for kind, key, params in plan(args):
         if key in done:
             print(f"{key}: already measured, skipped", flush=True)
