@@ -52,6 +52,8 @@ def parse_args(argv=None):
     p.add_argument("--test-size", type=int, help="seeded stratified subsample of the holdout")
     p.add_argument("--max-epochs", type=int, help="AutoGluon epochs per fit (default 20)")
     p.add_argument("--image-size", type=int, help="AutoGluon image side (default 64)")
+    p.add_argument("--checkpoint", help="AutoGluon backbone: a checkpoint folder or random-init (default: the "
+                   "pretrained MobileNetV2 when installed)")
     p.add_argument("--candidates-factor", type=float, default=10, help="shortlist size of kmeans batches, in batches")
     p.add_argument("--pool-subsample", type=int, help="score only this many unlabelled examples per round")
     p.add_argument("--stop-report", action="store_true", help="record the stable-predictions rule's kappa per round")
@@ -105,7 +107,8 @@ def learner_options(args):
         return {"cache_dir": str(args.out / "embedding_cache")}
     if args.learner != "autogluon":
         return {}
-    return {k: v for k, v in {"max_epochs": args.max_epochs, "image_size": args.image_size}.items() if v}
+    options = {"max_epochs": args.max_epochs, "image_size": args.image_size, "checkpoint": args.checkpoint}
+    return {k: v for k, v in options.items() if v}
 
 
 def main(argv=None):

@@ -45,6 +45,8 @@ def parse_args(argv=None):
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--learner", default="autogluon", choices=sorted(autoal.LEARNERS))
     p.add_argument("--max-epochs", type=int, default=20, help="AutoGluon epochs per fit")
+    p.add_argument("--checkpoint", help="AutoGluon backbone: a checkpoint folder or random-init (default: the "
+                   "pretrained MobileNetV2 when installed)")
     p.add_argument("--annotators", type=int, default=5)
     p.add_argument("--accuracy", default="0.65,0.95", help="LOW,HIGH accuracy range of the simulated annotators")
     p.add_argument("--init-per-class", type=int, default=5)
@@ -66,7 +68,7 @@ def main(argv=None):
     unknown = [c for c in configs if c not in CONFIGS]
     if unknown:
         raise SystemExit(f"unknown configs {unknown}; choose from {list(CONFIGS)}")
-    options = {"max_epochs": args.max_epochs} if args.learner == "autogluon" else {}
+    options = {"max_epochs": args.max_epochs, "checkpoint": args.checkpoint} if args.learner == "autogluon" else {}
     results, annotators = [], []
     work = Path(tempfile.mkdtemp(prefix="autoal-multi-"))
     try:
