@@ -217,8 +217,9 @@ def run(
     settings["stop"] = stop_rule.to_dict() if stop_rule is not None else None
     model = make_learner(learner, **(learner_options or {}))
     annotator_list = as_annotators(annotators)
-    score_fn = get_strategy(resolve_strategy(strategy, len(annotator_list)), random_state=random_state)
-    settings["strategy_used"] = resolve_strategy(strategy, len(annotator_list)) if isinstance(strategy, str) else None
+    strategy_used = resolve_strategy(strategy, len(annotator_list))
+    score_fn = get_strategy(strategy_used, random_state=random_state)
+    settings["strategy_used"] = strategy_used if isinstance(strategy_used, str) else None
     data = prepare_data(
         df, test_df=test_df, label=label, image_col=image_col, id_col=id_col, initial_per_class=initial_per_class,
         holdout_fraction=holdout_fraction, classes=classes, drop_bad_images=drop_bad_images,
@@ -328,6 +329,7 @@ class _Session:
         self.by_name = {a.name: a for a in annotators}
         self.class_index = {c: i for i, c in enumerate(data.classes)}
         self.truth = data.frame[self.label] if data.simulation else None
+        self.inputs = data.frame.drop(columns=[self.label])  # what learners and annotators see: no labels
         self.pick_probs = self._load_pick_probs()
         self.cv_probs: dict = {}
         self.learner.configure(classes=data.classes, label=self.label, image_col=settings["image_col"],
@@ -454,7 +456,7 @@ class _Session:
 
     def _features_of(self, ids) -> np.ndarray:
         """Embeddings of examples ``ids``: the learner's features, else the default pretrained backbone's."""
-        frame = self.data.frame.drop(columns=[self.label]).loc[list(ids)]
+        frame = self.inputs.loc[list(ids)]
         features = self.learner.features(frame)
         if features is None:
             if self._feature_learner is None:
@@ -470,11 +472,10 @@ class _Session:
     def _select(self, r, labelled_by):
         labelled = list(labelled_by)
         pool = self._pool_to_score(r, labelled_by)
-        frame = self.data.frame.drop(columns=[self.label])
         if not self.fitted:  # a resumed run retrains on the labels so far before scoring
             self._fit(self._training_set())
         t = time.perf_counter()
-        probs = self._predict(frame.loc[labelled + pool])
+        probs = self._predict(self.inputs.loc[labelled + pool])
         predict_seconds = time.perf_counter() - t
         workers = {"scoring_workers": self.scorer.last_info_["workers"]} if self.scorer is not None else {}
         t = time.perf_counter()
@@ -573,7 +574,7 @@ class _Session:
 
     def _ask(self, annotator: Annotator, ids, r) -> list:
         """Ask one annotator; commit each valid answer the moment it arrives; return the ids labelled."""
-        frame = self.data.frame.drop(columns=[self.label]).loc[ids]
+        frame = self.inputs.loc[ids]
         done, bad, n_answers = [], [], 0
         for example_id, answer in zip(ids, annotator.annotate(frame)):
             n_answers += 1
@@ -683,7 +684,8 @@ class _Session:
         n_multi = sum(len(v) >= 2 for v in after.values())
         row = {"round": r, "picked_ids": list(picked), "n_labeled": len(after), "n_annotations": len(self.store),
                "n_new_labels": len(new), "n_relabels": len(picked) - len(new), "n_multi_labeled": n_multi,
-               "n_pool": len(self.data.frame) - len(after), "accuracy": accuracy, "consensus_seconds": consensus_seconds, "fit_seconds": fit_seconds,
+               "n_pool": len(self.data.frame) - len(after), "accuracy": accuracy,
+               "consensus_seconds": consensus_seconds, "fit_seconds": fit_seconds,
                "eval_seconds": eval_seconds, "consensus_method": self.consensus.method, **timings,
                **self._stability(r), **getattr(self.learner, "last_fit_info_", {})}
         if self.truth is not None:
@@ -724,8 +726,7 @@ class _Session:
         if self.stop_rule is None:
             return {}
         t = time.perf_counter()
-        frame = self.data.frame.drop(columns=[self.label]).loc[self.stop_ids]
-        preds = self.learner.predict_proba(frame).argmax(axis=1)
+        preds = self.learner.predict_proba(self.inputs.loc[self.stop_ids]).argmax(axis=1)
         previous = self.stop_preds.get(r - 1)
         self.stop_preds[r] = preds
         self._save_pickle("stop_predictions.pkl", self.stop_preds)
