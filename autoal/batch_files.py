@@ -1,52 +1,69 @@
-"""The file round trip for teams with their own labelling tools: export a batch, import its labels."""
+"""The file round trip for teams with their own labelling tools: export a person's open examples, import their labels.
+
+An annotator's open examples are every example assigned to them, in any round, that they have neither
+labelled nor skipped. ``export_batch`` writes all of them; ``import_labels`` accepts a label for any
+of them whenever it arrives, so a late file is never refused because the run has moved on.
+"""
 
 from __future__ import annotations
 
 import csv
+import io
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from .data import UNKNOWN, match_class
 from .errors import InputError, first_few
+from .files import write_atomic
 from .manifest import read_csv_lines
-from .run_folder import open_run
+from .run_state import open_run
 from .store import DuplicateAnnotation
 
-__all__ = ["export_batch", "import_labels", "ImportReport"]
+__all__ = ["export_batch", "import_labels", "ImportReport", "open_examples"]
 
 BATCH_COLUMNS = ["example_id", "image_path", "label"]
 
 
-def _current_batch(settings, store, annotator, *, pending_only):
-    """``(round, ids)`` of the latest round in which ``annotator`` was asked for labels."""
-    if annotator not in settings["annotator_names"]:
-        raise InputError(f"annotator {annotator!r} is not in this run; its annotators are {settings['annotator_names']}")
-    asked = store.assignments()
-    asked = asked[asked["annotator"] == annotator]
-    if not asked.empty:
-        latest = int(asked["round"].max())
-        pending = store.assignments(latest, pending_only=True)
-        pending_ids = pending.loc[pending["annotator"] == annotator, "example_id"].tolist()
-        if pending_ids or not pending_only:
-            return latest, pending_ids if pending_only else asked.loc[asked["round"] == latest, "example_id"].tolist()
-    raise InputError(f"no labels are waiting from {annotator!r}; `autoal resume RUN_DIR` picks the next batch")
+def _check_annotator(state, annotator) -> None:
+    names = state.settings["annotator_names"]
+    if annotator not in names:
+        raise InputError(f"annotator {annotator!r} is not in this run; its annotators are {names}")
+
+
+def open_examples(state, annotator) -> tuple:
+    """``(rounds, positions)`` of the examples ``annotator`` was asked about and has not answered, oldest first."""
+    rounds, positions, _ = state.snapshot().pending(annotators=[annotator])
+    return rounds, positions
 
 
 def export_batch(run_dir, annotator, out=None) -> Path:
-    """Write ``annotator``'s current batch as a CSV (``example_id,image_path,label``, label empty).
+    """Write ``annotator``'s open examples as a CSV (``example_id,image_path,label``, label empty).
 
-    Returns the file's path: ``out``, or ``RUN_DIR/batches/round_RR_<annotator>.csv``.
+    Returns the file's path: ``out``, or ``RUN_DIR/batches/round_RR_<annotator>.csv`` (RR: the latest
+    round among them).
     """
-    settings, data, store = open_run(run_dir)
-    round_number, ids = _current_batch(settings, store, annotator, pending_only=True)
-    path = Path(out) if out else Path(run_dir) / "batches" / f"round_{round_number:02d}_{annotator}.csv"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
+    state = open_run(run_dir)
+    try:
+        _check_annotator(state, annotator)
+        rounds, positions = open_examples(state, annotator)
+        if not len(positions):
+            raise InputError(f"no labels are waiting from {annotator!r}; `autoal resume {run_dir}` picks the next batch")
+        safe = re.sub(r"[^A-Za-z0-9_.-]", "_", annotator)
+        path = Path(out) if out else Path(run_dir) / "batches" / f"round_{int(rounds.max()):02d}_{safe}.csv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(BATCH_COLUMNS)
-        for i in ids:
-            writer.writerow([i, data.frame.at[i, settings["image_col"]], ""])
-    return path
+        paths = state.data.frame[state.settings["image_col"]].to_numpy()
+        for example_id, position in zip(state.ids_of(positions), positions):
+            writer.writerow([example_id, paths[position], ""])
+        write_atomic(path, buffer.getvalue())
+        return path
+    finally:
+        state.close()
 
 
 @dataclass
@@ -77,40 +94,70 @@ def _read_rows(path):
     return header, rows
 
 
+class _Lookup:
+    """Text id -> what an import may do with it, for one annotator."""
+
+    def __init__(self, state, annotator):
+        snapshot = state.snapshot()
+        rounds, positions = open_examples(state, annotator)
+        self.open = {str(i): (int(p), int(r)) for i, p, r in zip(state.ids_of(positions), positions, rounds)}
+        code = snapshot.code(annotator) if annotator in snapshot.names else -1
+        done = snapshot.example[snapshot.annotator == code]
+        skipped = snapshot.skipped_example[snapshot.skipped_annotator == code]
+        self.done = set(map(str, state.ids_of(done)))
+        self.skipped = set(map(str, state.ids_of(np.setdiff1d(skipped, done))))
+
+
 def import_labels(run_dir, path, annotator) -> ImportReport:
     """Validate a labelled batch CSV and store its good rows as ``annotator``'s labels.
 
-    Rows for examples outside the annotator's current batch, labels that are not classes, repeated
-    examples and examples the annotator already labelled are rejected with their line numbers; every
-    other row is committed. Blank labels are skipped. Safe to run from several processes at once.
+    A row is stored when its example was assigned to ``annotator`` in any round and they have not
+    labelled or skipped it yet. Rows for other examples, labels that are not classes, examples repeated
+    in the file and examples the annotator already labelled are rejected with their line numbers;
+    blank labels are skipped (still open). Each good row is committed on its own, so an import that is
+    interrupted keeps what it stored; several processes may import at once.
     """
-    settings, data, store = open_run(run_dir)
-    round_number, batch = _current_batch(settings, store, annotator, pending_only=False)
-    header, rows = _read_rows(path)
-    by_text = {str(i): i for i in batch}
-    report = ImportReport(ignored_columns=[c for c in header if c not in BATCH_COLUMNS])
-    column = {name: header.index(name) for name in ("example_id", "label")}
-    seen = {}
-    for line, row in rows:
-        cells = row + [""] * (len(header) - len(row))
-        text_id, text_label = cells[column["example_id"]].strip(), cells[column["label"]].strip()
-        if text_id in seen:
-            report.rejected.append((line, f"example {text_id!r} appears again (first on line {seen[text_id]})"))
-            continue
-        seen[text_id] = line
-        if text_id not in by_text:
-            report.rejected.append((line, f"example {text_id!r} is not in {annotator}'s current batch (round {round_number})"))
-            continue
-        value = match_class(text_label, data.classes)
-        if value is None:
-            report.blank += 1
-        elif value is UNKNOWN:
-            report.rejected.append((line, f"{text_label!r} is not a class; classes: {first_few(data.classes, 20)}"))
-        else:
-            try:
-                store.add(by_text[text_id], annotator, value, round=round_number)
-                report.stored += 1
-            except DuplicateAnnotation:
-                report.rejected.append((line, f"{annotator} already labelled example {text_id!r}"))
-    store.close()
-    return report
+    state = open_run(run_dir)
+    try:
+        _check_annotator(state, annotator)
+        header, rows = _read_rows(path)
+        lookup = _Lookup(state, annotator)
+        report = ImportReport(ignored_columns=[c for c in header if c not in BATCH_COLUMNS])
+        column = {name: header.index(name) for name in ("example_id", "label")}
+        seen = {}
+        for line, row in rows:
+            cells = row + [""] * (len(header) - len(row))
+            text_id, text_label = cells[column["example_id"]].strip(), cells[column["label"]].strip()
+            problem = _store_row(state, lookup, annotator, text_id, text_label, seen.get(text_id), report)
+            seen.setdefault(text_id, line)
+            if problem:
+                report.rejected.append((line, problem))
+        return report
+    finally:
+        state.close()
+
+
+def _store_row(state, lookup, annotator, text_id, text_label, first_line, report) -> str:
+    """Store one row; returns why it was rejected, or ``""``."""
+    if first_line is not None:
+        return f"example {text_id!r} appears again (first on line {first_line})"
+    if text_id in lookup.done:
+        return f"{annotator} already labelled example {text_id!r}"
+    if text_id in lookup.skipped:
+        return f"{annotator} skipped example {text_id!r} earlier; it was given to someone else"
+    if text_id not in lookup.open:
+        return (f"example {text_id!r} was never assigned to {annotator}; the examples waiting for them are in "
+                f"`autoal export-batch RUN_DIR --annotator {annotator}`")
+    value = match_class(text_label, state.classes)
+    if value is None:
+        report.blank += 1
+        return ""
+    if value is UNKNOWN:
+        return f"{text_label!r} is not a class; classes: {first_few(state.classes, 20)}"
+    position, round_ = lookup.open[text_id]
+    try:
+        state.add_label(position, annotator, state.class_index[value], round_)
+    except DuplicateAnnotation:
+        return f"{annotator} already labelled example {text_id!r}"
+    report.stored += 1
+    return ""

@@ -62,8 +62,7 @@ def kmeans_batch(ids, scores, features_of, batch_size, *, candidates_factor=10, 
     shortlist = select_lowest(ids, scores, n_short, random_state=rng)
     if len(shortlist) <= batch_size:
         return shortlist  # fewer candidates than the batch: all of them, nothing to choose
-    score_of = dict(zip(ids, np.asarray(scores, dtype=float)))
-    features = np.asarray(features_of(shortlist), dtype=np.float64)
+    features = np.asarray(features_of(shortlist), dtype=np.float32)
     if features.shape[0] != len(shortlist):
         raise ValueError(f"features_of returned {features.shape[0]} rows for {len(shortlist)} ids")
     clusters = _cluster(features, batch_size, int(rng.integers(2**31 - 1)))
@@ -74,7 +73,7 @@ def kmeans_batch(ids, scores, features_of, batch_size, *, candidates_factor=10, 
             best[c] = i
     picked = set(best.values())
     picked |= set([i for i in shortlist if i not in picked][: batch_size - len(picked)])
-    return sorted(picked, key=lambda i: (score_of[i], rank[i]))
+    return sorted(picked, key=rank.get)
 
 
 def _cluster(features, n_clusters, seed) -> np.ndarray:

@@ -42,8 +42,10 @@ def _add_run_options(p, *, defaults):
     p.add_argument("--batch", default="auto", choices=["auto", "topk", "kmeans"],
                    help="batch rule (default auto: kmeans when embeddings are available, else topk)")
     p.add_argument("--candidates-factor", type=float, default=10, help="kmeans batches: shortlist size in batches")
-    p.add_argument("--initial", default="random", choices=["random", "kmeans"],
-                   help="first examples: random per class, or the most typical of k-means clusters (cold start)")
+    p.add_argument("--initial", default="auto", choices=["auto", "random", "kmeans"],
+                   help="first examples (default auto: k-means with the default strategy when embeddings are available, "
+                   "and in real mode only when no label is given): random per class, or the most typical of k-means "
+                   "clusters (cold start)")
     p.add_argument("--stop-stable", action="store_true",
                    help="stop when predictions on a stop set agree (Cohen's kappa >= 0.99) for 3 rounds")
     p.add_argument("--pool-subsample", type=_positive_int, help="score only this many unlabelled examples per round")
@@ -79,8 +81,11 @@ def build_parser() -> argparse.ArgumentParser:
     resume_p = sub.add_parser("resume", help="continue a stopped run from its folder")
     resume_p.add_argument("run_dir", type=Path)
     resume_p.add_argument("--rounds", type=_positive_int, help="total query rounds (default: the run's own)")
+    resume_p.add_argument("--partial", action="store_true",
+                          help="when the round waits for file labels, train on what has arrived and go on; the open "
+                          "examples stay with their annotators")
     resume_p.add_argument("--quiet", action="store_true")
-    export_p = sub.add_parser("export-batch", help="write an annotator's current batch as a CSV to label")
+    export_p = sub.add_parser("export-batch", help="write the examples waiting for an annotator as a CSV to label")
     export_p.add_argument("run_dir", type=Path)
     export_p.add_argument("--annotator", required=True)
     export_p.add_argument("--out", type=Path, help="CSV to write (default RUN_DIR/batches/round_RR_NAME.csv)")
@@ -160,7 +165,7 @@ def _command_demo(args):
 def _command_resume(args):
     from .loop import resume
 
-    return resume(args.run_dir, n_rounds=args.rounds, verbose=not args.quiet)
+    return resume(args.run_dir, n_rounds=args.rounds, verbose=not args.quiet, partial=args.partial)
 
 
 def _command_export(args):

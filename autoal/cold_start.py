@@ -4,6 +4,10 @@ With few or no labels a model's uncertainty means little, and random examples co
 regions unevenly. :func:`typical_examples` clusters the pool's embeddings into ``k`` groups with
 seeded k-means and takes, from each group, the example with the highest typicality: the inverse mean
 distance to its nearest neighbours inside its group (the TypiClust rule of Hacohen et al., 2022).
+
+On a big pool the clustering runs on a seeded sample of :data:`MAX_CANDIDATES` examples
+(:func:`candidate_sample`): a million 1280-d embeddings would be 5 GB in float32, and a sample of
+50,000 already holds hundreds of examples per cluster for any batch a person labels.
 """
 
 from __future__ import annotations
@@ -12,10 +16,20 @@ import warnings
 
 import numpy as np
 
-__all__ = ["INITIAL_RULES", "typical_examples", "typicality"]
+__all__ = ["INITIAL_RULES", "MAX_CANDIDATES", "candidate_sample", "typical_examples", "typicality"]
 
 #: Initial-set rules :func:`autoal.run` accepts.
 INITIAL_RULES = ("random", "kmeans")
+#: The cold start clusters at most this many pool examples (a seeded sample of bigger pools).
+MAX_CANDIDATES = 50_000
+
+
+def candidate_sample(n, *, limit=MAX_CANDIDATES, random_state=None) -> np.ndarray:
+    """Sorted row indices of a seeded sample of ``limit`` of ``n`` candidates (all of them when ``n <= limit``)."""
+    if n <= limit:
+        return np.arange(n)
+    rng = np.random.default_rng(random_state)
+    return np.sort(rng.choice(n, size=limit, replace=False))
 
 
 def typicality(features, n_neighbors=20) -> np.ndarray:
@@ -25,7 +39,7 @@ def typicality(features, n_neighbors=20) -> np.ndarray:
     """
     from sklearn.neighbors import NearestNeighbors
 
-    features = np.asarray(features, dtype=np.float64)
+    features = np.asarray(features, dtype=np.float32)
     n = features.shape[0]
     if n <= 1:
         return np.ones(n)
@@ -58,7 +72,7 @@ def typical_examples(features, k, *, n_neighbors=20, random_state=None) -> np.nd
     """
     from sklearn.cluster import KMeans
 
-    features = np.asarray(features, dtype=np.float64)
+    features = np.asarray(features, dtype=np.float32)
     n = features.shape[0]
     k = min(int(k), n)
     if k <= 0:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
+
+from .files import write_atomic
 
 __all__ = ["area_under_curve", "budget_to_reach", "summarize_runs", "plot_curves"]
 
@@ -121,5 +125,7 @@ def plot_curves(per_round, path, *, group="strategy", xlabel="labelled examples"
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, dpi=100, format="png")
     plt.close(fig)
+    write_atomic(path, buffer.getvalue())

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .files import write_atomic
 from .images import file_sha256
 
 __all__ = ["EmbeddingCache", "file_key", "FORMAT_VERSION"]
@@ -63,12 +64,7 @@ class _Corrupt(Exception):
 
 
 def _write_json_atomic(path: Path, obj) -> None:
-    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(obj, handle, separators=(",", ":"))
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(obj, separators=(",", ":")))
 
 
 class EmbeddingCache:

@@ -1,4 +1,10 @@
-"""Per-round progress lines and the run's files: history.csv, summary.json, learning_curve.png."""
+"""What a run reports: its progress lines, each round's history row, the result tables and the files for people.
+
+The run store holds the history (one record per finished round); the files written here
+(``history.csv`` after every round, ``summary.json``, ``labels.csv``, ``annotators.csv`` and
+``learning_curve.png`` when the run stops) are copies for people and other tools, each written
+atomically (:mod:`autoal.files`).
+"""
 
 from __future__ import annotations
 
@@ -8,11 +14,20 @@ import time
 from importlib import metadata
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-__all__ = ["RunReporter", "package_versions", "plot_learning_curve", "read_history"]
+from .files import write_csv_atomic, write_json_atomic
+
+__all__ = ["RunReporter", "package_versions", "plot_learning_curve", "label_counts", "consensus_table",
+           "annotator_table", "HISTORY_COLUMNS"]
 
 _PACKAGES = ("autoal", "autogluon.multimodal", "cleanlab", "torch", "timm", "scikit-learn", "pandas", "numpy")
+
+#: The history's leading columns, in order; others (learner facts, stop rule) follow.
+HISTORY_COLUMNS = ["round", "n_labeled", "n_annotations", "n_new_labels", "n_relabels", "n_multi_labeled", "n_pool",
+                   "accuracy", "consensus_accuracy", "fit_seconds", "predict_seconds", "score_seconds",
+                   "select_seconds", "annotate_seconds", "eval_seconds", "round_seconds"]
 
 
 def package_versions() -> dict:
@@ -24,6 +39,44 @@ def package_versions() -> dict:
         except metadata.PackageNotFoundError:
             versions[name] = None
     return versions
+
+
+def label_counts(snapshot, since_watermark) -> dict:
+    """The history's label counts: totals, and the labels that arrived after ``since_watermark``.
+
+    ``n_new_labels`` counts arrivals that were their example's first label, ``n_relabels`` the rest.
+    """
+    first = np.unique(snapshot.example, return_index=True)[1]
+    first_seq = snapshot.seq[first]
+    arrived = int((snapshot.seq > since_watermark).sum())
+    new = int((first_seq > since_watermark).sum())
+    n_labeled = int(len(first))
+    return {"n_labeled": n_labeled, "n_annotations": snapshot.n_annotations, "n_new_labels": new,
+            "n_relabels": arrived - new, "n_multi_labeled": snapshot.n_multi_labelled,
+            "n_pool": snapshot.n_examples - n_labeled}
+
+
+def consensus_table(state, consensus, positions, snapshot) -> pd.DataFrame:
+    """Per labelled example (index: id): consensus ``label``, ``quality``, ``n_annotations``."""
+    if consensus is None:
+        return pd.DataFrame(columns=["label", "quality", "n_annotations"])
+    return pd.DataFrame({"label": np.asarray(state.classes)[consensus.labels],
+                         "quality": consensus.quality, "n_annotations": snapshot.counts[positions]},
+                        index=pd.Index(state.ids_of(positions), name="example_id"))
+
+
+def annotator_table(state, consensus, columns, snapshot, truth=None) -> pd.DataFrame:
+    """Per annotator: ``n_labels``, ``estimated_quality`` and, in simulation (``truth``: class index per
+    position), ``true_accuracy`` on the examples they labelled."""
+    names = np.array(snapshot.names, dtype=object)[snapshot.annotator]
+    table = pd.DataFrame(index=pd.Index(columns, name="annotator"))
+    table["n_labels"] = pd.Series(names).value_counts().reindex(table.index).fillna(0).astype(int)
+    quality = consensus.annotator_quality if consensus is not None else pd.Series(dtype=float)
+    table["estimated_quality"] = quality.reindex(table.index)
+    if truth is not None:
+        correct = pd.Series(truth[snapshot.example] == snapshot.label)
+        table["true_accuracy"] = correct.groupby(names).mean().reindex(table.index)
+    return table
 
 
 class RunReporter:
@@ -56,14 +109,17 @@ class RunReporter:
             if data.dropped:
                 print(f"  dropped {len(data.dropped)} rows with unreadable images (listed in summary.json)")
 
-    def add_round(self, row: dict) -> None:
-        """Record a finished round, rewrite history.csv and print its line."""
-        row = dict(row)
-        row["holdout"] = self.summary["holdout"]
-        row["n_picked"] = len(row.get("picked_ids", []))
+    @staticmethod
+    def complete(row: dict, holdout: str) -> dict:
+        """A round's row with the fields derived from the others (``holdout``, ``n_picked``, ``round_seconds``)."""
+        row = dict(row, holdout=holdout, n_picked=len(row.get("picked_ids", [])))
         row["round_seconds"] = sum(v for k, v in row.items() if k.endswith("_seconds") and k != "round_seconds")
+        return row
+
+    def add_round(self, row: dict) -> None:
+        """Record a finished round (already completed and stored), rewrite history.csv and print its line."""
         self.rows.append(row)
-        self.history().to_csv(self.output_dir / "history.csv", index=False)
+        write_csv_atomic(self.history(), self.output_dir / "history.csv", index=False)
         if self.verbose:
             relabels = f" ({row['n_relabels']} relabels)" if row.get("n_relabels") else ""
             print(
@@ -78,15 +134,13 @@ class RunReporter:
         if frame.empty:
             return frame
         frame["picked_ids"] = [json.dumps([_plain(i) for i in ids]) for ids in frame["picked_ids"]]
-        first = ["round", "n_labeled", "n_annotations", "n_new_labels", "n_relabels", "n_multi_labeled", "n_pool",
-                 "accuracy", "consensus_accuracy", "fit_seconds", "predict_seconds",
-                 "score_seconds", "select_seconds", "annotate_seconds", "eval_seconds", "round_seconds"]
-        return frame[[c for c in first if c in frame] + [c for c in frame if c not in first]]
+        frame = frame.drop(columns=[c for c in ("watermark",) if c in frame])
+        return frame[[c for c in HISTORY_COLUMNS if c in frame] + [c for c in frame if c not in HISTORY_COLUMNS]]
 
     def finish(self, labels: pd.DataFrame, stop_reason: str, annotators: pd.DataFrame) -> pd.DataFrame:
         """Write summary.json, labels.csv, annotators.csv and learning_curve.png; return the history."""
-        labels.to_csv(self.output_dir / "labels.csv", index=False)
-        annotators.to_csv(self.output_dir / "annotators.csv")
+        write_csv_atomic(labels, self.output_dir / "labels.csv", index=False)
+        write_csv_atomic(annotators, self.output_dir / "annotators.csv")
         history = self.history()
         self.summary.update(stop_reason=stop_reason, n_annotations=int(len(labels)),
                             seconds=round(time.time() - self.started, 1))
@@ -99,24 +153,12 @@ class RunReporter:
             n_labeled=int(history["n_labeled"].iloc[-1]),
             final_accuracy=float(history["accuracy"].iloc[-1]),
         )
-        (self.output_dir / "summary.json").write_text(json.dumps(self.summary, indent=2, default=str))
+        write_json_atomic(self.output_dir / "summary.json", self.summary)
         plot_learning_curve(history, self.output_dir / "learning_curve.png", title=self.summary["settings"].get("strategy"))
         if self.verbose:
             print(f"autoal: stopped ({stop_reason}); final accuracy {self.summary['final_accuracy']:.3f} "
                   f"with {self.summary['n_labeled']} labels; files in {self.output_dir}")
         return history
-
-
-def read_history(output_dir) -> list:
-    """The rows of a run's history.csv as dicts (``picked_ids`` back to lists); [] when there is none."""
-    path = Path(output_dir) / "history.csv"
-    if not path.exists():
-        return []
-    frame = pd.read_csv(path)
-    rows = frame.to_dict(orient="records")
-    for row in rows:
-        row["picked_ids"] = json.loads(row["picked_ids"])
-    return rows
 
 
 def _plain(value):

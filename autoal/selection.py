@@ -1,10 +1,18 @@
-"""Selectors: turn scores into the ids of the next batch (lower score = picked first)."""
+"""Selection: from a round's scores to the examples of its batch (lower score = picked first). No writes.
+
+:func:`select_lowest` takes the lowest scores; :func:`select_batch` is the whole pure step of a round:
+it puts the pool's and (with relabeling) the labelled examples' scores on one list of candidates,
+keeps only examples some annotator can still be asked about, and applies the batch rule
+(:mod:`autoal.batching`).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-__all__ = ["select_lowest"]
+__all__ = ["select_lowest", "select_batch", "Scores"]
 
 
 def select_lowest(ids, scores, batch_size, *, random_state=None):
@@ -13,7 +21,7 @@ def select_lowest(ids, scores, batch_size, *, random_state=None):
     Parameters
     ----------
     ids : sequence, shape (U,)
-        Stable example ids, aligned with ``scores``.
+        Stable example ids (or positions), aligned with ``scores``.
     scores : array-like of float, shape (U,)
         Lower = ask first.
     batch_size : int
@@ -27,10 +35,80 @@ def select_lowest(ids, scores, batch_size, *, random_state=None):
         The picked ids, lowest score first.
     """
     scores = np.asarray(scores, dtype=float)
-    ids = list(ids)
     if len(ids) != len(scores):
         raise ValueError(f"{len(ids)} ids but {len(scores)} scores")
     rng = random_state if isinstance(random_state, np.random.Generator) else np.random.default_rng(random_state)
     tie_break = rng.random(len(scores))
-    order = np.lexsort((tie_break, scores))[: max(0, int(batch_size))]
+    k = max(0, min(int(batch_size), len(scores)))
+    if k == 0:
+        return []
+    if k < len(scores):  # only scores up to the k-th smallest can be picked: sort just those
+        cutoff = np.partition(scores, k - 1)[k - 1]
+        rows = np.flatnonzero(scores <= cutoff)
+    else:
+        rows = np.arange(len(scores))
+    order = rows[np.lexsort((tie_break[rows], scores[rows]))][:k]
+    ids = ids if isinstance(ids, np.ndarray) else list(ids)
     return [ids[i] for i in order]
+
+
+@dataclass(frozen=True)
+class Scores:
+    """One round's scores (lower = more worth an annotation) by example position.
+
+    Attributes
+    ----------
+    pool, pool_scores : ndarray, shape (U,)
+        Unlabelled examples scored this round and their scores.
+    labelled, labelled_scores : ndarray, shape (N,), or labelled_scores None
+        Labelled examples and their scores for another label (None: the strategy never relabels).
+    """
+
+    pool: np.ndarray
+    pool_scores: np.ndarray
+    labelled: np.ndarray
+    labelled_scores: np.ndarray | None
+
+
+def select_batch(scores: Scores, snapshot, annotators, batch_size, *, rule="topk", relabel=True, features_of=None,
+                 candidates_factor=10, random_state=None) -> np.ndarray:
+    """The positions of a round's batch, lowest score first.
+
+    Parameters
+    ----------
+    scores : Scores
+        The round's scores.
+    snapshot : Snapshot
+        Annotations, assignments and skips: examples no annotator of ``annotators`` can be asked about
+        (all labelled, skipped or already asked) are not candidates.
+    annotators : list of str
+        Who can be asked this round.
+    batch_size : int
+        Examples to pick (fewer when candidates run out).
+    rule : {"topk", "kmeans"}
+        The batch rule (:mod:`autoal.batching`); ``"kmeans"`` needs ``features_of``.
+    relabel : bool
+        Let labelled examples with scores compete for another label.
+    features_of : callable, optional
+        ``positions -> (n, d)`` embeddings, for ``rule="kmeans"``.
+    candidates_factor : float
+        Shortlist size of ``"kmeans"``, in batches.
+    random_state : int or numpy.random.Generator
+        Seeds tie-breaking and k-means.
+    """
+    from .batching import kmeans_batch
+
+    positions, values = [scores.pool], [scores.pool_scores]
+    if relabel and scores.labelled_scores is not None and len(scores.labelled):
+        positions.append(scores.labelled)
+        values.append(scores.labelled_scores)
+    positions = np.concatenate(positions).astype(np.int64)
+    values = np.concatenate(values).astype(float)
+    askable = snapshot.askable(positions, annotators) > 0
+    positions, values = positions[askable], values[askable]
+    if rule == "kmeans":
+        picked = kmeans_batch(positions, values, features_of, batch_size, candidates_factor=candidates_factor,
+                              random_state=random_state)
+    else:
+        picked = select_lowest(positions, values, batch_size, random_state=random_state)
+    return np.asarray(picked, dtype=np.int64)

@@ -15,7 +15,7 @@ import numpy as np
 
 from .errors import InputError
 
-__all__ = ["StablePredictions", "cohen_kappa", "make_stop_rule"]
+__all__ = ["StablePredictions", "StopMonitor", "cohen_kappa", "make_stop_rule"]
 
 
 def cohen_kappa(a, b) -> float:
@@ -89,8 +89,8 @@ class StablePredictions:
         if len(ids) <= self.size:
             return ids
         rng = np.random.default_rng([int(random_state), 1009])
-        chosen = set(rng.choice(len(ids), size=self.size, replace=False).tolist())
-        return [i for k, i in enumerate(ids) if k in chosen]
+        chosen = np.sort(rng.choice(len(ids), size=self.size, replace=False))
+        return [ids[k] for k in chosen]
 
     def to_dict(self) -> dict:
         """The settings as a plain dict (saved in the run's settings.json)."""
@@ -110,3 +110,42 @@ def make_stop_rule(stop):
         return StablePredictions(**stop)
     raise InputError(f"unknown stop rule {stop!r}; use stop='stable', a dict like {{'kappa': 0.99, 'rounds': 3}}, "
                      "or None (stop after n_rounds, the budget or target_accuracy)")
+
+
+class StopMonitor:
+    """Applies a :class:`StablePredictions` rule during a run: predicts the stop set after every
+    round's training, compares with the previous round (Cohen's kappa) and says when to stop.
+
+    Parameters
+    ----------
+    rule : StablePredictions
+        The rule.
+    positions : array of int
+        The stop set (pool positions).
+    previous : array of int, optional
+        The last recorded round's predicted classes on the stop set (a resumed run).
+    """
+
+    def __init__(self, rule: StablePredictions, positions, previous=None):
+        self.rule = rule
+        self.positions = np.asarray(positions, dtype=np.int64)
+        self.previous = previous
+
+    def observe(self, learner, inputs) -> tuple:
+        """Predict the stop set with the freshly trained ``learner``; returns ``(history fields, predictions)``."""
+        import time
+
+        started = time.perf_counter()
+        predictions = learner.predict_proba(inputs.iloc[self.positions]).argmax(axis=1).astype(np.int32)
+        kappa = cohen_kappa(self.previous, predictions) if self.previous is not None else float("nan")
+        self.previous = predictions
+        return {"stop_kappa": kappa, "stop_seconds": time.perf_counter() - started}, predictions
+
+    def should_stop(self, rows) -> bool:
+        """Whether the recorded rounds' kappas say stop (never with ``report_only``)."""
+        return not self.rule.report_only and self.rule.should_stop([row.get("stop_kappa") for row in rows])
+
+    def message(self) -> str:
+        """Why the run stopped, in words."""
+        return (f"predictions stable: Cohen's kappa on the {len(self.positions)}-example stop set >= {self.rule.kappa} "
+                f"for {self.rule.rounds} rounds")

@@ -10,10 +10,15 @@ Every strategy is called as ``strategy(labels_multiannotator, pred_probs, pred_p
 It returns ``(scores_labeled, scores_unlabeled)``: arrays of shape (N,) and (U,), lower = more worth an
 annotation. ``scores_labeled`` may be None for strategies that never ask for a second label.
 A custom callable may also return just the (U,) pool scores.
+
+A strategy that needs randomness takes a keyword argument ``rng``: autoal then passes a
+``numpy.random.Generator`` seeded by the run's seed and the round, so a resumed run draws what the
+uninterrupted run would have drawn.
 """
 
 from __future__ import annotations
 
+import inspect
 from typing import Callable
 
 import numpy as np
@@ -31,6 +36,7 @@ __all__ = [
     "resolve_strategy",
     "AUTO_STRATEGY",
     "call_strategy",
+    "takes_rng",
 ]
 
 
@@ -77,14 +83,18 @@ def entropy(labels_multiannotator, pred_probs, pred_probs_unlabeled):
 
 
 class RandomStrategy:
-    """Uniformly random scores from a seeded generator: the baseline every strategy is measured against."""
+    """Uniformly random scores: the baseline every strategy is measured against.
+
+    Draws from the ``rng`` autoal passes each round (seeded by the run's seed and the round); called
+    without one, from its own generator seeded by ``random_state``.
+    """
 
     def __init__(self, random_state=0):
         self.random_state = random_state
         self._rng = np.random.default_rng(random_state)
 
-    def __call__(self, labels_multiannotator, pred_probs, pred_probs_unlabeled):
-        return None, self._rng.random(len(pred_probs_unlabeled))
+    def __call__(self, labels_multiannotator, pred_probs, pred_probs_unlabeled, *, rng=None):
+        return None, (rng if rng is not None else self._rng).random(len(pred_probs_unlabeled))
 
 
 STRATEGIES: dict[str, Callable] = {
@@ -129,9 +139,22 @@ def get_strategy(strategy, *, random_state=0) -> Callable:
     )
 
 
-def call_strategy(strategy, labels_multiannotator, pred_probs, pred_probs_unlabeled):
-    """Call a strategy and check its output: returns ``(scores_labeled or None, scores_unlabeled)``."""
-    out = strategy(labels_multiannotator, pred_probs, pred_probs_unlabeled)
+def takes_rng(strategy) -> bool:
+    """Whether ``strategy`` accepts the keyword argument ``rng``."""
+    try:
+        parameters = inspect.signature(strategy).parameters
+    except (TypeError, ValueError):
+        return False
+    return "rng" in parameters or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+
+
+def call_strategy(strategy, labels_multiannotator, pred_probs, pred_probs_unlabeled, *, rng=None):
+    """Call a strategy and check its output: returns ``(scores_labeled or None, scores_unlabeled)``.
+
+    ``rng`` is passed on to strategies that take it (:func:`takes_rng`).
+    """
+    extra = {"rng": rng} if rng is not None and takes_rng(strategy) else {}
+    out = strategy(labels_multiannotator, pred_probs, pred_probs_unlabeled, **extra)
     if isinstance(out, tuple) and len(out) == 2:
         scores_labeled, scores_unlabeled = out
     else:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import sqlite3
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -24,6 +27,15 @@ def write_images(folder, n_per_class, classes=("red", "green", "blue"), size=16,
             Image.fromarray(pixels).save(path)
             rows.append({"label": cls, "image_path": str(path)})
     return pd.DataFrame(rows)
+
+
+def stored_labels(run_dir) -> pd.DataFrame:
+    """Every annotation in a run's store, read with plain sqlite3 from its ``labels`` view (ids decoded,
+    labels as class names), independently of autoal's own readers."""
+    with sqlite3.connect(f"file:{run_dir / 'run.sqlite'}?mode=ro", uri=True) as db:
+        rows = db.execute("SELECT example_id, annotator, label, round FROM labels").fetchall()
+    return pd.DataFrame([(json.loads(e), a, lab, r) for e, a, lab, r in rows],
+                        columns=["example_id", "annotator", "label", "round"])
 
 
 @pytest.fixture
@@ -73,7 +85,63 @@ class TruthLearner(Learner):
 class ColourFeatureLearner(TruthLearner):
     """TruthLearner whose ``features`` are each image's mean RGB colour (for diversity rules)."""
 
+    provides_features = True
+
     def features(self, df):
         self.feature_calls_ = getattr(self, "feature_calls_", 0) + 1
         return np.array([np.asarray(Image.open(p).convert("RGB"), dtype=float).mean(axis=(0, 1))
                          for p in df[self.image_col]])
+
+
+# -- in CI every dependency is installed: a skipped test there hides a broken install ------------------
+
+
+class PlatformSkip(pytest.skip.Exception):
+    """A skip about the machine (its file system, its OS), not a missing package: it stays a skip in CI."""
+
+
+def skip_for_platform(reason):
+    """Skip the running test because this machine cannot run it; unlike any other skip, allowed in CI.
+
+    Parameters
+    ----------
+    reason : str
+        What the platform lacks, shown in pytest's skip summary.
+    """
+    __tracebackhide__ = True  # report the test's line, not this one
+    raise PlatformSkip(reason)
+
+
+def in_ci() -> bool:
+    """Whether the ``CI`` environment variable is set (to anything but empty, ``0`` or ``false``)."""
+    import os
+
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false")
+
+
+def _fail_skip_in_ci(report, excinfo) -> None:
+    if not in_ci() or not report.skipped or hasattr(report, "wasxfail"):
+        return
+    if excinfo is not None and excinfo.errisinstance(PlatformSkip):
+        return
+    reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    report.outcome = "failed"
+    report.longrepr = (
+        f"{reason}\nthis skip fails because CI is set: every dependency is installed there, so a skip hides a "
+        "broken install; install what it names (bash scripts/setup.sh), or, when the machine itself cannot run "
+        "the test, skip with conftest.skip_for_platform(reason)"
+    )
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """With ``CI`` set, a test skipped by ``importorskip``, ``skipif`` or ``pytest.skip`` fails instead."""
+    report = (yield).get_result()
+    _fail_skip_in_ci(report, call.excinfo)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector):
+    """With ``CI`` set, a module skipped while collected (a module-level ``importorskip``) fails instead."""
+    report = (yield).get_result()
+    _fail_skip_in_ci(report, None)

@@ -111,7 +111,7 @@ def test_file_round_trip_through_the_cli(manifest, tmp_path, capsys):
     out = tmp_path / "team"
     assert main(["run", str(manifest), "--learner", "fast", "--annotators", "alice", "--batch-size", "3",
                  "--rounds", "1", "--out", str(out)]) == 0
-    assert "round 1 waits for labels from alice (3)" in capsys.readouterr().out
+    assert "round 1 waits for labels from alice (3 of 3 pending)" in capsys.readouterr().out
     assert main(["export-batch", str(out), "--annotator", "alice", "--out", str(tmp_path / "b.csv")]) == 0
     batch = pd.read_csv(tmp_path / "b.csv")
     batch["label"] = [truth[i] for i in batch["example_id"]]

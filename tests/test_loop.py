@@ -5,12 +5,11 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import FixedLearner, TruthLearner
+from conftest import FixedLearner, TruthLearner, stored_labels
 
 import autoal
 from autoal.annotators import Annotator
 from autoal.errors import AnnotationError, InputError
-from autoal.store import LabelStore
 
 
 def test_simulation_reveals_initial_labels_and_records_each_round(images, tmp_path):
@@ -143,7 +142,7 @@ def test_bad_annotator_answer_keeps_the_valid_ones(images, tmp_path):
     with pytest.raises(AnnotationError, match=r"not classes of this run: .*'purple'.*valid classes: 'blue', 'green', 'red'"):
         autoal.run(df, annotators=ListAnnotator(answers), learner=TruthLearner(p=0.5), strategy="random",
                    batch_size=48, n_rounds=1, output_dir=tmp_path / "run", verbose=False)
-    stored = LabelStore(tmp_path / "run" / "labels.sqlite").annotations()
+    stored = stored_labels(tmp_path / "run")
     assert (stored["annotator"] == "alice").sum() == 47
 
 

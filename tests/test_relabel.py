@@ -4,10 +4,10 @@ import io
 
 import numpy as np
 import pytest
-from conftest import FixedLearner
+from conftest import FixedLearner, stored_labels
 
 import autoal
-from autoal.store import LabelStore
+from autoal.run_state import open_run
 from autoal.terminal import TerminalAnnotator
 
 
@@ -20,8 +20,9 @@ def test_batches_mix_new_labels_and_relabels_and_never_reask_an_annotator(images
     assert (h["n_new_labels"] + h["n_relabels"]).iloc[1:].le(6).all()
     labels = result.labels
     assert not labels.duplicated(["example_id", "annotator"]).any()
-    assigned = LabelStore(tmp_path / "run" / "labels.sqlite").assignments()
-    assert not assigned.duplicated(["example_id", "annotator"]).any()
+    snapshot = open_run(tmp_path / "run").snapshot()
+    pairs = list(zip(snapshot.assigned_example.tolist(), snapshot.assigned_annotator.tolist()))
+    assert len(pairs) == len(set(pairs)), "an annotator was asked about the same example twice"
     assert h["n_multi_labeled"].iloc[-1] > 0 and h["consensus_method"].iloc[-1] == "crowdlab"
     assert h["consensus_accuracy"].between(0, 1).all()
     quality = result.annotator_quality
@@ -60,7 +61,7 @@ def test_terminal_person_stops_and_resumes_without_losing_answers(images, tmp_pa
                         output_dir=out, verbose=False)
     assert "stopped by an annotator" in result.summary["stop_reason"]
     assert len(result.history) == 1
-    stored = LabelStore(out / "labels.sqlite").annotations()
+    stored = stored_labels(out)
     assert stored[stored["annotator"] == "me"]["label"].tolist() == ["red", "green"]
     answers = "\n".join(truth[i] for i in pending_ids) + "\n"
     second = TerminalAnnotator("me", input=io.StringIO(answers * 2), output=io.StringIO())

@@ -38,19 +38,19 @@ def test_kill_9_mid_batch_loses_nothing_and_resume_completes(images, tmp_path):
     out = tmp_path / "run"
     code = SCRIPT.format(tests=str(Path(__file__).parent), csv=str(tmp_path / "data.csv"), out=str(out))
     proc = subprocess.Popen([sys.executable, "-c", code])
-    db = out / "labels.sqlite"
+    db = out / "run.sqlite"
     deadline = time.time() + 120
     while count(db) < 6 + 4 and time.time() < deadline:  # initial set done and round 1 under way
         time.sleep(0.05)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     with sqlite3.connect(db) as conn:
-        before = set(conn.execute("SELECT example_id, annotator, label FROM annotations"))
+        before = set(conn.execute("SELECT example_id, annotator, label FROM labels"))
     assert 10 <= len(before) < 6 + 10, "killed in the middle of round 1's batch"
     pool = [SlowAnnotator(0.9, name="slow_a", delay=0), SlowAnnotator(0.8, name="slow_b", random_state=1, delay=0)]
     result = autoal.resume(out, annotators=pool, verbose=False)
     with sqlite3.connect(db) as conn:
-        after = set(conn.execute("SELECT example_id, annotator, label FROM annotations"))
+        after = set(conn.execute("SELECT example_id, annotator, label FROM labels"))
     assert before <= after
     assert result.history["round"].tolist() == [0, 1, 2, 3]
     assert len(result.labels) == 6 + 3 * 10

@@ -22,7 +22,12 @@ class Learner(ABC):
 
     After each ``fit``, ``last_fit_info_`` may hold a small dict of facts about that fit (for example
     whether it continued from the previous model); autoal copies it into the run's history.
+
+    A learner whose :meth:`features` returns embeddings sets ``provides_features = True``; autoal then
+    uses them for k-means batches and the cold start instead of the default pretrained backbone's.
     """
+
+    provides_features: bool = False
 
     classes: list
     label: str = "label"
@@ -62,8 +67,8 @@ class Learner(ABC):
     def features(self, df: pd.DataFrame):
         """Feature vectors of ``df``'s rows for diversity rules (k-means batches, cold start), or None.
 
-        Learners built on embeddings return them, shape (len(df), d); others return None and autoal
-        embeds the images with the default pretrained backbone instead.
+        Learners built on embeddings return them, shape (len(df), d), and set ``provides_features``;
+        others return None and autoal embeds the images with the default pretrained backbone instead.
         """
         return None
 

@@ -53,6 +53,8 @@ class EmbeddingLearner(Learner):
         ``$AUTOAL_CACHE_DIR/embeddings`` or ``~/.cache/autoal/embeddings``.
     """
 
+    provides_features = True
+
     def __init__(self, *, checkpoint=None, head="logistic", image_size=128, batch_size=32, C=1.0, cache_dir=None,
                  tabular_hyperparameters=None, time_limit=None):
         self.checkpoint = checkpoint

@@ -26,6 +26,8 @@ class FastLearner(Learner):
         Inverse regularisation strength of the logistic regression.
     """
 
+    provides_features = True
+
     def __init__(self, *, thumbnail=16, C=1.0):
         self.thumbnail = thumbnail
         self.C = C

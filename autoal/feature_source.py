@@ -1,0 +1,55 @@
+"""Where the diversity rules (k-means batches, the cold start) get each example's embedding.
+
+The learner's own features when it provides them (:attr:`autoal.learners.Learner.provides_features`:
+the embeddings learner's vectors, the fast learner's thumbnails), else the packaged pretrained
+MobileNetV2's, embedded once and cached in the run folder.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["FeatureSource"]
+
+
+class FeatureSource:
+    """Embeddings of a run's pool examples by position.
+
+    Parameters
+    ----------
+    learner : Learner
+        The run's learner (configured).
+    inputs : DataFrame
+        The pool's rows as learners see them (no label column), in position order.
+    """
+
+    def __init__(self, learner, inputs: pd.DataFrame):
+        self.learner, self.inputs = learner, inputs
+        self._fallback = None
+
+    @property
+    def available(self) -> bool:
+        """Whether embeddings can be had: from the learner, or from the installed pretrained backbone."""
+        if self.learner.provides_features:
+            return True
+        from .backbones import pretrained_available
+
+        return pretrained_available()
+
+    def _backbone(self):
+        if self._fallback is None:
+            from .learners import EmbeddingLearner
+
+            self._fallback = EmbeddingLearner().configure(
+                classes=self.learner.classes, label=self.learner.label, image_col=self.learner.image_col,
+                output_dir=self.learner.output_dir, random_state=self.learner.random_state)
+        return self._fallback
+
+    def __call__(self, positions) -> np.ndarray:
+        """Embeddings of the examples at ``positions``: float32, shape (len(positions), d)."""
+        frame = self.inputs.iloc[np.asarray(positions, dtype=np.int64)]
+        features = self.learner.features(frame) if self.learner.provides_features else None
+        if features is None:
+            features = self._backbone().features(frame)
+        return np.asarray(features, dtype=np.float32)

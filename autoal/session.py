@@ -1,0 +1,328 @@
+"""One run in progress, as steps that can be called one at a time.
+
+A round is: stop? -> start (select and assign, or the initial set) -> ask -> wait? -> finish (consensus,
+train, evaluate, record). :func:`autoal.loop.drive` runs them in a loop for ``autoal.run``; a server
+can call the same steps itself (start a round, let people answer through the run state, finish it).
+Every step reads a fresh snapshot of the run state and commits what it decides before returning, so
+the process may die between any two steps (or inside one) and :func:`autoal.resume` goes on exactly.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from .asking import ask_open_assignments, check_answerable
+from .assignment import assign_batch
+from .cold_start import candidate_sample, typical_examples
+from .consensus import consensus_labels, majority_vote
+from .feature_source import FeatureSource
+from .out_of_sample import OutOfSampleProbs, cross_val_probs
+from .reporting import RunReporter, annotator_table, consensus_table, label_counts
+from .result import RunResult
+from .run_state import GIVEN
+from .scoring import make_scorer, predict_pool
+from .selection import Scores, select_batch
+from .stopping import StopMonitor, make_stop_rule
+from .strategies import call_strategy
+
+__all__ = ["Session"]
+
+
+class Session:
+    """The steps of a run over its :class:`~autoal.run_state.RunState`.
+
+    Parameters
+    ----------
+    state : RunState
+        The run's folder, store and examples.
+    learner : Learner
+        Retrained every round (configured here).
+    score_fn : callable
+        The strategy (:mod:`autoal.strategies`).
+    annotators : list of Annotator
+        Who labels; prepared here with the classes (and the hidden truth in simulation).
+    scoring : None, str or RayScorer
+        Where the pool is predicted (:mod:`autoal.scoring`).
+    """
+
+    def __init__(self, state, learner, score_fn, annotators, *, scoring=None):
+        self.state, self.settings = state, state.settings
+        data = state.data
+        self.inputs = data.frame.drop(columns=[state.label])  # what learners and annotators see: no labels
+        self.learner = learner.configure(classes=data.classes, label=state.label, image_col=self.settings["image_col"],
+                                         output_dir=state.folder, random_state=self.settings["random_state"])
+        self.truth = np.array([state.class_index[c] for c in data.frame[state.label]]) if data.simulation else None
+        for annotator in annotators:
+            annotator.prepare(classes=data.classes, true_labels=data.frame[state.label] if data.simulation else None,
+                              image_col=self.settings["image_col"])
+        self.annotators, self.names = annotators, [a.name for a in annotators]
+        self.score_fn, self.scorer = score_fn, make_scorer(scoring)
+        self.features = FeatureSource(self.learner, self.inputs)
+        self.oos = OutOfSampleProbs(state.store, len(state.ids), len(data.classes))
+        records = state.store.rounds()
+        self.stop = self._stop_monitor(records[-1][1] if records else None)
+        self.reporter = RunReporter(state.folder, self.settings, data, verbose=self.settings["verbose"],
+                                    rows=[record for record, _ in records])
+        self.batch_rule = self._resolve_rule(self.settings.get("batch", "topk"), "kmeans", "topk")
+        self.initial_rule = self._initial_rule()
+        self.trained_at = None  # watermark of the labels the learner in memory was trained on
+        self.consensus, self.consensus_positions = None, np.zeros(0, dtype=np.int64)
+        self._timings: dict = {}
+
+    # -- set-up ------------------------------------------------------------------------------------
+
+    def _stop_monitor(self, previous):
+        rule = make_stop_rule(self.settings.get("stop"))
+        if rule is None:
+            return None
+        candidates = np.ones(len(self.state.ids), dtype=bool)
+        candidates[self.state.positions(self.state.data.initial_ids)] = False
+        return StopMonitor(rule, rule.stop_set(np.flatnonzero(candidates), self.settings["random_state"]), previous)
+
+    def _resolve_rule(self, rule, diverse, plain) -> str:
+        """An ``"auto"`` batch or initial rule: ``diverse`` for strategy="auto" with embeddings, else ``plain``."""
+        if rule != "auto":
+            return rule
+        return diverse if self.settings.get("strategy") == "auto" and self.features.available else plain
+
+    def _initial_rule(self) -> str:
+        if not self.state.data.simulation and self.settings.get("initial") == "auto":
+            # real mode: the given labels start the run, a cold start only when there are none
+            return "random" if len(self.state.data.initial_ids) else "kmeans"
+        return self._resolve_rule(self.settings.get("initial", "random"), "kmeans", "random")
+
+    # -- the steps ---------------------------------------------------------------------------------
+
+    @property
+    def rows(self) -> list:
+        """The finished rounds' history rows."""
+        return self.reporter.rows
+
+    @property
+    def next_round(self) -> int:
+        """The round to work on: the one after the last recorded round."""
+        return self.rows[-1]["round"] + 1 if self.rows else 0
+
+    def stop_reason(self) -> str | None:
+        """Why the run should not start another round (target reached, stable, rounds done), or None."""
+        if not self.rows:
+            return None
+        target = self.settings["target_accuracy"]
+        if target is not None and self.rows[-1]["accuracy"] >= target:
+            return f"target accuracy {target} reached"
+        if self.stop is not None and self.stop.should_stop(self.rows):
+            return self.stop.message()
+        if self.next_round > self.settings["n_rounds"]:
+            return f"{self.settings['n_rounds']} rounds done"
+        return None
+
+    def start_round(self, r) -> str | None:
+        """Select round ``r``'s batch and commit its assignments (the initial set in round 0).
+
+        Does nothing when the round was already started (a resumed run). Returns a stop reason when
+        nothing is left to pick, else None.
+        """
+        snapshot = self.state.snapshot()
+        if len(snapshot.assigned_in(r)):
+            return None
+        if r == 0:
+            return self._start_initial(snapshot)
+        self._ensure_trained(snapshot)
+        scores, timings = self._score(r, snapshot)
+        started = time.perf_counter()
+        picked = select_batch(scores, snapshot, self.names, self.settings["batch_size"], rule=self.batch_rule,
+                              relabel=self.settings.get("relabel", True), features_of=self.features,
+                              candidates_factor=self.settings.get("candidates_factor", 10),
+                              random_state=np.random.default_rng([self.settings["random_state"], r]))
+        pairs = assign_batch(picked, snapshot, self.names)
+        if not pairs:
+            return self._exhausted(snapshot)
+        self._commit_batch(r, pairs, scores, timings)
+        self._timings[r] = dict(timings, select_seconds=time.perf_counter() - started, batch_rule=self.batch_rule)
+        if len(pairs) < self.settings["batch_size"] and self.settings["verbose"]:
+            print(f"  batch_size {self.settings['batch_size']} > {len(pairs)} examples left to label: taking all of them")
+        return None
+
+    def ask(self, r) -> None:
+        """Ask the in-process annotators for their open assignments (answers committed one by one)."""
+        seconds = ask_open_assignments(self.state, self.annotators, self.inputs, r)
+        self._timings.setdefault(r, {})["annotate_seconds"] = seconds
+
+    def waiting(self, r) -> str:
+        """A message naming who still owes labels for round ``r`` (annotators answering later), or ``""``."""
+        later = [a.name for a in self.annotators if a.answers_later]
+        if not later:
+            return ""
+        snapshot = self.state.snapshot()
+        _, _, names = snapshot.pending(annotators=later, rounds=[r])
+        if not len(names):
+            return ""
+        asked = snapshot.assigned_annotator[snapshot.assigned_round == r]
+        owed = ", ".join(f"{n} ({k} of {int((asked == snapshot.code(n)).sum())} pending)"
+                         for n, k in zip(*np.unique(names, return_counts=True)))
+        out = self.state.folder
+        return (f"round {r} waits for labels from {owed}: `autoal export-batch {out} --annotator NAME` writes a "
+                f"person's CSV, `autoal import-labels {out} FILE.csv --annotator NAME` stores it, then `autoal resume "
+                f"{out}` goes on (`--partial` trains on what has arrived; the rest stays with its annotators)")
+
+    def finish_round(self, r) -> dict:
+        """Consensus, training, holdout accuracy and the round's record, committed; returns the history row."""
+        snapshot = self.state.snapshot()
+        started = time.perf_counter()
+        train = self._training_set(snapshot)
+        consensus_seconds = time.perf_counter() - started
+        fit_seconds = self._fit(train, snapshot.watermark)
+        accuracy, eval_seconds = self._evaluate()
+        stop_fields, predictions = self.stop.observe(self.learner, self.inputs) if self.stop else ({}, None)
+        previous = self.rows[-1]["watermark"] if self.rows else 0
+        row = {"round": r, "picked_ids": self._picked_ids(snapshot, r), **label_counts(snapshot, previous),
+               "accuracy": accuracy, "consensus_seconds": consensus_seconds, "fit_seconds": fit_seconds,
+               "eval_seconds": eval_seconds, "consensus_method": self.consensus.method, **self._timings.pop(r, {}),
+               **stop_fields, **getattr(self.learner, "last_fit_info_", {}), "watermark": snapshot.watermark}
+        if self.truth is not None:
+            row["consensus_accuracy"] = float((self.consensus.labels == self.truth[self.consensus_positions]).mean())
+        row = RunReporter.complete(row, self.state.data.holdout)
+        self.state.store.record_round(r, row, predictions)
+        self.reporter.add_round(row)
+        return row
+
+    def result(self, stop_reason) -> "RunResult":
+        """Write the run's files and return its :class:`~autoal.result.RunResult`."""
+        if self.scorer is not None:
+            self.scorer.shutdown()
+        snapshot = self.state.snapshot()
+        if self.consensus is None and snapshot.n_annotations:
+            self._consensus(snapshot)
+        labels = self.state.labels_table(snapshot)
+        annotators = annotator_table(self.state, self.consensus, self._columns(snapshot), snapshot, self.truth)
+        history = self.reporter.finish(labels, stop_reason, annotators)
+        consensus = consensus_table(self.state, self.consensus, self.consensus_positions, snapshot)
+        return RunResult(history, labels, consensus, annotators, self.learner, self.state.classes,
+                         list(self.state.data.test.index), self.state.folder, self.reporter.summary)
+
+    # -- starting a round --------------------------------------------------------------------------
+
+    def _start_initial(self, snapshot) -> None:
+        data = self.state.data
+        kmeans = self.initial_rule == "kmeans"
+        if not data.simulation and not kmeans:
+            return None  # real mode: the given labels, stored with the run, are round 0
+        check_answerable(self.annotators)
+        positions = self._typical_initial_set(snapshot) if kmeans else self.state.positions(data.initial_ids)
+        asking = [a.name for a in self.annotators if not a.answers_later]
+        self.state.assign(0, [(int(p), asking[k % len(asking)]) for k, p in enumerate(positions)])
+        return None
+
+    def _typical_initial_set(self, snapshot) -> np.ndarray:
+        """Cold start: the most typical unlabelled example of each of k k-means clusters (:mod:`autoal.cold_start`)."""
+        pool = np.flatnonzero(snapshot.counts == 0)
+        seed = self.settings["random_state"]
+        pool = pool[candidate_sample(len(pool), random_state=[seed, 17])]
+        k = len(self.state.data.initial_ids) if self.state.data.simulation else self.settings["batch_size"]
+        return pool[typical_examples(self.features(pool), k, random_state=seed)]
+
+    def _score(self, r, snapshot) -> tuple:
+        """The round's :class:`~autoal.selection.Scores` and timings."""
+        labelled = snapshot.labelled
+        pool = self._pool_to_score(r, snapshot)
+        started = time.perf_counter()
+        probs = predict_pool(self.learner, self.inputs.iloc[np.concatenate([labelled, pool])], self.scorer)
+        predict_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        used = snapshot.annotators_used()  # only annotators with labels: cleanlab rejects all-NaN columns
+        matrix = snapshot.matrix(labelled, used)
+        labelled_probs = self.oos.get(labelled, self._cross_validated(snapshot)) if len(used) > 1 else probs[:len(labelled)]
+        rng = np.random.default_rng([self.settings["random_state"], r, 3])
+        scores_labelled, scores_pool = call_strategy(self.score_fn, matrix, labelled_probs, probs[len(labelled):], rng=rng)
+        timings = {"predict_seconds": predict_seconds, "score_seconds": time.perf_counter() - started,
+                   "n_scored": len(pool)}
+        if self.scorer is not None:
+            timings["scoring_workers"] = self.scorer.last_info_["workers"]
+        scores = Scores(pool, scores_pool, labelled, scores_labelled)
+        return scores, dict(timings, _pool_probs=probs[len(labelled):])
+
+    def _pool_to_score(self, r, snapshot) -> np.ndarray:
+        """Unlabelled examples nobody is asked about: all, or a seeded ``pool_subsample`` of them."""
+        pool = np.flatnonzero((snapshot.counts == 0) & ~snapshot.open_examples)
+        n = self.settings.get("pool_subsample")
+        if n is None or n >= len(pool):
+            return pool
+        rng = np.random.default_rng([self.settings["random_state"], r, 7])
+        return np.sort(rng.choice(pool, size=n, replace=False))
+
+    def _commit_batch(self, r, pairs, scores, timings) -> None:
+        """Commit the assignments with the picking model's probabilities of the picked pool examples."""
+        pool_probs = timings.pop("_pool_probs")
+        row_of = {int(p): k for k, p in enumerate(scores.pool)}
+        picked_pool = [p for p, _ in pairs if p in row_of]
+        probs = {p: pool_probs[row_of[p]] for p in picked_pool}
+        self.state.assign(r, pairs, probabilities=probs)
+        self.oos.add_picks(np.array(list(probs), dtype=np.int64), np.array(list(probs.values())))
+
+    def _exhausted(self, snapshot) -> str:
+        waiting = int(snapshot.open_examples.sum())
+        if waiting:
+            return f"nothing left to pick: the other {waiting} examples wait for answers already asked for"
+        if self.settings.get("relabel", True) and len(self.names) > 1:
+            return "pool exhausted: every example has a label from every annotator who can be asked"
+        return "pool exhausted: no example left to label"
+
+    # -- consensus and training --------------------------------------------------------------------
+
+    def _columns(self, snapshot) -> list:
+        """Label-matrix columns: annotators with labels (in order of their first), then the run's others."""
+        used = snapshot.annotators_used()
+        return used + [a for a in self.names if a not in used]
+
+    def _cross_validated(self, snapshot):
+        columns = self._columns(snapshot)
+
+        def fit(positions):
+            votes, _ = majority_vote(snapshot.matrix(positions, columns))
+            frame = self.inputs.iloc[positions].assign(**{self.state.label: np.asarray(self.state.classes)[votes]})
+            return cross_val_probs(self.learner, frame, random_state=self.settings["random_state"])
+
+        return fit
+
+    def _consensus(self, snapshot) -> None:
+        positions = snapshot.labelled
+        columns = self._columns(snapshot)
+        matrix = snapshot.matrix(positions, columns)
+        probs = self.oos.get(positions, self._cross_validated(snapshot)) if snapshot.n_multi_labelled else None
+        self.consensus, self.consensus_positions = consensus_labels(matrix, probs, columns), positions
+
+    def _training_set(self, snapshot):
+        """The labelled examples with their consensus labels."""
+        self._consensus(snapshot)
+        labels = np.asarray(self.state.classes)[self.consensus.labels]
+        return self.inputs.iloc[self.consensus_positions].assign(**{self.state.label: labels})
+
+    def _fit(self, train, watermark) -> float:
+        started = time.perf_counter()
+        self.learner.fit(train)
+        self.trained_at = watermark
+        return time.perf_counter() - started
+
+    def _ensure_trained(self, snapshot) -> None:
+        """A resumed run retrains on the labels the last recorded round trained on, before scoring."""
+        if self.trained_at is None and self.rows:
+            self._fit(self._training_set(snapshot.up_to(self.rows[-1]["watermark"])), self.rows[-1]["watermark"])
+
+    def _evaluate(self) -> tuple:
+        started = time.perf_counter()
+        test = self.state.data.test
+        accuracy = float("nan")
+        if len(test):
+            probs = self.learner.predict_proba(test.drop(columns=[self.state.label]))
+            truth = np.array([self.state.class_index[c] for c in test[self.state.label]])
+            accuracy = float((probs.argmax(axis=1) == truth).mean())
+        return accuracy, time.perf_counter() - started
+
+    def _picked_ids(self, snapshot, r) -> list:
+        positions = snapshot.assigned_in(r)
+        if r == 0 and GIVEN in snapshot.names:
+            given = snapshot.example[snapshot.annotator == snapshot.code(GIVEN)]
+            positions = np.concatenate([given, positions[~np.isin(positions, given)]])
+        return self.state.ids_of(positions)
