@@ -49,7 +49,7 @@ def ask_open_assignments(state, annotators, inputs, round) -> float:
         if not len(examples):
             break
         skipped = []
-        for name in dict.fromkeys(names.tolist()):
+        for name in [n for n in asking if n in set(names.tolist())]:  # the run's order, whatever was answered before a restart
             mine = names == name
             skipped += _ask_one(state, asking[name], examples[mine], rounds[mine], inputs)
         handover = assign_batch(skipped, state.snapshot(), list(asking)) if skipped else []

@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 
 from ._torch_compat import import_timm
-from .errors import InputError, MissingDependencyError
+from .errors import InputError, MissingDependencyError, first_few
 
 __all__ = [
     "DEFAULT_ARCHITECTURE",
@@ -278,27 +278,74 @@ def pretrained_checkpoint(name="mobilenetv2_100", *, cache_dir=None) -> Path:
     return _write_checkpoint(model, out_dir)
 
 
+def _classifier_prefixes(model) -> tuple:
+    """State-dict key prefixes of ``model``'s classifier, from timm's ``default_cfg["classifier"]`` (e.g. ``("fc.",)``)."""
+    names = model.default_cfg.get("classifier") or ()
+    return tuple(f"{name}." for name in ((names,) if isinstance(names, str) else names))
+
+
+def _fitting_tensors(state, model, *, architecture, source) -> dict:
+    """The tensors of ``state`` that ``model`` takes, classifier dropped; refuses missing, extra or misshapen ones."""
+    prefixes = _classifier_prefixes(model)
+    target = {k: v for k, v in model.state_dict().items() if not k.startswith(prefixes)}
+    body = {k: v for k, v in state.items() if not k.startswith(prefixes)}
+    # Old torch files predate BatchNorm's num_batches_tracked counter; torch itself loads them without it.
+    missing = [k for k in target if k not in body and not k.endswith(".num_batches_tracked")]
+    if missing:
+        raise InputError(
+            f"{source} lack {len(missing)} of the {len(target)} tensors that timm architecture {architecture!r} needs "
+            f"besides its classifier (first: {first_few(missing, 3)}); pass the architecture the file was saved from, "
+            "or a complete state dict (torch.save(model.state_dict(), path))"
+        )
+    unexpected = [k for k in body if k not in target]
+    if unexpected:
+        raise InputError(
+            f"{source} hold {len(unexpected)} tensors that timm architecture {architecture!r} does not have "
+            f"(first: {first_few(unexpected, 3)}); pass the architecture the file was saved from, or save that "
+            "network's own state dict (strip a wrapper's prefix such as 'module.')"
+        )
+    wrong = [k for k in body if tuple(body[k].shape) != tuple(target[k].shape)]
+    if wrong:
+        raise InputError(
+            f"{source} do not fit timm architecture {architecture!r}: {len(wrong)} tensors differ in shape, first "
+            f"{wrong[0]!r} has shape {tuple(body[wrong[0]].shape)} where {architecture!r} expects "
+            f"{tuple(target[wrong[0]].shape)}; pass the architecture (and variant) the file was saved from"
+        )
+    return body
+
+
 def checkpoint_from_weights(weights_file, architecture, *, out_dir) -> Path:
     """Turn a timm state-dict file (``.pth``, ``.bin`` or ``.safetensors``) into a local checkpoint folder.
+
+    Parameters
+    ----------
+    weights_file : str or Path
+        A state dict of timm ``architecture`` (torchvision's ResNets share timm's names). Its
+        classifier (the tensors under timm's ``default_cfg["classifier"]``, e.g. ``fc.``) may be
+        absent or sized for any number of classes: it is dropped.
+    architecture : str
+        A timm model name.
+    out_dir : str or Path
+        Folder to write ``config.json`` and ``pytorch_model.bin`` into.
+
+    Returns
+    -------
+    Path
+        ``out_dir``, to pass as ``model.timm_image.checkpoint_name``.
 
     Raises
     ------
     InputError
-        When the file is missing, is not a state dict, or does not fit ``architecture``.
+        When the file is missing or is not a state dict, ``architecture`` is unknown, or the file lacks
+        tensors of ``architecture`` other than its classifier, holds tensors ``architecture`` does not
+        have, or holds tensors of other shapes (each message names the file, the count and the first keys).
     """
     timm = import_timm()
 
     state = load_weights_file(weights_file)
+    if architecture not in timm.list_models():
+        raise InputError(f"unknown timm architecture {architecture!r}; see timm.list_models() for valid names")
     model = timm.create_model(architecture, pretrained=False)
-    try:
-        missing, unexpected = model.load_state_dict(state, strict=False)
-    except RuntimeError as exc:
-        raise InputError(f"weights in {str(weights_file)!r} do not fit timm architecture {architecture!r}: {exc}") from exc
-    classifier = set(model.get_classifier().state_dict()) if hasattr(model, "get_classifier") else set()
-    missing = [k for k in missing if k.split(".")[-1] not in classifier and not k.startswith(model.default_cfg.get("classifier", "fc"))]
-    if missing:
-        raise InputError(
-            f"weights in {str(weights_file)!r} lack {len(missing)} tensors of timm architecture {architecture!r} "
-            f"(first: {missing[:3]}); check the architecture name"
-        )
+    body = _fitting_tensors(state, model, architecture=architecture, source=f"weights in {str(weights_file)!r}")
+    model.load_state_dict(body, strict=False)
     return _write_checkpoint(model, Path(out_dir))

@@ -46,6 +46,8 @@ def _add_run_options(p, *, defaults):
                    help="first examples (default auto: k-means with the default strategy when embeddings are available, "
                    "and in real mode only when no label is given): random per class, or the most typical of k-means "
                    "clusters (cold start)")
+    p.add_argument("--classes", help="comma-separated class list: needed when the manifest has no label at all "
+                   "(the run then starts by asking for typical examples), or when some classes have no label yet")
     p.add_argument("--stop-stable", action="store_true",
                    help="stop when predictions on a stop set agree (Cohen's kappa >= 0.99) for 3 rounds")
     p.add_argument("--pool-subsample", type=_positive_int, help="score only this many unlabelled examples per round")
@@ -138,8 +140,19 @@ def _run_kwargs(args, name) -> dict:
         output_dir=out, random_state=args.seed, target_accuracy=args.target_accuracy,
         drop_bad_images=args.drop_bad_images, verbose=not args.quiet, batch=args.batch,
         candidates_factor=args.candidates_factor, initial=args.initial, stop="stable" if args.stop_stable else None,
-        pool_subsample=args.pool_subsample, scoring=args.scoring,
+        pool_subsample=args.pool_subsample, scoring=args.scoring, classes=_classes(args.classes),
     )
+
+
+def _classes(text):
+    if text is None:
+        return None
+    from .errors import InputError
+
+    names = [c.strip() for c in text.split(",") if c.strip()]
+    if len(names) < 2 or len(set(names)) != len(names):
+        raise InputError(f"--classes needs at least 2 distinct comma-separated names, e.g. --classes cat,dog; got {text!r}")
+    return names
 
 
 def _command_run(args):

@@ -183,9 +183,10 @@ class RunState:
         """Commit that ``annotator`` could not label the example; it is not asked of them again."""
         self.store.skip(position, annotator, round)
 
-    def assign(self, round, pairs, probabilities=None) -> None:
-        """Commit a round's ``(position, annotator)`` assignments (and the picking model's probabilities)."""
-        self.store.assign(round, pairs, probabilities=probabilities)
+    def assign(self, round, pairs, probabilities=None, facts=None) -> None:
+        """Commit a round's ``(position, annotator)`` assignments (with the picking model's probabilities and
+        facts about the selection, in the same transaction)."""
+        self.store.assign(round, pairs, probabilities=probabilities, facts=facts)
 
     def close(self) -> None:
         """Close the store."""

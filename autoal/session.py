@@ -139,8 +139,8 @@ class Session:
         pairs = assign_batch(picked, snapshot, self.names)
         if not pairs:
             return self._exhausted(snapshot)
-        self._commit_batch(r, pairs, scores, timings)
-        self._timings[r] = dict(timings, select_seconds=time.perf_counter() - started, batch_rule=self.batch_rule)
+        facts = dict(timings, select_seconds=time.perf_counter() - started, batch_rule=self.batch_rule)
+        self._commit_batch(r, pairs, scores, facts)
         if len(pairs) < self.settings["batch_size"] and self.settings["verbose"]:
             print(f"  batch_size {self.settings['batch_size']} > {len(pairs)} examples left to label: taking all of them")
         return None
@@ -179,7 +179,8 @@ class Session:
         previous = self.rows[-1]["watermark"] if self.rows else 0
         row = {"round": r, "picked_ids": self._picked_ids(snapshot, r), **label_counts(snapshot, previous),
                "accuracy": accuracy, "consensus_seconds": consensus_seconds, "fit_seconds": fit_seconds,
-               "eval_seconds": eval_seconds, "consensus_method": self.consensus.method, **self._timings.pop(r, {}),
+               "eval_seconds": eval_seconds, "consensus_method": self.consensus.method,
+               **self.state.store.selection(r), **self._timings.pop(r, {}),
                **stop_fields, **getattr(self.learner, "last_fit_info_", {}), "watermark": snapshot.watermark}
         if self.truth is not None:
             row["consensus_accuracy"] = float((self.consensus.labels == self.truth[self.consensus_positions]).mean())
@@ -252,13 +253,14 @@ class Session:
         rng = np.random.default_rng([self.settings["random_state"], r, 7])
         return np.sort(rng.choice(pool, size=n, replace=False))
 
-    def _commit_batch(self, r, pairs, scores, timings) -> None:
-        """Commit the assignments with the picking model's probabilities of the picked pool examples."""
-        pool_probs = timings.pop("_pool_probs")
+    def _commit_batch(self, r, pairs, scores, facts) -> None:
+        """Commit the assignments with the picking model's probabilities of the picked pool examples and the
+        selection's facts (for the round's history row)."""
+        pool_probs = facts.pop("_pool_probs")
         row_of = {int(p): k for k, p in enumerate(scores.pool)}
         picked_pool = [p for p, _ in pairs if p in row_of]
         probs = {p: pool_probs[row_of[p]] for p in picked_pool}
-        self.state.assign(r, pairs, probabilities=probs)
+        self.state.assign(r, pairs, probabilities=probs, facts=facts)
         self.oos.add_picks(np.array(list(probs), dtype=np.int64), np.array(list(probs.values())))
 
     def _exhausted(self, snapshot) -> str:

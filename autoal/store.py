@@ -14,6 +14,8 @@ in it can execute code when read (no pickle anywhere). Tables (schema version 2,
 - ``assignments(round, example, annotator, assigned_at)``: who was asked for what, and when.
 - ``skips(example, annotator, round, timestamp)``: an annotator who could not tell; never asked again.
 - ``probabilities(example, kind, round, probs)``: out-of-sample probabilities (float64 bytes).
+- ``selections(round, facts)``: how each round's batch was selected (JSON: examples scored, batch
+  rule, seconds), written with its assignments.
 - ``rounds(round, record, stop_predictions)``: each finished round's history row (JSON) and the
   stop set's predicted classes (int32 bytes).
 - view ``labels``: annotations with their example ids and class names, for people reading the file.
@@ -76,6 +78,7 @@ CREATE TABLE probabilities (
     PRIMARY KEY (example, kind)
 );
 CREATE TABLE rounds (round INTEGER PRIMARY KEY, record TEXT NOT NULL, stop_predictions BLOB);
+CREATE TABLE selections (round INTEGER PRIMARY KEY, facts TEXT NOT NULL);
 CREATE TRIGGER annotation_changed AFTER UPDATE ON annotations
     BEGIN UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'edits'; END;
 CREATE TRIGGER annotation_removed AFTER DELETE ON annotations
@@ -287,11 +290,11 @@ class RunStore:
 
     # -- assignments and skips ---------------------------------------------------------------------
 
-    def assign(self, round, pairs, *, probabilities=None) -> None:
+    def assign(self, round, pairs, *, probabilities=None, facts=None) -> None:
         """Record that in ``round`` each ``(example, annotator)`` of ``pairs`` was asked for a label.
 
         ``probabilities`` (``{example: probs}``, the model's prediction when it picked the example)
-        are written in the same transaction.
+        and ``facts`` (a JSON-able dict about the selection) are written in the same transaction.
         """
         now = time.time()
         with self._transaction():
@@ -299,6 +302,13 @@ class RunStore:
                                  [(int(round), int(e), str(a), now) for e, a in pairs])
             if probabilities:
                 self._put_probabilities("pick", round, probabilities)
+            if facts is not None:
+                self._db.execute("INSERT OR REPLACE INTO selections VALUES (?, ?)", (int(round), json.dumps(facts, default=_plain)))
+
+    def selection(self, round) -> dict:
+        """The facts saved with ``round``'s assignments (empty when none were)."""
+        row = self._db.execute("SELECT facts FROM selections WHERE round = ?", (int(round),)).fetchone()
+        return json.loads(row[0]) if row else {}
 
     def assignments(self) -> dict:
         """Every assignment in the order made: ``round``, ``example`` (int64), ``annotator`` (object), ``assigned_at``."""

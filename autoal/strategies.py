@@ -43,16 +43,17 @@ __all__ = [
 def activelab(labels_multiannotator, pred_probs, pred_probs_unlabeled):
     """cleanlab's ActiveLab scores for labelled and unlabelled examples, on one comparable scale.
 
-    Wraps :func:`cleanlab.multiannotator.get_active_learning_scores`. Returns ``(scores_labeled,
-    scores_unlabeled)`` in [0, 1]; lower = more informative to annotate (again).
+    cleanlab's :func:`cleanlab.multiannotator.get_active_learning_scores`, computed by
+    :func:`autoal.crowdlab.active_learning_scores` (equal results, fast at scale). Returns
+    ``(scores_labeled, scores_unlabeled)`` in [0, 1]; lower = more informative to annotate (again).
     """
-    from cleanlab.multiannotator import get_active_learning_scores
+    from .crowdlab import active_learning_scores
 
     labels = np.asarray(labels_multiannotator, dtype=float)
     if labels.shape[0] == 0:
         return None, _pool_only_activelab(pred_probs_unlabeled)
-    scores_labeled, scores_unlabeled = get_active_learning_scores(
-        labels, np.asarray(pred_probs), np.asarray(pred_probs_unlabeled)
+    scores_labeled, scores_unlabeled = active_learning_scores(
+        labels, np.asarray(pred_probs, dtype=float), np.asarray(pred_probs_unlabeled, dtype=float)
     )
     return np.asarray(scores_labeled, dtype=float), np.asarray(scores_unlabeled, dtype=float)
 

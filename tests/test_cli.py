@@ -1,9 +1,12 @@
+import io
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 from conftest import write_images
 
+import autoal
 from autoal.cli import main
 
 
@@ -126,9 +129,61 @@ def test_run_with_the_selection_and_stopping_flags(manifest, tmp_path):
     assert main(["run", str(manifest), "--learner", "fast", "--rounds", "6", "--batch-size", "3", "--init-per-class", "2",
                  "--batch", "kmeans", "--candidates-factor", "4", "--initial", "kmeans", "--stop-stable",
                  "--pool-subsample", "12", "--out", str(out), "--quiet"]) == 0
-    settings = json.loads((out / "settings.json").read_text())
-    assert (settings["batch"], settings["initial"], settings["pool_subsample"]) == ("kmeans", "kmeans", 12)
-    assert settings["stop"]["kappa"] == 0.99
     history = pd.read_csv(out / "history.csv")
-    assert set(history["batch_rule"].dropna()) == {"kmeans"} and (history["n_scored"].dropna() <= 12).all()
-    assert "stop_kappa" in history
+    same = autoal.run(autoal.load_manifest(manifest), learner="fast", n_rounds=6, batch_size=3, initial_per_class=2,
+                      batch="kmeans", candidates_factor=4, initial="kmeans", stop="stable", pool_subsample=12,
+                      output_dir=tmp_path / "python", verbose=False)
+    assert history["picked_ids"].tolist() == same.history["picked_ids"].tolist(), "the flags mean the same options"
+    assert set(history["batch_rule"].dropna()) == {"kmeans"}
+    assert history["n_scored"].iloc[1:].tolist() == [12] * (len(history) - 1)
+    assert np.isnan(history["stop_kappa"].iloc[0]) and history["stop_kappa"].iloc[1:].between(-1, 1).all()
+
+
+def test_the_default_initial_set_is_the_cold_start_one(manifest, tmp_path):
+    """--initial defaults to auto, as in run(): with the default strategy and embeddings, typical examples."""
+    out = tmp_path / "cli"
+    assert main(["run", str(manifest), "--learner", "fast", "--rounds", "1", "--batch-size", "3", "--init-per-class", "2",
+                 "--out", str(out), "--quiet"]) == 0
+    df = autoal.load_manifest(manifest)
+    kwargs = dict(learner="fast", n_rounds=1, batch_size=3, initial_per_class=2, verbose=False)
+    typical = autoal.run(df, initial="kmeans", output_dir=tmp_path / "kmeans", **kwargs)
+    random = autoal.run(df, initial="random", output_dir=tmp_path / "random", **kwargs)
+    first = json.loads(pd.read_csv(out / "history.csv")["picked_ids"].iloc[0])
+    assert first == json.loads(typical.history["picked_ids"].iloc[0])
+    assert first != json.loads(random.history["picked_ids"].iloc[0])
+
+
+class _Person(io.StringIO):
+    """stdout and stdin of a person at the terminal who answers with the colour in the shown image's file name."""
+
+    def readline(self):
+        shown = self.getvalue().rsplit("example ", 1)[-1]
+        return next(c for c in ("red", "green", "blue") if f"/{c}_" in shown) + "\n"
+
+
+def test_a_manifest_without_labels_cold_starts_with_classes(manifest, tmp_path, monkeypatch):
+    df = pd.read_csv(manifest)
+    truth = dict(zip(df.index, df["label"]))
+    df.assign(label=None).to_csv(manifest, index=False)
+    person = _Person()
+    monkeypatch.setattr("sys.stdin", person)
+    monkeypatch.setattr("sys.stdout", person)
+    out = tmp_path / "cold"
+    assert main(["run", str(manifest), "--learner", "fast", "--classes", "red,green,blue", "--terminal", "me",
+                 "--batch-size", "3", "--rounds", "1", "--test", str(_labelled_test(tmp_path)), "--out", str(out),
+                 "--quiet"]) == 0
+    history = pd.read_csv(out / "history.csv")
+    assert history["n_labeled"].tolist() == [3, 6]
+    first = json.loads(history["picked_ids"].iloc[0])
+    assert sorted(truth[i] for i in first) == ["blue", "green", "red"], "one typical example of each colour cluster"
+
+
+def _labelled_test(tmp_path):
+    test = write_images(tmp_path / "test_images", 2, seed=3)
+    test.to_csv(tmp_path / "test.csv", index=False)
+    return tmp_path / "test.csv"
+
+
+def test_bad_classes_flag_is_named(manifest, tmp_path, capsys):
+    assert main(["run", str(manifest), "--learner", "fast", "--classes", "red", "--out", str(tmp_path / "o")]) == 2
+    assert "--classes needs at least 2 distinct" in capsys.readouterr().err

@@ -12,6 +12,7 @@ from autoal.errors import InputError
 
 def run_fast(df, **kwargs):
     kwargs.setdefault("learner", FixedLearner({}))
+    kwargs.setdefault("strategy", "margin")  # pinned: "auto" would depend on the pretrained weights being installed
     kwargs.setdefault("batch_size", 5)
     kwargs.setdefault("n_rounds", 1)
     kwargs.setdefault("initial_per_class", 2)

@@ -20,8 +20,11 @@ def test_simulation_reveals_initial_labels_and_records_each_round(images, tmp_pa
     assert h["n_labeled"].tolist() == [6, 12, 18, 24]
     assert h["n_annotations"].tolist() == h["n_labeled"].tolist()
     assert h["accuracy"].between(0, 1).all()
-    for column in ("fit_seconds", "predict_seconds", "score_seconds", "select_seconds", "picked_ids"):
-        assert column in h
+    assert (h["fit_seconds"] > 0).all() and (h["eval_seconds"] > 0).all()
+    for column in ("predict_seconds", "score_seconds", "select_seconds"):  # only query rounds select
+        assert np.isnan(h[column].iloc[0]) and (h[column].iloc[1:] > 0).all(), column
+    picks = [json.loads(ids) for ids in h["picked_ids"]]
+    assert [len(p) for p in picks] == [6, 6, 6, 6] and len({i for p in picks for i in p}) == 24
     assert result.summary["mode"] == "simulation"
     assert "stratified 20% split" in result.summary["holdout"]
     assert (tmp_path / "run" / "learning_curve.png").stat().st_size > 1000
@@ -59,14 +62,14 @@ def test_picks_the_lowest_scores_from_the_pool(images, tmp_path):
 
 def test_learner_is_trained_on_the_revealed_labels_only(images, tmp_path):
     learner = FixedLearner({})
-    autoal.run(images, learner=learner, batch_size=4, n_rounds=2, initial_per_class=1,
+    autoal.run(images, learner=learner, strategy="margin", batch_size=4, n_rounds=2, initial_per_class=1,
                output_dir=tmp_path / "run", verbose=False)
     assert [len(ids) for ids in learner.fitted_on] == [3, 7, 11]
     assert set(learner.fitted_on[0]) <= set(learner.fitted_on[1]) <= set(learner.fitted_on[2])
 
 
 def test_stops_when_target_accuracy_is_reached(images, tmp_path):
-    result = autoal.run(images, learner=TruthLearner(), batch_size=5, n_rounds=5, initial_per_class=2,
+    result = autoal.run(images, learner=TruthLearner(), strategy="margin", batch_size=5, n_rounds=5, initial_per_class=2,
                         target_accuracy=0.9, output_dir=tmp_path / "run", verbose=False)
     assert len(result.history) == 1 and result.final_accuracy == 1.0
     assert "target accuracy 0.9 reached" in result.summary["stop_reason"]
@@ -183,3 +186,53 @@ def test_default_output_dir_is_a_new_temporary_folder(images, tmp_path, monkeypa
     result = autoal.run(images, learner="fast", batch_size=5, n_rounds=1, initial_per_class=2, verbose=False)
     assert list(tmp_path.iterdir()) == [tmp_path / "images"]
     assert (result.output_dir / "history.csv").exists()
+
+
+class SkipThenStop(Annotator):
+    """Skips the first example it is asked about, answers the next, then stops (as a person pressing s, a label, q)."""
+
+    def __init__(self, truth, name="pat"):
+        self.truth, self.name, self.asked = truth, name, []
+
+    def annotate(self, examples):
+        for k, i in enumerate(examples.index):
+            self.asked.append(i)
+            if k == 0:
+                yield None
+            elif k == 1:
+                yield self.truth[i]
+            else:
+                raise autoal.StopAnnotation("pat pressed q")
+
+
+def test_a_skip_is_remembered_across_resume(images, tmp_path):
+    df = real_mode(images)
+    truth = images["label"].to_dict()
+    pat = SkipThenStop(truth)
+    first = autoal.run(df, annotators=pat, learner="fast", strategy="margin", batch_size=4, n_rounds=1,
+                       output_dir=tmp_path / "run", verbose=False)
+    assert "stopped by an annotator" in first.summary["stop_reason"]
+    skipped, answered = pat.asked[0], pat.asked[1]
+    again = ListAnnotator(truth, name="pat")
+    result = autoal.resume(tmp_path / "run", annotators=again, verbose=False)
+    assert skipped not in again.asked[0] and answered not in again.asked[0]
+    assert sorted(again.asked[0]) == sorted(pat.asked[2:] + [i for i in json.loads(result.history["picked_ids"].iloc[1])
+                                                             if i not in pat.asked])
+    labels = stored_labels(tmp_path / "run")
+    assert skipped not in set(labels["example_id"])
+
+
+def test_more_answers_than_examples_are_refused(images, tmp_path):
+    df = real_mode(images)
+    with pytest.raises(AnnotationError, match="returned 6 labels for 5 examples.*None of these answers was stored"):
+        autoal.run(df, annotators=lambda ex: ["red"] * (len(ex) + 1), learner="fast", strategy="margin", batch_size=5,
+                   n_rounds=1, output_dir=tmp_path / "list", verbose=False)
+    assert (stored_labels(tmp_path / "list")["round"] == 1).sum() == 0
+
+    def generous(examples):
+        yield from ["red"] * (len(examples) + 1)
+
+    with pytest.raises(AnnotationError, match="gave more labels than the 5 examples.*first 5 answers are saved"):
+        autoal.run(df, annotators=generous, learner="fast", strategy="margin", batch_size=5, n_rounds=1,
+                   output_dir=tmp_path / "generator", verbose=False)
+    assert (stored_labels(tmp_path / "generator")["round"] == 1).sum() == 5

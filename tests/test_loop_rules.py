@@ -105,7 +105,7 @@ def test_auto_cold_start_only_when_real_mode_has_no_labels(tmp_path):
 
 
 def test_stable_predictions_stop_the_run_without_a_holdout(images, tmp_path):
-    result = autoal.run(images, learner=TruthLearner(), holdout_fraction=0, stop={"kappa": 0.99, "rounds": 2, "size": 20},
+    result = autoal.run(images, learner=TruthLearner(), strategy="margin", holdout_fraction=0, stop={"kappa": 0.99, "rounds": 2, "size": 20},
                         batch_size=3, n_rounds=10, initial_per_class=2, output_dir=tmp_path / "run", verbose=False)
     history = result.history
     assert history["accuracy"].isna().all()
@@ -115,7 +115,7 @@ def test_stable_predictions_stop_the_run_without_a_holdout(images, tmp_path):
 
 
 def test_report_only_stop_rule_records_kappa_but_runs_on(images, tmp_path):
-    result = autoal.run(images, learner=TruthLearner(), stop={"report_only": True, "size": 10}, batch_size=3, n_rounds=4,
+    result = autoal.run(images, learner=TruthLearner(), strategy="margin", stop={"report_only": True, "size": 10}, batch_size=3, n_rounds=4,
                         initial_per_class=2, output_dir=tmp_path / "run", verbose=False)
     assert len(result.history) == 5 and (result.history["stop_kappa"].iloc[1:] == 1.0).all()
 
@@ -130,17 +130,17 @@ def test_changing_predictions_keep_the_run_going(images, tmp_path):
             out = super().predict_proba(df)
             return np.roll(out, self.n_fits_, axis=1)  # a different answer after every fit
 
-    result = autoal.run(images, learner=Fickle(), stop="stable", batch_size=3, n_rounds=4, initial_per_class=2,
+    result = autoal.run(images, learner=Fickle(), strategy="margin", stop="stable", batch_size=3, n_rounds=4, initial_per_class=2,
                         output_dir=tmp_path / "run", verbose=False)
     assert len(result.history) == 5
     assert (result.history["stop_kappa"].iloc[1:] < 0.99).all()
 
 
 def test_pool_subsample_scores_a_seeded_part_of_the_pool(images, tmp_path):
-    result = autoal.run(images, learner=TruthLearner(), batch="topk", pool_subsample=10, batch_size=4, n_rounds=2,
+    result = autoal.run(images, learner=TruthLearner(), strategy="margin", pool_subsample=10, batch_size=4, n_rounds=2,
                         initial_per_class=2, output_dir=tmp_path / "run", verbose=False)
     assert result.history["n_scored"].iloc[1:].tolist() == [10, 10]
-    again = autoal.run(images, learner=TruthLearner(), batch="topk", pool_subsample=10, batch_size=4, n_rounds=2,
+    again = autoal.run(images, learner=TruthLearner(), strategy="margin", pool_subsample=10, batch_size=4, n_rounds=2,
                        initial_per_class=2, output_dir=tmp_path / "again", verbose=False)
     assert picked(result, 2) == picked(again, 2)
 
@@ -162,10 +162,11 @@ def test_resumed_run_keeps_its_rules(images, tmp_path):
     kwargs = dict(learner=ColourFeatureLearner(), strategy="random", batch="kmeans", stop={"report_only": True, "size": 10},
                   batch_size=3, initial_per_class=2, verbose=False)
     autoal.run(images, n_rounds=1, output_dir=tmp_path / "run", **kwargs)
-    settings = json.loads((tmp_path / "run" / "settings.json").read_text())
-    assert settings["batch"] == "kmeans" and settings["stop"]["report_only"] is True
     result = autoal.resume(tmp_path / "run", learner=ColourFeatureLearner(), n_rounds=2)
+    straight = autoal.run(images, n_rounds=2, output_dir=tmp_path / "straight", **kwargs)
     assert result.history["batch_rule"].iloc[2] == "kmeans"
+    assert result.history["picked_ids"].tolist() == straight.history["picked_ids"].tolist()
+    np.testing.assert_array_equal(result.history["stop_kappa"], straight.history["stop_kappa"])
     assert pd.notna(result.history["stop_kappa"].iloc[2])
 
 

@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import skip_for_platform
+
 from autoal.errors import InputError
 from autoal.manifest import load_manifest
 from autoal.manifest_builder import (
@@ -252,15 +254,21 @@ def test_non_utf8_file_name_is_skipped(tmp_path):
         os.close(fd)
         os.mkdir(os.fsencode(tree) + b"/\xff-class")
     except (OSError, UnicodeError):
-        pytest.skip("this file system refuses file names that are not UTF-8")
+        skip_for_platform("this file system refuses file names that are not UTF-8")
     out = tmp_path / "m.csv"
     report = build_manifest(tree, out)
     assert report.n_images == 4
     skipped = dict(report.skipped)
     assert sorted(skipped) == ["\\xff-class", "a/caf\\xe9.png"]
     assert all("not valid UTF-8" in why for why in skipped.values())
-    out.read_bytes().decode("utf-8")  # raises if anything undecodable reached the manifest
-    report.message().encode("utf-8")  # printable
+    # The manifest holds exactly the four UTF-8-named images, and nothing of the two others.
+    rows = [(r["label"], r["image_path"]) for r in read_rows(out)]
+    assert rows == [(cls, f"split_tree/{cls}/{i:03d}.png") for cls in ("a", "b") for i in range(2)]
+    # The message names both with their bytes escaped (no lone surrogates that printing would choke on).
+    text = report.message()
+    for name in ("a/caf\\xe9.png", "\\xff-class"):
+        assert f"    {name} (name is not valid UTF-8" in text
+    assert text.isascii(), "undecodable bytes are written as \\xNN, not as lone surrogates or guessed letters"
 
 
 def test_report_message_lists_the_first_few_problems(tree):
@@ -341,8 +349,17 @@ def test_manifest_command_exit_codes(tree, capsys):
                   "--drop-class", "257.clutter", "--drop-class", "100.empty"])
     assert args.drop_classes == ["257.clutter", "100.empty"]
     assert manifest_command(args) == 0
-    assert "18 images in 4 classes" in capsys.readouterr().out
-    assert list(read_rows(out)[0]) == ["label", "image_path", "sha256", "split"]
+    printed = capsys.readouterr().out
+    assert "18 images in 4 classes" in printed
+    # Every option reached build_manifest: the same call from Python writes the same bytes and report.
+    api = build_manifest(tree, tree.parent / "api.csv", sha256=True, test_fraction=0.25, seed=1,
+                         drop_classes=["257.clutter", "100.empty"])
+    assert out.read_bytes() == (tree.parent / "api.csv").read_bytes()
+    assert printed.rstrip("\n") == api.message().replace("api.csv", "cli.csv")
+    rows = read_rows(out)
+    assert list(rows[0]) == ["label", "image_path", "sha256", "split"]
+    assert {r["label"] for r in rows}.isdisjoint({"257.clutter", "100.empty"})
+    assert {r["split"] for r in rows} == {"train", "test"} and all(len(r["sha256"]) == 64 for r in rows)
     assert manifest_command(parse(["--check", str(out)])) == 0
     assert "all 18 images present, readable and unchanged" in capsys.readouterr().out
     (tree / "056.dog" / "056_0002.jpg").unlink()

@@ -43,7 +43,7 @@ def test_examples_labelled_by_everyone_are_not_picked_again(images, tmp_path):
     small = images.groupby("label").head(4)
     test_df = images.drop(index=small.index)
     uncertain = FixedLearner({}, default=np.array([0.34, 0.33, 0.33]))
-    result = autoal.run(small, test_df=test_df, learner=uncertain, annotators=autoal.simulated_annotators(2),
+    result = autoal.run(small, test_df=test_df, learner=uncertain, strategy="activelab", annotators=autoal.simulated_annotators(2),
                         batch_size=5, n_rounds=20, initial_per_class=1, output_dir=tmp_path / "run", verbose=False)
     counts = result.labels.groupby("example_id").size()
     assert counts.max() <= 2 and len(counts) == 12 and (counts == 2).all()

@@ -19,7 +19,7 @@ from autoal.scoring import RayScorer, _split, make_scorer, predict_pool
 @pytest.fixture(scope="module")
 def ray_cluster():
     """A local Ray runtime with 2 CPUs for the module; shut down afterwards."""
-    ray = pytest.importorskip("ray")
+    ray = pytest.importorskip("ray", reason="ray is not installed: pip install 'ray>=2.9'")
     if not ray.is_initialized():
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield ray
@@ -61,17 +61,25 @@ def test_an_unknown_scoring_names_the_valid_forms(scoring, train_and_pool, tmp_p
         predict_pool(learner, train_and_pool[1], scoring)
 
 
-def test_addresses_and_worker_counts_are_checked_when_the_scorer_is_made():
-    assert make_scorer("ray").address is None
-    assert make_scorer("ray://head").address == "ray://head"
+def test_addresses_and_worker_counts_are_checked_when_the_scorer_is_made(monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # making a scorer neither imports Ray nor connects
+    local, remote = make_scorer("ray"), make_scorer("ray://head")
+    assert isinstance(local, RayScorer) and (local.address, local.num_workers) == (None, None)
+    assert isinstance(remote, RayScorer) and remote.address == "ray://head"
+    assert not local.started_ and not remote.started_ and local.last_info_ == remote.last_info_ == {}
     scorer = RayScorer("10.0.0.1:6379", num_workers=3)
-    assert make_scorer(scorer) is scorer
-    with pytest.raises(InputError, match="num_workers must be a positive integer"):
-        RayScorer(num_workers=0)
+    assert make_scorer(scorer) is scorer and scorer.num_workers == 3
+    with pytest.raises(InputError, match=r"unknown scoring 'ray:/head:1'; use None or 'local'"):
+        RayScorer("ray:/head:1")
+    with pytest.raises(InputError, match=r"unknown scoring 'head:99999'"):
+        RayScorer("head:99999", num_workers=2)
+    for bad in (0, -1, 2.5, True):
+        with pytest.raises(InputError, match=rf"num_workers must be a positive integer or None .*got {bad!r}$"):
+            RayScorer(num_workers=bad)
 
 
 def test_an_unreachable_address_fails_fast_naming_the_fix(monkeypatch):
-    ray = pytest.importorskip("ray")
+    ray = pytest.importorskip("ray", reason="ray is not installed: pip install 'ray>=2.9'")
     monkeypatch.setattr(ray, "is_initialized", lambda: False)  # as in a process without Ray running
     started = time.perf_counter()
     with pytest.raises(InputError, match=r"cannot reach a Ray cluster at 'ray://127.0.0.1:1' .*ray start --head.*scoring=None"):
@@ -80,7 +88,7 @@ def test_an_unreachable_address_fails_fast_naming_the_fix(monkeypatch):
 
 
 def test_a_connection_error_from_ray_becomes_an_input_error(monkeypatch):
-    ray = pytest.importorskip("ray")
+    ray = pytest.importorskip("ray", reason="ray is not installed: pip install 'ray>=2.9'")
     monkeypatch.setattr(ray, "is_initialized", lambda: False)
 
     def refuse(**_):

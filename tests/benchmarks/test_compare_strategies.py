@@ -4,11 +4,28 @@ import importlib.util
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from conftest import write_images
+from PIL import Image
 
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "compare_strategies.py"
+
+
+def budget_to_reach(curve, target):
+    """The first budget at which ``curve`` (accuracy indexed by budget) reaches ``target``, linearly interpolated."""
+    budgets, accuracies = curve.index.to_numpy(dtype=float), curve.to_numpy()
+    for i, accuracy in enumerate(accuracies):
+        if accuracy >= target:
+            return budgets[0] if i == 0 else np.interp(target, accuracies[i - 1:i + 1], budgets[i - 1:i + 1])
+    return np.nan
+
+
+def area_per_label(run):
+    """A run's area under its accuracy curve divided by the budget it spans (mean accuracy over the budget)."""
+    run = run.sort_values("n_labeled")
+    return np.trapezoid(run["accuracy"], run["n_labeled"]) / np.ptp(run["n_labeled"])
 
 
 def load_script():
@@ -25,8 +42,24 @@ def manifest(tmp_path):
     return tmp_path / "m.csv"
 
 
-def test_fast_comparison_writes_results_summary_and_plot(manifest, tmp_path):
+def overlapping_manifest(folder, n_per_class=20, seed=0):
+    """Grey noise images whose classes differ only a little in one channel, so that strategies' curves differ."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for k, cls in enumerate(("a", "b", "c")):
+        (folder / cls).mkdir(parents=True)
+        for i in range(n_per_class):
+            colour = np.full(3, 128.0) + 25 * np.eye(3)[k] + rng.normal(0, 15, 3)
+            pixels = np.clip(colour + rng.normal(0, 30, (16, 16, 3)), 0, 255).astype(np.uint8)
+            Image.fromarray(pixels).save(folder / cls / f"{i:03d}.png")
+            rows.append({"label": cls, "image_path": str(folder / cls / f"{i:03d}.png")})
+    pd.DataFrame(rows).to_csv(folder / "m.csv", index=False)
+    return folder / "m.csv"
+
+
+def test_fast_comparison_writes_results_summary_and_plot(tmp_path):
     out = tmp_path / "out"
+    manifest = overlapping_manifest(tmp_path / "img")
     load_script().main(["--manifest", str(manifest), "--strategies", "activelab,random,margin", "--seeds", "2",
                         "--learner", "fast", "--rounds", "2", "--batch-size", "4", "--init-per-class", "2",
                         "--out", str(out)])
@@ -36,10 +69,20 @@ def test_fast_comparison_writes_results_summary_and_plot(manifest, tmp_path):
     per_round = pd.read_csv(out / "summary.csv")
     assert {"budget", "accuracy", "accuracy_std", "n_seeds"} <= set(per_round.columns)
     strategies = pd.read_csv(out / "strategies.csv").set_index("strategy")
-    random_row = strategies.loc["random"]
-    assert 0 < random_row["fraction_of_random_budget"] <= 1.0  # random reaches its own final accuracy by its last round
-    assert random_row["budget_to_random_final"] <= random_row["final_budget"]
-    assert "wins_vs_random" in strategies.columns
+    curves = results.groupby(["strategy", "n_labeled"])["accuracy"].mean()  # mean curve over seeds
+    target, random_budget = curves["random"].iloc[-1], curves["random"].index[-1]
+    aulc = results.groupby(["strategy", "seed"]).apply(area_per_label, include_groups=False)
+    differs = False
+    for strategy in ("activelab", "margin"):
+        row = strategies.loc[strategy]
+        budget = budget_to_reach(curves[strategy], target)
+        assert row["budget_to_random_final"] == pytest.approx(budget, nan_ok=True)
+        assert row["fraction_of_random_budget"] == pytest.approx(budget / random_budget, nan_ok=True)
+        gain = aulc[strategy] - aulc["random"]  # paired by seed
+        assert row["aulc_minus_random"] == pytest.approx(gain.mean())
+        assert row["wins_vs_random"] == (gain > 0).sum()
+        differs = differs or (gain != 0).any()
+    assert differs, "the data must let some strategy's curve differ from random's, else the checks above are vacuous"
     assert (out / "learning_curves.png").stat().st_size > 5000
     assert json.loads((out / "summary.json").read_text())["command"].startswith("python benchmarks/compare_strategies.py")
 

@@ -31,7 +31,7 @@ def test_two_rounds_of_real_autogluon_write_nothing_to_the_working_directory(tmp
     workdir = tmp_path / "cwd"
     workdir.mkdir()
     monkeypatch.chdir(workdir)
-    result = autoal.run(df, learner="autogluon", learner_options=TINY, batch_size=6, n_rounds=2,
+    result = autoal.run(df, learner="autogluon", learner_options=TINY, strategy="margin", batch_size=6, n_rounds=2,
                         initial_per_class=3, output_dir=tmp_path / "run", verbose=False)
     assert os.listdir(workdir) == []
     h = result.history

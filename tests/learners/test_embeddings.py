@@ -2,6 +2,7 @@
 
 import json
 import re
+import time
 
 import numpy as np
 import pytest
@@ -16,7 +17,8 @@ from autoal import backbones
 from autoal._torch_compat import import_timm
 from autoal.embeddings import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD, Embedder
 from autoal.errors import InputError, MissingDependencyError
-from autoal.learners import LEARNERS, EmbeddingLearner, make_learner
+from autoal.learners import EmbeddingLearner, make_learner
+from autoal.learners.embeddings import HEADS
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +44,7 @@ def test_embedding_learner_meets_the_contract_and_learns(tmp_path, checkpoint):
     probs = check_contract(learner, df, tmp_path)
     assert accuracy(probs, df) > 0.9
     info = learner.last_fit_info_
-    assert info["n_train"] == 24 and info["embed_seconds"] >= 0
+    assert info["n_train"] == len(df) == 24
     assert (info["cache_hits"], info["n_embedded"]) == (24, 0), "the first fit and predict embedded every image"
     assert (tmp_path / "out" / "embeddings").is_dir(), "default cache: <output_dir>/embeddings"
 
@@ -60,6 +62,26 @@ def test_a_second_learner_reads_every_embedding_from_the_cache(tmp_path, checkpo
     assert [f.name for f in folders] == [re.sub(r"[^A-Za-z0-9_.-]", "_", first.embedder.backbone_id)]
 
 
+def test_fit_reports_the_seconds_spent_embedding(tmp_path, checkpoint, monkeypatch):
+    df = write_images(tmp_path / "img", 2)
+    learner = EmbeddingLearner(checkpoint=checkpoint, cache_dir=tmp_path / "cache").configure(classes=CLASSES)
+    embed = learner.embedder.embed
+
+    def slow_embed(paths):
+        time.sleep(0.3)
+        return embed(paths)
+
+    monkeypatch.setattr(learner.embedder, "embed", slow_embed)
+    started = time.perf_counter()
+    learner.fit(df)
+    elapsed = time.perf_counter() - started
+    info = learner.last_fit_info_
+    assert info["n_embedded"] == len(df) and 0.3 <= info["embed_seconds"] <= elapsed, "seconds, within the fit"
+    learner.fit(df)
+    info = learner.last_fit_info_
+    assert info["n_embedded"] == 0 and info["embed_seconds"] < 0.3, "all cached: the network did not run"
+
+
 def test_clones_share_the_cache_and_keep_the_parameters(tmp_path, checkpoint):
     df = write_images(tmp_path / "img", 3)
     learner = EmbeddingLearner(checkpoint=checkpoint, image_size=64, C=0.5)
@@ -71,10 +93,17 @@ def test_clones_share_the_cache_and_keep_the_parameters(tmp_path, checkpoint):
     assert not (tmp_path / "out" / "cross_val" / "fold_0" / "embeddings").exists()
 
 
-def test_an_unknown_head_is_refused_with_the_valid_ones(tmp_path):
-    with pytest.raises(InputError, match="unknown head 'svm' for the embeddings learner; choose one of logistic"):
-        make_learner("embeddings", head="svm").configure(classes=CLASSES)
-    assert LEARNERS["embeddings"] is EmbeddingLearner
+def test_an_unknown_head_is_refused_with_the_valid_ones(tmp_path, checkpoint):
+    learner = make_learner("embeddings", head="svm")  # __init__ only stores parameters
+    assert type(learner) is EmbeddingLearner and learner.head == "svm"
+    valid = re.escape(", ".join(HEADS))
+    with pytest.raises(InputError, match=rf"unknown head 'svm' for the embeddings learner; choose one of {valid}$"):
+        learner.configure(classes=CLASSES)
+    assert {make_learner("embeddings", head=head).configure(classes=CLASSES).head for head in HEADS} == set(HEADS)
+    learner = make_learner("embeddings", checkpoint=checkpoint).configure(classes=CLASSES)
+    learner.head = "svm"  # set after configure: fit checks again instead of quietly training a logistic head
+    with pytest.raises(InputError, match=rf"unknown head 'svm' .*choose one of {valid}$"):
+        learner.fit(write_images(tmp_path / "img", 1))
 
 
 def test_default_checkpoint_is_pretrained_mobilenet_else_random_with_a_warning(cache_home, checkpoint, monkeypatch):
