@@ -62,7 +62,7 @@ def kmeans_batch(ids, scores, features_of, batch_size, *, candidates_factor=10, 
     shortlist = select_lowest(ids, scores, n_short, random_state=rng)
     if len(shortlist) <= batch_size:
         return shortlist  # fewer candidates than the batch: all of them, nothing to choose
-    features = np.asarray(features_of(shortlist), dtype=np.float32)
+    features = np.asarray(features_of(shortlist), dtype=np.float64)  # sklearn's k-means is 2x slower on float32 (upcasts)
     if features.shape[0] != len(shortlist):
         raise ValueError(f"features_of returned {features.shape[0]} rows for {len(shortlist)} ids")
     clusters = _cluster(features, batch_size, int(rng.integers(2**31 - 1)))

@@ -53,6 +53,9 @@ def _add_run_options(p, *, defaults):
     p.add_argument("--pool-subsample", type=_positive_int, help="score only this many unlabelled examples per round")
     p.add_argument("--scoring", help="where the pool is predicted: ray (local Ray runtime) or a Ray address")
     p.add_argument("--drop-bad-images", action="store_true", help="drop rows whose image is missing or unreadable")
+    p.add_argument("--check-images", default="auto", choices=["auto", "all", "exists"],
+                   help="images decoded before the run (default auto: all of up to 20,000 files, else a sample of "
+                   "2,000; every file must exist)")
     p.add_argument("--time-limit", type=float, help="AutoGluon: seconds per round's fit")
     p.add_argument("--max-epochs", type=_positive_int, help="AutoGluon: epochs per fit (default 20)")
     p.add_argument("--image-size", type=_positive_int, help="AutoGluon: image side in pixels (default 64)")
@@ -138,7 +141,7 @@ def _run_kwargs(args, name) -> dict:
         strategy=args.strategy, batch_size=args.batch_size, n_rounds=args.rounds,
         initial_per_class=args.init_per_class, learner=args.learner, learner_options=_learner_options(args),
         output_dir=out, random_state=args.seed, target_accuracy=args.target_accuracy,
-        drop_bad_images=args.drop_bad_images, verbose=not args.quiet, batch=args.batch,
+        drop_bad_images=args.drop_bad_images, check_images=args.check_images, verbose=not args.quiet, batch=args.batch,
         candidates_factor=args.candidates_factor, initial=args.initial, stop="stable" if args.stop_stable else None,
         pool_subsample=args.pool_subsample, scoring=args.scoring, classes=_classes(args.classes),
     )

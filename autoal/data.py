@@ -6,6 +6,7 @@ Everything here runs before any training, so that a mistake in the data costs se
 from __future__ import annotations
 
 import numbers
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -70,6 +71,9 @@ def normalize_labels(values: pd.Series, what="df") -> pd.Series:
 
     Integral floats (what pandas makes of integer labels next to NaN) become ints.
     """
+    fast = _normalize_common_labels(values)
+    if fast is not None:
+        return fast
     present = values.dropna()
     kinds = {}
     for idx, value in present.items():
@@ -100,23 +104,76 @@ def normalize_labels(values: pd.Series, what="df") -> pd.Series:
     )
 
 
-def find_bad_images(paths) -> list:
-    """Return ``(path, reason)`` for every path that is missing, not a file, or does not decode as an image."""
+#: ``check_images="auto"`` decodes every image up to this many distinct files, else a sample of them.
+FULL_CHECK_LIMIT = 20_000
+#: Images decoded by ``check_images="auto"`` on bigger sets (besides checking that every file exists).
+CHECK_SAMPLE = 2_000
+CHECK_RULES = ("auto", "all", "exists")
+
+
+def _normalize_common_labels(values: pd.Series):
+    """:func:`normalize_labels` for all-text or all-integral labels, vectorised; None for anything else."""
+    present = values.dropna()
+    kind = pd.api.types.infer_dtype(present, skipna=True) if len(present) else "empty"
+    out = pd.Series(np.nan, index=values.index, dtype=object, name=values.name)
+    if kind == "string":
+        out[present.index] = present.str.strip()
+        return out
+    if kind == "integer" or (kind in ("floating", "mixed-integer-float")
+                             and np.all(np.mod(present.to_numpy(dtype=float), 1) == 0)):
+        out[present.index] = present.to_numpy(dtype=np.int64).astype(object)
+        return out
+    return None
+
+
+def find_bad_images(paths, *, decode="all", random_state=0) -> list:
+    """Return ``(path, reason)`` for every path that is missing, not a file, or (among those decoded) not an image.
+
+    Parameters
+    ----------
+    paths : iterable of str
+        Image paths (repeats are checked once).
+    decode : {"all", "auto", "exists"}
+        Which existing files are also fully decoded: all of them; all up to :data:`FULL_CHECK_LIMIT`
+        distinct files, else a seeded sample of :data:`CHECK_SAMPLE`; or none.
+    random_state : int
+        Seeds the sample.
+    """
     from .images import decode_check
 
-    bad = []
-    for path in dict.fromkeys(map(str, paths)):
+    unique = list(dict.fromkeys(map(str, paths)))
+    bad, present = [], []
+    for path in unique:
         p = Path(path)
         if not p.exists():
             bad.append((path, "does not exist"))
         elif not p.is_file():
             bad.append((path, "is not a file"))
         else:
-            try:
-                decode_check(p)
-            except Exception as exc:  # PIL raises many types for non-images and truncated files
-                bad.append((path, f"is not a readable image ({type(exc).__name__})"))
+            present.append(path)
+    for path in _to_decode(present, decode, random_state):
+        try:
+            decode_check(path)
+        except Exception as exc:  # PIL raises many types for non-images and truncated files
+            bad.append((path, f"is not a readable image ({type(exc).__name__})"))
     return bad
+
+
+def _to_decode(present, decode, random_state) -> list:
+    if decode == "exists":
+        return []
+    if decode == "auto" and len(present) > FULL_CHECK_LIMIT:
+        chosen = np.random.default_rng(random_state).choice(len(present), size=CHECK_SAMPLE, replace=False)
+        return [present[k] for k in np.sort(chosen)]
+    return present
+
+
+def _path_text(paths: pd.Series) -> pd.Series:
+    """Image paths as text (``pathlib.Path`` objects become strings), as they are stored and read back."""
+    if paths.dtype == object and pd.api.types.infer_dtype(paths, skipna=True) not in ("string", "empty") \
+            and any(isinstance(p, os.PathLike) for p in paths):
+        return pd.Series([os.fspath(p) if isinstance(p, os.PathLike) else p for p in paths], index=paths.index, dtype=object)
+    return paths
 
 
 def _index_by_id(df, id_col, what):
@@ -135,9 +192,11 @@ def _index_by_id(df, id_col, what):
     return df
 
 
-def _drop_or_raise_bad_images(frames, image_col, drop_bad_images):
+def _drop_or_raise_bad_images(frames, image_col, drop_bad_images, check_images="auto"):
+    if check_images not in CHECK_RULES:
+        raise InputError(f"unknown check_images {check_images!r}; choose one of {', '.join(CHECK_RULES)}")
     paths = pd.concat([f[image_col] for f in frames]).astype(str)
-    bad = find_bad_images(paths)
+    bad = find_bad_images(paths, decode=check_images)
     if bad and not drop_bad_images:
         shown = "; ".join(f"{p} {why}" for p, why in bad[:5])
         raise InputError(
@@ -171,25 +230,29 @@ def stratified_holdout(labels: pd.Series, fraction, rng) -> list:
 
 def prepare_data(
     df, *, test_df, label, image_col, id_col, initial_per_class, holdout_fraction, classes, drop_bad_images, rng,
-    allow_unlabelled=False,
+    allow_unlabelled=False, check_images="auto",
 ) -> PreparedData:
     """Validate ``df`` (and ``test_df``) and split them into labelled set, pool and holdout.
 
     Simulation mode when every row of ``df`` has a label: all but ``initial_per_class`` labels per
     class are hidden. Real mode otherwise: labelled rows start the run and NaN rows form the pool.
     ``holdout_fraction=0`` without ``test_df`` keeps no holdout. ``allow_unlabelled`` accepts a df
-    with no label at all (a cold start), which then needs ``classes``.
+    with no label at all (a cold start), which then needs ``classes``. ``check_images`` says which
+    images are decoded before the run (:func:`find_bad_images`); every file must exist.
     """
     check_columns(df, label, image_col, "df")
     df = _index_by_id(df.copy(), id_col, "df")
     df[label] = normalize_labels(df[label], "df")
+    df[image_col] = _path_text(df[image_col])
     if test_df is not None:
         check_columns(test_df, label, image_col, "test_df")
         test_df = _index_by_id(test_df.copy(), id_col, "test_df")
         test_df[label] = normalize_labels(test_df[label], "test_df")
+        test_df[image_col] = _path_text(test_df[image_col])
         if test_df[label].isna().any():
             raise InputError(f"test_df has {int(test_df[label].isna().sum())} rows without a label; a holdout must be fully labelled")
-    frames, dropped = _drop_or_raise_bad_images([df] + ([test_df] if test_df is not None else []), image_col, drop_bad_images)
+    frames, dropped = _drop_or_raise_bad_images([df] + ([test_df] if test_df is not None else []), image_col,
+                                                drop_bad_images, check_images)
     df = frames[0]
     test_df = frames[1] if test_df is not None else None
 

@@ -29,6 +29,15 @@ def encode_value(value) -> str:
     return json.dumps(value.item() if hasattr(value, "item") else value)
 
 
+def encode_values(values) -> list:
+    """:func:`encode_value` of each of ``values`` (integers and repeated values encoded once each)."""
+    values = pd.Index(values) if not isinstance(values, pd.Index) else values
+    if pd.api.types.is_integer_dtype(values.dtype):
+        return values.astype(str).tolist()  # an integer's JSON is its decimal text
+    cache = {}
+    return [cache[v] if v in cache else cache.setdefault(v, encode_value(v)) for v in values]
+
+
 def decode_value(text):
     """The id or label that :func:`encode_value` wrote."""
     return json.loads(text)
@@ -50,7 +59,8 @@ def _kind(series: pd.Series) -> dict:
     if pd.api.types.is_integer_dtype(dtype) or pd.api.types.is_float_dtype(dtype):
         return {"kind": "number", "dtype": str(dtype)}
     if pd.api.types.is_string_dtype(dtype) or dtype == object:
-        bad = next((v for v in series if not (isinstance(v, (str, os.PathLike)) or _missing(v))), None)
+        plain_text = pd.api.types.infer_dtype(series, skipna=True) in ("string", "empty")
+        bad = None if plain_text else next((v for v in series if not (isinstance(v, (str, os.PathLike)) or _missing(v))), None)
         if bad is not None:
             raise InputError(f"column {series.name!r} holds {type(bad).__name__} values such as {bad!r}; autoal stores "
                              f"feature columns as text, numbers, booleans, categories or dates: convert it "
@@ -102,7 +112,9 @@ def _to_sql(series: pd.Series, spec) -> list:
     if kind == "bool":
         return [None if _missing(v) else int(bool(v)) for v in series]
     if kind == "number":
-        return [None if _missing(v) else v.item() if hasattr(v, "item") else v for v in series]
+        return series.astype(object).where(series.notna(), None).tolist()
+    if pd.api.types.infer_dtype(series, skipna=True) in ("string", "empty"):
+        return series.astype(object).where(series.notna(), None).tolist()
     return [None if _missing(v) else os.fspath(v) if isinstance(v, os.PathLike) else v for v in series]
 
 
@@ -112,10 +124,12 @@ def insert_frame(db, frame: pd.DataFrame, specs, *, split, start, label, initial
     ``label`` names the label column (stored as JSON text, NULL where missing); ``initial_ids`` are
     the ids labelled before round 1.
     """
-    initial = set(initial_ids)
-    ids = [encode_value(i) for i in frame.index]
-    labels = [None if _missing(v) else encode_value(v) for v in frame[label]]
-    flags = [int(i in initial) for i in frame.index]
+    ids = encode_values(frame.index)
+    present = frame[label].notna().to_numpy()
+    labels = np.full(len(frame), None, dtype=object)
+    labels[present] = encode_values(frame[label][present]) if present.any() else []
+    labels = labels.tolist()
+    flags = frame.index.isin(list(initial_ids)).astype(int).tolist()
     columns = [_to_sql(frame[s["name"]], s) for s in specs]
     placeholders = ", ".join("?" * (5 + len(specs)))
     sql = f"INSERT INTO examples (pos, split, example_id, label, initial{''.join(', ' + s['sql'] for s in specs)}) " \

@@ -9,6 +9,7 @@ in. The rounds themselves are the steps of :class:`autoal.session.Session`; :fun
 
 from __future__ import annotations
 
+import inspect
 import tempfile
 from pathlib import Path
 
@@ -27,7 +28,7 @@ from .session import Session
 from .stopping import make_stop_rule
 from .strategies import get_strategy, resolve_strategy
 
-__all__ = ["run", "resume", "drive", "RunResult"]
+__all__ = ["run", "resume", "drive", "start_session", "resume_session", "RunResult"]
 
 
 def run(
@@ -57,6 +58,7 @@ def run(
     holdout_fraction=0.2,
     classes=None,
     drop_bad_images=False,
+    check_images="auto",
     verbose=True,
 ) -> RunResult:
     """Run active learning on ``df`` and return the per-round history, the labels and the final model.
@@ -136,6 +138,11 @@ def run(
         The full class list (real mode, when some classes have no label yet).
     drop_bad_images : bool
         Drop rows whose image is missing or unreadable instead of raising.
+    check_images : {"auto", "all", "exists"}
+        Before the run, every image file must exist; ``"all"`` also decodes every one, ``"auto"``
+        (default) decodes all of up to 20,000 distinct files and a seeded sample of 2,000 of bigger
+        sets (decoding a million images would take minutes), ``"exists"`` none. An image that fails
+        to decode later is named by the learner that reads it.
     verbose : bool
         Print one progress line per round.
 
@@ -143,6 +150,25 @@ def run(
     -------
     RunResult
     """
+    return drive(_new_session(**locals()))
+
+
+def start_session(df, **options) -> Session:
+    """Create a run exactly as :func:`run` does (same options) and return its :class:`~autoal.session.Session`
+    without running any round: for callers that drive the steps themselves (a labelling server, a benchmark).
+    """
+    try:
+        bound = inspect.signature(run).bind(df, **options)
+    except TypeError as exc:
+        raise InputError(f"{exc}; start_session takes the options of autoal.run") from None
+    bound.apply_defaults()
+    return _new_session(**bound.arguments)
+
+
+def _new_session(df, *, test_df, label, image_col, id_col, strategy, batch, candidates_factor, initial, batch_size,
+                 n_rounds, initial_per_class, learner, learner_options, annotators, relabel, output_dir, random_state,
+                 target_accuracy, stop, pool_subsample, scoring, holdout_fraction, classes, drop_bad_images,
+                 check_images, verbose) -> Session:
     settings = {k: v for k, v in locals().items()
                 if k not in ("df", "test_df", "annotators", "learner", "strategy", "stop", "scoring")}
     settings["learner"] = learner if isinstance(learner, str) else None
@@ -162,7 +188,7 @@ def run(
     data = prepare_data(
         df, test_df=test_df, label=label, image_col=image_col, id_col=id_col, initial_per_class=initial_per_class,
         holdout_fraction=holdout_fraction, classes=classes, drop_bad_images=drop_bad_images,
-        rng=np.random.default_rng(random_state), allow_unlabelled=initial != "random",
+        rng=np.random.default_rng(random_state), allow_unlabelled=initial != "random", check_images=check_images,
     )
     if not data.simulation and not annotator_list:
         n_missing = int(data.frame[label].isna().sum())
@@ -178,7 +204,7 @@ def run(
     settings.update(output_dir=str(out), annotators=[a.spec() for a in annotator_list],
                     annotator_names=[a.name for a in annotator_list])
     state = RunState.create(out, data, settings)
-    return drive(Session(state, model, score_fn, annotator_list, scoring=scorer))
+    return Session(state, model, score_fn, annotator_list, scoring=scorer)
 
 
 def resume(run_dir, *, annotators=None, learner=None, strategy=None, n_rounds=None, verbose=None,
@@ -204,6 +230,13 @@ def resume(run_dir, *, annotators=None, learner=None, strategy=None, n_rounds=No
         When the round waits for labels from annotators who answer later (files, the labelling page),
         train on what has arrived and go on; their open examples stay theirs to answer.
     """
+    return drive(resume_session(run_dir, annotators=annotators, learner=learner, strategy=strategy, n_rounds=n_rounds,
+                                verbose=verbose), partial=partial)
+
+
+def resume_session(run_dir, *, annotators=None, learner=None, strategy=None, n_rounds=None, verbose=None) -> Session:
+    """Open a stopped run as :func:`resume` does and return its :class:`~autoal.session.Session` without
+    running any step."""
     state = open_run(run_dir)
     settings = state.settings
     if n_rounds is not None:
@@ -219,7 +252,7 @@ def resume(run_dir, *, annotators=None, learner=None, strategy=None, n_rounds=No
     model = make_learner(learner or settings["learner"], **({} if learner is not None else settings["learner_options"] or {}))
     score_fn = get_strategy(resolve_strategy(strategy or settings["strategy"], len(annotator_list)),
                             random_state=settings["random_state"])
-    return drive(Session(state, model, score_fn, annotator_list, scoring=settings.get("scoring")), partial=partial)
+    return Session(state, model, score_fn, annotator_list, scoring=settings.get("scoring"))
 
 
 def drive(session: Session, *, partial=False) -> RunResult:

@@ -65,23 +65,26 @@ class RunState:
         The run folder.
     """
 
-    def __init__(self, store: RunStore, folder):
+    def __init__(self, store: RunStore, folder, data: PreparedData | None = None):
         self.store, self.folder = store, Path(folder)
         meta = store.meta()
         self.settings = meta["settings"]
         self.label = meta["label"]
-        frame, initial, test = store.read_examples(self.label)
-        order = [c for c in meta["column_order"] if c in frame.columns]
-        frame, test = frame[order], test[order]
-        frame.index.name = test.index.name = meta.get("index_name")
-        self.data = PreparedData(frame, test, list(meta["classes"]), initial, meta["mode"] == "simulation",
-                                 meta["holdout"], [tuple(d) for d in meta["dropped"]])
+        self.data = data if data is not None else self._read_data(meta)
         self.classes = self.data.classes
         self.class_index = {c: k for k, c in enumerate(self.classes)}
-        self.ids = frame.index
+        self.ids = self.data.frame.index
         self._names = list(dict.fromkeys(list(self.settings.get("annotator_names", [])) + [GIVEN]))
         self._annotations = None
         self._edits = None
+
+    def _read_data(self, meta) -> PreparedData:
+        frame, initial, test = self.store.read_examples(self.label)
+        order = [c for c in meta["column_order"] if c in frame.columns]
+        frame, test = frame[order], test[order]
+        frame.index.name = test.index.name = meta.get("index_name")
+        return PreparedData(frame, test, list(meta["classes"]), initial, meta["mode"] == "simulation",
+                            meta["holdout"], [tuple(d) for d in meta["dropped"]])
 
     # -- creating ----------------------------------------------------------------------------------
 
@@ -97,15 +100,16 @@ class RunState:
         label = settings["label"]
         class_index = {c: k for k, c in enumerate(data.classes)}
         given = []
-        if given_labels and not data.simulation:
-            position = {i: k for k, i in enumerate(data.frame.index)}
-            given = [(position[i], GIVEN, class_index[data.frame.at[i, label]], 0) for i in data.initial_ids]
+        if given_labels and not data.simulation and len(data.initial_ids):
+            positions = data.frame.index.get_indexer(pd.Index(data.initial_ids, dtype=object))
+            classes = data.frame[label].to_numpy()[positions]
+            given = [(p, GIVEN, class_index[c], 0) for p, c in zip(positions.tolist(), classes)]
         meta = {"settings": settings, "label": label, "classes": data.classes, "mode": "simulation" if data.simulation else "real",
                 "holdout": data.holdout, "dropped": [list(d) for d in data.dropped], "index_name": data.frame.index.name,
                 "column_order": list(data.frame.columns)}
         meta = json.loads(json.dumps(meta, default=_plain))
         store = RunStore.create(folder / STORE_FILE, meta=meta, data=data, label=label, annotations=given)
-        state = cls(store, folder)
+        state = cls(store, folder, data)
         state.write_settings_copy()
         return state
 
@@ -141,15 +145,21 @@ class RunState:
     # -- snapshots ---------------------------------------------------------------------------------
 
     def _refresh(self) -> dict:
+        """The store's annotations, with annotator codes, reading only those added since the last call."""
         edits = self.store.edits()
         if self._annotations is None or edits != self._edits:
-            self._annotations, self._edits = self.store.annotations_after(0), edits
+            self._annotations, self._edits = self._with_codes(self.store.annotations_after(0)), edits
         else:
             last = int(self._annotations["seq"][-1]) if len(self._annotations["seq"]) else 0
             new = self.store.annotations_after(last)
             if len(new["seq"]):
+                new = self._with_codes(new)
                 self._annotations = {k: np.concatenate([v, new[k]]) for k, v in self._annotations.items()}
         return self._annotations
+
+    def _with_codes(self, rows: dict) -> dict:
+        rows["code"] = self._codes(rows["annotator"])
+        return rows
 
     def _codes(self, names: np.ndarray) -> np.ndarray:
         unknown = [n for n in dict.fromkeys(names.tolist()) if n not in self._names]
@@ -160,7 +170,7 @@ class RunState:
         """The annotations, assignments and skips as they are in the store now."""
         annotations = self._refresh()
         assigned, skipped = self.store.assignments(), self.store.skips()
-        codes = self._codes(annotations["annotator"]), self._codes(assigned["annotator"]), self._codes(skipped["annotator"])
+        codes = annotations["code"], self._codes(assigned["annotator"]), self._codes(skipped["annotator"])
         return Snapshot(len(self.ids), tuple(self._names), annotations["seq"], annotations["example"], codes[0],
                         annotations["label"], annotations["round"], annotations["timestamp"], assigned["round"], assigned["example"], codes[1],
                         skipped["example"], codes[2])

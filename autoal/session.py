@@ -257,9 +257,12 @@ class Session:
         """Commit the assignments with the picking model's probabilities of the picked pool examples and the
         selection's facts (for the round's history row)."""
         pool_probs = facts.pop("_pool_probs")
-        row_of = {int(p): k for k, p in enumerate(scores.pool)}
-        picked_pool = [p for p, _ in pairs if p in row_of]
-        probs = {p: pool_probs[row_of[p]] for p in picked_pool}
+        assigned = np.array([p for p, _ in pairs], dtype=np.int64)
+        probs = {}
+        if len(scores.pool):
+            rows = np.searchsorted(scores.pool, assigned)  # the pool's positions are sorted
+            in_pool = (rows < len(scores.pool)) & (scores.pool[np.minimum(rows, len(scores.pool) - 1)] == assigned)
+            probs = {int(p): pool_probs[k] for p, k in zip(assigned[in_pool], rows[in_pool])}
         self.state.assign(r, pairs, probabilities=probs, facts=facts)
         self.oos.add_picks(np.array(list(probs), dtype=np.int64), np.array(list(probs.values())))
 

@@ -120,12 +120,18 @@ class Snapshot:
         return np.asarray(example, dtype=np.int64) * len(self.names) + np.asarray(annotator, dtype=np.int64)
 
     @cached_property
-    def _answered_keys(self) -> np.ndarray:
-        return np.unique(self._keys(self.example, self.annotator))
+    def _answered_sorted(self) -> np.ndarray:
+        return np.sort(self._keys(self.example, self.annotator))  # unique: one annotation per (example, annotator)
 
     @cached_property
-    def _skipped_keys(self) -> np.ndarray:
-        return np.unique(self._keys(self.skipped_example, self.skipped_annotator))
+    def _skipped_sorted(self) -> np.ndarray:
+        return np.sort(self._keys(self.skipped_example, self.skipped_annotator))
+
+    @staticmethod
+    def _member(keys, sorted_keys) -> np.ndarray:
+        found = np.searchsorted(sorted_keys, keys)
+        return (found < len(sorted_keys)) & (sorted_keys[np.minimum(found, max(len(sorted_keys) - 1, 0))] == keys) \
+            if len(sorted_keys) else np.zeros(len(keys), dtype=bool)
 
     # -- assignments -------------------------------------------------------------------------------
 
@@ -133,7 +139,7 @@ class Snapshot:
     def _open(self) -> np.ndarray:
         """Mask over assignments: not answered and not skipped."""
         keys = self._keys(self.assigned_example, self.assigned_annotator)
-        return ~np.isin(keys, self._answered_keys) & ~np.isin(keys, self._skipped_keys)
+        return ~self._member(keys, self._answered_sorted) & ~self._member(keys, self._skipped_sorted)
 
     def pending(self, annotators=None, rounds=None) -> tuple:
         """``(round, example, annotator name)`` arrays of assignments waiting for an answer.
@@ -167,24 +173,23 @@ class Snapshot:
         first = np.unique(positions, return_index=True)[1]
         return positions[np.sort(first)]
 
-    def _blocked_keys(self, names) -> np.ndarray:
-        """Keys (example * len(names) + code) of pairs where an annotator of ``names`` labelled, skipped or is
-        already asked for the example: they cannot be asked again."""
-        codes = [self.code(n) for n in names if n in self.names]
-        keys = [self._keys(self.example, self.annotator)[np.isin(self.annotator, codes)],
-                self._keys(self.skipped_example, self.skipped_annotator)[np.isin(self.skipped_annotator, codes)],
-                self._keys(self.assigned_example, self.assigned_annotator)[self._open & np.isin(self.assigned_annotator, codes)]]
-        return np.unique(np.concatenate(keys))
-
     def askable(self, positions, names) -> np.ndarray:
         """For each of ``positions``, how many annotators of ``names`` could still be asked for a label
         (they have not labelled it, skipped it, nor been asked already)."""
-        blocked = np.bincount(self._blocked_keys(names) // len(self.names), minlength=self.n_examples)
+        codes = [self.code(n) for n in names if n in self.names]
+        blocked = (np.bincount(self.example[np.isin(self.annotator, codes)], minlength=self.n_examples)
+                   + np.bincount(self.skipped_example[np.isin(self.skipped_annotator, codes)], minlength=self.n_examples)
+                   + np.bincount(self.assigned_example[self._open & np.isin(self.assigned_annotator, codes)],
+                                 minlength=self.n_examples))  # disjoint: an open assignment is neither answered nor skipped
         return len(names) - blocked[np.asarray(positions, dtype=np.int64)]
 
     def eligible(self, positions, names) -> list:
         """For each of ``positions``, the annotators of ``names`` who could still be asked, in ``names`` order."""
-        blocked = set(self._blocked_keys(names).tolist())
+        positions = np.asarray(positions, dtype=np.int64)
+        open_ = self._open
+        blocked = set(self._keys(self.example, self.annotator)[np.isin(self.example, positions)].tolist())
+        blocked |= set(self._keys(self.skipped_example, self.skipped_annotator)[np.isin(self.skipped_example, positions)].tolist())
+        blocked |= set(self._keys(self.assigned_example[open_], self.assigned_annotator[open_]).tolist())
         width = len(self.names)
         return [[n for n in names if n not in self.names or int(p) * width + self.code(n) not in blocked]
                 for p in positions]
