@@ -98,6 +98,11 @@ def build_parser() -> argparse.ArgumentParser:
     import_p.add_argument("run_dir", type=Path)
     import_p.add_argument("file", type=Path)
     import_p.add_argument("--annotator", required=True)
+    convert_p = sub.add_parser("convert", help="convert a run folder written by an earlier autoal (data.pkl) into a "
+                               "run store, from the manifest it started with; nothing pickled is read")
+    convert_p.add_argument("run_dir", type=Path)
+    convert_p.add_argument("--manifest", type=Path, required=True, help="the manifest the run was started with")
+    convert_p.add_argument("--test", type=Path, help="the holdout manifest, if the run was given one")
     from .manifest_builder import add_manifest_arguments
 
     add_manifest_arguments(sub.add_parser("manifest", help="build a manifest from a folder-per-class image tree, "
@@ -200,6 +205,15 @@ def _command_import(args):
     return 1 if report.rejected else 0
 
 
+def _command_convert(args):
+    from .convert import convert_run
+    from .manifest import load_manifest
+
+    test_df = load_manifest(args.test) if args.test else None
+    folder = convert_run(args.run_dir, load_manifest(args.manifest), test_df=test_df)
+    print(f"converted {folder}: the old files are in {folder / 'old-format'}; continue with `autoal resume {folder}`")
+
+
 def main(argv=None) -> int:
     """Entry point of the ``autoal`` command; returns the exit status (2 for a user error, 1 when an
     import rejected some rows)."""
@@ -207,7 +221,8 @@ def main(argv=None) -> int:
     from .manifest_builder import manifest_command
 
     commands = {"run": _command_run, "demo": _command_demo, "resume": _command_resume,
-                "export-batch": _command_export, "import-labels": _command_import, "manifest": manifest_command}
+                "export-batch": _command_export, "import-labels": _command_import, "convert": _command_convert,
+                "manifest": manifest_command}
     try:
         result = commands[args.command](args)
     except AutoalError as exc:

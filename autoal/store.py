@@ -246,12 +246,13 @@ class RunStore:
         return cursor.lastrowid
 
     def add_many(self, rows) -> None:
-        """Commit ``(example, annotator, label, round)`` rows in one transaction (skipping ones already there)."""
+        """Commit ``(example, annotator, label, round[, timestamp])`` rows in one transaction, in order (rows
+        already there are skipped; a missing timestamp is now)."""
         now = time.time()
         with self._transaction():
             self._db.executemany(
                 "INSERT OR IGNORE INTO annotations (example, annotator, label, round, timestamp) VALUES (?, ?, ?, ?, ?)",
-                [(int(e), str(a), int(lab), int(r), now) for e, a, lab, r in rows])
+                [(int(e), str(a), int(lab), int(r), float(rest[0]) if rest else now) for e, a, lab, r, *rest in rows])
 
     def change_label(self, example, annotator, label) -> bool:
         """Replace an annotator's label of an example; False when there was none."""
