@@ -193,11 +193,28 @@ class Embedder:
     __call__ = embed
 
 
+#: path -> (size, modification time in ns, content key): a file is hashed again only when it changed.
+_KEYS: dict = {}
+
+
+def _content_key(path: str) -> str:
+    """The cache key of an image file, hashing its bytes only when its size or modification time changed
+    since this process last hashed it (a round reads tens of thousands of unchanged files)."""
+    status = os.stat(path)
+    seen = _KEYS.get(path)
+    if seen is not None and seen[0] == status.st_size and seen[1] == status.st_mtime_ns:
+        return seen[2]
+    key = file_key(path)
+    _KEYS[path] = (status.st_size, status.st_mtime_ns, key)
+    return key
+
+
 def embed_paths(paths, embedder: Embedder, cache: EmbeddingCache, *, stats: dict | None = None, embed=None) -> np.ndarray:
     """Embeddings of ``paths`` (float32, one row per path), computing only images the cache lacks.
 
-    Each distinct path is read once to hash it (:func:`~autoal.embedding_cache.file_key`); each
-    distinct content is embedded at most once and stored in ``cache``.
+    Each distinct path is hashed (:func:`~autoal.embedding_cache.file_key`) the first time this
+    process sees it and again only when its size or modification time changed; each distinct content
+    is embedded at most once and stored in ``cache``.
 
     Parameters
     ----------
@@ -223,7 +240,7 @@ def embed_paths(paths, embedder: Embedder, cache: EmbeddingCache, *, stats: dict
     for path in paths:
         if path not in key_of:
             try:
-                key_of[path] = file_key(path)
+                key_of[path] = _content_key(path)
             except OSError as exc:
                 raise InputError(f"could not read image {path!r} ({type(exc).__name__}: {exc})") from exc
     keys = [key_of[p] for p in paths]

@@ -166,3 +166,25 @@ def test_truncated_images_are_caught_even_after_autogluon_relaxed_pil(images, tm
         assert ImageFile.LOAD_TRUNCATED_IMAGES is True, "the setting is restored after the check"
     finally:
         ImageFile.LOAD_TRUNCATED_IMAGES = False
+
+
+def test_big_image_sets_decode_a_sample_and_all_files_must_exist(tmp_path, monkeypatch):
+    from autoal import data as data_module
+    from autoal.data import find_bad_images
+
+    good = write_images(tmp_path / "img", 4)["image_path"].tolist()  # 12 images
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"not a png at all")
+    paths = good + [str(broken), str(tmp_path / "missing.png")]
+    monkeypatch.setattr(data_module, "FULL_CHECK_LIMIT", 5)
+    monkeypatch.setattr(data_module, "CHECK_SAMPLE", 3)
+    every = dict(find_bad_images(paths, decode="all"))
+    assert set(every) == {str(broken), str(tmp_path / "missing.png")}
+    assert dict(find_bad_images(paths, decode="exists")) == {str(tmp_path / "missing.png"): "does not exist"}
+    decoded = []
+    monkeypatch.setattr("autoal.images.decode_check", lambda path: decoded.append(path))
+    sampled = dict(find_bad_images(paths, decode="auto"))
+    assert len(decoded) == 3 and set(decoded) <= set(paths[:-1]), "a sample of 3 of the 13 files that exist"
+    assert sampled == {str(tmp_path / "missing.png"): "does not exist"}
+    with pytest.raises(InputError, match="unknown check_images 'some'; choose one of auto, all, exists"):
+        run_fast(write_images(tmp_path / "img2", 3), check_images="some", output_dir=tmp_path / "out")

@@ -229,3 +229,27 @@ class EmbeddingExploder:
 
     def embed(self, paths):
         raise AssertionError(f"asked to embed {len(paths)} images that should have come from the cache")
+
+
+def test_unchanged_files_are_hashed_once_and_a_changed_one_again(tmp_path, checkpoint, monkeypatch):
+    import os
+
+    import autoal.embeddings as embeddings
+
+    df = write_images(tmp_path / "img", 2)  # 6 images
+    paths = df["image_path"].tolist()
+    hashed = []
+    monkeypatch.setattr(embeddings, "file_key", lambda path: hashed.append(path) or file_key(path))
+    embedder = Embedder(checkpoint, image_size=32)
+    cache = EmbeddingCache(tmp_path / "cache", embedder.backbone_id, embedder.num_features)
+    first = embed_paths(paths, embedder, cache)
+    embed_paths(paths + paths, embedder, cache)
+    assert sorted(hashed) == sorted(paths), "every file hashed once over two calls"
+    pixels = np.asarray(Image.open(paths[2])).copy()
+    pixels[0, 0] = 255 - pixels[0, 0]
+    Image.fromarray(pixels).save(paths[2])  # new content (same size on disk or not): a new modification time
+    os.utime(paths[2], ns=(os.stat(paths[2]).st_atime_ns, os.stat(paths[2]).st_mtime_ns + 10**9))
+    stats = {}
+    after = embed_paths(paths, embedder, cache, stats=stats)
+    assert hashed[len(paths):] == [paths[2]] and stats["embedded"] == 1
+    assert not np.array_equal(after[2], first[2]) and np.array_equal(after[3], first[3])

@@ -80,3 +80,30 @@ def test_resume_needs_custom_annotators_again(images, tmp_path):
                output_dir=out, verbose=False)
     with pytest.raises(InputError, match="custom objects or functions and cannot be rebuilt; pass annotators="):
         autoal.resume(out)
+
+
+def test_a_folder_left_by_a_crash_before_the_store_existed_takes_a_new_run(images, tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "settings.json").write_text('{"half": "written"')  # a crash while the run was being set up
+    (out / ".run.sqlite.tmp123").write_bytes(b"partial")
+    result = autoal.run(images, learner="fast", strategy="margin", batch_size=4, n_rounds=1, initial_per_class=2,
+                        output_dir=out, verbose=False)
+    assert result.history["round"].tolist() == [0, 1]
+    with pytest.raises(InputError, match="already holds a run; resume it"):
+        autoal.run(images, learner="fast", output_dir=out, verbose=False)
+
+
+def test_a_torn_or_missing_history_csv_does_not_matter_to_resume(images, tmp_path):
+    out = tmp_path / "run"
+    kwargs = dict(learner="fast", strategy="random", batch_size=4, initial_per_class=2, verbose=False)
+    autoal.run(images, n_rounds=2, output_dir=out, **kwargs)
+    text = (out / "history.csv").read_text()
+    (out / "history.csv").write_text(text[: len(text) // 2])  # torn mid-row
+    (out / "summary.json").unlink()
+    result = autoal.resume(out, n_rounds=3, verbose=False)
+    straight = autoal.run(images, n_rounds=3, output_dir=tmp_path / "straight", **kwargs)
+    assert result.history["picked_ids"].tolist() == straight.history["picked_ids"].tolist()
+    import pandas as pd
+
+    assert pd.read_csv(out / "history.csv")["round"].tolist() == [0, 1, 2, 3]
