@@ -32,18 +32,25 @@ class Consensus:
     method: str
 
 
-def majority_vote(labels_multiannotator) -> tuple[np.ndarray, np.ndarray]:
-    """Most frequent label per row (ties: the lowest class index) and the share of votes it got.
+def majority_vote(labels_multiannotator, *, ties="lowest") -> tuple[np.ndarray, np.ndarray]:
+    """Most frequent label per row and the share of votes it got.
 
     Parameters
     ----------
     labels_multiannotator : array, shape (N, M)
         Class indices, NaN where missing; every row has at least one label.
+    ties : {"lowest", "rarest"}
+        Among tied classes: the lowest index, or the class with the fewest labels overall (cleanlab's
+        second tie-break, against class imbalance), then the lowest index. Both are deterministic.
     """
     labels = np.asarray(labels_multiannotator, dtype=float)
     k = int(np.nanmax(labels)) + 1 if labels.size else 0
     counts = np.stack([(labels == c).sum(axis=1) for c in range(k)], axis=1) if k else np.zeros((len(labels), 0))
-    winner = counts.argmax(axis=1)
+    ranked = counts.astype(float)
+    if ties == "rarest" and k:
+        total = counts.sum(axis=0)
+        ranked -= (np.argsort(np.argsort(total, kind="stable"), kind="stable") / (k + 1))[None, :]
+    winner = ranked.argmax(axis=1)
     agreement = counts.max(axis=1) / np.maximum((~np.isnan(labels)).sum(axis=1), 1)
     return winner.astype(int), agreement.astype(float)
 

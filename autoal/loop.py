@@ -21,6 +21,7 @@ from .cold_start import INITIAL_RULES
 from .data import prepare_data
 from .errors import InputError
 from .learners import make_learner
+from .relabel_policy import make_relabel_policy
 from .result import RunResult
 from .run_state import GIVEN, RunState, check_new_run_folder, open_run
 from .scoring import make_scorer
@@ -28,7 +29,10 @@ from .session import Session
 from .stopping import make_stop_rule
 from .strategies import get_strategy, resolve_strategy
 
-__all__ = ["run", "resume", "drive", "start_session", "resume_session", "RunResult"]
+__all__ = ["run", "resume", "drive", "start_session", "resume_session", "RunResult", "OOS_MODES"]
+
+#: Values of ``oos=``.
+OOS_MODES = ("auto", "cross_val", "pick")
 
 
 def run(
@@ -49,6 +53,8 @@ def run(
     learner_options=None,
     annotators=None,
     relabel=True,
+    oos="auto",
+    folds=5,
     output_dir=None,
     random_state=0,
     target_accuracy=None,
@@ -110,9 +116,22 @@ def run(
         Keyword arguments for a named learner, e.g. ``{"time_limit": 60, "checkpoint": "my/ckpt"}``.
     annotators : Annotator, callable or list, optional
         Who labels picked examples; required in real mode. See :func:`autoal.simulated_annotators`.
-    relabel : bool
+    relabel : bool, dict or RelabelPolicy
         With several annotators and a strategy that scores labelled examples (ActiveLab), let a
-        batch mix new labels and extra labels for examples whose consensus is shaky.
+        batch mix new labels and extra labels for examples whose consensus is shaky. True: the
+        default guards (:class:`autoal.relabel_policy.RelabelPolicy`: a warm-up before relabel scores
+        are trusted, ties first, caps); a dict changes them, e.g. ``{"max_share": 0.5, "max_labels": 3}``;
+        False: new labels only.
+    oos : {"auto", "cross_val", "pick"}
+        Where the out-of-sample probabilities cleanlab needs come from. ``"cross_val"``: every round,
+        ``folds`` models on the current labels give the labelled examples' probabilities and, averaged,
+        the pool's (cleanlab's reference protocol; for the AutoGluon learner the fold models are cached
+        embeddings + logistic regression, see :meth:`autoal.learners.Learner.fold_learner`).
+        ``"pick"``: the probabilities each example had when it was picked (cross-validated once for
+        the initial set), the pool scored by the full model. ``"auto"``: ``"cross_val"`` with several
+        annotators and relabeling, else ``"pick"``.
+    folds : int
+        Folds of ``oos="cross_val"`` (at least 2; fewer when there are fewer labelled examples).
     output_dir : path-like, optional
         Folder for the run's files; default a new temporary folder (nothing is written to the
         current directory).
@@ -166,7 +185,8 @@ def start_session(df, **options) -> Session:
 
 
 def _new_session(df, *, test_df, label, image_col, id_col, strategy, batch, candidates_factor, initial, batch_size,
-                 n_rounds, initial_per_class, learner, learner_options, annotators, relabel, output_dir, random_state,
+                 n_rounds, initial_per_class, learner, learner_options, annotators, relabel, oos, folds, output_dir,
+                 random_state,
                  target_accuracy, stop, pool_subsample, scoring, holdout_fraction, classes, drop_bad_images,
                  check_images, verbose) -> Session:
     settings = {k: v for k, v in locals().items()
@@ -176,6 +196,9 @@ def _new_session(df, *, test_df, label, image_col, id_col, strategy, batch, cand
     settings["scoring"] = scoring if scoring is None or isinstance(scoring, str) else None
     _check_arguments(batch_size, n_rounds, initial_per_class, target_accuracy, holdout_fraction)
     _check_loop_options(batch, candidates_factor, initial, pool_subsample, target_accuracy, holdout_fraction, test_df)
+    _check_scoring_options(oos, folds)
+    policy = make_relabel_policy(relabel)
+    settings["relabel"] = policy.to_dict() if policy is not None else False
     stop_rule = make_stop_rule(stop)
     scorer = make_scorer(scoring)
     settings["stop"] = stop_rule.to_dict() if stop_rule is not None else None
@@ -320,6 +343,13 @@ def _check_loop_options(batch, candidates_factor, initial, pool_subsample, targe
     if target_accuracy is not None and test_df is None and holdout_fraction == 0:
         raise InputError("target_accuracy needs a holdout, and holdout_fraction=0 keeps none; pass test_df, a "
                          "holdout_fraction above 0, or stop='stable' to stop without a holdout")
+
+
+def _check_scoring_options(oos, folds):
+    if oos not in OOS_MODES:
+        raise InputError(f"unknown oos {oos!r}; choose one of {', '.join(OOS_MODES)}")
+    if isinstance(folds, bool) or not isinstance(folds, (int, np.integer)) or folds < 2:
+        raise InputError(f"folds must be an integer >= 2, got {folds!r}")
 
 
 def _checked_output_dir(output_dir) -> Path | None:

@@ -70,9 +70,9 @@ class Scores:
     labelled_scores: np.ndarray | None
 
 
-def select_batch(scores: Scores, snapshot, annotators, batch_size, *, rule="topk", relabel=True, features_of=None,
-                 candidates_factor=10, random_state=None) -> np.ndarray:
-    """The positions of a round's batch, lowest score first.
+def select_batch(scores: Scores, snapshot, annotators, batch_size, *, rule="topk", policy=None, features_of=None,
+                 candidates_factor=10, random_state=None, policy_random_state=None) -> tuple:
+    """The positions of a round's batch, and facts about it for the history.
 
     Parameters
     ----------
@@ -87,28 +87,38 @@ def select_batch(scores: Scores, snapshot, annotators, batch_size, *, rule="topk
         Examples to pick (fewer when candidates run out).
     rule : {"topk", "kmeans"}
         The batch rule (:mod:`autoal.batching`); ``"kmeans"`` needs ``features_of``.
-    relabel : bool
-        Let labelled examples with scores compete for another label.
+    policy : RelabelPolicy, optional
+        The guards on relabels (:mod:`autoal.relabel_policy`): examples it forces come first, and only
+        the labelled examples it lets compete do; None: no relabels.
     features_of : callable, optional
         ``positions -> (n, d)`` embeddings, for ``rule="kmeans"``.
     candidates_factor : float
         Shortlist size of ``"kmeans"``, in batches.
-    random_state : int or numpy.random.Generator
-        Seeds tie-breaking and k-means.
+    random_state, policy_random_state : int, sequence or numpy.random.Generator
+        Seed tie-breaking and k-means, and the policy's warm-up draws.
+
+    Returns
+    -------
+    picked : ndarray of int
+        Forced examples first, then the batch rule's picks, lowest score first.
+    facts : dict
+        The policy's facts (``n_forced_ties``, ``n_warmup``, ``warming_up``); empty without a policy.
     """
     from .batching import kmeans_batch
 
-    positions, values = [scores.pool], [scores.pool_scores]
-    if relabel and scores.labelled_scores is not None and len(scores.labelled):
-        positions.append(scores.labelled)
-        values.append(scores.labelled_scores)
-    positions = np.concatenate(positions).astype(np.int64)
-    values = np.concatenate(values).astype(float)
+    forced, competing, competing_scores, facts = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0), {}
+    if policy is not None and len(scores.labelled):
+        forced, competing, competing_scores, facts = policy.plan(
+            scores.labelled, scores.labelled_scores, snapshot, annotators, batch_size,
+            np.random.default_rng(policy_random_state))
+    positions = np.concatenate([scores.pool, competing]).astype(np.int64)
+    values = np.concatenate([scores.pool_scores, competing_scores]).astype(float)
     askable = snapshot.askable(positions, annotators) > 0
     positions, values = positions[askable], values[askable]
+    room = max(0, int(batch_size) - len(forced))
     if rule == "kmeans":
-        picked = kmeans_batch(positions, values, features_of, batch_size, candidates_factor=candidates_factor,
+        picked = kmeans_batch(positions, values, features_of, room, candidates_factor=candidates_factor,
                               random_state=random_state)
     else:
-        picked = select_lowest(positions, values, batch_size, random_state=random_state)
-    return np.asarray(picked, dtype=np.int64)
+        picked = select_lowest(positions, values, room, random_state=random_state)
+    return np.concatenate([forced, np.asarray(picked, dtype=np.int64)]), facts

@@ -18,7 +18,9 @@ from .assignment import assign_batch
 from .cold_start import candidate_sample, typical_examples
 from .consensus import consensus_labels, majority_vote
 from .feature_source import FeatureSource
+from .fold_models import DEFAULT_FOLDS, FoldModels
 from .out_of_sample import OutOfSampleProbs, cross_val_probs
+from .relabel_policy import make_relabel_policy
 from .reporting import RunReporter, annotator_table, consensus_table, label_counts
 from .result import RunResult
 from .run_state import GIVEN
@@ -61,6 +63,9 @@ class Session:
         self.score_fn, self.scorer = score_fn, make_scorer(scoring)
         self.features = FeatureSource(self.learner, self.inputs)
         self.oos = OutOfSampleProbs(state.store, len(state.ids), len(data.classes))
+        self.policy = make_relabel_policy(self.settings.get("relabel", True))
+        self.oos_mode = self._resolve_oos(self.settings.get("oos", "pick"))
+        self.fold_models, self.folds_at = None, None
         records = state.store.rounds()
         self.stop = self._stop_monitor(records[-1][1] if records else None)
         self.reporter = RunReporter(state.folder, self.settings, data, verbose=self.settings["verbose"],
@@ -86,6 +91,13 @@ class Session:
         if rule != "auto":
             return rule
         return diverse if self.settings.get("strategy") == "auto" and self.features.available else plain
+
+    def _resolve_oos(self, oos) -> str:
+        """``"auto"``: K-fold models every round (``"cross_val"``) when several annotators may relabel, else
+        pick-time probabilities (``"pick"``)."""
+        if oos != "auto":
+            return oos
+        return "cross_val" if self.policy is not None and len(self.annotators) > 1 else "pick"
 
     def _initial_rule(self) -> str:
         if not self.state.data.simulation and self.settings.get("initial") == "auto":
@@ -132,14 +144,17 @@ class Session:
         self._ensure_trained(snapshot)
         scores, timings = self._score(r, snapshot)
         started = time.perf_counter()
-        picked = select_batch(scores, snapshot, self.names, self.settings["batch_size"], rule=self.batch_rule,
-                              relabel=self.settings.get("relabel", True), features_of=self.features,
-                              candidates_factor=self.settings.get("candidates_factor", 10),
-                              random_state=np.random.default_rng([self.settings["random_state"], r]))
+        seed = self.settings["random_state"]
+        picked, policy_facts = select_batch(
+            scores, snapshot, self.names, self.settings["batch_size"], rule=self.batch_rule, policy=self.policy,
+            features_of=self.features, candidates_factor=self.settings.get("candidates_factor", 10),
+            random_state=np.random.default_rng([seed, r]), policy_random_state=[seed, r, 5])
         pairs = assign_batch(picked, snapshot, self.names)
         if not pairs:
             return self._exhausted(snapshot)
-        facts = dict(timings, select_seconds=time.perf_counter() - started, batch_rule=self.batch_rule)
+        relabels = int((snapshot.counts[[p for p, _ in pairs]] > 0).sum())
+        facts = dict(timings, **policy_facts, select_seconds=time.perf_counter() - started, batch_rule=self.batch_rule,
+                     oos=self.oos_mode, relabel_share=relabels / len(pairs))
         self._commit_batch(r, pairs, scores, facts)
         if len(pairs) < self.settings["batch_size"] and self.settings["verbose"]:
             print(f"  batch_size {self.settings['batch_size']} > {len(pairs)} examples left to label: taking all of them")
@@ -181,7 +196,8 @@ class Session:
                "accuracy": accuracy, "consensus_seconds": consensus_seconds, "fit_seconds": fit_seconds,
                "eval_seconds": eval_seconds, "consensus_method": self.consensus.method,
                **self.state.store.selection(r), **self._timings.pop(r, {}),
-               **stop_fields, **getattr(self.learner, "last_fit_info_", {}), "watermark": snapshot.watermark}
+               **stop_fields, **getattr(self.learner, "last_fit_info_", {}), "watermark": snapshot.watermark,
+               "max_labels_per_example": int(snapshot.counts.max(initial=0))}
         if self.truth is not None:
             row["consensus_accuracy"] = float((self.consensus.labels == self.truth[self.consensus_positions]).mean())
         row = RunReporter.complete(row, self.state.data.holdout)
@@ -229,20 +245,45 @@ class Session:
         labelled = snapshot.labelled
         pool = self._pool_to_score(r, snapshot)
         started = time.perf_counter()
-        probs = predict_pool(self.learner, self.inputs.iloc[np.concatenate([labelled, pool])], self.scorer)
+        labelled_probs, pool_probs = self._probabilities(snapshot, labelled, pool)
         predict_seconds = time.perf_counter() - started
         started = time.perf_counter()
         used = snapshot.annotators_used()  # only annotators with labels: cleanlab rejects all-NaN columns
         matrix = snapshot.matrix(labelled, used)
-        labelled_probs = self.oos.get(labelled, self._cross_validated(snapshot)) if len(used) > 1 else probs[:len(labelled)]
         rng = np.random.default_rng([self.settings["random_state"], r, 3])
-        scores_labelled, scores_pool = call_strategy(self.score_fn, matrix, labelled_probs, probs[len(labelled):], rng=rng)
+        scores_labelled, scores_pool = call_strategy(self.score_fn, matrix, labelled_probs(), pool_probs, rng=rng)
         timings = {"predict_seconds": predict_seconds, "score_seconds": time.perf_counter() - started,
                    "n_scored": len(pool)}
         if self.scorer is not None:
             timings["scoring_workers"] = self.scorer.last_info_["workers"]
         scores = Scores(pool, scores_pool, labelled, scores_labelled)
-        return scores, dict(timings, _pool_probs=probs[len(labelled):])
+        return scores, dict(timings, _pool_probs=pool_probs)
+
+    def _probabilities(self, snapshot, labelled, pool) -> tuple:
+        """(labelled examples' out-of-sample probabilities, as a function; the pool's probabilities)."""
+        if self.oos_mode == "cross_val" and len(labelled):
+            folds = self._fold_models(snapshot)
+            return (lambda: folds.out_of_fold), folds.predict(self.inputs.iloc[pool], predict=self._predict)
+        probs = self._predict(self.learner, self.inputs.iloc[np.concatenate([labelled, pool])])
+        if len(snapshot.annotators_used()) > 1:
+            return (lambda: self.oos.get(labelled, self._cross_validated(snapshot))), probs[len(labelled):]
+        return (lambda: probs[:len(labelled)]), probs[len(labelled):]
+
+    def _predict(self, learner, frame):
+        return predict_pool(learner, frame, self.scorer)
+
+    def _fold_models(self, snapshot) -> FoldModels:
+        """K-fold models on the labels of ``snapshot`` (refitted only when the labels changed)."""
+        if self.fold_models is None or self.folds_at != snapshot.watermark:
+            positions = snapshot.labelled
+            votes, _ = majority_vote(snapshot.matrix(positions, self._columns(snapshot)), ties="rarest")
+            if self.fold_models is not None:
+                self.fold_models.close()
+            self.fold_models = FoldModels.fit(
+                self.learner.fold_learner(), self.inputs.iloc[positions], votes, k=self.settings.get("folds", DEFAULT_FOLDS),
+                random_state=[self.settings["random_state"], snapshot.watermark, 13], predict=self._predict)
+            self.folds_at = snapshot.watermark
+        return self.fold_models
 
     def _pool_to_score(self, r, snapshot) -> np.ndarray:
         """Unlabelled examples nobody is asked about: all, or a seeded ``pool_subsample`` of them."""
@@ -270,7 +311,7 @@ class Session:
         waiting = int(snapshot.open_examples.sum())
         if waiting:
             return f"nothing left to pick: the other {waiting} examples wait for answers already asked for"
-        if self.settings.get("relabel", True) and len(self.names) > 1:
+        if self.policy is not None and len(self.names) > 1:
             return "pool exhausted: every example has a label from every annotator who can be asked"
         return "pool exhausted: no example left to label"
 
@@ -295,7 +336,10 @@ class Session:
         positions = snapshot.labelled
         columns = self._columns(snapshot)
         matrix = snapshot.matrix(positions, columns)
-        probs = self.oos.get(positions, self._cross_validated(snapshot)) if snapshot.n_multi_labelled else None
+        probs = None
+        if snapshot.n_multi_labelled:
+            probs = self._fold_models(snapshot).out_of_fold if self.oos_mode == "cross_val" \
+                else self.oos.get(positions, self._cross_validated(snapshot))
         self.consensus, self.consensus_positions = consensus_labels(matrix, probs, columns), positions
 
     def _training_set(self, snapshot):

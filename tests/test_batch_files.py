@@ -17,12 +17,13 @@ from autoal.run_state import open_run
 
 @pytest.fixture
 def waiting_run(images, tmp_path):
-    """A real-mode run with two file-based annotators, paused in round 1 waiting for their labels."""
+    """A real-mode run with two file-based annotators, paused in round 1 waiting for their labels (new
+    examples only, so the label counts below are simple)."""
     df = images.copy()
     df.loc[df.groupby("label").cumcount() >= 4, "label"] = np.nan
     out = tmp_path / "run"
     result = autoal.run(df, learner="fast", annotators=[ExternalAnnotator("alice"), ExternalAnnotator("bob")],
-                        batch_size=6, n_rounds=2, output_dir=out, verbose=False)
+                        relabel=False, batch_size=6, n_rounds=2, output_dir=out, verbose=False)
     assert "round 1 waits for labels from alice (3 of 3 pending), bob (3 of 3 pending)" in result.summary["stop_reason"]
     return out, images["label"]
 

@@ -129,7 +129,7 @@ def test_skipped_examples_go_to_the_next_annotator_or_stay_in_the_pool(images, t
     truth = images["label"].to_dict()
     lazy = ListAnnotator({}, name="lazy")
     busy = ListAnnotator(truth, name="busy")
-    result = autoal.run(df, annotators=[lazy, busy], learner="fast", batch_size=6, n_rounds=1,
+    result = autoal.run(df, annotators=[lazy, busy], learner="fast", relabel=False, batch_size=6, n_rounds=1,
                         output_dir=tmp_path / "run", verbose=False)
     assert result.history["n_labeled"].tolist() == [9, 15]
     assert set(result.labels.loc[result.labels["round"] == 1, "annotator"]) == {"busy"}

@@ -173,6 +173,18 @@ class AutoGluonLearner(Learner):
         hp.update(self.hyperparameters or {})
         return hp
 
+    def fold_learner(self):
+        """An :class:`~autoal.learners.EmbeddingLearner` on this learner's backbone, frozen (cached embeddings +
+        logistic regression): the K fold models of ``oos="cross_val"`` would otherwise be K more
+        fine-tunings per round."""
+        from .embeddings import EmbeddingLearner
+
+        if getattr(self, "_fold_learner", None) is None:
+            self._fold_learner = EmbeddingLearner(checkpoint=self.resolve_checkpoint()).configure(
+                classes=self.classes, label=self.label, image_col=self.image_col, output_dir=self.output_dir,
+                random_state=self.random_state)
+        return self._fold_learner
+
     def fit(self, df: pd.DataFrame) -> "AutoGluonLearner":
         from .._torch_compat import import_multimodal_predictor
 

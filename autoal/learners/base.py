@@ -72,6 +72,12 @@ class Learner(ABC):
         """
         return None
 
+    def fold_learner(self) -> "Learner":
+        """The learner whose clones are trained as the K fold models of ``oos="cross_val"`` (out-of-sample
+        probabilities for labelled examples and averaged pool scores). Default: this learner; a
+        learner too costly to fit K times a round returns a cheaper stand-in."""
+        return self
+
     def get_params(self) -> dict:
         """The constructor arguments, read back from attributes of the same names (scikit-learn style)."""
         names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
