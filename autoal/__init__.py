@@ -18,6 +18,7 @@ from .errors import AnnotationError, AutoalError, InputError, MissingDependencyE
 from .learners import LEARNERS, AutoGluonLearner, FastLearner, Learner
 from .loop import RunResult, resume, run
 from .manifest import load_manifest
+from .relabel_policy import RelabelPolicy
 from .scoring import RayScorer
 from .stopping import StablePredictions
 from .strategies import STRATEGIES
@@ -31,6 +32,7 @@ __all__ = [
     "simulated_annotators",
     "load_manifest",
     "StablePredictions",
+    "RelabelPolicy",
     "RayScorer",
     "Learner",
     "AutoGluonLearner",

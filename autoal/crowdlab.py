@@ -51,6 +51,11 @@ _SMALL_CONST = 1e-30  # cleanlab's SMALL_CONST, the clip floor before taking log
 
 _memo: tuple[bytes, "CrowdlabResult"] | None = None
 
+#: How the temperature search counts each example's labels: ``"cleanlab"`` reproduces cleanlab 2.9
+#: exactly (counts of float labels packed into the first columns, see ``_empirical_label_distribution``);
+#: ``"by_class"`` puts each count at its class index, as the search intends.
+COUNTING = "cleanlab"
+
 
 @dataclass(frozen=True, eq=False)  # eq on arrays is ambiguous; compare fields instead
 class CrowdlabResult:
@@ -288,7 +293,7 @@ def _empirical_label_distribution(labels: np.ndarray, num_classes: int) -> np.nd
     classes = labels[rows, cols].astype(np.intp)
     counts = np.bincount(rows * num_classes + classes, minlength=len(labels) * num_classes)
     counts = counts.reshape(len(labels), num_classes)
-    if not np.issubdtype(labels.dtype, np.integer):
+    if COUNTING == "cleanlab" and not np.issubdtype(labels.dtype, np.integer):
         counts = _pack_left(counts)
     return counts / counts.sum(axis=1, keepdims=True)
 
@@ -327,6 +332,7 @@ def _crowdlab(labels: np.ndarray, pred_probs: np.ndarray) -> CrowdlabResult:
 
 def _memo_key(labels: np.ndarray, pred_probs: np.ndarray) -> bytes:
     digest = hashlib.blake2b(digest_size=32)
+    digest.update(COUNTING.encode())
     for array in (labels, pred_probs):
         digest.update(f"{array.dtype.str}{array.shape}".encode())
         digest.update(np.ascontiguousarray(array).data)

@@ -103,8 +103,9 @@ def _paired_p(diff) -> float:
     return float(ttest_1samp(diff, 0.0).pvalue)
 
 
-def plot_curves(per_round, path, *, group="strategy", xlabel="labelled examples"):
-    """Plot mean accuracy against budget with a +- std band, one line per group; save as PNG."""
+def plot_curves(per_round, path, *, group="strategy", xlabel="labelled examples", ylabel="holdout accuracy"):
+    """Plot mean ``accuracy`` (or what ``ylabel`` names) against budget with a +- std band, one line per group;
+    save as PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -121,7 +122,7 @@ def plot_curves(per_round, path, *, group="strategy", xlabel="labelled examples"
         std = c["accuracy_std"].fillna(0)
         ax.fill_between(c["budget"], c["accuracy"] - std, c["accuracy"] + std, alpha=0.1, color=colour)
     ax.set_xlabel(xlabel)
-    ax.set_ylabel("holdout accuracy" + (" (mean +- std over seeds)" if per_round["accuracy_std"].any() else ""))
+    ax.set_ylabel(ylabel + (" (mean +- std over seeds)" if per_round["accuracy_std"].any() else ""))
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()

@@ -230,7 +230,7 @@ def stratified_holdout(labels: pd.Series, fraction, rng) -> list:
 
 def prepare_data(
     df, *, test_df, label, image_col, id_col, initial_per_class, holdout_fraction, classes, drop_bad_images, rng,
-    allow_unlabelled=False, check_images="auto",
+    allow_unlabelled=False, check_images="auto", simulate=None,
 ) -> PreparedData:
     """Validate ``df`` (and ``test_df``) and split them into labelled set, pool and holdout.
 
@@ -238,7 +238,8 @@ def prepare_data(
     class are hidden. Real mode otherwise: labelled rows start the run and NaN rows form the pool.
     ``holdout_fraction=0`` without ``test_df`` keeps no holdout. ``allow_unlabelled`` accepts a df
     with no label at all (a cold start), which then needs ``classes``. ``check_images`` says which
-    images are decoded before the run (:func:`find_bad_images`); every file must exist.
+    images are decoded before the run (:func:`find_bad_images`); every file must exist. ``simulate``
+    forces the mode: False treats a fully labelled ``df`` as real labels to check (relabel-only).
     """
     check_columns(df, label, image_col, "df")
     df = _index_by_id(df.copy(), id_col, "df")
@@ -261,7 +262,10 @@ def prepare_data(
         fix = ("pass classes=[...] to start from no labels with initial='kmeans'" if allow_unlabelled
                else "label at least 2 examples of each class to start, or pass initial='kmeans' and classes=[...]")
         raise InputError(f"df has no labelled rows; {fix}")
-    simulation = len(labelled) == len(df)
+    simulation = len(labelled) == len(df) if simulate is None else bool(simulate)
+    if simulation and len(labelled) < len(df):
+        raise InputError(f"simulate=True needs every row of df labelled (the hidden truth), but {len(df) - len(labelled)} "
+                         "rows have no label; drop them or pass simulate=None")
     class_list = _class_list(labelled, classes, test_df, label)
 
     holdout = f"test_df ({len(test_df)} rows)" if test_df is not None else None

@@ -63,6 +63,7 @@ def run(
     scoring=None,
     holdout_fraction=0.2,
     classes=None,
+    simulate=None,
     drop_bad_images=False,
     check_images="auto",
     verbose=True,
@@ -155,6 +156,10 @@ def run(
         (accuracy is then NaN; use ``stop="stable"`` to stop).
     classes : list, optional
         The full class list (real mode, when some classes have no label yet).
+    simulate : bool, optional
+        None (default): simulation when every row of ``df`` has a label, real mode otherwise. False: a
+        fully labelled ``df`` holds real labels, stored as annotator ``"given"`` for others to check
+        (a relabel-only run); True: insist on simulation.
     drop_bad_images : bool
         Drop rows whose image is missing or unreadable instead of raising.
     check_images : {"auto", "all", "exists"}
@@ -187,7 +192,7 @@ def start_session(df, **options) -> Session:
 def _new_session(df, *, test_df, label, image_col, id_col, strategy, batch, candidates_factor, initial, batch_size,
                  n_rounds, initial_per_class, learner, learner_options, annotators, relabel, oos, folds, output_dir,
                  random_state,
-                 target_accuracy, stop, pool_subsample, scoring, holdout_fraction, classes, drop_bad_images,
+                 target_accuracy, stop, pool_subsample, scoring, holdout_fraction, classes, simulate, drop_bad_images,
                  check_images, verbose) -> Session:
     settings = {k: v for k, v in locals().items()
                 if k not in ("df", "test_df", "annotators", "learner", "strategy", "stop", "scoring")}
@@ -212,6 +217,7 @@ def _new_session(df, *, test_df, label, image_col, id_col, strategy, batch, cand
         df, test_df=test_df, label=label, image_col=image_col, id_col=id_col, initial_per_class=initial_per_class,
         holdout_fraction=holdout_fraction, classes=classes, drop_bad_images=drop_bad_images,
         rng=np.random.default_rng(random_state), allow_unlabelled=initial != "random", check_images=check_images,
+        simulate=simulate,
     )
     if not data.simulation and not annotator_list:
         n_missing = int(data.frame[label].isna().sum())

@@ -7,7 +7,8 @@ with scores below every unlabelled one, so a whole batch goes to second opinions
 
 - **warm-up**: until ``min_multi_labelled`` examples have two or more labels, relabel scores are not
   used; instead ``warmup_share`` of each batch goes to second labels of single-labelled examples drawn
-  at random (an unbiased sample for cleanlab's estimate, as the reference benchmarks' initial sets have);
+  at random (an unbiased sample for cleanlab's estimate, as the reference benchmarks' initial sets have),
+  besides any ties;
 - **ties first**: an example whose labels are split evenly between its top classes gets another label
   before anything else (it has no consensus to score);
 - **caps**: at most ``max_labels`` labels per example and at most ``max_share`` of a batch on relabels.
@@ -90,12 +91,14 @@ class RelabelPolicy:
         competing_scores : ndarray
             Their scores.
         facts : dict
-            ``n_forced_ties``, ``n_warmup``, ``warming_up`` for the round's history.
+            ``n_forced_ties``, ``n_warmup``, ``warming_up`` for the round's history, and ``reserve``:
+            during the warm-up, the relabels by score that may fill places no new example can take
+            (a pool too small for the batch), within the caps.
         """
         labelled = np.asarray(labelled, dtype=np.int64)
         if labelled_scores is None:  # the strategy never asks for another label
             empty = np.zeros(0, dtype=np.int64)
-            return empty, empty, np.zeros(0), {"n_forced_ties": 0, "n_warmup": 0, "warming_up": False}
+            return empty, empty, np.zeros(0), {"n_forced_ties": 0, "n_warmup": 0, "warming_up": False, "reserve": empty}
         counts = snapshot.counts[labelled]
         limit = self.max_labels if self.max_labels is not None else len(annotators)
         eligible = (snapshot.askable(labelled, annotators) > 0) & (counts < limit)
@@ -111,17 +114,18 @@ class RelabelPolicy:
         n_warmup = 0
         if warming_up:
             single = np.flatnonzero(eligible & ~ties & (counts == 1))
-            want = min(int(math.ceil(self.warmup_share * batch_size - 1e-9)), budget) - len(forced)
+            want = min(int(math.ceil(self.warmup_share * batch_size - 1e-9)), budget - len(forced))
             draws = rng.choice(single, size=min(max(want, 0), len(single)), replace=False) if len(single) \
                 else np.zeros(0, dtype=np.int64)
             forced += list(labelled[np.sort(draws)])
             n_warmup = len(draws)
         facts = {"n_forced_ties": int(min(len(order), budget)), "n_warmup": n_warmup, "warming_up": bool(warming_up)}
-        room = budget - len(forced)
-        if warming_up or room <= 0:
-            return np.asarray(forced, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0), facts
+        room = max(budget - len(forced), 0)
         rest = np.flatnonzero(eligible & ~np.isin(labelled, forced))
         rest = rest[np.argsort(np.asarray(labelled_scores)[rest], kind="stable")][:room]
+        facts["reserve"] = labelled[rest] if warming_up else np.zeros(0, dtype=np.int64)
+        if warming_up:  # the scores wait; they only fill places nothing else can (see select_batch)
+            return np.asarray(forced, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0), facts
         return np.asarray(forced, dtype=np.int64), labelled[rest], np.asarray(labelled_scores)[rest], facts
 
 

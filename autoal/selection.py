@@ -121,4 +121,9 @@ def select_batch(scores: Scores, snapshot, annotators, batch_size, *, rule="topk
                               random_state=random_state)
     else:
         picked = select_lowest(positions, values, room, random_state=random_state)
-    return np.concatenate([forced, np.asarray(picked, dtype=np.int64)]), facts
+    picked = np.asarray(picked, dtype=np.int64)
+    reserve = facts.pop("reserve", np.zeros(0, dtype=np.int64))
+    if len(picked) < room and len(reserve):  # nothing else left to fill these places
+        reserve = reserve[snapshot.askable(reserve, annotators) > 0]
+        picked = np.concatenate([picked, reserve[: room - len(picked)]])
+    return np.concatenate([forced, picked]), facts

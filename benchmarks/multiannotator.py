@@ -1,18 +1,27 @@
-"""Multi-annotator benchmark: holdout accuracy against the number of annotations.
+"""Multi-annotator benchmark: holdout accuracy against the number of annotations, over seeds.
 
-Simulated annotators of mixed accuracy label sklearn's digits (or a manifest); each configuration
-runs over several seeds with the chosen learner (AutoGluon MultiModal by default):
+Simulated annotators of mixed accuracy label a built-in offline dataset (sklearn's digits by default,
+or Fashion-MNIST from Debian's package) or a manifest; each configuration runs over several seeds:
 
-- ``activelab``: ActiveLab with relabeling (a batch mixes new labels and extra labels),
-- ``activelab_no_relabel``: ActiveLab, new labels only,
-- ``random``: random new examples.
+- ``random``: random new examples;
+- ``activelab/no-relabel``: ActiveLab, new labels only;
+- ``activelab``: ActiveLab with relabeling (the default guards of ``relabel=True``);
+- ``auto``: ``strategy="auto"`` (with several annotators: ActiveLab with k-means batches and a typical
+  initial set when embeddings are available).
 
-    python benchmarks/multiannotator.py --seeds 3 --out benchmarks/results/multiannotator
+A configuration may add modifiers after slashes: ``/pick`` or ``/cross-val`` (``oos=``), ``/kmeans``
+(k-means batches), ``/no-warmup`` (relabel scores trusted from the start), ``/share-N`` (at most N%
+of a batch on relabels), ``/folds-K``, ``/counting-cleanlab`` or ``/counting-by-class`` (how the
+calibration temperature search counts labels, see ``autoal.crowdlab.COUNTING``).
 
-Writes, as results come in: ``results.csv`` (config, seed, round), ``annotators.csv`` (estimated
-vs true annotator quality); at the end ``summary.csv`` (per config and round), ``configs.csv``
-(AULC, annotations to reach random's final accuracy, paired differences, relabels, consensus
-accuracy), ``summary.json`` and ``accuracy_vs_annotations.png``.
+    python benchmarks/multiannotator.py --dataset digits --learner embeddings --seeds 5 \\
+        --out benchmarks/results/multiannotator_digits_embeddings
+
+Writes, as runs finish: ``results.csv`` (config, seed, round; a rerun skips finished runs) and
+``annotators.csv`` (estimated vs true annotator quality); at the end ``summary.csv`` (per config and
+round), ``configs.csv`` (AULC, annotations to reach random's final accuracy, paired AULC differences
+against random and against ActiveLab without relabels, relabels, final consensus accuracy),
+``summary.json`` and ``accuracy_vs_annotations.png``.
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -28,20 +38,58 @@ import pandas as pd
 
 import autoal
 from autoal.curves import plot_curves, summarize_runs
-from autoal.datasets import build_digits
+from autoal.datasets import DATASETS, build_dataset
 from autoal.reporting import package_versions
 
-CONFIGS = {
-    "activelab": {"strategy": "activelab", "relabel": True},
-    "activelab_no_relabel": {"strategy": "activelab", "relabel": False},
+sys.path.insert(0, str(Path(__file__).parent))
+from compare_strategies import subsample  # noqa: E402
+
+BASES = {
     "random": {"strategy": "random", "relabel": False},
+    "activelab": {"strategy": "activelab", "relabel": True},
+    "auto": {"strategy": "auto", "relabel": True},
 }
+
+
+def parse_config(name) -> dict:
+    """``base[/modifier...]`` -> run() keyword arguments; SystemExit when malformed."""
+    base, *modifiers = name.split("/")
+    if base not in BASES:
+        sys.exit(f"unknown configuration {name!r}: {base!r} is not one of {list(BASES)}")
+    options = dict(BASES[base])
+    if base != "auto":
+        options.update(batch="topk", initial="random")
+    relabel = {}
+    for part in modifiers:
+        if part == "no-relabel":
+            options["relabel"] = False
+        elif part in ("pick", "cross-val"):
+            options["oos"] = part.replace("-", "_")
+        elif part in ("kmeans", "topk"):
+            options["batch"] = part
+        elif part == "no-warmup":
+            relabel["min_multi_labelled"] = 0
+        elif part.startswith("share-"):
+            relabel["max_share"] = int(part[6:]) / 100
+        elif part.startswith("folds-"):
+            options["folds"] = int(part[6:])
+        elif part.startswith("counting-"):
+            options["_counting"] = part[9:].replace("-", "_")
+        else:
+            sys.exit(f"bad configuration {name!r}: unknown modifier {part!r}")
+    if relabel and options["relabel"] is not False:
+        options["relabel"] = relabel
+    return options
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--manifest", type=Path, help="fully labelled manifest (default: sklearn digits)")
-    p.add_argument("--configs", default=",".join(CONFIGS), help=f"comma-separated, from {list(CONFIGS)}")
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--manifest", type=Path, help="fully labelled manifest (default: --dataset)")
+    source.add_argument("--dataset", choices=sorted(DATASETS), default="digits", help="a built-in offline dataset")
+    p.add_argument("--pool-size", type=int, help="seeded stratified subsample of the pool")
+    p.add_argument("--test-size", type=int, help="seeded stratified subsample of the holdout")
+    p.add_argument("--configs", default="random,activelab/no-relabel,activelab,auto")
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--learner", default="autogluon", choices=sorted(autoal.LEARNERS))
     p.add_argument("--max-epochs", type=int, default=20, help="AutoGluon epochs per fit")
@@ -57,57 +105,101 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
+def load_data(args):
+    """(pool, holdout): the manifest's or dataset's split=train/test rows, else a seeded 20% holdout."""
+    manifest = args.manifest or build_dataset(args.dataset)
+    frame = autoal.load_manifest(manifest)
+    if "split" in pd.read_csv(manifest, nrows=1).columns:
+        pool, test = autoal.load_manifest(manifest, split="train"), autoal.load_manifest(manifest, split="test")
+    else:
+        test = subsample(frame, round(0.2 * len(frame)), seed=0)
+        pool = frame.drop(index=test.index)
+    return subsample(pool, args.pool_size), subsample(test, args.test_size)
+
+
+def learner_options(args):
+    if args.learner == "embeddings":  # one cache for all runs: each image is embedded once
+        return {"cache_dir": str(args.out / "embedding_cache")}
+    if args.learner == "autogluon":
+        return {k: v for k, v in {"max_epochs": args.max_epochs, "checkpoint": args.checkpoint}.items() if v}
+    return {}
+
+
+def run_one(name, seed, pool, test, args, work) -> tuple:
+    options = parse_config(name)
+    counting = options.pop("_counting", None)
+    low, high = (float(x) for x in args.accuracy.split(","))
+    annotators = autoal.simulated_annotators(args.annotators, (low, high), random_state=seed)
+    from autoal import crowdlab
+
+    crowdlab.clear_memo()
+    previous = crowdlab.COUNTING
+    crowdlab.COUNTING = counting or previous
+    try:
+        result = autoal.run(pool, test_df=test, annotators=annotators, learner=args.learner,
+                            learner_options=learner_options(args), batch_size=args.batch_size, n_rounds=args.rounds,
+                            initial_per_class=args.init_per_class, random_state=seed,
+                            output_dir=work / f"{name.replace('/', '_')}-{seed}", verbose=False, **options)
+    finally:
+        crowdlab.COUNTING = previous
+    columns = ["round", "n_annotations", "n_labeled", "n_new_labels", "n_relabels", "n_multi_labeled", "accuracy",
+               "consensus_accuracy", "round_seconds"]
+    history = result.history.assign(config=name, seed=seed)
+    return history[["config", "seed"] + [c for c in columns if c in history]], \
+        result.annotator_quality.reset_index().assign(config=name, seed=seed)
+
+
 def main(argv=None):
     args = parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
+    results_path = args.out / "results.csv"
     if args.summarize_only:
-        return summarize(pd.read_csv(args.out / "results.csv"), args)
-    df = autoal.load_manifest(args.manifest or build_digits())
-    low, high = (float(x) for x in args.accuracy.split(","))
-    configs = [c.strip() for c in args.configs.split(",")]
-    unknown = [c for c in configs if c not in CONFIGS]
-    if unknown:
-        raise SystemExit(f"unknown configs {unknown}; choose from {list(CONFIGS)}")
-    options = {"max_epochs": args.max_epochs, "checkpoint": args.checkpoint} if args.learner == "autogluon" else {}
-    results, annotators = [], []
+        return summarize(pd.read_csv(results_path), args)
+    configs = [c.strip() for c in args.configs.split(",") if c.strip()]
+    for name in configs:
+        parse_config(name)  # fail before any run
+    pool, test = load_data(args)
+    print(f"pool {len(pool)}, holdout {len(test)}, {pool['label'].nunique()} classes; learner {args.learner}", flush=True)
+    done = pd.read_csv(results_path) if results_path.exists() else pd.DataFrame(columns=["config", "seed"])
+    finished = set(zip(done["config"], done["seed"]))
     work = Path(tempfile.mkdtemp(prefix="autoal-multi-"))
     try:
         for seed in range(args.seeds):
             for name in configs:
-                t = time.perf_counter()
-                pool = autoal.simulated_annotators(args.annotators, (low, high), random_state=seed)
-                result = autoal.run(df, annotators=pool, learner=args.learner, learner_options=options,
-                                    batch_size=args.batch_size, n_rounds=args.rounds,
-                                    initial_per_class=args.init_per_class, random_state=seed,
-                                    output_dir=work / f"{name}-{seed}", verbose=False, **CONFIGS[name])
-                h = result.history.assign(config=name, seed=seed)
-                results.append(h[["config", "seed", "round", "n_annotations", "n_labeled", "n_new_labels", "n_relabels",
-                                  "n_multi_labeled", "accuracy", "consensus_accuracy", "round_seconds"]])
-                annotators.append(result.annotator_quality.reset_index().assign(config=name, seed=seed))
-                pd.concat(results).to_csv(args.out / "results.csv", index=False)
-                pd.concat(annotators).to_csv(args.out / "annotators.csv", index=False)
-                print(f"seed {seed} {name:22s} accuracy {h['accuracy'].round(3).tolist()} "
-                      f"relabels {int(h['n_relabels'].sum())} ({time.perf_counter() - t:.0f}s)", flush=True)
+                if (name, seed) in finished:
+                    print(f"seed {seed} {name:28s} already in {results_path}, skipped", flush=True)
+                    continue
+                started = time.perf_counter()
+                history, annotators = run_one(name, seed, pool, test, args, work)
+                history.to_csv(results_path, mode="a", header=not results_path.exists(), index=False)
+                annotators_path = args.out / "annotators.csv"
+                annotators.to_csv(annotators_path, mode="a", header=not annotators_path.exists(), index=False)
+                shutil.rmtree(work / f"{name.replace('/', '_')}-{seed}", ignore_errors=True)
+                print(f"seed {seed} {name:28s} accuracy {history['accuracy'].round(3).tolist()} relabels "
+                      f"{int(history['n_relabels'].sum())} consensus {history['consensus_accuracy'].iloc[-1]:.3f} "
+                      f"({time.perf_counter() - started:.0f}s)", flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    summarize(pd.concat(results), args)
+    summarize(pd.read_csv(results_path), args)
 
 
 def summarize(results: pd.DataFrame, args):
-    compare_to = [c for c in ("random", "activelab_no_relabel") if c in set(results["config"])]
+    compare_to = [c for c in ("random", "activelab/no-relabel") if c in set(results["config"])]
     per_round, per_config = summarize_runs(results, budget="n_annotations", group="config", compare_to=compare_to)
     extra = results.groupby(["config", "seed"]).agg(relabels=("n_relabels", "sum")).groupby("config")["relabels"].mean()
-    last = results[results["round"] == results.groupby("config")["round"].transform("max")]
+    last = results[results["round"] == results.groupby(["config", "seed"])["round"].transform("max")]
     per_config["relabels_per_run"] = per_config["config"].map(extra)
     per_config["final_consensus_accuracy"] = per_config["config"].map(last.groupby("config")["consensus_accuracy"].mean())
+    per_config["final_consensus_accuracy_std"] = per_config["config"].map(last.groupby("config")["consensus_accuracy"].std())
     per_round.to_csv(args.out / "summary.csv", index=False)
     per_config.to_csv(args.out / "configs.csv", index=False)
     plot_curves(per_round, args.out / "accuracy_vs_annotations.png", group="config", xlabel="annotations")
-    summary = {"date": time.strftime("%Y-%m-%d"), "command": "python benchmarks/multiannotator.py " + " ".join(
-        f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if v not in (None, False) and k != "out"),
-        "versions": package_versions(), "configs": json.loads(per_config.to_json(orient="records"))}
+    command = "python benchmarks/multiannotator.py " + " ".join(
+        f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if v not in (None, False) and k != "summarize_only")
+    summary = {"date": time.strftime("%Y-%m-%d"), "command": command, "versions": package_versions(),
+               "configs": json.loads(per_config.to_json(orient="records"))}
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2))
-    with pd.option_context("display.width", 200, "display.max_columns", 30):
+    with pd.option_context("display.width", 250, "display.max_columns", 40):
         print(per_config.round(3).to_string(index=False))
 
 
