@@ -19,6 +19,7 @@ __all__ = [
     "OracleAnnotator",
     "SimulatedAnnotator",
     "ExternalAnnotator",
+    "PageAnnotator",
     "CallableAnnotator",
     "simulated_annotators",
     "as_annotators",
@@ -149,6 +150,17 @@ class ExternalAnnotator(Annotator):
         return {"kind": "external", "name": self.name}
 
 
+class PageAnnotator(ExternalAnnotator):
+    """A person who labels on the labelling page of ``autoal serve`` (:mod:`autoal.server`).
+
+    Answers arrive through the page, each stored the moment it is given; the server trains the next
+    round when the batch is answered. The file round trip works for them too.
+    """
+
+    def spec(self):
+        return {"kind": "page", "name": self.name}
+
+
 class CallableAnnotator(Annotator):
     """Wrap a function ``f(examples: DataFrame) -> labels`` as an annotator."""
 
@@ -186,6 +198,8 @@ def annotator_from_spec(spec: dict) -> Annotator:
         return OracleAnnotator(name=spec["name"])
     if kind == "external":
         return ExternalAnnotator(spec["name"])
+    if kind == "page":
+        return PageAnnotator(spec["name"])
     if kind == "terminal":
         from .terminal import TerminalAnnotator
 

@@ -107,6 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_manifest_arguments(sub.add_parser("manifest", help="build a manifest from a folder-per-class image tree, "
                                           "or --check one against the files on disk"))
+    from .server.commands import add_parsers as add_server_parsers
+
+    add_server_parsers(sub, _add_run_options)  # serve, annotators, export-labelstudio, import-labelstudio
     return parser
 
 
@@ -223,6 +226,9 @@ def main(argv=None) -> int:
     commands = {"run": _command_run, "demo": _command_demo, "resume": _command_resume,
                 "export-batch": _command_export, "import-labels": _command_import, "convert": _command_convert,
                 "manifest": manifest_command}
+    from .server.commands import COMMANDS as SERVER_COMMANDS
+
+    commands.update(SERVER_COMMANDS)
     try:
         result = commands[args.command](args)
     except AutoalError as exc:

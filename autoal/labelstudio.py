@@ -1,0 +1,400 @@
+"""A round trip with Label Studio: the open batch out as import JSON, a Label Studio JSON export back in.
+
+``export_labelstudio`` writes the examples waiting for answers as Label Studio tasks (the image as a
+local-files URL, or a path; the example id, the annotator it waits for and the round in ``data``;
+the model's guess as a prediction with ``model_version`` and the example's ActiveLab score as its
+``score``) and the matching labeling config. ``import_labelstudio`` reads Label Studio's JSON export
+back: each annotation's author comes from ``--annotator`` (one person answered everything) or from
+``completed_by`` (a Label Studio user id, mapped to a name, or an email), ``was_cancelled`` is a
+skip, and every annotation is checked exactly as ``import-labels`` checks a CSV row
+(:mod:`autoal.batch_files`), good ones stored one by one, bad ones reported by task.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote
+from xml.sax.saxutils import quoteattr
+
+import numpy as np
+
+from .batch_files import ImportReport, _check_annotator, _Lookup, _store_row
+from .errors import InputError, first_few
+from .files import write_atomic
+from .run_state import open_run
+
+__all__ = ["export_labelstudio", "import_labelstudio", "labeling_config", "parse_user_map", "LabelStudioReport",
+           "FROM_NAME", "TO_NAME"]
+
+FROM_NAME, TO_NAME = "label", "image"
+LOCAL_FILES = "/data/local-files/?d="
+
+
+def labeling_config(classes) -> str:
+    """Label Studio's labeling config for single-choice image classification over ``classes``."""
+    choices = "\n".join(f"    <Choice value={quoteattr(str(c))}/>" for c in classes)
+    return (f'<View>\n  <Image name="{TO_NAME}" value="$image" zoom="true"/>\n'
+            f'  <Choices name="{FROM_NAME}" toName="{TO_NAME}" choice="single-radio" showInLine="true">\n'
+            f"{choices}\n  </Choices>\n</View>\n")
+
+
+# -- export ------------------------------------------------------------------------------------------
+
+
+def _open_batch(state, annotator):
+    """``(rounds, positions, names)`` of open assignments: ``annotator``'s, else every answering-later annotator's."""
+    specs = dict(zip(state.settings.get("annotator_names", []), state.settings.get("annotators", [])))
+    later = [n for n, s in specs.items() if s and s.get("kind") in ("page", "external")]
+    who = [annotator] if annotator is not None else later
+    rounds, positions, names = state.snapshot().pending(annotators=who)
+    return rounds, positions, names
+
+
+def _stored_probs(state) -> dict:
+    """``{position: probs}``: pick-time probabilities, else cross-validated ones."""
+    k = len(state.classes)
+    out = {}
+    for kind in ("cv", "pick"):  # pick last: it wins
+        examples, probs = state.store.probabilities(kind, k)
+        out.update(zip(examples.tolist(), probs))
+    return out
+
+
+def activelab_scores(state, positions) -> dict:
+    """``{position: ActiveLab score}`` for ``positions`` (lower = more worth an annotation), computed from the
+    stored labels and the model probabilities the run kept; examples without kept probabilities get none.
+
+    Labelled examples are scored as cleanlab scores a relabel, the others as a first label, on one scale.
+    """
+    from .strategies import activelab
+
+    snapshot = state.snapshot()
+    probs = _stored_probs(state)
+    labelled = np.array([p for p in snapshot.labelled.tolist() if p in probs], dtype=np.int64)
+    wanted = [int(p) for p in positions if int(p) in probs]
+    if not wanted:
+        return {}
+    matrix = snapshot.matrix(labelled, snapshot.annotators_used())
+    keep = ~np.isnan(matrix).all(axis=0)
+    matrix = matrix[:, keep]
+    labelled_set = set(labelled.tolist())
+    unlabelled = [p for p in wanted if p not in labelled_set]
+    pool_probs = np.array([probs[p] for p in unlabelled]).reshape(len(unlabelled), len(state.classes))
+    if len(labelled) and matrix.shape[1]:
+        scores_l, scores_u = activelab(matrix, np.array([probs[p] for p in labelled.tolist()]), pool_probs)
+    else:
+        scores_l, scores_u = None, activelab(np.zeros((0, 1)), None, pool_probs)[1]
+    out = dict(zip(unlabelled, np.asarray(scores_u, dtype=float).tolist()))
+    if scores_l is not None:
+        row = {p: k for k, p in enumerate(labelled.tolist())}
+        out.update((p, float(scores_l[row[p]])) for p in wanted if p in row)
+    return out
+
+
+def export_labelstudio(run_dir, annotator=None, *, out_dir=None, image_root=None, paths=False) -> tuple:
+    """Write the open batch as Label Studio import JSON plus its labeling config.
+
+    Parameters
+    ----------
+    run_dir : path-like
+        The run folder.
+    annotator : str, optional
+        Only the examples waiting for this annotator (default: everyone who answers later).
+    out_dir : path-like, optional
+        Where the two files go (default ``RUN_DIR/labelstudio/``).
+    image_root : path-like, optional
+        Label Studio's ``LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT``: images become local-files URLs relative
+        to it (default: the deepest folder holding every exported image).
+    paths : bool
+        Put the images' absolute paths in ``data.image`` instead of local-files URLs.
+
+    Returns
+    -------
+    (tasks_path, config_path, image_root)
+        ``image_root`` is None with ``paths``.
+    """
+    state = open_run(run_dir)
+    try:
+        if annotator is not None:
+            _check_annotator(state, annotator)
+        rounds, positions, names = _open_batch(state, annotator)
+        if not len(positions):
+            who = f"from {annotator!r}" if annotator else "from anyone who labels outside autoal"
+            raise InputError(f"no labels are waiting {who}; `autoal resume {run_dir}` (or `autoal serve {run_dir}`) "
+                             "picks the next batch")
+        files = [Path(p) for p in state.data.frame[state.settings["image_col"]].to_numpy()[positions]]
+        root = None if paths else _image_root(files, image_root)
+        guesses = _stored_probs(state)
+        scores = activelab_scores(state, positions)
+        run_id = state.store.run_id[:8]
+        by_example: dict = {}
+        for r, p, name in zip(rounds.tolist(), positions.tolist(), names.tolist()):
+            by_example.setdefault(p, {"round": r, "annotators": []})["annotators"].append(name)
+        tasks = []
+        for p, file in zip(positions.tolist(), files):
+            if p not in by_example:
+                continue
+            info = by_example.pop(p)
+            image = str(file) if paths else LOCAL_FILES + quote(file.relative_to(root).as_posix(), safe="/")
+            task = {"data": {"image": image, "example_id": str(state.ids[p]), "autoal_annotators": info["annotators"],
+                             "autoal_round": info["round"]}}
+            if p in guesses:
+                probs = guesses[p]
+                best = str(state.classes[int(np.argmax(probs))])
+                prediction = {"model_version": f"autoal-{run_id}-round-{info['round']}",
+                              "result": [{"from_name": FROM_NAME, "to_name": TO_NAME, "type": "choices",
+                                          "value": {"choices": [best]}}]}
+                if p in scores:
+                    prediction["score"] = round(float(scores[p]), 6)
+                task["predictions"] = [prediction]
+            tasks.append(task)
+        out = Path(out_dir) if out_dir else Path(run_dir) / "labelstudio"
+        out.mkdir(parents=True, exist_ok=True)
+        stem = f"round_{int(rounds.max()):02d}" + (f"_{_safe(annotator)}" if annotator else "")
+        tasks_path, config_path = out / f"{stem}_tasks.json", out / "labeling_config.xml"
+        write_atomic(tasks_path, json.dumps(tasks, indent=1, ensure_ascii=False) + "\n")
+        write_atomic(config_path, labeling_config(state.classes))
+        return tasks_path, config_path, root
+    finally:
+        state.close()
+
+
+def _safe(name) -> str:
+    import re
+
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", name)
+
+
+def _image_root(files, image_root) -> Path:
+    if image_root is not None:
+        root = Path(image_root).expanduser().resolve()
+        outside = [str(f) for f in files if not f.resolve().is_relative_to(root)]
+        if outside:
+            raise InputError(f"{len(outside)} images are not under --image-root {str(root)!r} (e.g. "
+                             f"{first_few(outside, 2)}); Label Studio serves local files only from under its document "
+                             "root: pass a folder that holds every image, or --paths")
+        return root
+    return Path(os.path.commonpath([str(f.resolve().parent) for f in files]))
+
+
+# -- import ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class LabelStudioReport(ImportReport):
+    """What :func:`import_labelstudio` did: labels stored, skips stored (``was_cancelled``), tasks without
+    an answer, and rejected annotations ``(where, why)``."""
+
+    skipped: int = 0
+    tasks: int = 0
+    by_annotator: dict = field(default_factory=dict)
+
+    def message(self) -> str:
+        who = ", ".join(f"{n}: {k}" for n, k in sorted(self.by_annotator.items()))
+        text = (f"read {self.tasks} tasks; stored {self.stored} labels" + (f" ({who})" if who else "")
+                + f", {self.skipped} skips (was_cancelled); {self.blank} tasks without an answer")
+        if self.rejected:
+            text += f"; rejected {len(self.rejected)} annotations:\n" + "\n".join(f"  {where}: {why}" for where, why in self.rejected)
+        return text
+
+
+def parse_user_map(spec) -> dict:
+    """Label Studio users to annotator names, from ``"1=alice,bob@example.com=bob"`` or a JSON file holding
+    such a dict, or Label Studio's user list (``GET /api/users/``: ``[{"id", "email", "username"}, ...]``,
+    mapping each id to its email).
+
+    Returns
+    -------
+    dict
+        ``{str(user id or email): name or email}``.
+    """
+    if spec is None:
+        return {}
+    if isinstance(spec, dict):
+        return {str(k): str(v) for k, v in spec.items()}
+    path = Path(str(spec)).expanduser()
+    if path.is_file():
+        try:
+            data = json.loads(path.read_text(encoding="utf-8-sig"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise InputError(f"user map {str(path)!r} is not JSON ({exc}); give a JSON object "
+                             '{"1": "alice"} or Label Studio\'s user list, or inline 1=alice,2=bob') from None
+        if isinstance(data, dict):
+            return {str(k): str(v) for k, v in data.items()}
+        if isinstance(data, list) and all(isinstance(u, dict) and "id" in u and u.get("email") for u in data):
+            return {str(u["id"]): str(u["email"]) for u in data}
+        raise InputError(f"user map {str(path)!r} must be a JSON object such as {{\"1\": \"alice\"}} or Label Studio's "
+                         "user list ([{\"id\": 1, \"email\": ...}, ...])")
+    out = {}
+    for part in str(spec).split(","):
+        if not part.strip():
+            continue
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise InputError(f"user map entry {part!r} is not USER=NAME; write e.g. --user-map 1=alice,2=bob "
+                             "(Label Studio user ids or emails), or pass a JSON file")
+        out[key.strip()] = value.strip()
+    return out
+
+
+class _Authors:
+    """Who wrote a Label Studio annotation, as a run annotator's name."""
+
+    def __init__(self, names, annotator, user_map):
+        self.names, self.annotator, self.map = list(names), annotator, user_map
+
+    def _by_email(self, email):
+        if email in self.names:
+            return email
+        local = email.split("@", 1)[0]
+        return local if local in self.names else None
+
+    def __call__(self, completed_by) -> tuple:
+        """``(name, None)`` or ``(None, why)``."""
+        if self.annotator is not None:
+            return self.annotator, None
+        if isinstance(completed_by, dict):
+            user, email = completed_by.get("id"), completed_by.get("email")
+        else:
+            user, email = completed_by, None
+        for key in (str(user) if user is not None else None, email):
+            if key is not None and key in self.map:
+                value = self.map[key]
+                name = value if value in self.names else (self._by_email(value) if "@" in value else None)
+                if name is None:
+                    return None, (f"Label Studio user {key} maps to {value!r}, which is not an annotator of this run "
+                                  f"(annotators: {first_few(self.names, 10)})")
+                return name, None
+        if email:
+            name = self._by_email(email)
+            if name is not None:
+                return name, None
+        who = email or user
+        return None, (f"Label Studio user {who!r} is not mapped to an annotator of this run; pass --user-map "
+                      f"{who}=NAME (or --annotator NAME when one person answered every task)")
+
+
+def _choice(result) -> tuple:
+    """``(label text or None, why refused or None)`` of an annotation's ``result``."""
+    if not isinstance(result, list):
+        return None, "its result is not a list"
+    picked = [item for item in result if isinstance(item, dict) and item.get("from_name") == FROM_NAME
+              and item.get("type") == "choices"]
+    if not picked:
+        return None, None
+    choices = picked[0].get("value", {}).get("choices") if isinstance(picked[0].get("value"), dict) else None
+    if not isinstance(choices, list) or len(picked) > 1 or len(choices) != 1 or not isinstance(choices[0], str):
+        return None, "it does not choose exactly one class (choices: " + repr(choices)[:80] + ")"
+    return choices[0], None
+
+
+def _read_export(path) -> list:
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"Label Studio export {str(path)!r} does not exist; pass the JSON file Label Studio exported")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{str(path)!r} is not JSON ({exc}); export the project from Label Studio as JSON "
+                         "(Export > JSON, or GET /api/projects/ID/export?exportType=JSON)") from None
+    if not isinstance(data, list) or not all(isinstance(t, dict) for t in data):
+        raise InputError(f"{str(path)!r} is not a Label Studio JSON export (a list of tasks); export as JSON, not "
+                         "JSON_MIN or CSV")
+    if data and not any("annotations" in t for t in data):
+        raise InputError(f"{str(path)!r} has tasks without 'annotations' (JSON_MIN or a task import file?); export "
+                         "the project as JSON (exportType=JSON)")
+    return data
+
+
+def import_labelstudio(run_dir, export_path, *, annotator=None, user_map=None) -> LabelStudioReport:
+    """Store the answers of a Label Studio JSON export in the run.
+
+    Parameters
+    ----------
+    run_dir : path-like
+        The run folder.
+    export_path : path-like
+        Label Studio's JSON export (a list of tasks with their ``annotations``).
+    annotator : str, optional
+        The run annotator who wrote every annotation; otherwise each annotation's ``completed_by`` is
+        resolved through ``user_map`` or its email.
+    user_map : str, dict or path, optional
+        See :func:`parse_user_map`.
+
+    Each annotation is checked as ``import-labels`` checks a row: its example (``data.example_id``) must
+    be waiting for that annotator, its one choice must be a class, an example may be answered once per
+    person. A cancelled annotation (``was_cancelled``) is stored as a skip. Good answers are committed
+    one by one; rejected ones are reported with their task and annotation ids.
+    """
+    tasks = _read_export(export_path)
+    mapping = parse_user_map(user_map)
+    state = open_run(run_dir)
+    try:
+        if annotator is not None:
+            _check_annotator(state, annotator)
+        names = state.settings["annotator_names"]
+        authors = _Authors(names, annotator, mapping)
+        report = LabelStudioReport(tasks=len(tasks))
+        lookups, seen = {}, {}
+        for k, task in enumerate(tasks):
+            task_name = f"task {task.get('id', f'#{k + 1}')}"
+            data = task.get("data") if isinstance(task.get("data"), dict) else {}
+            text_id = data.get("example_id")
+            annotations = task.get("annotations") or []
+            if text_id is None:
+                report.rejected.append((task_name, "it has no data.example_id: import tasks written by "
+                                        "`autoal export-labelstudio` into Label Studio"))
+                continue
+            text_id = str(text_id).strip()
+            answered = [a for a in annotations if isinstance(a, dict)]
+            if not answered:
+                report.blank += 1
+                continue
+            for annotation in answered:
+                where = f"{task_name} (annotation {annotation.get('id', '?')}, example {text_id!r})"
+                name, why = authors(annotation.get("completed_by"))
+                if name is None:
+                    report.rejected.append((where, why))
+                    continue
+                if name not in lookups:
+                    lookups[name] = _Lookup(state, name)
+                key = (name, text_id)
+                if annotation.get("was_cancelled"):
+                    why = _skip(state, lookups[name], name, text_id, seen.get(key))
+                    if not why:
+                        report.skipped += 1
+                else:
+                    label, why = _choice(annotation.get("result"))
+                    if not why and label is None:
+                        report.blank += 1
+                        continue
+                    if not why:
+                        before = report.stored
+                        why = _store_row(state, lookups[name], name, text_id, label, seen.get(key), report)
+                        if report.stored > before:
+                            report.by_annotator[name] = report.by_annotator.get(name, 0) + 1
+                seen.setdefault(key, task_name)
+                if why:
+                    report.rejected.append((where, why.replace("appears again (first on line", "appears again (first in")))
+        return report
+    finally:
+        state.close()
+
+
+def _skip(state, lookup, annotator, text_id, first) -> str:
+    """Store a cancelled annotation as a skip; returns why it was refused, or ``""``."""
+    if first is not None:
+        return f"example {text_id!r} appears again for {annotator} (first in {first})"
+    if text_id in lookup.done:
+        return f"{annotator} already labelled example {text_id!r}"
+    if text_id in lookup.skipped:
+        return f"{annotator} already skipped example {text_id!r}"
+    if text_id not in lookup.open:
+        return (f"example {text_id!r} was never assigned to {annotator}; export the examples waiting for them with "
+                f"`autoal export-labelstudio RUN_DIR --annotator {annotator}`")
+    position, round_ = lookup.open[text_id]
+    state.skip(position, annotator, round_)
+    return ""

@@ -1,0 +1,115 @@
+"""``autoal serve``: a labelling page for a team, and an organiser page, over a run folder.
+
+Flask (routes, templates, test client) served by waitress (a pure-Python, multi-threaded WSGI server
+that writes no access log, so the tokens in links never reach a log). The run's
+:class:`~autoal.session.Session` is driven by one background thread (:mod:`autoal.server.driver`);
+each request works through its own connection to the run store (:mod:`autoal.server.labelling`);
+who may do what is decided in one place (:mod:`autoal.server.app`), with tokens kept only as hashes
+(:mod:`autoal.server.access`).
+
+>>> server = LabellingServer(run_dir, session, port=0).start()   # doctest: +SKIP
+>>> server.url, server.links                                      # doctest: +SKIP
+>>> server.close()                                                # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import threading
+
+from . import access
+from .labelling import RunFacts
+
+__all__ = ["LabellingServer", "issue_links", "page_annotator_names"]
+
+
+def page_annotator_names(settings_or_db) -> list:
+    """Names of the run's annotators who answer later (page or file annotators): those who get links."""
+    if isinstance(settings_or_db, dict):
+        specs, names = settings_or_db.get("annotators", []), settings_or_db.get("annotator_names", [])
+    else:
+        import json
+
+        row = settings_or_db.execute("SELECT value FROM meta WHERE key = 'settings'").fetchone()
+        settings = json.loads(row[0]) if row else {}
+        specs, names = settings.get("annotators", []), settings.get("annotator_names", [])
+    return [n for n, s in zip(names, specs) if s and s.get("kind") in ("page", "external")]
+
+
+def issue_links(run_dir, base_url, *, renew=False) -> list:
+    """Links for the organiser and every page annotator that has none yet (all of them with ``renew``).
+
+    Returns ``[(role, name, link or None), ...]``: None where a link was issued before and kept (only
+    its hash is stored, so it cannot be shown again).
+    """
+    db = access.connect(run_dir)
+    try:
+        access.set_settings(db, base_url=base_url)
+        out = []
+        for role, name in [(access.ORGANISER, access.ORGANISER)] + [(access.ANNOTATOR, n) for n in page_annotator_names(db)]:
+            if renew or not access.has_token(db, role, name):
+                out.append((role, name, access.link(base_url, role, access.issue_token(db, role, name))))
+            else:
+                out.append((role, name, None))
+        return out
+    finally:
+        db.close()
+
+
+class LabellingServer:
+    """The web app, its waitress server and the round driver for one run.
+
+    Parameters
+    ----------
+    run_dir : path-like
+        The run folder.
+    session : Session
+        The run's session (see :func:`autoal.loop.start_session`, :func:`autoal.loop.resume_session`);
+        handed to the round driver's thread.
+    host : str
+        Address to listen on; 127.0.0.1 (this machine only) by default.
+    port : int
+        Port; 0 picks a free one (see :attr:`url`).
+    threads : int
+        Request threads.
+    tick : float
+        Seconds between the round driver's checks when nothing wakes it.
+    log : callable, optional
+        Where the driver's progress lines go (stderr by default).
+    """
+
+    def __init__(self, run_dir, session, *, host="127.0.0.1", port=8765, threads=8, tick=2.0, log=None):
+        import waitress
+
+        from .app import create_app
+        from .driver import RoundDriver
+
+        self.facts = RunFacts(run_dir)
+        self.driver = RoundDriver(session, self.facts, tick=tick, log=log)
+        self.app = create_app(self.facts, self.driver)
+        self.server = waitress.create_server(self.app, host=host, port=port, threads=threads, ident="autoal",
+                                             clear_untrusted_proxy_headers=True, channel_timeout=60)
+        self.url = f"http://{host}:{self.server.effective_port}"
+        self._thread = None
+
+    def start(self) -> "LabellingServer":
+        """Start the round driver and serve in a background thread (returns at once)."""
+        self.driver.start()
+        self._thread = threading.Thread(target=self.server.run, name="autoal-http", daemon=True)
+        self._thread.start()
+        return self
+
+    def run(self) -> None:
+        """Start the round driver and serve in this thread until interrupted."""
+        self.driver.start()
+        try:
+            self.server.run()
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Stop serving, let the driver finish its step, close the store connections."""
+        self.server.close()
+        if self._thread is not None:
+            self._thread.join(10)
+        self.driver.stop()
+        self.app.extensions["autoal"]["desks"].close()

@@ -1,0 +1,215 @@
+"""Who may use the labelling server: annotators and the organiser, each with a personal link.
+
+A link carries a random token (``secrets.token_urlsafe``, 256 bits). The run store keeps only its
+SHA-256 hash (a fast hash is enough for a random 256-bit secret: there is nothing to guess), in the
+table ``server_tokens`` that this module adds to ``run.sqlite``; a presented token is hashed and
+compared with every stored hash in constant time (:func:`hmac.compare_digest`, no early exit). The
+token itself is shown once, when the link is made, and never written anywhere.
+
+The same module keeps the server's own settings (``server_settings``: whether the model's guess is
+shown, when an absent annotator's examples are handed on, the address links point at) and adds
+annotators to a run (:func:`add_annotator`), so that ``autoal annotators add`` works whether or not
+a server is running.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+import secrets
+import sqlite3
+import time
+from pathlib import Path
+
+from ..errors import InputError
+
+__all__ = [
+    "ANNOTATOR",
+    "ORGANISER",
+    "SETTING_DEFAULTS",
+    "connect",
+    "ensure_tables",
+    "issue_token",
+    "identify",
+    "has_token",
+    "link",
+    "check_name",
+    "add_annotator",
+    "get_settings",
+    "set_settings",
+    "DEFAULT_URL",
+]
+
+ANNOTATOR, ORGANISER = "annotator", "organiser"
+DEFAULT_URL = "http://127.0.0.1:8765"
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}")
+#: Names that would be confused with autoal's own roles or pseudo-annotators.
+RESERVED = ("given", ORGANISER, "oracle")
+
+SETTING_DEFAULTS = {
+    # The model's guess on the page: shown for new examples, hidden for relabels (a second opinion
+    # that has seen the model's guess is not independent, and consensus relies on independence).
+    "show_guess_new": False,
+    "show_guess_relabel": False,
+    # Minutes after which the examples of an annotator who has not been seen are handed to another
+    # annotator who has; 0 = never.
+    "reassign_after_minutes": 0.0,
+    "base_url": DEFAULT_URL,
+}
+
+_TABLES = """
+CREATE TABLE IF NOT EXISTS server_tokens (
+    role TEXT NOT NULL, name TEXT NOT NULL, hash TEXT NOT NULL, created REAL NOT NULL, PRIMARY KEY (role, name));
+CREATE TABLE IF NOT EXISTS server_settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS server_seen (name TEXT PRIMARY KEY, last_seen REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS server_actions (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, annotator TEXT NOT NULL, example INTEGER NOT NULL, kind TEXT NOT NULL,
+    label INTEGER, previous INTEGER, round INTEGER NOT NULL, timestamp REAL NOT NULL, undone INTEGER NOT NULL DEFAULT 0);
+"""
+
+
+def connect(run_dir) -> sqlite3.Connection:
+    """A connection to ``RUN_DIR/run.sqlite`` set up as the run store's own (WAL, busy timeout, autocommit),
+    with the server's tables created if missing."""
+    path = Path(run_dir) / "run.sqlite"
+    if not path.is_file():
+        raise InputError(f"{str(run_dir)!r} is not an autoal run folder (no run.sqlite); pass the folder a run wrote, "
+                         "or start a new run with `autoal serve RUN_DIR --manifest M.csv --annotators alice,bob`")
+    db = sqlite3.connect(str(path), timeout=60, isolation_level=None, check_same_thread=False)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.execute("PRAGMA foreign_keys=ON")
+    ensure_tables(db)
+    return db
+
+
+def ensure_tables(db) -> None:
+    """Create the server's tables in a run store (no-op when they exist)."""
+    if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'server_actions'").fetchone() is None:
+        db.executescript(_TABLES)
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def issue_token(db, role, name) -> str:
+    """Make a new token for ``(role, name)``, store its hash (replacing an earlier one) and return it.
+
+    The returned token is the only copy: print it in a link and forget it.
+    """
+    token = secrets.token_urlsafe(32)
+    db.execute("INSERT OR REPLACE INTO server_tokens VALUES (?, ?, ?, ?)", (role, name, _hash(token), time.time()))
+    return token
+
+
+def has_token(db, role, name) -> bool:
+    """Whether ``(role, name)`` was given a link already."""
+    return db.execute("SELECT 1 FROM server_tokens WHERE role = ? AND name = ?", (role, name)).fetchone() is not None
+
+
+def identify(db, token) -> tuple | None:
+    """``(role, name)`` of the holder of ``token``, or None when it is not a valid token.
+
+    Every stored hash is compared, in constant time, whatever matched earlier.
+    """
+    if not isinstance(token, str) or not 20 <= len(token) <= 100:
+        return None
+    presented = _hash(token)
+    found = None
+    for role, name, stored in db.execute("SELECT role, name, hash FROM server_tokens").fetchall():
+        if hmac.compare_digest(presented, stored):
+            found = (role, name)
+    return found
+
+
+def link(base_url, role, token) -> str:
+    """The personal link of a token: ``BASE/label?token=...`` or ``BASE/organiser?token=...``."""
+    page = "organiser" if role == ORGANISER else "label"
+    return f"{base_url.rstrip('/')}/{page}?token={token}"
+
+
+def check_name(name) -> str:
+    """``name`` if it can be an annotator's name, else InputError saying what is allowed."""
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
+        raise InputError(f"annotator name {name!r} is not allowed: use 1-40 letters, digits, '_', '.' or '-', "
+                         "starting with a letter or digit (e.g. alice, ann.b, team-2)")
+    if name.lower() in RESERVED:
+        raise InputError(f"annotator name {name!r} is reserved by autoal ({', '.join(RESERVED)}); choose another")
+    return name
+
+
+def add_annotator(run_dir, name) -> None:
+    """Add a page annotator ``name`` to the run in ``run_dir`` (its settings, so that the next batch
+    counts them, and the server picks them up within seconds).
+
+    Raises
+    ------
+    InputError
+        For a name that is not allowed or is already an annotator of the run.
+    """
+    from ..annotators import PageAnnotator
+    from ..run_state import open_run
+
+    check_name(name)
+    state = open_run(run_dir)
+    try:
+        names = list(state.settings.get("annotator_names", []))
+        if name in names:
+            raise InputError(f"{name!r} is already an annotator of this run; `autoal annotators add {run_dir} {name} "
+                             "--new-link` gives them a new link (the old one stops working)")
+        specs = list(state.settings.get("annotators", []))
+        state.update_settings(annotators=specs + [PageAnnotator(name).spec()], annotator_names=names + [name])
+    finally:
+        state.close()
+
+
+def annotator_names(db) -> list:
+    """The run's annotator names as its settings list them now (read afresh from the store)."""
+    row = db.execute("SELECT value FROM meta WHERE key = 'settings'").fetchone()
+    return list(json.loads(row[0]).get("annotator_names", [])) if row else []
+
+
+def get_settings(db) -> dict:
+    """The server's settings (defaults where not set)."""
+    stored = {k: json.loads(v) for k, v in db.execute("SELECT key, value FROM server_settings")}
+    return {k: stored.get(k, default) for k, default in SETTING_DEFAULTS.items()}
+
+
+def set_settings(db, **changes) -> dict:
+    """Validate and store server settings; returns them all. InputError naming a bad key or value."""
+    for key, value in changes.items():
+        if key not in SETTING_DEFAULTS:
+            raise InputError(f"unknown setting {key!r}; settings: {', '.join(SETTING_DEFAULTS)}")
+        default = SETTING_DEFAULTS[key]
+        if isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise InputError(f"setting {key!r} must be true or false, got {value!r}")
+        elif isinstance(default, float):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 7 * 24 * 60:
+                raise InputError(f"setting {key!r} must be a number of minutes from 0 (never) to 10080 (a week), "
+                                 f"got {value!r}")
+            value = float(value)
+        elif not isinstance(value, str) or not re.fullmatch(r"https?://[^\s/?#]+", value):
+            raise InputError(f"setting {key!r} must be an address such as http://127.0.0.1:8765, got {value!r}")
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        db.executemany("INSERT OR REPLACE INTO server_settings VALUES (?, ?)",
+                       [(k, json.dumps(v)) for k, v in changes.items()])
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    return get_settings(db)
+
+
+def touch(db, name, now=None) -> None:
+    """Record that ``name`` was seen now (for handing on the examples of annotators who stay away)."""
+    db.execute("INSERT OR REPLACE INTO server_seen VALUES (?, ?)", (name, now if now is not None else time.time()))
+
+
+def last_seen(db) -> dict:
+    """``{name: time last seen}``."""
+    return dict(db.execute("SELECT name, last_seen FROM server_seen").fetchall())

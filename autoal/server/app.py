@@ -1,0 +1,340 @@
+"""The labelling server's routes (Flask), permissions checked in one place (:func:`_authenticate`).
+
+Routes (every one needs a valid token, from the link's ``?token=`` or the cookie it is swapped for):
+
+=====================================  ===========  ==========================================================
+``GET /label``                          annotator    the labelling page
+``GET /api/queue``                      annotator    current example, progress, recent answers (JSON)
+``POST /api/answer``                    annotator    ``{"example_id", "label"}`` or ``{"example_id", "skip": true}``
+``POST /api/edit``                      annotator    ``{"example_id", "label"}``: change a recent answer
+``POST /api/undo``                      annotator    ``{}``: withdraw the latest answer, skip or edit
+``GET /image/<example_id>``             both         an image, by example id (annotators: their examples only)
+``GET /organiser``                      organiser    the organiser page
+``GET /organiser/panel``                organiser    its live part (HTML, refreshed by the page)
+``GET /api/status``                     organiser    round, phase, history, annotators (JSON)
+``POST /api/train``                     organiser    ``{}``: train now on the answers given so far
+``POST /api/settings``                  organiser    ``{"show_guess_new": bool, ...}``
+``POST /api/annotators``                organiser    ``{"name"}``: a new annotator; answers their link, once
+``POST /api/annotators/<name>/link``    organiser    ``{}``: a new link for an annotator (the old one stops working)
+=====================================  ===========  ==========================================================
+
+Anything without a valid token gets 401 and a one-line text, nothing about the run. The token is
+never logged: waitress writes no access log, and nothing here prints a request's query string.
+"""
+
+from __future__ import annotations
+
+import html
+import mimetypes
+import secrets
+import time
+from pathlib import Path
+
+from flask import Flask, Response, g, jsonify, render_template, request, send_file
+from werkzeug.exceptions import HTTPException
+
+from ..errors import InputError
+from . import access
+from .labelling import Desks, Refused, RunFacts
+
+__all__ = ["create_app", "COOKIE", "MAX_BODY"]
+
+COOKIE = "autoal_token"
+MAX_BODY = 4096  # bytes; an answer is a few dozen
+COOKIE_DAYS = 30
+TOUCH_EVERY = 20.0  # seconds between writes of an annotator's "last seen" (answers update it too)
+UNAUTHORISED = "401 Unauthorized: open the personal link the organiser gave you.\n"
+
+
+def create_app(facts: RunFacts, driver=None) -> Flask:
+    """The Flask app serving the run described by ``facts``.
+
+    Parameters
+    ----------
+    facts : RunFacts
+        The run (its folder, classes, ids, image files).
+    driver : RoundDriver, optional
+        The background rounds; without one, answers are stored but nothing is trained ("train now" says so).
+    """
+    app = Flask(__name__, template_folder=str(Path(__file__).parent / "templates"))
+    app.config.update(MAX_CONTENT_LENGTH=MAX_BODY, JSON_SORT_KEYS=False)
+    desks = Desks(facts)
+    app.extensions["autoal"] = {"facts": facts, "desks": desks, "driver": driver}
+
+    def desk():
+        return desks.get()
+
+    touched: dict = {}
+
+    def notify():
+        if driver is not None:
+            driver.notify()
+
+    # -- permissions, in one place -----------------------------------------------------------------
+
+    @app.before_request
+    def _authenticate():
+        from_query = request.args.get("token")
+        token = from_query if from_query is not None else request.cookies.get(COOKIE)
+        who = access.identify(desk().db, token) if token else None
+        if who is None:
+            return Response(UNAUTHORISED, status=401, mimetype="text/plain",
+                            headers={"WWW-Authenticate": 'Bearer realm="autoal"'})
+        g.role, g.name = who
+        g.new_cookie = token if from_query is not None else None
+        g.nonce = secrets.token_urlsafe(16)
+        if g.role == access.ANNOTATOR:
+            now = time.time()
+            if now - touched.get(g.name, 0.0) > TOUCH_EVERY:  # a write per request would queue answers behind it
+                touched[g.name] = now
+                access.touch(desk().db, g.name, now)
+        return None
+
+    @app.after_request
+    def _headers(response):
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers.setdefault("Cache-Control", "no-store")
+        nonce = g.get("nonce", "none")
+        response.headers["Content-Security-Policy"] = (
+            f"default-src 'none'; img-src 'self'; style-src 'nonce-{nonce}'; script-src 'nonce-{nonce}'; "
+            "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+        if g.get("new_cookie"):
+            response.set_cookie(COOKIE, g.new_cookie, max_age=COOKIE_DAYS * 86400, httponly=True, samesite="Strict",
+                                secure=request.is_secure, path="/")
+        return response
+
+    def need(role):
+        if g.role != role:
+            what = "the organiser's" if role == access.ORGANISER else "an annotator's"
+            raise Refused(403, f"this needs {what} link; yours is for the {g.role} page")
+
+    def body(*fields, optional=()):
+        """The JSON object of a POST, with exactly the allowed fields (400/415 otherwise)."""
+        if request.mimetype != "application/json":
+            raise Refused(415, "send the body as JSON (Content-Type: application/json)")
+        data = request.get_json(silent=True)
+        if not isinstance(data, dict):
+            raise Refused(400, "the body must be a JSON object")
+        unknown = sorted(set(data) - set(fields) - set(optional))
+        if unknown:
+            raise Refused(400, f"unknown field(s) {unknown}; allowed: {sorted(set(fields) | set(optional))}")
+        missing = [f for f in fields if f not in data]
+        if missing:
+            raise Refused(400, f"missing field(s) {missing}")
+        return data
+
+    @app.errorhandler(Refused)
+    def _refused(exc):
+        return jsonify(error=str(exc)), exc.status
+
+    @app.errorhandler(InputError)
+    def _input_error(exc):
+        return jsonify(error=str(exc)), 400
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc):
+        if exc.code == 413:
+            return jsonify(error=f"request body too large (at most {MAX_BODY} bytes)"), 413
+        return jsonify(error=exc.description if exc.code != 404 else "not found"), exc.code
+
+    # -- annotators --------------------------------------------------------------------------------
+
+    def queue_state(name) -> dict:
+        d = desk()
+        queue = d.queue(name)
+        settings = access.get_settings(d.db)
+        item = None
+        if queue:
+            round_, position = queue[0]
+            relabel = d.is_relabel(name, position)
+            show = settings["show_guess_relabel"] if relabel else settings["show_guess_new"]
+            item = {"example_id": facts.id_text[position], "image": _image_url(facts.id_text[position]),
+                    "round": round_, "guess": d.guess(position) if show else None}
+        status = driver.status() if driver is not None else {"phase": "labelling", "message": ""}
+        return {"name": name, "item": item,
+                "next_image": _image_url(facts.id_text[queue[1][1]]) if len(queue) > 1 else None,
+                "left": len(queue), "progress": d.progress(name),
+                "recent": [dict(r, image=_image_url(r["example_id"])) for r in d.recent(name)],
+                "phase": status["phase"],
+                "message": _annotator_message(status) if not queue else ""}
+
+    @app.get("/label")
+    def label_page():
+        need(access.ANNOTATOR)
+        state = queue_state(g.name)
+        return render_template("label.html", state=state, classes=facts.class_names, nonce=g.nonce)
+
+    @app.get("/api/queue")
+    def api_queue():
+        need(access.ANNOTATOR)
+        return jsonify(queue_state(g.name))
+
+    @app.post("/api/answer")
+    def api_answer():
+        need(access.ANNOTATOR)
+        data = body("example_id", optional=("label", "skip"))
+        if data.get("skip") is True and "label" not in data:
+            desk().skip(g.name, data["example_id"])
+        elif "label" in data and "skip" not in data:
+            desk().answer(g.name, data["example_id"], data["label"])
+        else:
+            raise Refused(400, 'send {"example_id", "label"} to answer or {"example_id", "skip": true} to skip')
+        notify()
+        return jsonify(queue_state(g.name))
+
+    @app.post("/api/edit")
+    def api_edit():
+        need(access.ANNOTATOR)
+        data = body("example_id", "label")
+        desk().edit(g.name, data["example_id"], data["label"])
+        notify()
+        return jsonify(queue_state(g.name))
+
+    @app.post("/api/undo")
+    def api_undo():
+        need(access.ANNOTATOR)
+        body()
+        undone = desk().undo(g.name)
+        notify()
+        return jsonify(dict(queue_state(g.name), undone=undone))
+
+    @app.get("/image/<example_id>")
+    def image(example_id):
+        position = facts.position(example_id)
+        if g.role == access.ANNOTATOR and not desk().holds(g.name, position):
+            raise Refused(403, "this example is not one of yours")
+        path = Path(facts.image_paths[position])  # from the run's own table, never from the request
+        if not path.is_file():
+            raise Refused(404, "the image file of this example is missing on the server")
+        response = send_file(path, mimetype=mimetypes.guess_type(path.name)[0] or "application/octet-stream",
+                             max_age=3600, conditional=True)
+        response.headers["Cache-Control"] = "private, max-age=3600"
+        return response
+
+    # -- the organiser -----------------------------------------------------------------------------
+
+    def status_state() -> dict:
+        d = desk()
+        status = driver.status() if driver is not None else {"phase": "no-driver", "round": None, "message":
+                                                             "answers are stored; no rounds are trained"}
+        history = d.history()
+        round_ = status.get("round")
+        names = access.annotator_names(d.db)
+        return {"status": status, "history": [_history_row(r) for r in history],
+                "annotators": d.annotator_table(names),
+                "pending": d.pending(round_) if round_ is not None else {},
+                "settings": access.get_settings(d.db), "classes": len(facts.classes), "examples": len(facts.ids)}
+
+    @app.get("/organiser")
+    def organiser_page():
+        need(access.ORGANISER)
+        state = status_state()
+        return render_template("organiser.html", s=state, curve=_curve_svg(state["history"]), nonce=g.nonce)
+
+    @app.get("/organiser/panel")
+    def organiser_panel():
+        need(access.ORGANISER)
+        state = status_state()
+        return render_template("organiser_panel.html", s=state, curve=_curve_svg(state["history"]))
+
+    @app.get("/api/status")
+    def api_status():
+        need(access.ORGANISER)
+        return jsonify(status_state())
+
+    @app.post("/api/train")
+    def api_train():
+        need(access.ORGANISER)
+        body()
+        if driver is None:
+            raise Refused(409, "this server trains no rounds (started without a round driver)")
+        accepted, message = driver.train_now()
+        if not accepted:
+            raise Refused(409, message)
+        return jsonify(message=message), 202
+
+    @app.post("/api/settings")
+    def api_settings():
+        need(access.ORGANISER)
+        data = body(optional=("show_guess_new", "show_guess_relabel", "reassign_after_minutes"))
+        settings = access.set_settings(desk().db, **data)
+        notify()
+        return jsonify(settings=settings)
+
+    @app.post("/api/annotators")
+    def api_add_annotator():
+        need(access.ORGANISER)
+        name = body("name")["name"]
+        access.check_name(name)
+        access.add_annotator(facts.run_dir, name)
+        token = access.issue_token(desk().db, access.ANNOTATOR, name)
+        notify()
+        return jsonify(name=name, link=access.link(_base_url(), access.ANNOTATOR, token)), 201
+
+    @app.post("/api/annotators/<name>/link")
+    def api_new_link(name):
+        need(access.ORGANISER)
+        body()
+        if name not in access.annotator_names(desk().db):
+            raise Refused(404, "no annotator of that name in this run")
+        token = access.issue_token(desk().db, access.ANNOTATOR, name)
+        return jsonify(name=name, link=access.link(_base_url(), access.ANNOTATOR, token))
+
+    def _base_url():
+        return request.host_url.rstrip("/")
+
+    return app
+
+
+def _image_url(example_id_text) -> str:
+    from urllib.parse import quote
+
+    return "/image/" + quote(example_id_text, safe="")
+
+
+def _annotator_message(status) -> str:
+    phase = status.get("phase")
+    if phase == "stopped":
+        return f"The run has finished ({status.get('stop_reason')}). Thank you!"
+    if phase in ("training", "selecting"):
+        return f"Nothing to label right now: the model is {phase} (round {status.get('round')}). New examples appear here by themselves."
+    if phase == "error":
+        return "Nothing to label right now; the organiser has been told of a problem."
+    return "Nothing to label right now: your examples are done. New ones appear here when the next batch is picked."
+
+
+def _history_row(record) -> dict:
+    keys = ("round", "n_labeled", "n_annotations", "n_new_labels", "n_relabels", "accuracy", "fit_seconds",
+            "round_seconds", "consensus_method")
+    return {k: record.get(k) for k in keys}
+
+
+def _curve_svg(history, width=420, height=180) -> str:
+    """The learning curve (holdout accuracy against labelled examples) as inline SVG, or ""."""
+    points = [(r["n_labeled"], r["accuracy"]) for r in history
+              if isinstance(r.get("accuracy"), (int, float)) and r["accuracy"] == r["accuracy"] and r.get("n_labeled") is not None]
+    if not points:
+        return ""
+    pad = 36
+    xs = [p[0] for p in points]
+    lo, hi = min(xs), max(xs)
+    span = (hi - lo) or 1
+
+    def x(v):
+        return pad + (v - lo) / span * (width - 2 * pad) if hi != lo else width / 2
+
+    def y(a):
+        return height - pad + 10 - a * (height - pad - 10)
+
+    line = " ".join(f"{x(n):.1f},{y(a):.1f}" for n, a in points)
+    dots = "".join(f'<circle cx="{x(n):.1f}" cy="{y(a):.1f}" r="3"><title>{n} labels: {a:.3f}</title></circle>'
+                   for n, a in points)
+    grid = "".join(f'<line x1="{pad}" x2="{width - pad}" y1="{y(t):.1f}" y2="{y(t):.1f}" class="grid"/>'
+                   f'<text x="4" y="{y(t) + 4:.1f}">{t:.1f}</text>' for t in (0.0, 0.5, 1.0))
+    labels = (f'<text x="{pad}" y="{height - 4}">{lo}</text><text x="{width - pad}" y="{height - 4}" '
+              f'text-anchor="end">{hi} labelled</text>')
+    return (f'<svg viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
+            f'aria-label="{html.escape("holdout accuracy by labelled examples")}">{grid}{labels}'
+            f'<polyline points="{line}" class="curve"/>{dots}</svg>')

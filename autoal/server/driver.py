@@ -1,0 +1,224 @@
+"""The rounds behind the labelling page: one background thread drives the run's :class:`~autoal.session.Session`.
+
+The thread owns the session (its learner, its store connection); web requests never touch it. It
+wakes on every answer (and every few seconds), and:
+
+- starts the round to work on when it has no batch yet (selects and assigns it, committed);
+- when every example of the round's batch has its answers from the page's annotators, or when the
+  organiser pressed "train now", finishes the round (consensus, training, holdout accuracy, record)
+  and at once starts the next one, so the next batch is served without anyone typing a command;
+- hands on the open examples of an annotator who has stayed away longer than the organiser's setting.
+
+Annotators keep answering while it trains: their answers are committed by the request threads and
+counted in the next round. Every step commits before it returns, so the server may be killed at any
+moment and, started again, goes on from the store (:func:`autoal.loop.resume_session`).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import threading
+import time
+import traceback
+
+from . import access
+from .labelling import Desk
+
+__all__ = ["RoundDriver"]
+
+
+class RoundDriver:
+    """Drive ``session``'s rounds in a background thread; see the module's docstring.
+
+    Parameters
+    ----------
+    session : Session
+        The run (from :func:`autoal.loop.start_session` or :func:`autoal.loop.resume_session`); used by
+        this driver's thread only, once started.
+    facts : RunFacts
+        The run's fixed facts (for the driver's own store connection).
+    tick : float
+        Seconds between checks when nothing wakes the thread (hand-overs, annotators added meanwhile).
+    log : callable
+        Where progress lines go (never a token or a request: only rounds, counts and errors).
+    """
+
+    def __init__(self, session, facts, *, tick=2.0, log=None):
+        self.session, self.facts, self.tick = session, facts, tick
+        self.log = log or (lambda line: print(line, file=sys.stderr, flush=True))
+        self._wake = threading.Event()
+        self._halt = threading.Event()
+        self._lock = threading.Lock()
+        self._train_requested = False
+        self._status = {"phase": "starting", "round": None, "message": "starting", "error": None,
+                        "stop_reason": None, "rounds_trained": 0, "last_trained": None, "batch_served_at": None}
+        self._thread = threading.Thread(target=self._run, name="autoal-rounds", daemon=True)
+        self._result_written = False
+
+    # -- control (any thread) ----------------------------------------------------------------------
+
+    def start(self) -> "RoundDriver":
+        self._thread.start()
+        return self
+
+    def stop(self, timeout=30.0) -> None:
+        """Ask the thread to stop after the step in progress and wait for it (a training step finishes first)."""
+        self._halt.set()
+        self._wake.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def notify(self) -> None:
+        """Something changed (an answer, a setting): check the round now."""
+        self._wake.set()
+
+    def train_now(self) -> tuple:
+        """Ask for the round in progress to be finished with the answers given so far.
+
+        Returns ``(accepted, message)``; refused while training, before the run started or after it stopped.
+        """
+        with self._lock:
+            phase = self._status["phase"]
+            if phase == "labelling":
+                self._train_requested = True
+                self._wake.set()
+                return True, f"training round {self._status['round']} with the answers given so far"
+            if phase in ("training", "selecting"):
+                return False, f"already {phase} (round {self._status['round']}); the next batch follows"
+            if phase == "stopped":
+                return False, f"the run has stopped: {self._status['stop_reason']}"
+            return False, f"not ready yet ({self._status['message']}); try again in a moment"
+
+    def status(self) -> dict:
+        """A copy of the driver's status: ``phase`` (starting, selecting, labelling, training, stopped, error),
+        ``round``, ``message``, ``error``, ``stop_reason``, ``rounds_trained``, ``last_trained`` and
+        ``batch_served_at`` (epoch seconds)."""
+        with self._lock:
+            return dict(self._status)
+
+    def wait_for(self, predicate, timeout) -> dict:
+        """Poll :meth:`status` until ``predicate(status)`` holds; returns it (TimeoutError after ``timeout``)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            status = self.status()
+            if predicate(status):
+                return status
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the round driver did not get there in {timeout} s; status: {status}")
+            time.sleep(0.02)
+
+    # -- the thread --------------------------------------------------------------------------------
+
+    def _set(self, **changes) -> None:
+        with self._lock:
+            self._status.update(changes)
+
+    def _run(self) -> None:
+        desk = Desk(self.facts)
+        try:
+            while not self._halt.is_set():
+                try:
+                    again = self._step(desk)
+                except Exception as exc:  # noqa: BLE001 - shown to the organiser, the server keeps serving answers
+                    self.log("autoal serve: the round step failed:\n" + traceback.format_exc())
+                    self._set(phase="error", error=f"{type(exc).__name__}: {exc}",
+                              message="the last step failed; answers are still stored. Press 'train now' to retry")
+                    self._train_requested = False
+                    again = False
+                    self._wake.wait(self.tick * 5)
+                if not again:
+                    self._wake.wait(self.tick)
+                self._wake.clear()
+        finally:
+            desk.close()
+
+    def _page_names(self) -> list:
+        return [a.name for a in self.session.annotators if a.answers_later]
+
+    def _sync_annotators(self, desk) -> None:
+        """Annotators added while serving (``autoal annotators add``) join the session's team."""
+        from ..annotators import PageAnnotator
+
+        known = set(self.session.names)
+        for name in access.annotator_names(desk.db):
+            if name not in known:
+                annotator = PageAnnotator(name)
+                annotator.prepare(classes=self.facts.classes, image_col=self.facts.settings["image_col"])
+                self.session.annotators.append(annotator)
+                self.session.names.append(name)
+                self.session.settings.setdefault("annotator_names", [])
+                if name not in self.session.settings["annotator_names"]:
+                    self.session.settings["annotator_names"].append(name)
+                self.log(f"autoal serve: annotator {name} joined; they get examples from the next batch")
+
+    def _step(self, desk) -> bool:
+        """One check; True when there is more to do at once."""
+        session = self.session
+        self._sync_annotators(desk)
+        if self._status["phase"] == "stopped":
+            return False
+        reason = session.stop_reason()
+        if reason:
+            return self._finish_run(reason)
+        r = session.next_round
+        if not len(session.state.snapshot().assigned_in(r)):
+            self._set(phase="selecting", round=r, message=f"selecting round {r}'s batch", error=None)
+            reason = self._start(r)
+            if reason:
+                return self._finish_run(reason)
+            if any(not a.answers_later for a in session.annotators):
+                session.ask(r)
+            self._set(batch_served_at=time.time())
+        pending = {n: k for n, k in desk.pending(r).items() if n in self._page_names()}
+        with self._lock:
+            train = self._train_requested or not pending
+            self._train_requested = False
+            if not train:
+                total = desk.assigned_count(r)
+                self._status.update(phase="labelling", round=r, error=None,
+                                    message=f"round {r}: {total - sum(pending.values())} of {total} answered")
+        if train:
+            self._train(desk, r)
+            return True
+        settings = access.get_settings(desk.db)
+        moved = desk.reassign_stale(self._page_names(), settings["reassign_after_minutes"])
+        for example_id, old, new in moved:
+            self.log(f"autoal serve: example {example_id} handed from {old} (away) to {new}")
+        return False
+
+    def _start(self, r):
+        session = self.session
+        if r == 0 and session.initial_rule == "kmeans" and all(a.answers_later for a in session.annotators):
+            # Cold start with people on the page only: Session.start_round(0) wants an in-process annotator
+            # for the typical initial set, so the set is chosen with the session's own rule and dealt out here.
+            state = session.state
+            positions = session._typical_initial_set(state.snapshot())
+            names = self._page_names()
+            state.assign(0, [(int(p), names[k % len(names)]) for k, p in enumerate(positions)])
+            return None
+        return session.start_round(r)
+
+    def _train(self, desk, r) -> None:
+        self._set(phase="training", round=r, message=f"training round {r}", error=None)
+        started = time.time()
+        row = self.session.finish_round(r)
+        consensus = self.session.consensus
+        if consensus is not None:
+            quality = {str(k): (None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v))
+                       for k, v in consensus.annotator_quality.items()}
+            desk.save_quality(quality)
+        accuracy = row.get("accuracy")
+        shown = "n/a" if accuracy is None or (isinstance(accuracy, float) and math.isnan(accuracy)) else f"{accuracy:.3f}"
+        self.log(f"autoal serve: round {r} trained on {row.get('n_labeled')} labelled examples in "
+                 f"{time.time() - started:.1f} s, holdout accuracy {shown}")
+        with self._lock:
+            self._status.update(rounds_trained=self._status["rounds_trained"] + 1, last_trained=time.time())
+
+    def _finish_run(self, reason) -> bool:
+        self._set(phase="stopped", stop_reason=reason, message=f"the run has stopped: {reason}")
+        if not self._result_written:
+            self._result_written = True
+            self.session.result(reason)
+            self.log(f"autoal serve: the run has stopped: {reason}")
+        return False

@@ -1,0 +1,385 @@
+"""What the labelling server reads and writes for one person, framework-free.
+
+Every write (an answer, a skip, an undo, an edit) is one ``BEGIN IMMEDIATE`` transaction on the
+run store that checks what may be done and does it, so two requests for the same example cannot
+both pass the checks, and an answer is committed before the request returns. Writes go through
+:class:`autoal.store.RunStore` methods on this module's own connection; reads are plain SQL over
+the store's tables. The action log (``server_actions``) says what ``undo`` withdraws.
+
+An annotator sees and answers only their own open examples: assigned to them (in any round), neither
+labelled nor skipped by them. Nothing here ever returns another annotator's answers.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..data import UNKNOWN, match_class
+from ..errors import InputError, first_few
+from ..run_state import open_run
+from ..store import DuplicateAnnotation, RunStore
+from . import access
+
+__all__ = ["RunFacts", "Desk", "Refused"]
+
+RECENT = 5  # answers shown (and editable) under the image
+
+
+class Refused(InputError):
+    """A request the server refuses; ``status`` is the HTTP status to answer with (4xx)."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+class RunFacts:
+    """What the server needs about a run that does not change while it runs: classes, ids, image files.
+
+    Parameters
+    ----------
+    run_dir : path-like
+        The run folder.
+    """
+
+    def __init__(self, run_dir):
+        self.run_dir = Path(run_dir)
+        state = open_run(run_dir)
+        try:
+            self.classes = list(state.classes)
+            self.class_names = [str(c) for c in self.classes]
+            self.ids = list(state.ids)
+            self.id_text = [str(i) for i in self.ids]
+            self.position_of = {text: k for k, text in enumerate(self.id_text)}
+            self.image_paths = [str(p) for p in state.data.frame[state.settings["image_col"]]]
+            self.settings = dict(state.settings)
+        finally:
+            state.close()
+        if len(self.position_of) != len(self.ids):
+            raise InputError("some example ids are equal once written as text (e.g. 1 and '1'); give the examples "
+                             "distinct ids to serve the run")
+
+    def class_index(self, answer) -> int:
+        """The class index of an answer (a class name as text), or Refused(422) naming the classes."""
+        if not isinstance(answer, str) or len(answer) > 200:
+            raise Refused(400, "label must be a class name (text)")
+        value = match_class(answer, self.classes)
+        if value is None or value is UNKNOWN:
+            raise Refused(422, f"{answer[:60]!r} is not a class of this run; classes: {first_few(self.class_names, 20)}")
+        return self.classes.index(value)
+
+    def position(self, example_id) -> int:
+        """The position of an example id given as text, or Refused(404)."""
+        if not isinstance(example_id, (str, int)) or isinstance(example_id, bool) or len(str(example_id)) > 200:
+            raise Refused(400, "example_id must be the example's id as text")
+        position = self.position_of.get(str(example_id))
+        if position is None:
+            raise Refused(404, "no such example in this run")
+        return position
+
+
+class Desk:
+    """One thread's connection to a run for serving people: queues, answers, the organiser's figures.
+
+    Parameters
+    ----------
+    facts : RunFacts
+    """
+
+    def __init__(self, facts: RunFacts):
+        self.facts = facts
+        self.db = access.connect(facts.run_dir)
+        self.store = RunStore(self.db, facts.run_dir / "run.sqlite")
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- reading one annotator's work ----------------------------------------------------------------
+
+    def queue(self, name) -> list:
+        """``[(round, position), ...]``: ``name``'s open examples, oldest round first, in the order assigned."""
+        rows = self.db.execute(
+            "SELECT MIN(s.round), s.example, MIN(s.rowid) AS first FROM assignments s WHERE s.annotator = ? "
+            "AND NOT EXISTS (SELECT 1 FROM annotations n WHERE n.example = s.example AND n.annotator = s.annotator) "
+            "AND NOT EXISTS (SELECT 1 FROM skips k WHERE k.example = s.example AND k.annotator = s.annotator) "
+            "GROUP BY s.example ORDER BY MIN(s.round), first", (name,)).fetchall()
+        return [(int(r), int(e)) for r, e, _ in rows]
+
+    def progress(self, name) -> dict:
+        """``round`` (the latest round that asked ``name`` anything), ``done`` and ``assigned`` in it, and
+        ``older_open``: examples still open from earlier rounds."""
+        row = self.db.execute("SELECT MAX(round) FROM assignments WHERE annotator = ?", (name,)).fetchone()
+        if row[0] is None:
+            return {"round": None, "done": 0, "assigned": 0, "older_open": 0}
+        latest = int(row[0])
+        assigned, done = self.db.execute(
+            "SELECT COUNT(*), SUM(EXISTS (SELECT 1 FROM annotations n WHERE n.example = s.example AND n.annotator = s.annotator) "
+            "OR EXISTS (SELECT 1 FROM skips k WHERE k.example = s.example AND k.annotator = s.annotator)) "
+            "FROM assignments s WHERE s.annotator = ? AND s.round = ?", (name, latest)).fetchone()
+        older = sum(1 for r, _ in self.queue(name) if r < latest)
+        return {"round": latest, "done": int(done or 0), "assigned": int(assigned), "older_open": older}
+
+    def recent(self, name, n=RECENT) -> list:
+        """``name``'s last ``n`` answered or skipped examples, newest first: ``example_id``, ``label`` (None
+        for a skip), ``skipped``."""
+        rows = self.db.execute(
+            "SELECT example, MAX(seq) AS last FROM server_actions WHERE annotator = ? AND undone = 0 "
+            "GROUP BY example ORDER BY last DESC LIMIT ?", (name, n * 3)).fetchall()
+        out = []
+        for example, _ in rows:
+            label = self.db.execute("SELECT label FROM annotations WHERE example = ? AND annotator = ?",
+                                    (example, name)).fetchone()
+            skipped = self.db.execute("SELECT 1 FROM skips WHERE example = ? AND annotator = ?", (example, name)).fetchone()
+            if label is None and skipped is None:
+                continue  # undone since
+            out.append({"example_id": self.facts.id_text[example],
+                        "label": None if label is None else self.facts.class_names[label[0]],
+                        "skipped": label is None})
+            if len(out) == n:
+                break
+        return out
+
+    def holds(self, name, position) -> bool:
+        """Whether ``name`` may see example ``position``: it was assigned to them (open or answered) or they
+        labelled or skipped it."""
+        return self.db.execute(
+            "SELECT EXISTS (SELECT 1 FROM assignments WHERE example = ? AND annotator = ?) "
+            "OR EXISTS (SELECT 1 FROM annotations WHERE example = ? AND annotator = ?) "
+            "OR EXISTS (SELECT 1 FROM skips WHERE example = ? AND annotator = ?)",
+            (position, name) * 3).fetchone()[0] == 1
+
+    def is_relabel(self, name, position) -> bool:
+        """Whether someone else has labelled example ``position`` (asking ``name`` is a second opinion)."""
+        return self.db.execute("SELECT EXISTS (SELECT 1 FROM annotations WHERE example = ? AND annotator != ?)",
+                               (position, name)).fetchone()[0] == 1
+
+    def guess(self, position) -> dict | None:
+        """The model's guess for an example: ``label`` and ``p`` from the probabilities the run kept
+        (when it was picked, else cross-validated), or None when it has none."""
+        row = self.db.execute("SELECT probs FROM probabilities WHERE example = ? ORDER BY kind = 'pick' DESC, round DESC",
+                              (position,)).fetchone()
+        if row is None:
+            return None
+        probs = np.frombuffer(row[0], dtype="<f8")
+        if len(probs) != len(self.facts.classes):
+            return None
+        best = int(probs.argmax())
+        return {"label": self.facts.class_names[best], "p": round(float(probs[best]), 3)}
+
+    # -- writing one annotator's answers -----------------------------------------------------------
+
+    def _open_round(self, name, position) -> int:
+        """The round of ``name``'s open assignment of ``position``, or Refused saying why there is none."""
+        row = self.db.execute("SELECT MIN(round) FROM assignments WHERE example = ? AND annotator = ?",
+                              (position, name)).fetchone()
+        if row[0] is None:
+            others = self.db.execute("SELECT 1 FROM assignments WHERE example = ? AND annotator != ? LIMIT 1",
+                                     (position, name)).fetchone()
+            if others:
+                raise Refused(403, "this example is assigned to another annotator, not to you")
+            raise Refused(403, "this example is not in any batch assigned to you")
+        if self.db.execute("SELECT 1 FROM annotations WHERE example = ? AND annotator = ?", (position, name)).fetchone():
+            raise Refused(409, "you already answered this example; change your answer under 'Recent answers'")
+        if self.db.execute("SELECT 1 FROM skips WHERE example = ? AND annotator = ?", (position, name)).fetchone():
+            raise Refused(409, "you skipped this example; change it under 'Recent answers'")
+        return int(row[0])
+
+    def _log(self, name, position, kind, label, previous, round_) -> None:
+        self.db.execute("INSERT INTO server_actions (annotator, example, kind, label, previous, round, timestamp) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?)", (name, position, kind, label, previous, round_, time.time()))
+
+    def _transaction(self):
+        return _Immediate(self.db)
+
+    def answer(self, name, example_id, label) -> None:
+        """Store ``name``'s label (a class name) for one of their open examples, committed before returning."""
+        position = self.facts.position(example_id)
+        class_idx = self.facts.class_index(label)
+        with self._transaction():
+            round_ = self._open_round(name, position)
+            try:
+                self.store.add(position, name, class_idx, round_)
+            except DuplicateAnnotation:
+                raise Refused(409, "you already answered this example") from None
+            self._log(name, position, "label", class_idx, None, round_)
+            access.touch(self.db, name)
+
+    def skip(self, name, example_id) -> None:
+        """Store that ``name`` cannot tell an open example; it is not asked of them again."""
+        position = self.facts.position(example_id)
+        with self._transaction():
+            round_ = self._open_round(name, position)
+            self.store.skip(position, name, round_)
+            self._log(name, position, "skip", None, None, round_)
+            access.touch(self.db, name)
+
+    def edit(self, name, example_id, label) -> None:
+        """Change ``name``'s answer to an example they answered or skipped."""
+        position = self.facts.position(example_id)
+        class_idx = self.facts.class_index(label)
+        with self._transaction():
+            current = self.db.execute("SELECT label, round FROM annotations WHERE example = ? AND annotator = ?",
+                                      (position, name)).fetchone()
+            skipped = self.db.execute("SELECT round FROM skips WHERE example = ? AND annotator = ?",
+                                      (position, name)).fetchone()
+            if current is not None:
+                if current[0] != class_idx:
+                    self.store.change_label(position, name, class_idx)
+                    self._log(name, position, "edit", class_idx, int(current[0]), int(current[1]))
+            elif skipped is not None:
+                # a skip turned into a label (RunStore has no "unskip": the skip row goes in this transaction)
+                self.db.execute("DELETE FROM skips WHERE example = ? AND annotator = ?", (position, name))
+                self.store.add(position, name, class_idx, int(skipped[0]))
+                self._log(name, position, "edit", class_idx, None, int(skipped[0]))
+            else:
+                raise Refused(409 if self.holds(name, position) else 403,
+                              "you have not answered this example, so there is nothing to change")
+            access.touch(self.db, name)
+
+    def undo(self, name) -> dict:
+        """Withdraw ``name``'s latest answer, skip or edit; returns what was undone (``example_id``, ``kind``)."""
+        with self._transaction():
+            row = self.db.execute("SELECT seq, example, kind, label, previous, round FROM server_actions "
+                                  "WHERE annotator = ? AND undone = 0 ORDER BY seq DESC LIMIT 1", (name,)).fetchone()
+            if row is None:
+                raise Refused(409, "nothing to undo")
+            seq, position, kind, _, previous, round_ = row
+            if kind == "label":
+                self.store.remove(position, name)
+            elif kind == "skip":
+                self.db.execute("DELETE FROM skips WHERE example = ? AND annotator = ?", (position, name))
+            elif previous is None:  # an edit that turned a skip into a label: back to the skip
+                self.store.remove(position, name)
+                self.store.skip(position, name, round_)
+            else:
+                self.store.change_label(position, name, previous)
+            self.db.execute("UPDATE server_actions SET undone = 1 WHERE seq = ?", (seq,))
+            access.touch(self.db, name)
+        return {"example_id": self.facts.id_text[position], "kind": kind}
+
+    # -- the organiser's figures -------------------------------------------------------------------
+
+    def history(self) -> list:
+        """The finished rounds' records (round, n_labeled, n_annotations, accuracy, ...)."""
+        return [json.loads(r) for (r,) in self.db.execute("SELECT record FROM rounds ORDER BY round")]
+
+    def annotator_table(self, names) -> list:
+        """Per annotator: ``labels``, ``skips``, ``open`` (pending), ``last_seen`` and ``quality`` (cleanlab's
+        estimate from the last training, None before)."""
+        labels = dict(self.db.execute("SELECT annotator, COUNT(*) FROM annotations GROUP BY annotator").fetchall())
+        skips = dict(self.db.execute("SELECT annotator, COUNT(*) FROM skips GROUP BY annotator").fetchall())
+        open_ = dict(self.db.execute(
+            "SELECT s.annotator, COUNT(DISTINCT s.example) FROM assignments s "
+            "WHERE NOT EXISTS (SELECT 1 FROM annotations n WHERE n.example = s.example AND n.annotator = s.annotator) "
+            "AND NOT EXISTS (SELECT 1 FROM skips k WHERE k.example = s.example AND k.annotator = s.annotator) "
+            "GROUP BY s.annotator").fetchall())
+        seen = access.last_seen(self.db)
+        quality = self.quality()
+        shown = list(names) + [n for n in labels if n not in names]
+        return [{"name": n, "labels": int(labels.get(n, 0)), "skips": int(skips.get(n, 0)), "open": int(open_.get(n, 0)),
+                 "last_seen": seen.get(n), "quality": quality.get(n)} for n in shown]
+
+    def quality(self) -> dict:
+        """``{annotator: estimated quality}`` saved after the last training (cleanlab's CROWDLAB estimate)."""
+        row = self.db.execute("SELECT value FROM server_settings WHERE key = 'annotator_quality'").fetchone()
+        return json.loads(row[0]) if row else {}
+
+    def save_quality(self, quality: dict) -> None:
+        self.db.execute("INSERT OR REPLACE INTO server_settings VALUES ('annotator_quality', ?)", (json.dumps(quality),))
+
+    def pending(self, round_) -> dict:
+        """``{annotator: open examples assigned in round_}``."""
+        return dict(self.db.execute(
+            "SELECT s.annotator, COUNT(*) FROM assignments s WHERE s.round = ? "
+            "AND NOT EXISTS (SELECT 1 FROM annotations n WHERE n.example = s.example AND n.annotator = s.annotator) "
+            "AND NOT EXISTS (SELECT 1 FROM skips k WHERE k.example = s.example AND k.annotator = s.annotator) "
+            "GROUP BY s.annotator", (round_,)).fetchall())
+
+    def assigned_count(self, round_) -> int:
+        return int(self.db.execute("SELECT COUNT(*) FROM assignments WHERE round = ?", (round_,)).fetchone()[0])
+
+    # -- handing on the examples of annotators who stay away -----------------------------------------
+
+    def reassign_stale(self, names, minutes, now=None) -> list:
+        """Hand each open example of an annotator not seen for ``minutes`` (and assigned at least that long
+        ago) to the least-loaded annotator of ``names`` seen within ``minutes`` who may still be asked about
+        it. Returns ``[(example_id, from, to), ...]``."""
+        if not minutes:
+            return []
+        now = time.time() if now is None else now
+        limit = minutes * 60.0
+        seen = access.last_seen(self.db)
+        present = [n for n in names if now - seen.get(n, -np.inf) <= limit]
+        if not present:
+            return []
+        rows = self.db.execute(
+            "SELECT s.round, s.example, s.annotator, s.assigned_at FROM assignments s "
+            "WHERE NOT EXISTS (SELECT 1 FROM annotations n WHERE n.example = s.example AND n.annotator = s.annotator) "
+            "AND NOT EXISTS (SELECT 1 FROM skips k WHERE k.example = s.example AND k.annotator = s.annotator) "
+            "ORDER BY s.rowid").fetchall()
+        load = {n: 0 for n in present}
+        for _, _, holder, _ in rows:
+            if holder in load:
+                load[holder] += 1
+        moved = []
+        for round_, example, holder, assigned_at in rows:
+            if holder not in names or holder in present or now - assigned_at < limit:
+                continue
+            blocked = {n for (n,) in self.db.execute(
+                "SELECT annotator FROM annotations WHERE example = ? UNION SELECT annotator FROM skips WHERE example = ? "
+                "UNION SELECT annotator FROM assignments WHERE example = ?", (example, example, example))}
+            takers = [n for n in present if n not in blocked]
+            if not takers:
+                continue
+            taker = min(takers, key=lambda n: (load[n], present.index(n)))
+            self.store.reassign(example, holder, taker, round_)
+            load[taker] += 1
+            moved.append((self.facts.id_text[example], holder, taker))
+        return moved
+
+
+class _Immediate:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT`` (``ROLLBACK`` on error): checks and writes as one transaction."""
+
+    def __init__(self, db):
+        self.db = db
+
+    def __enter__(self):
+        self.db.execute("BEGIN IMMEDIATE")
+        return self.db
+
+    def __exit__(self, kind, value, traceback):
+        self.db.execute("COMMIT" if kind is None else "ROLLBACK")
+        return False
+
+
+class Desks:
+    """One :class:`Desk` per thread (a SQLite connection must not be shared by concurrent requests)."""
+
+    def __init__(self, facts: RunFacts):
+        self.facts = facts
+        self._local = threading.local()
+        self._all: list = []
+        self._lock = threading.Lock()
+
+    def get(self) -> Desk:
+        desk = getattr(self._local, "desk", None)
+        if desk is None:
+            desk = self._local.desk = Desk(self.facts)
+            with self._lock:
+                self._all.append(desk)
+        return desk
+
+    def close(self) -> None:
+        with self._lock:
+            for desk in self._all:
+                try:
+                    desk.close()
+                except Exception:  # noqa: BLE001 - closing from another thread at shutdown is best effort
+                    pass
+            self._all.clear()
