@@ -1,0 +1,84 @@
+"""Helpers for the labelling-server tests: a real run with page annotators, served by its real app and driver."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from conftest import write_images
+
+from autoal.annotators import PageAnnotator
+from autoal.loop import start_session
+from autoal.server import LabellingServer, issue_links
+from autoal.server.app import create_app
+from autoal.server.driver import RoundDriver
+from autoal.server.labelling import RunFacts
+
+
+def make_run(tmp_path, *, names=("alice", "bob"), n_per_class=20, given_per_class=4, batch_size=6, n_rounds=3,
+             learner="fast", classes=("red", "green", "blue"), **options):
+    """A real-mode run (colour images, ``given_per_class`` labels given per class) with page annotators.
+
+    Returns ``(run_dir, truth, session)``: truth maps example id (text) to its true colour.
+    """
+    df = write_images(tmp_path / "images", n_per_class, classes=classes)
+    truth = {str(i): c for i, c in df["label"].items()}
+    df.loc[df.groupby("label").cumcount() >= given_per_class, "label"] = np.nan
+    run_dir = tmp_path / "run"
+    session = start_session(df, learner=learner, annotators=[PageAnnotator(n) for n in names], batch_size=batch_size,
+                            n_rounds=n_rounds, output_dir=run_dir, verbose=False, simulate=False, **options)
+    return run_dir, truth, session
+
+
+@dataclass
+class Served:
+    run_dir: Path
+    truth: dict
+    app: object
+    driver: RoundDriver
+    tokens: dict  # name -> token ("organiser" too)
+
+    def client(self, name):
+        """A test client signed in as ``name`` (its first request swaps the token for the cookie)."""
+        client = self.app.test_client()
+        page = "/organiser" if name == "organiser" else "/label"
+        response = client.get(f"{page}?token={self.tokens[name]}")
+        assert response.status_code == 200, response.data[:200]
+        return client
+
+
+def serve_in_process(run_dir, truth, session, *, tick=0.1) -> Served:
+    """The run's Flask app with a started round driver (for the framework's test client)."""
+    links = issue_links(run_dir, "http://localhost")
+    facts = RunFacts(run_dir)
+    driver = RoundDriver(session, facts, tick=tick, log=lambda line: None).start()
+    app = create_app(facts, driver)
+    return Served(run_dir, truth, app, driver, {name: link.split("token=")[1] for _, name, link in links})
+
+
+def serve_http(run_dir, session, *, tick=0.1, threads=8):
+    """The run served by waitress on 127.0.0.1 (a free port) in this process; returns ``(server, tokens)``."""
+    server = LabellingServer(run_dir, session, port=0, tick=tick, threads=threads, log=lambda line: None)
+    links = issue_links(run_dir, server.url)
+    server.start()
+    return server, {name: link.split("token=")[1] for _, name, link in links}
+
+
+def table_rows(run_dir) -> dict:
+    """Every row of the tables that hold answers and assignments, read with plain sqlite3."""
+    with sqlite3.connect(f"file:{run_dir / 'run.sqlite'}?mode=ro", uri=True) as db:
+        return {t: sorted(db.execute(f"SELECT * FROM {t}").fetchall(), key=repr)
+                for t in ("annotations", "skips", "assignments", "server_tokens")}
+
+
+def labels_of(run_dir, annotator=None) -> pd.DataFrame:
+    """Annotations as ``example_id, annotator, label, round`` (ids as text), from the store's ``labels`` view."""
+    with sqlite3.connect(f"file:{run_dir / 'run.sqlite'}?mode=ro", uri=True) as db:
+        rows = db.execute("SELECT example_id, annotator, label, round FROM labels").fetchall()
+    frame = pd.DataFrame([(str(json.loads(e)), a, lab, r) for e, a, lab, r in rows],
+                         columns=["example_id", "annotator", "label", "round"])
+    return frame if annotator is None else frame[frame["annotator"] == annotator].reset_index(drop=True)
