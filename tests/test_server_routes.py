@@ -13,7 +13,7 @@ import pytest
 from serving import labels_of, make_run, serve_in_process, table_rows
 
 from autoal.server import access
-from autoal.server.app import COOKIE, MAX_BODY, UNAUTHORISED
+from autoal.server.app import COOKIES, MAX_BODY, UNAUTHORISED
 
 
 @pytest.fixture
@@ -67,8 +67,9 @@ def test_no_or_a_wrong_token_gets_401_and_sees_nothing(served, token):
         response = client.open(full, method=method, json={"example_id": example, "label": "red"})
         assert response.status_code == 401, (method, url)
         assert response.get_data(as_text=True) == UNAUTHORISED  # nothing about the run
-        assert COOKIE not in response.headers.get("Set-Cookie", "")
-    client.set_cookie(COOKIE, (token or "nothing")[:100])  # a forged cookie fares no better
+        assert "Set-Cookie" not in response.headers
+    for cookie in COOKIES.values():  # a forged cookie fares no better
+        client.set_cookie(cookie, (token or "nothing")[:100])
     assert client.post("/api/answer", json={"example_id": example, "label": "red"}).status_code == 401
     assert table_rows(served.run_dir) == before
 
@@ -79,7 +80,7 @@ def test_token_is_swapped_for_an_httponly_strict_cookie_and_stored_only_as_a_has
     first = client.get(f"/label?token={token}")
     assert first.status_code == 200
     cookie = first.headers["Set-Cookie"]
-    assert cookie.startswith(f"{COOKIE}=") and "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/" in cookie
+    assert cookie.startswith(f"{COOKIES['annotator']}=") and "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/" in cookie
     assert first.headers["Referrer-Policy"] == "no-referrer" and first.headers["Cache-Control"] == "no-store"
     assert "history.replaceState" in first.get_data(as_text=True)  # the page drops the token from the address bar
     again = client.get("/api/queue")  # the cookie alone now
@@ -96,14 +97,29 @@ def test_roles_are_kept_apart(served):
     alice, organiser = served.client("alice"), served.client("organiser")
     before = table_rows(served.run_dir)
     for url in ORGANISER_GETS:
-        assert alice.get(url).status_code == 403, url
+        assert alice.get(url).status_code == 401, url  # her cookie is not the organiser's
+        assert alice.get(f"{url}?token={served.tokens['alice']}").status_code == 403, url
     for url in ORGANISER_POSTS:
-        assert alice.post(url, json={}).status_code == 403, url
+        assert alice.post(url, json={}).status_code == 401, url
+        assert alice.post(f"{url}?token={served.tokens['alice']}", json={}).status_code == 403, url
     for url in ANNOTATOR_GETS:
-        assert organiser.get(url).status_code == 403, url
+        assert organiser.get(url).status_code == 401, url
+        assert organiser.get(f"{url}?token={served.tokens['organiser']}").status_code == 403, url
     example = open_ids(served, "alice")[0]
-    assert organiser.post("/api/answer", json={"example_id": example, "label": "red"}).status_code == 403
+    assert organiser.post(f"/api/answer?token={served.tokens['organiser']}",
+                          json={"example_id": example, "label": "red"}).status_code == 403
     assert table_rows(served.run_dir) == before
+
+
+def test_one_browser_can_hold_an_annotator_page_and_the_organiser_page(served):
+    both = served.app.test_client()
+    assert both.get(f"/label?token={served.tokens['alice']}").status_code == 200
+    assert both.get(f"/organiser?token={served.tokens['organiser']}").status_code == 200
+    assert both.get("/api/queue").get_json()["name"] == "alice"  # each page by its own cookie
+    assert both.get("/api/status").status_code == 200
+    example = open_ids(served, "alice")[0]
+    assert both.post("/api/answer", json={"example_id": example, "label": "red"}).status_code == 200
+    assert labels_of(served.run_dir, "alice")["example_id"].tolist() == [example]
 
 
 def test_annotator_page_shows_their_queue_progress_and_every_class(served):

@@ -37,9 +37,14 @@ from ..errors import InputError
 from . import access
 from .labelling import Desks, Refused, RunFacts
 
-__all__ = ["create_app", "COOKIE", "MAX_BODY"]
+__all__ = ["create_app", "COOKIES", "MAX_BODY", "ROLE_OF"]
 
-COOKIE = "autoal_token"
+# One cookie per role, so that one browser can hold an annotator's page and the organiser's at once.
+COOKIES = {access.ANNOTATOR: "autoal_annotator", access.ORGANISER: "autoal_organiser"}
+#: The role each route needs (routes not listed, the images, take either).
+ROLE_OF = {**dict.fromkeys(["label_page", "api_queue", "api_answer", "api_edit", "api_undo"], access.ANNOTATOR),
+           **dict.fromkeys(["organiser_page", "organiser_panel", "api_status", "api_train", "api_settings",
+                            "api_add_annotator", "api_new_link"], access.ORGANISER)}
 MAX_BODY = 4096  # bytes; an answer is a few dozen
 COOKIE_DAYS = 30
 TOUCH_EVERY = 20.0  # seconds between writes of an annotator's "last seen" (answers update it too)
@@ -74,14 +79,19 @@ def create_app(facts: RunFacts, driver=None) -> Flask:
 
     @app.before_request
     def _authenticate():
+        needed = ROLE_OF.get(request.endpoint)  # None: either role (images) or no such route
         from_query = request.args.get("token")
-        token = from_query if from_query is not None else request.cookies.get(COOKIE)
+        if from_query is not None:
+            token = from_query
+        else:
+            roles = [needed] if needed else [access.ANNOTATOR, access.ORGANISER]
+            token = next((request.cookies[COOKIES[r]] for r in roles if COOKIES[r] in request.cookies), None)
         who = access.identify(desk().db, token) if token else None
         if who is None:
             return Response(UNAUTHORISED, status=401, mimetype="text/plain",
                             headers={"WWW-Authenticate": 'Bearer realm="autoal"'})
         g.role, g.name = who
-        g.new_cookie = token if from_query is not None else None
+        g.new_cookie = (COOKIES[g.role], token) if from_query is not None else None
         g.nonce = secrets.token_urlsafe(16)
         if g.role == access.ANNOTATOR:
             now = time.time()
@@ -101,7 +111,8 @@ def create_app(facts: RunFacts, driver=None) -> Flask:
             f"default-src 'none'; img-src 'self'; style-src 'nonce-{nonce}'; script-src 'nonce-{nonce}'; "
             "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
         if g.get("new_cookie"):
-            response.set_cookie(COOKIE, g.new_cookie, max_age=COOKIE_DAYS * 86400, httponly=True, samesite="Strict",
+            name, token = g.new_cookie
+            response.set_cookie(name, token, max_age=COOKIE_DAYS * 86400, httponly=True, samesite="Strict",
                                 secure=request.is_secure, path="/")
         return response
 
