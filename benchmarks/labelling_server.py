@@ -185,10 +185,9 @@ def screenshots(out: Path, annotator_link: str, organiser_link: str) -> list:
         page = browser.new_page()
         page.goto(annotator_link)
         page.wait_for_selector("#image:not([hidden])")
-        page.wait_for_function("document.getElementById('image').complete")
         page.keyboard.press("1")  # one answer, so that "Recent answers" shows something
-        page.wait_for_function("document.querySelectorAll('#recent li').length > 0")
-        page.wait_for_function("document.getElementById('image').complete")
+        page.wait_for_selector("#recent li")  # (selectors only: the page's CSP forbids eval)
+        page.wait_for_load_state("networkidle")
         page.screenshot(path=str(paths[0]))
         page.goto(organiser_link)
         page.wait_for_selector("#annotators")

@@ -108,7 +108,12 @@ class LabellingServer:
 
     def close(self) -> None:
         """Stop serving, let the driver finish its step, close the store connections."""
-        self.server.close()
+        from waitress import wasyncore
+
+        # waitress's own shutdown order: request threads first, then every socket of its loop (the
+        # listening one, open keep-alive connections, its trigger), so that the loop ends.
+        self.server.task_dispatcher.shutdown(timeout=5)
+        wasyncore.close_all(getattr(self.server, "_map", None) or getattr(self.server, "map", None))
         if self._thread is not None:
             self._thread.join(10)
         self.driver.stop()

@@ -16,6 +16,7 @@ Routes (every one needs a valid token, from the link's ``?token=`` or the cookie
 ``POST /api/settings``                  organiser    ``{"show_guess_new": bool, ...}``
 ``POST /api/annotators``                organiser    ``{"name"}``: a new annotator; answers their link, once
 ``POST /api/annotators/<name>/link``    organiser    ``{}``: a new link for an annotator (the old one stops working)
+``GET /favicon.ico``                    both         the page's icon
 =====================================  ===========  ==========================================================
 
 Anything without a valid token gets 401 and a one-line text, nothing about the run. The token is
@@ -48,6 +49,8 @@ ROLE_OF = {**dict.fromkeys(["label_page", "api_queue", "api_answer", "api_edit",
 MAX_BODY = 4096  # bytes; an answer is a few dozen
 COOKIE_DAYS = 30
 TOUCH_EVERY = 20.0  # seconds between writes of an annotator's "last seen" (answers update it too)
+ICON = ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="3" '
+        'fill="#2f6fed"/><path d="M4 8.5l2.5 2.5L12 5" stroke="#fff" stroke-width="2" fill="none"/></svg>')
 UNAUTHORISED = "401 Unauthorized: open the personal link the organiser gave you.\n"
 
 
@@ -223,6 +226,10 @@ def create_app(facts: RunFacts, driver=None) -> Flask:
                              max_age=3600, conditional=True)
         response.headers["Cache-Control"] = "private, max-age=3600"
         return response
+
+    @app.get("/favicon.ico")
+    def favicon():
+        return Response(ICON, mimetype="image/svg+xml", headers={"Cache-Control": "private, max-age=86400"})
 
     # -- the organiser -----------------------------------------------------------------------------
 

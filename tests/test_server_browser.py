@@ -1,0 +1,100 @@
+"""End to end in a real headless browser: Debian's chromium, driven by Playwright for Python.
+
+An annotator opens their link and labels three images (a click, a number key, type-to-filter and
+Enter), undoes the last one; the store then holds exactly the two expected rows. The organiser page
+shows the next round after "train now". Screenshots are saved as test artefacts in
+``$AUTOAL_TEST_ARTIFACTS`` (default ``test-artifacts/`` in the checkout).
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+from serving import labels_of, make_run, serve_http
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+ARTIFACTS = Path(os.environ.get("AUTOAL_TEST_ARTIFACTS", Path(__file__).resolve().parents[1] / "test-artifacts"))
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def browser(tmp_path):
+    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (bash scripts/setup.sh)")
+    if not Path(CHROMIUM).is_file():
+        pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium (bash scripts/setup_test_tools.sh)")
+    with sync_api.sync_playwright() as p:
+        context = p.chromium.launch_persistent_context(str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True,
+                                                       args=CHROMIUM_ARGS, viewport={"width": 1200, "height": 800})
+        context.set_default_timeout(60_000)
+        yield context
+        context.close()
+
+
+def shown_example(page) -> str:
+    page.wait_for_selector("#image:not([hidden])")
+    return page.get_attribute("#image", "data-example-id")
+
+
+def next_example(page, previous) -> str:
+    # selectors only: the page's Content-Security-Policy forbids eval, which wait_for_function would need
+    page.wait_for_selector(f'#image:not([hidden]):not([data-example-id="{previous}"])')
+    return shown_example(page)
+
+
+def test_annotator_labels_by_click_key_and_filter_undoes_one_and_organiser_trains(tmp_path, browser):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    run_dir, truth, session = make_run(tmp_path, names=("alice", "bob"), batch_size=8, relabel=False)
+    server, tokens = serve_http(run_dir, session)
+    try:
+        server.driver.wait_for(lambda s: s["phase"] == "labelling" and s["round"] == 1, 120)
+        page = browser.new_page()
+        console_errors = []
+        page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
+        page.goto(f"{server.url}/label?token={tokens['alice']}")
+        assert "token=" not in page.url  # dropped from the address bar
+        classes = page.eval_on_selector_all("#classes .cls", "bs => bs.map(b => b.dataset.label)")
+        assert sorted(classes) == ["blue", "green", "red"]
+        assert page.inner_text("#progress-text").startswith("0 / 4 done in this batch")
+
+        first = shown_example(page)
+        page.click(f'#classes .cls[data-label="{truth[first]}"]')  # by clicking
+        second = next_example(page, first)
+        page.keyboard.press(str(classes.index(truth[second]) + 1))  # by its number key
+        third = next_example(page, second)
+        page.keyboard.type(truth[third][:3])  # type to filter, Enter picks the first match
+        assert page.eval_on_selector_all("#classes .cls:not(.hidden)", "bs => bs.length") == 1
+        page.keyboard.press("Enter")
+        fourth = next_example(page, third)
+        assert page.inner_text("#progress-text").startswith("3 / 4 done")
+        assert len(labels_of(run_dir, "alice")) == 3
+        page.keyboard.press("Control+z")  # undo the third answer: it comes back
+        assert next_example(page, fourth) == third
+        page.wait_for_selector("#recent li:nth-child(2)")
+        assert page.eval_on_selector_all("#recent li", "items => items.length") == 2
+        page.screenshot(path=str(ARTIFACTS / "annotator_page.png"))
+
+        stored = labels_of(run_dir, "alice")
+        assert stored[["example_id", "label", "round"]].values.tolist() == [[first, truth[first], 1], [second, truth[second], 1]]
+        assert labels_of(run_dir, "bob").empty
+
+        organiser = browser.new_page()  # the same browser: each page keeps its own cookie
+        organiser.goto(f"{server.url}/organiser?token={tokens['organiser']}")
+        assert organiser.inner_text("#round-number") == "1"
+        assert "alice" in organiser.inner_text("#pending") and "bob" in organiser.inner_text("#pending")
+        organiser.click("#train")
+        organiser.wait_for_selector("#round-number:text-is('2')", timeout=120_000)
+        organiser.wait_for_selector("#phase[data-phase='labelling']", timeout=120_000)
+        assert organiser.inner_text("#rounds-trained") == "2"
+        organiser.screenshot(path=str(ARTIFACTS / "organiser_page.png"), full_page=True)
+
+        page.reload()  # alice's page, still signed in by its cookie, now shows round 2's batch after her open ones
+        shown_example(page)
+        assert "Round 2" in page.inner_text("#round")
+        assert console_errors == []  # no CSP violation, no script error
+    finally:
+        server.close()
+    assert (ARTIFACTS / "annotator_page.png").stat().st_size > 10_000
+    assert (ARTIFACTS / "organiser_page.png").stat().st_size > 10_000
