@@ -329,8 +329,8 @@ def import_labelstudio(run_dir, export_path, *, annotator=None, user_map=None) -
     person. A cancelled annotation (``was_cancelled``) is stored as a skip. Good answers are committed
     one by one; rejected ones are reported with their task and annotation ids.
     """
-    tasks = _read_export(export_path)
     mapping = parse_user_map(user_map)
+    tasks = _read_export(export_path)
     state = open_run(run_dir)
     try:
         if annotator is not None:

@@ -71,8 +71,9 @@ def serve_http(run_dir, session, *, tick=0.1, threads=8):
 def table_rows(run_dir) -> dict:
     """Every row of the tables that hold answers and assignments, read with plain sqlite3."""
     with sqlite3.connect(f"file:{run_dir / 'run.sqlite'}?mode=ro", uri=True) as db:
+        tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         return {t: sorted(db.execute(f"SELECT * FROM {t}").fetchall(), key=repr)
-                for t in ("annotations", "skips", "assignments", "server_tokens")}
+                for t in ("annotations", "skips", "assignments", "server_tokens") if t in tables}
 
 
 def labels_of(run_dir, annotator=None) -> pd.DataFrame:

@@ -220,7 +220,9 @@ def command_export_labelstudio(args):
     print(f"wrote {config}")
     if root is not None:
         print(f"images are local-files URLs under {root}: start Label Studio with "
-              f"LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED=true LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT={root}")
+              f"LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED=true LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT={root}, and add "
+              f"to the project a Local files storage (Settings > Cloud Storage) whose path is {root} or a folder under "
+              "it holding the images (no sync needed)")
     print(f"then create a project with {config.name} as its labeling config, import {tasks.name}, label, export as JSON, "
           f"and `autoal import-labelstudio {args.run_dir} EXPORT.json`")
     return 0

@@ -1,0 +1,358 @@
+"""The Label Studio round trip: export-labelstudio, import-labelstudio, and a real Label Studio server in between.
+
+The first tests check the files and every rejection with hand-written exports; the last one starts a
+real ``label-studio==1.23.2`` from ``.venv-labelstudio`` (scripts/setup_test_tools.sh), creates a
+project through its API with autoal's labeling config, imports autoal's tasks, checks that Label
+Studio serves autoal's images from the local-files URLs, lets two Label Studio users answer through
+the API, and reads Label Studio's own export back with ``autoal import-labelstudio``.
+"""
+
+import ast
+import json
+import os
+import socket
+import sqlite3
+import subprocess
+import time
+import urllib.error
+import urllib.request
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from serving import labels_of, make_run, table_rows
+
+from autoal.cli import main
+from autoal.errors import InputError
+from autoal.labelstudio import LOCAL_FILES, export_labelstudio, import_labelstudio, parse_user_map
+
+ROOT = Path(__file__).resolve().parents[1]
+LABEL_STUDIO = Path(os.environ.get("AUTOAL_LABEL_STUDIO", ROOT / ".venv-labelstudio" / "bin" / "label-studio"))
+
+
+@pytest.fixture
+def waiting(tmp_path):
+    """A run with page annotators alice and bob whose round 1 (6 new examples, 3 each) waits for answers,
+    driven through the session's steps."""
+    run_dir, truth, session = make_run(tmp_path, relabel=False)
+    session.start_round(0)
+    session.finish_round(0)
+    session.start_round(1)
+    session.state.close()
+    return run_dir, truth
+
+
+def open_tasks(run_dir, annotator=None):
+    tasks_path, config_path, root = export_labelstudio(run_dir, annotator, image_root=run_dir.parent)
+    return json.loads(tasks_path.read_text()), config_path, root
+
+
+def answer(task_id, example_id, label=None, *, user=1, cancelled=False, annotation_id=1):
+    result = [] if label is None else [{"from_name": "label", "to_name": "image", "type": "choices",
+                                       "value": {"choices": [label]}}]
+    return {"id": task_id, "data": {"example_id": example_id},
+            "annotations": [{"id": annotation_id, "completed_by": user, "result": result, "was_cancelled": cancelled}]}
+
+
+def test_export_writes_tasks_with_local_files_urls_predictions_and_a_matching_config(waiting, capsys):
+    run_dir, truth = waiting
+    assert main(["export-labelstudio", str(run_dir), "--image-root", str(run_dir.parent)]) == 0
+    printed = capsys.readouterr().out
+    tasks_path = run_dir / "labelstudio" / "round_01_tasks.json"
+    config_path = run_dir / "labelstudio" / "labeling_config.xml"
+    assert f"wrote {tasks_path}" in printed and f"wrote {config_path}" in printed
+    assert f"LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT={run_dir.parent}" in printed
+    tasks = json.loads(tasks_path.read_text())
+    assert len(tasks) == 6 and sorted(t["data"]["autoal_annotators"][0] for t in tasks) == ["alice"] * 3 + ["bob"] * 3
+    with sqlite3.connect(run_dir / "run.sqlite") as db:
+        run_id = json.loads(dict(db.execute("SELECT key, value FROM meta"))["run_id"])
+    for task in tasks:
+        data = task["data"]
+        assert data["example_id"] in truth and data["autoal_round"] == 1
+        assert data["image"].startswith(LOCAL_FILES + "images/")
+        assert (run_dir.parent / data["image"][len(LOCAL_FILES):]).is_file()
+        (prediction,) = task["predictions"]
+        assert prediction["model_version"] == f"autoal-{run_id[:8]}-round-1"
+        assert 0 <= prediction["score"] <= 1
+        assert prediction["result"][0]["value"]["choices"][0] in ("red", "green", "blue")
+    config = ET.fromstring(config_path.read_text())
+    assert [c.get("value") for c in config.iter("Choice")] == ["blue", "green", "red"]
+    assert config.find("Choices").get("name") == "label" and config.find("Image").get("value") == "$image"
+    alice_only, _, _ = open_tasks(run_dir, "alice")
+    assert len(alice_only) == 3 and {t["data"]["autoal_annotators"][0] for t in alice_only} == {"alice"}
+    (paths_task, *_), = [json.loads(export_labelstudio(run_dir, "bob", paths=True)[0].read_text())]
+    assert Path(paths_task["data"]["image"]).is_absolute()
+
+
+def test_export_refuses_what_it_cannot_write(waiting, tmp_path):
+    run_dir, _ = waiting
+    with pytest.raises(InputError, match="'carol' is not in this run"):
+        export_labelstudio(run_dir, "carol")
+    with pytest.raises(InputError, match=r"6 images are not under --image-root .*pass a folder that holds every image"):
+        export_labelstudio(run_dir, image_root=tmp_path / "elsewhere")
+    with pytest.raises(InputError, match="not an autoal run folder"):
+        export_labelstudio(tmp_path / "nothing")
+
+
+def test_activelab_scores_rank_the_batch_like_cleanlab(waiting):
+    """The exported score is cleanlab's ActiveLab score of each example, on the stored labels and probabilities."""
+    from cleanlab.multiannotator import get_active_learning_scores
+
+    from autoal.labelstudio import _stored_probs, activelab_scores
+    from autoal.run_state import open_run
+
+    run_dir, _ = waiting
+    state = open_run(run_dir)
+    try:
+        snapshot = state.snapshot()
+        _, positions, _ = snapshot.pending()
+        probs = _stored_probs(state)
+        labelled = [p for p in snapshot.labelled.tolist() if p in probs]
+        ours = activelab_scores(state, positions)
+        import numpy as np
+
+        matrix = snapshot.matrix(labelled, snapshot.annotators_used())
+        if len(labelled):
+            _, expected = get_active_learning_scores(matrix, np.array([probs[p] for p in labelled]),
+                                                     np.array([probs[int(p)] for p in positions]))
+        else:
+            expected = [(probs[int(p)].max() + 1 / 3) / 2 for p in positions]
+        assert np.allclose([ours[int(p)] for p in positions], expected)
+    finally:
+        state.close()
+
+
+def test_import_stores_good_answers_and_reports_every_bad_one_by_task(waiting, tmp_path, capsys):
+    run_dir, truth = waiting
+    tasks, _, _ = open_tasks(run_dir)
+    alice = [t["data"]["example_id"] for t in tasks if t["data"]["autoal_annotators"] == ["alice"]]
+    bob = [t["data"]["example_id"] for t in tasks if t["data"]["autoal_annotators"] == ["bob"]]
+    export = [
+        answer(1, alice[0], truth[alice[0]], user=1),
+        answer(2, alice[1], user=1, cancelled=True),  # can't tell: a skip
+        answer(3, alice[2], "purple", user=1),  # not a class
+        answer(4, bob[0], truth[bob[0]], user=2),
+        answer(5, bob[1], truth[bob[1]], user=1),  # alice answering bob's example
+        answer(6, bob[2], truth[bob[2]], user=7),  # a user nobody mapped
+        answer(7, alice[0], "red", user=1, annotation_id=9),  # the same example again
+        {"id": 8, "data": {"image": "x.png"}, "annotations": []},  # not one of autoal's tasks
+        {"id": 9, "data": {"example_id": bob[2]}, "annotations": []},  # nobody answered it
+    ]
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps(export))
+    users = tmp_path / "users.json"  # Label Studio's own user list: id -> email, the email's name part is the annotator
+    users.write_text(json.dumps([{"id": 1, "email": "alice@example.com", "username": ""},
+                                 {"id": 2, "email": "bob@example.com", "username": "bob"}]))
+    assert main(["import-labelstudio", str(run_dir), str(path), "--user-map", str(users)]) == 1
+    out = capsys.readouterr().out
+    assert "read 9 tasks; stored 2 labels (alice: 1, bob: 1), 1 skips (was_cancelled); 1 tasks without an answer" in out
+    assert f"task 3 (annotation 1, example '{alice[2]}'): 'purple' is not a class" in out
+    assert f"task 5 (annotation 1, example '{bob[1]}'): example '{bob[1]}' was never assigned to alice" in out
+    assert "task 6 (annotation 1" in out and "Label Studio user 7 is not mapped" in out and "--user-map 7=NAME" in out
+    assert f"task 7 (annotation 9, example '{alice[0]}'): example '{alice[0]}' appears again (first in task 1)" in out
+    assert "task 8: it has no data.example_id" in out
+    stored = labels_of(run_dir)
+    stored = stored[stored["annotator"].isin(["alice", "bob"])]
+    assert sorted(stored[["example_id", "annotator", "label"]].itertuples(index=False, name=None)) == sorted(
+        [(alice[0], "alice", truth[alice[0]]), (bob[0], "bob", truth[bob[0]])])
+    assert [(r[1]) for r in table_rows(run_dir)["skips"]] == ["alice"]
+    before = table_rows(run_dir)
+    again = import_labelstudio(run_dir, path, user_map=users)  # the same file again stores nothing new
+    assert again.stored == 0 and again.skipped == 0 and table_rows(run_dir) == before
+    assert any("already labelled" in why for _, why in again.rejected)
+    assert any("already skipped" in why for _, why in again.rejected)
+
+
+def test_import_with_one_annotator_and_inline_user_maps(waiting, tmp_path):
+    run_dir, truth = waiting
+    tasks, _, _ = open_tasks(run_dir, "bob")
+    path = tmp_path / "bob.json"
+    path.write_text(json.dumps([answer(k, t["data"]["example_id"], truth[t["data"]["example_id"]], user=99)
+                                for k, t in enumerate(tasks)]))
+    report = import_labelstudio(run_dir, path, annotator="bob")
+    assert (report.stored, report.rejected) == (3, [])
+    assert parse_user_map("1=alice, bob@x.org=bob") == {"1": "alice", "bob@x.org": "bob"}
+    assert parse_user_map({3: "carol"}) == {"3": "carol"}
+    emails = tmp_path / "e.json"
+    emails.write_text(json.dumps([answer(1, "1", "red", user={"id": 4, "email": "carol@x.org"})]))
+    report = import_labelstudio(run_dir, emails, user_map="4=dave")
+    assert "maps to 'dave', which is not an annotator of this run" in report.rejected[0][1]
+
+
+@pytest.mark.parametrize("content,message", [
+    ("{not json", "is not JSON"),
+    ('{"tasks": []}', "is not a Label Studio JSON export"),
+    ('[{"image": "a.png", "label": "red", "id": 1}]', "JSON_MIN or a task import file"),
+    ('[1, 2]', "is not a Label Studio JSON export"),
+])
+def test_import_refuses_files_that_are_not_json_exports(waiting, tmp_path, content, message):
+    run_dir, _ = waiting
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    before = table_rows(run_dir)
+    with pytest.raises(InputError, match=message):
+        import_labelstudio(run_dir, path)
+    with pytest.raises(InputError, match="does not exist"):
+        import_labelstudio(run_dir, tmp_path / "missing.json")
+    with pytest.raises(InputError, match="user map entry '1:alice' is not USER=NAME"):
+        import_labelstudio(run_dir, path, user_map="1:alice")
+    assert table_rows(run_dir) == before
+
+
+def test_import_refuses_an_annotator_who_is_not_in_the_run(waiting, tmp_path):
+    run_dir, truth = waiting
+    path = tmp_path / "export.json"
+    example = next(iter(truth))
+    path.write_text(json.dumps([answer(1, example, truth[example])]))
+    before = table_rows(run_dir)
+    with pytest.raises(InputError, match=r"annotator 'carol' is not in this run; its annotators are \['alice', 'bob'\]"):
+        import_labelstudio(run_dir, path, annotator="carol")
+    assert table_rows(run_dir) == before
+
+
+# -- a real Label Studio --------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LabelStudio:
+    """A Label Studio server started for one test, spoken to through its HTTP API."""
+
+    def __init__(self, folder: Path, document_root: Path):
+        self.folder, self.port = folder, free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.token = "autoal" + os.urandom(12).hex()
+        self.env = dict(os.environ, LABEL_STUDIO_BASE_DATA_DIR=str(folder / "data"), HOME=str(folder),
+                        LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED="true",
+                        LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT=str(document_root))
+        self.log = open(folder / "label_studio.log", "wb")
+        self.process = subprocess.Popen(
+            [str(LABEL_STUDIO), "start", "--no-browser", "--host", "127.0.0.1", "--port", str(self.port),
+             "--username", "alice@example.com", "--password", "alice-password-1", "--user-token", self.token,
+             "--enable-legacy-api-token"], stdout=self.log, stderr=subprocess.STDOUT, env=self.env, cwd=folder)
+
+    def wait(self, timeout=240):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, (self.folder / "label_studio.log").read_text()[-3000:]
+            try:
+                with urllib.request.urlopen(self.url + "/health", timeout=5) as response:
+                    if response.status == 200:
+                        break
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            time.sleep(1)
+        else:
+            raise AssertionError(f"Label Studio did not answer /health in {timeout} s")
+        if self.call("GET", "/api/current-user/whoami", raw=True)[0] == 401:
+            # legacy tokens off for the organisation (ENVIRONMENT.md): switch them on in its store
+            with sqlite3.connect(self.folder / "data" / "label_studio.sqlite3") as db:
+                db.execute("UPDATE jwt_auth_jwtsettings SET legacy_api_tokens_enabled = 1")
+
+    def call(self, method, path, body=None, *, token=None, raw=False):
+        request = urllib.request.Request(self.url + path, method=method,
+                                         data=None if body is None else json.dumps(body).encode(),
+                                         headers={"Authorization": f"Token {token or self.token}",
+                                                  **({"Content-Type": "application/json"} if body is not None else {})})
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                data = response.read()
+                return (response.status, data) if raw else json.loads(data)
+        except urllib.error.HTTPError as exc:
+            if raw:
+                return exc.code, exc.read()
+            raise AssertionError(f"{method} {path}: {exc.code} {exc.read()[:500]!r}") from None
+
+    def user_token(self, email) -> str:
+        """A user's API token, from Label Studio's own command line (``label-studio user``)."""
+        out = subprocess.run([str(LABEL_STUDIO), "user", "--username", email], env=self.env, cwd=self.folder,
+                             capture_output=True, text=True, timeout=180).stdout
+        line = next(line for line in out.splitlines() if line.startswith("{") and "'token'" in line)
+        return ast.literal_eval(line)["token"]
+
+    def close(self):
+        self.process.terminate()
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(30)
+        self.log.close()
+
+
+@pytest.mark.labelstudio
+def test_round_trip_through_a_real_label_studio(waiting, tmp_path, capsys):
+    if not LABEL_STUDIO.is_file():
+        pytest.skip(f"{LABEL_STUDIO} is missing: bash scripts/setup_test_tools.sh installs label-studio==1.23.2 there")
+    run_dir, truth = waiting
+    root = tmp_path  # Label Studio's local-files document root: the images are under it
+    assert main(["export-labelstudio", str(run_dir), "--image-root", str(root)]) == 0
+    tasks_path = run_dir / "labelstudio" / "round_01_tasks.json"
+    config = (run_dir / "labelstudio" / "labeling_config.xml").read_text()
+    exported = json.loads(tasks_path.read_text())
+    (tmp_path / "ls").mkdir()
+    studio = LabelStudio(tmp_path / "ls", root)
+    try:
+        studio.wait()
+        bob_user = studio.call("POST", "/api/users/", {"email": "bob@example.com", "username": "bob",
+                                                      "password": "bob-password-1"})
+        bob_token = studio.user_token("bob@example.com")
+        project = studio.call("POST", "/api/projects/", {"title": "autoal round 1", "label_config": config})
+        imported = studio.call("POST", f"/api/projects/{project['id']}/import", exported)
+        assert imported["task_count"] == 6 and imported["prediction_count"] == 6
+        tasks = studio.call("GET", f"/api/tasks/?project={project['id']}&page_size=100")["tasks"]
+        by_example = {t["data"]["example_id"]: t for t in tasks}
+        assert set(by_example) == {t["data"]["example_id"] for t in exported}
+        # a Local files storage that covers the images (imported as tasks, not synced) lets Label Studio serve them
+        studio.call("POST", "/api/storages/localfiles/", {"project": project["id"], "title": "autoal images",
+                                                          "path": str(root / "images"), "use_blob_urls": True})
+        first = tasks[0]["data"]["image"]  # Label Studio serves autoal's image from the local-files URL
+        status, image = studio.call("GET", first, raw=True)
+        assert status == 200 and image == (root / first[len(LOCAL_FILES):]).read_bytes()
+        predictions = studio.call("GET", f"/api/predictions/?project={project['id']}")
+        assert {p["model_version"] for p in predictions} == {exported[0]["predictions"][0]["model_version"]}
+        assert sorted(p["score"] for p in predictions) == sorted(t["predictions"][0]["score"] for t in exported)
+
+        def annotate(example_id, token, label=None, cancelled=False):
+            result = [] if label is None else [{"from_name": "label", "to_name": "image", "type": "choices",
+                                               "value": {"choices": [label]}}]
+            studio.call("POST", f"/api/tasks/{by_example[example_id]['id']}/annotations/",
+                        {"result": result, "was_cancelled": cancelled}, token=token)
+
+        mine = {name: [t["data"]["example_id"] for t in exported if t["data"]["autoal_annotators"] == [name]]
+                for name in ("alice", "bob")}
+        a, b = mine["alice"], mine["bob"]
+        annotate(a[0], studio.token, truth[a[0]])  # alice, the Label Studio admin
+        annotate(a[1], studio.token, truth[a[1]])
+        annotate(a[2], studio.token, cancelled=True)  # can't tell
+        annotate(b[0], bob_token, truth[b[0]])  # bob, with his own token
+        wrong = next(c for c in ("red", "green", "blue") if c != truth[b[1]])
+        annotate(b[1], bob_token, wrong)
+        annotate(a[0], bob_token, truth[a[0]])  # bob answers one of alice's: not assigned to him
+        status, data = studio.call("GET", f"/api/projects/{project['id']}/export?exportType=JSON", raw=True)
+        assert status == 200
+        users = studio.call("GET", "/api/users/")
+    finally:
+        studio.close()
+    export = tmp_path / "export.json"
+    export.write_bytes(data)
+    (tmp_path / "users.json").write_text(json.dumps(users))
+    assert {a["completed_by"] for t in json.loads(data) for a in t["annotations"]} == {1, bob_user["id"]}
+    capsys.readouterr()
+    assert main(["import-labelstudio", str(run_dir), str(export), "--user-map", str(tmp_path / "users.json")]) == 1
+    out = capsys.readouterr().out
+    # Label Studio leaves tasks nobody answered out of its export (download_all_tasks=false by default)
+    assert "read 5 tasks; stored 4 labels (alice: 2, bob: 2), 1 skips (was_cancelled); 0 tasks without an answer" in out
+    assert f"example '{a[0]}' was never assigned to bob" in out and "rejected 1 annotations" in out
+    stored = labels_of(run_dir)
+    stored = stored[stored["annotator"].isin(["alice", "bob"])]
+    assert sorted(stored[["example_id", "annotator", "label", "round"]].itertuples(index=False, name=None)) == sorted(
+        [(a[0], "alice", truth[a[0]], 1), (a[1], "alice", truth[a[1]], 1), (b[0], "bob", truth[b[0]], 1),
+         (b[1], "bob", wrong, 1)])
+    assert [r[1] for r in table_rows(run_dir)["skips"]] == ["alice"]
+    left, _, _ = open_tasks(run_dir)  # what is still open: bob's unanswered example only
+    assert [t["data"]["example_id"] for t in left] == [b[2]]
