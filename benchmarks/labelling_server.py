@@ -172,7 +172,7 @@ def stored_answers(run_dir, names) -> pd.DataFrame:
     return frame[frame["annotator"].isin(names)].reset_index(drop=True)
 
 
-def screenshots(out: Path, annotator_link: str, organiser_link: str) -> list:
+def screenshots(out: Path, annotator_link: str, organiser_link: str, answer_of) -> list:
     """Screenshots of the annotator and organiser pages by headless Chromium; returns their paths."""
     import tempfile
 
@@ -185,7 +185,8 @@ def screenshots(out: Path, annotator_link: str, organiser_link: str) -> list:
         page = browser.new_page()
         page.goto(annotator_link)
         page.wait_for_selector("#image:not([hidden])")
-        page.keyboard.press("1")  # one answer, so that "Recent answers" shows something
+        shown = page.get_attribute("#image", "data-example-id")
+        page.click(f'#classes .cls[data-label="{answer_of(shown)}"]')  # one answer, so "Recent answers" shows it
         page.wait_for_selector("#recent li")  # (selectors only: the page's CSP forbids eval)
         page.wait_for_load_state("networkidle")
         page.screenshot(path=str(paths[0]))
@@ -207,7 +208,7 @@ def load_fashion(pool, test, seed):
     def sample(frame, n):
         return frame.iloc[np.sort(rng.choice(len(frame), size=min(n, len(frame)), replace=False))]
 
-    return sample(train, pool).drop(columns=["split"]), sample(holdout, test).drop(columns=["split"])
+    return sample(train, pool), sample(holdout, test)  # load_manifest(split=...) drops the split column
 
 
 def measure(learner, args, out: Path, *, shoot=False) -> dict:
@@ -248,7 +249,7 @@ def measure(learner, args, out: Path, *, shoot=False) -> dict:
         stored = stored_answers(run_dir, names)
         stored_rows = sorted(stored.itertuples(index=False, name=None))
         history = server.driver.status()
-        shots = screenshots(out, links[names[0]], links["organiser"]) if shoot else []
+        shots = screenshots(out, links[names[0]], links["organiser"], lambda i: truth[i]) if shoot else []
     finally:
         server.close()
     latency = result["latency"]
