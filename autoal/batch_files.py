@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from .data import UNKNOWN, match_class
 from .errors import InputError, first_few
@@ -42,6 +43,8 @@ def open_examples(state, annotator) -> tuple:
 def export_batch(run_dir, annotator, out=None) -> Path:
     """Write ``annotator``'s open examples as a CSV (``example_id,image_path,label``, label empty).
 
+    A run without images (``image_col=None``) writes ``example_id``, the example's columns, then ``label``.
+
     Returns the file's path: ``out``, or ``RUN_DIR/batches/round_RR_<annotator>.csv`` (RR: the latest
     round among them).
     """
@@ -56,10 +59,18 @@ def export_batch(run_dir, annotator, out=None) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(BATCH_COLUMNS)
-        paths = state.data.frame[state.settings["image_col"]].to_numpy()
-        for example_id, position in zip(state.ids_of(positions), positions):
-            writer.writerow([example_id, paths[position], ""])
+        image_col = state.settings["image_col"]
+        if image_col is None:  # a table: the columns a person needs to decide, in the run's order
+            columns = [c for c in state.data.frame.columns if c != state.label]
+            writer.writerow(["example_id"] + [str(c) for c in columns] + ["label"])
+            values = state.data.frame[columns].iloc[np.asarray(positions, dtype=np.int64)]
+            for example_id, (_, row) in zip(state.ids_of(positions), values.iterrows()):
+                writer.writerow([example_id] + ["" if pd.isna(v) else v for v in row.tolist()] + [""])
+        else:
+            writer.writerow(BATCH_COLUMNS)
+            paths = state.data.frame[image_col].to_numpy()
+            for example_id, position in zip(state.ids_of(positions), positions):
+                writer.writerow([example_id, paths[position], ""])
         write_atomic(path, buffer.getvalue())
         return path
     finally:
@@ -122,7 +133,8 @@ def import_labels(run_dir, path, annotator) -> ImportReport:
         _check_annotator(state, annotator)
         header, rows = _read_rows(path)
         lookup = _Lookup(state, annotator)
-        report = ImportReport(ignored_columns=[c for c in header if c not in BATCH_COLUMNS])
+        known = BATCH_COLUMNS + [str(c) for c in state.data.frame.columns]  # what export-batch may have written
+        report = ImportReport(ignored_columns=[c for c in header if c not in known])
         column = {name: header.index(name) for name in ("example_id", "label")}
         seen = {}
         for line, row in rows:

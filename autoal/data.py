@@ -53,14 +53,21 @@ class PreparedData:
 
 
 def check_columns(df, label, image_col, what="df"):
-    """Raise InputError unless ``df`` is a non-empty DataFrame with the label and image columns."""
+    """Raise InputError unless ``df`` is a non-empty DataFrame with the label and image columns
+    (``image_col=None``: a table without images)."""
     if not isinstance(df, pd.DataFrame):
-        raise InputError(f"{what} must be a pandas DataFrame with columns {label!r} and {image_col!r}, got {type(df).__name__}")
+        needed = f"columns {label!r} and {image_col!r}" if image_col is not None else f"a {label!r} column"
+        raise InputError(f"{what} must be a pandas DataFrame with {needed}, got {type(df).__name__}")
+    if image_col is not None and not isinstance(image_col, str):
+        raise InputError(f"image_col must be a column name or None (a table without images), got {image_col!r}")
     for column, argument in ((label, "label"), (image_col, "image_col")):
+        if column is None:
+            continue
         if column not in df.columns:
+            fix = " (for a table without images pass image_col=None)" if argument == "image_col" else ""
             raise InputError(
                 f"{what} has no column {column!r} (columns: {first_few(df.columns, 10)}); "
-                f"rename yours or pass {argument}='<your column>'"
+                f"rename yours or pass {argument}='<your column>'{fix}"
             )
     if len(df) == 0:
         raise InputError(f"{what} is empty: it needs at least one row per class")
@@ -244,16 +251,19 @@ def prepare_data(
     check_columns(df, label, image_col, "df")
     df = _index_by_id(df.copy(), id_col, "df")
     df[label] = normalize_labels(df[label], "df")
-    df[image_col] = _path_text(df[image_col])
+    if image_col is not None:
+        df[image_col] = _path_text(df[image_col])
     if test_df is not None:
         check_columns(test_df, label, image_col, "test_df")
         test_df = _index_by_id(test_df.copy(), id_col, "test_df")
         test_df[label] = normalize_labels(test_df[label], "test_df")
-        test_df[image_col] = _path_text(test_df[image_col])
+        if image_col is not None:
+            test_df[image_col] = _path_text(test_df[image_col])
         if test_df[label].isna().any():
             raise InputError(f"test_df has {int(test_df[label].isna().sum())} rows without a label; a holdout must be fully labelled")
-    frames, dropped = _drop_or_raise_bad_images([df] + ([test_df] if test_df is not None else []), image_col,
-                                                drop_bad_images, check_images)
+    frames, dropped = [df] + ([test_df] if test_df is not None else []), []
+    if image_col is not None:
+        frames, dropped = _drop_or_raise_bad_images(frames, image_col, drop_bad_images, check_images)
     df = frames[0]
     test_df = frames[1] if test_df is not None else None
 

@@ -20,7 +20,8 @@ from .batching import check_batch_rule
 from .cold_start import INITIAL_RULES
 from .data import prepare_data
 from .errors import InputError
-from .learners import make_learner
+from .feature_columns import choose_features
+from .learners import make_learner, resolve_learner
 from .relabel_policy import make_relabel_policy
 from .result import RunResult
 from .run_state import GIVEN, RunState, check_new_run_folder, open_run
@@ -42,6 +43,7 @@ def run(
     label="label",
     image_col="image_path",
     id_col=None,
+    feature_cols=None,
     strategy="auto",
     batch="auto",
     candidates_factor=10,
@@ -49,7 +51,7 @@ def run(
     batch_size=150,
     n_rounds=10,
     initial_per_class=8,
-    learner="autogluon",
+    learner="auto",
     learner_options=None,
     annotators=None,
     relabel=True,
@@ -73,16 +75,25 @@ def run(
     Parameters
     ----------
     df : DataFrame
-        One row per example with ``label`` and ``image_col`` columns (other columns are features).
+        One row per example with ``label`` and ``image_col`` columns; other columns are features (see
+        ``feature_cols``). With ``image_col=None``, a table: the features and the label.
         Fully labelled: simulation mode (all but ``initial_per_class`` labels per class are hidden;
         the annotators, or a perfect oracle when none is given, label what is picked). With NaN
         labels: real mode (the NaN rows are the pool and ``annotators`` label them).
     test_df : DataFrame, optional
         Labelled holdout. Default: a seeded stratified ``holdout_fraction`` of the labelled rows.
     label, image_col : str
-        Column names.
+        Column names; ``image_col=None`` for a table without images (numeric, categorical and text columns).
     id_col : str, optional
         Column of stable example ids; default the DataFrame index.
+    feature_cols : None, list or dict, optional
+        The columns besides the label and the image that the learner reads. None (default): every other
+        column, each numeric, categorical or text by its values, except identifiers, paths to other files,
+        URLs, dates and constant columns, which are left out with a message saying why
+        (:mod:`autoal.feature_columns`). A list names the columns (their kinds inferred); a dict
+        ``{column: "numeric" | "categorical" | "text"}`` also sets their kinds. Text columns need a text
+        model (AutoGluon learner with ``learner_options={"text_checkpoint": PATH}``), or the tabular
+        learner's n-gram features.
     strategy : str or callable
         ``"auto"`` (default: the recommended combination, see README "Measured": margin with one
         annotator, ActiveLab with several, with ``batch`` and ``initial`` ``"kmeans"`` when embeddings
@@ -112,7 +123,9 @@ def run(
     initial_per_class : int
         Examples per class labelled before round 1 (simulation mode).
     learner : str or Learner
-        ``"autogluon"`` (default), ``"fast"`` or a :class:`autoal.learners.Learner` instance.
+        ``"auto"`` (default: ``"autogluon"`` with an image column, ``"tabular"`` without), ``"autogluon"``
+        (MultiModalPredictor on the image and the feature columns), ``"embeddings"``, ``"tabular"``
+        (TabularPredictor on the feature columns), ``"fast"`` or a :class:`autoal.learners.Learner` instance.
     learner_options : dict, optional
         Keyword arguments for a named learner, e.g. ``{"time_limit": 60, "checkpoint": "my/ckpt"}``.
     annotators : Annotator, callable or list, optional
@@ -189,11 +202,13 @@ def start_session(df, **options) -> Session:
     return _new_session(**bound.arguments)
 
 
-def _new_session(df, *, test_df, label, image_col, id_col, strategy, batch, candidates_factor, initial, batch_size,
+def _new_session(df, *, test_df, label, image_col, id_col, feature_cols, strategy, batch, candidates_factor, initial,
+                 batch_size,
                  n_rounds, initial_per_class, learner, learner_options, annotators, relabel, oos, folds, output_dir,
                  random_state,
                  target_accuracy, stop, pool_subsample, scoring, holdout_fraction, classes, simulate, drop_bad_images,
                  check_images, verbose) -> Session:
+    learner = resolve_learner(learner, image_col)  # "auto": autogluon with images, tabular without
     settings = {k: v for k, v in locals().items()
                 if k not in ("df", "test_df", "annotators", "learner", "strategy", "stop", "scoring")}
     settings["learner"] = learner if isinstance(learner, str) else None
@@ -229,6 +244,8 @@ def _new_session(df, *, test_df, label, image_col, id_col, strategy, batch, cand
     annotator_list = annotator_list or [OracleAnnotator()]
     if GIVEN in [a.name for a in annotator_list]:
         raise InputError(f"annotator name {GIVEN!r} is reserved for the labels df arrives with; choose another name")
+    settings["features"] = choose_features(data, model, label=label, image_col=image_col, feature_cols=feature_cols,
+                                           verbose=verbose)
     out = out or Path(tempfile.mkdtemp(prefix="autoal-run-"))
     settings.update(output_dir=str(out), annotators=[a.spec() for a in annotator_list],
                     annotator_names=[a.name for a in annotator_list])

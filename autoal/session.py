@@ -54,7 +54,8 @@ class Session:
         data = state.data
         self.inputs = data.frame.drop(columns=[state.label])  # what learners and annotators see: no labels
         self.learner = learner.configure(classes=data.classes, label=state.label, image_col=self.settings["image_col"],
-                                         output_dir=state.folder, random_state=self.settings["random_state"])
+                                         output_dir=state.folder, random_state=self.settings["random_state"],
+                                         feature_columns=self.settings.get("features"))
         self.truth = np.array([state.class_index[c] for c in data.frame[state.label]]) if data.simulation else None
         for annotator in annotators:
             annotator.prepare(classes=data.classes, true_labels=data.frame[state.label] if data.simulation else None,

@@ -8,7 +8,17 @@ import sys
 from .annotators import Annotator, StopAnnotation
 from .data import UNKNOWN, match_class
 
-__all__ = ["TerminalAnnotator", "image_preview"]
+__all__ = ["TerminalAnnotator", "image_preview", "MAX_SHOWN_VALUES"]
+
+#: Columns shown per example besides the image (the rest are counted).
+MAX_SHOWN_VALUES = 30
+
+
+def _blank(value) -> bool:
+    try:
+        return bool(value is None or value != value)  # None or NaN
+    except (TypeError, ValueError):
+        return False
 
 
 def image_preview(path, width=32) -> str:
@@ -31,8 +41,9 @@ class TerminalAnnotator(Annotator):
     """Asks a person at a terminal for each picked example's label.
 
     For every example it shows the image's path and size, an inline colour preview when the output
-    is a terminal that can show one (otherwise a note of how to open the file), and the numbered
-    class list. The person types a class name or its number (integer classes: the class itself),
+    is a terminal that can show one (otherwise a note of how to open the file), the example's other
+    columns (for a table without images, ``image_col=None``, these are all it shows), and the
+    numbered class list. The person types a class name or its number (integer classes: the class itself),
     ``s`` to skip, or ``q`` to stop: the run then stops safely and ``autoal resume`` continues it.
     Each answer is handed to autoal, which stores it, before the next question.
 
@@ -65,9 +76,14 @@ class TerminalAnnotator(Annotator):
         out = self.output or sys.stdout
         return hasattr(out, "isatty") and out.isatty() and os.environ.get("TERM", "dumb") != "dumb"
 
-    def _describe(self, n, total, example_id, path):
+    def _describe(self, n, total, example_id, row):
+        if self.image_col is None:
+            self._out(f"\n[{n}/{total}] example {example_id!r}:")
+            self._show_values(row)
+            return
         from PIL import Image
 
+        path = row[self.image_col]
         try:
             with Image.open(path) as image:
                 size = f"{image.width}x{image.height} px"
@@ -79,6 +95,16 @@ class TerminalAnnotator(Annotator):
         else:
             opener = "open" if sys.platform == "darwin" else "xdg-open"
             self._out(f"  (no inline preview here; open it with: {opener} '{path}')")
+        self._show_values(row.drop(labels=[self.image_col]))
+
+    def _show_values(self, row, limit=MAX_SHOWN_VALUES):
+        """The example's column values, one per line (long text cut at 200 characters)."""
+        width = max((len(str(name)) for name in row.index[:limit]), default=0)
+        for name, value in list(row.items())[:limit]:
+            text = "" if _blank(value) else str(value)
+            self._out(f"  {str(name).ljust(width)} : {text if len(text) <= 200 else text[:197] + '...'}")
+        if len(row) > limit:
+            self._out(f"  ... and {len(row) - limit} more columns")
 
     def _menu(self) -> str:
         if all(isinstance(c, int) for c in self.classes):
@@ -105,7 +131,7 @@ class TerminalAnnotator(Annotator):
         stream = self.input or sys.stdin
         self._out(f"\n{self.name}: {len(examples)} examples to label. {self._menu()}")
         for n, (example_id, row) in enumerate(examples.iterrows(), 1):
-            self._describe(n, len(examples), example_id, row[self.image_col])
+            self._describe(n, len(examples), example_id, row)
             while True:
                 self._out("label> ")
                 line = stream.readline()

@@ -7,10 +7,20 @@ from .autogluon import AutoGluonLearner
 from .base import Learner, pad_probabilities
 from .embeddings import EmbeddingLearner
 from .fast import FastLearner
+from .tabular import TabularLearner
 
-__all__ = ["Learner", "AutoGluonLearner", "EmbeddingLearner", "FastLearner", "LEARNERS", "make_learner", "pad_probabilities"]
+__all__ = ["Learner", "AutoGluonLearner", "EmbeddingLearner", "FastLearner", "TabularLearner", "LEARNERS", "make_learner",
+           "resolve_learner", "pad_probabilities"]
 
-LEARNERS = {"autogluon": AutoGluonLearner, "fast": FastLearner, "embeddings": EmbeddingLearner}
+LEARNERS = {"autogluon": AutoGluonLearner, "fast": FastLearner, "embeddings": EmbeddingLearner, "tabular": TabularLearner}
+
+
+def resolve_learner(learner, image_col):
+    """``learner="auto"``: ``"autogluon"`` (MultiModalPredictor) for data with an image column, ``"tabular"``
+    (TabularPredictor) for a table without one (``image_col=None``); anything else as given."""
+    if isinstance(learner, str) and learner == "auto":
+        return "autogluon" if image_col is not None else "tabular"
+    return learner
 
 
 def make_learner(learner, **options) -> Learner:
@@ -24,4 +34,5 @@ def make_learner(learner, **options) -> Learner:
             return LEARNERS[learner](**options)
         except TypeError as exc:
             raise InputError(f"bad learner_options for {learner!r}: {exc}") from exc
-    raise InputError(f"unknown learner {learner!r}; choose one of {', '.join(LEARNERS)} or pass a Learner instance")
+    raise InputError(f"unknown learner {learner!r}; choose one of {', '.join(LEARNERS)}, auto (autogluon with images, "
+                     "tabular without) or pass a Learner instance")

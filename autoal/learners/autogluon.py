@@ -24,7 +24,7 @@ from ..backbones import (
 from ..errors import InputError
 from .base import Learner, pad_probabilities
 
-__all__ = ["AutoGluonLearner", "offline_hyperparameters"]
+__all__ = ["AutoGluonLearner", "offline_hyperparameters", "model_names", "check_text_checkpoint"]
 
 _NOISY_LOGGERS = ("lightning", "lightning.pytorch", "lightning.fabric", "lightning_fabric", "pytorch_lightning", "autogluon", "transformers", "timm")
 
@@ -37,7 +37,7 @@ def offline_hyperparameters(checkpoint_dir, *, image_size=64, max_epochs=20, lr=
     """
     return {
         "model.names": ["timm_image"],
-        "model.timm_image.checkpoint_name": str(checkpoint_dir),
+        "model.timm_image.checkpoint_name": str(checkpoint_dir) if checkpoint_dir is not None else None,
         "model.timm_image.image_size": image_size,
         "optim.max_epochs": max_epochs,
         "optim.lr": lr,
@@ -53,6 +53,45 @@ def offline_hyperparameters(checkpoint_dir, *, image_size=64, max_epochs=20, lr=
         "env.num_workers": 0,
         "env.num_workers_inference": 0,
     }
+
+
+#: The tabular models of AutoGluon MultiModal by feature kind; none of them has pretrained weights to download.
+_TABULAR_MODELS = {"numeric": "numerical_mlp", "categorical": "categorical_mlp"}
+#: Weight files a Hugging Face checkpoint folder may hold.
+_HF_WEIGHTS = ("model.safetensors", "pytorch_model.bin", "model.safetensors.index.json", "pytorch_model.bin.index.json")
+_HF_TOKENIZER = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "spiece.model", "sentencepiece.bpe.model",
+                 "vocab.json")
+
+
+def model_names(*, image: bool, features=None, text_checkpoint=None) -> list:
+    """The MultiModalPredictor ``model.names`` for data with an image column or not and these feature columns:
+    ``timm_image``, ``numerical_mlp``, ``categorical_mlp``, ``hf_text`` (with a text checkpoint), and
+    ``fusion_mlp`` joining them when there are several."""
+    names = ["timm_image"] if image else []
+    if features is not None:
+        names += [model for kind, model in _TABULAR_MODELS.items() if getattr(features, kind)]
+        if features.text and text_checkpoint is not None:
+            names.append("hf_text")
+    return names + (["fusion_mlp"] if len(names) > 1 else [])
+
+
+def check_text_checkpoint(path) -> Path:
+    """The local Hugging Face checkpoint folder ``path``, checked to hold a config, weights and a tokenizer."""
+    folder = Path(path).expanduser()
+    how = ("a local Hugging Face checkpoint folder, as written by model.save_pretrained(DIR) and "
+           "tokenizer.save_pretrained(DIR): config.json, model.safetensors or pytorch_model.bin, and tokenizer files")
+    if not folder.is_dir():
+        raise InputError(f"text_checkpoint {str(folder)!r} is not a folder; pass {how}")
+    lacking = []
+    if not (folder / "config.json").is_file():
+        lacking.append("config.json")
+    if not any((folder / name).is_file() for name in _HF_WEIGHTS):
+        lacking.append("weights (model.safetensors or pytorch_model.bin)")
+    if not any((folder / name).is_file() for name in _HF_TOKENIZER):
+        lacking.append("a tokenizer (tokenizer.json, tokenizer_config.json or vocab.txt)")
+    if lacking:
+        raise InputError(f"text_checkpoint {str(folder)!r} lacks {', '.join(lacking)}; pass {how}")
+    return folder
 
 
 @contextlib.contextmanager
@@ -78,7 +117,13 @@ def _quiet_offline(quiet: bool):
 
 
 class AutoGluonLearner(Learner):
-    """AutoGluon MultiModal on the image column (and any other feature columns), saved every round.
+    """AutoGluon MultiModal on the image column and the run's other feature columns, saved every round.
+
+    Numeric and categorical columns go to MultiModal's tabular models (``numerical_mlp``,
+    ``categorical_mlp``), joined with the image network by ``fusion_mlp``; none needs a download. Text
+    columns go to ``hf_text`` when ``text_checkpoint`` names a local Hugging Face checkpoint folder, and
+    are left out (with a warning, or an error when nothing else is left) otherwise. Without an image
+    column (``image_col=None``) it trains on the other columns alone.
 
     Parameters
     ----------
@@ -105,6 +150,9 @@ class AutoGluonLearner(Learner):
         Keep every round's predictor folder (default) or only the latest.
     quiet : bool
         Silence AutoGluon's and Lightning's logs and progress bars.
+    text_checkpoint : path-like, optional
+        A local Hugging Face checkpoint folder (``config.json``, weights, tokenizer files) for the text
+        columns; nothing is downloaded, so without it text columns are not used.
     """
 
     def __init__(
@@ -121,6 +169,7 @@ class AutoGluonLearner(Learner):
         continue_training=True,
         keep_models=True,
         quiet=True,
+        text_checkpoint=None,
     ):
         self.checkpoint = checkpoint
         self.architecture = architecture
@@ -133,6 +182,7 @@ class AutoGluonLearner(Learner):
         self.continue_training = continue_training
         self.keep_models = keep_models
         self.quiet = quiet
+        self.text_checkpoint = text_checkpoint
         self.predictor_ = None
         self.n_fits_ = 0
 
@@ -167,22 +217,80 @@ class AutoGluonLearner(Learner):
         raise InputError(f"checkpoint {str(path)!r} does not exist; pass a timm checkpoint folder or weights file")
 
     def _all_hyperparameters(self) -> dict:
-        if not hasattr(self, "checkpoint_dir_"):
+        image = self.image_col is not None
+        if image and not hasattr(self, "checkpoint_dir_"):
             self.checkpoint_dir_ = self.resolve_checkpoint()
-        hp = offline_hyperparameters(self.checkpoint_dir_, image_size=self.image_size, max_epochs=self.max_epochs, lr=self.lr)
+        hp = offline_hyperparameters(self.checkpoint_dir_ if image else None, image_size=self.image_size,
+                                     max_epochs=self.max_epochs, lr=self.lr)
+        hp["model.names"] = model_names(image=image, features=self.feature_columns, text_checkpoint=self.text_checkpoint)
+        if not image:
+            hp = {k: v for k, v in hp.items() if not k.startswith("model.timm_image.")}
+        if "hf_text" in hp["model.names"]:
+            hp["model.hf_text.checkpoint_name"] = str(check_text_checkpoint(self.text_checkpoint))
         hp.update(self.hyperparameters or {})
         return hp
+
+    # -- feature columns ----------------------------------------------------------------------------
+
+    def check_features(self, features, *, image_col):
+        """Everything but text columns when no ``text_checkpoint`` is given (warning, or InputError when
+        nothing else is left); checks the text checkpoint folder."""
+        if self.text_checkpoint is not None:
+            check_text_checkpoint(self.text_checkpoint)
+            if not features.text:
+                warnings.warn(f"autoal: text_checkpoint is set but no column is free text (features: {features.used}); "
+                              "name a text column in feature_cols={'column': 'text'} to use it", UserWarning, stacklevel=3)
+        elif features.text:
+            why = ("free text, and no text model is configured: nothing can be downloaded here, so pass "
+                   "learner_options={'text_checkpoint': PATH} (CLI: --text-checkpoint PATH), PATH a local Hugging Face "
+                   "checkpoint folder (config.json, weights, tokenizer files), to use it")
+            names = list(features.text)
+            features = features.without(names, why)
+            if image_col is None and not features.used:
+                raise InputError(f"text columns {names} are the only features and cannot be used: {why}; or use "
+                                 "learner='tabular', whose TabularPredictor reads text through n-gram counts")
+            warnings.warn(f"autoal: text columns {names} are not used: {why}", UserWarning, stacklevel=3)
+        if image_col is None and not features.used:
+            raise InputError("with image_col=None the AutoGluon learner needs feature columns, and df has none it can "
+                             "use; add numeric or categorical columns, or name them with feature_cols=[...]")
+        return features
+
+    def _features(self, df: pd.DataFrame):
+        """The run's feature columns; outside a run, decided from ``df`` at the first fit and kept."""
+        if self.feature_columns is None:
+            from ..feature_columns import plan_features
+
+            self.feature_columns = self.check_features(plan_features(df, label=self.label, image_col=self.image_col),
+                                                       image_col=self.image_col)
+        return self.feature_columns
+
+    def _frame(self, df: pd.DataFrame) -> pd.DataFrame:
+        """``df`` with only the columns MultiModal should read: the image, the feature columns, the label."""
+        features = self._features(df)
+        keep = ([self.image_col] if self.image_col is not None else []) + features.used
+        keep += [self.label] if self.label in df.columns else []
+        return df[keep]
+
+    def _column_types(self) -> dict:
+        types = {self.image_col: "image_path"} if self.image_col is not None else {}
+        types.update(self.feature_columns.autogluon_column_types())
+        if self.text_checkpoint is None:
+            types = {k: v for k, v in types.items() if v != "text"}
+        return types
 
     def fold_learner(self):
         """An :class:`~autoal.learners.EmbeddingLearner` on this learner's backbone, frozen (cached embeddings +
         logistic regression): the K fold models of ``oos="cross_val"`` would otherwise be K more
         fine-tunings per round."""
         from .embeddings import EmbeddingLearner
+        from .tabular import TabularLearner
 
         if getattr(self, "_fold_learner", None) is None:
-            self._fold_learner = EmbeddingLearner(checkpoint=self.resolve_checkpoint()).configure(
+            twin = EmbeddingLearner(checkpoint=self.resolve_checkpoint()) if self.image_col is not None \
+                else TabularLearner(refit_full=False)  # no image: TabularPredictor on the same columns
+            self._fold_learner = twin.configure(
                 classes=self.classes, label=self.label, image_col=self.image_col, output_dir=self.output_dir,
-                random_state=self.random_state)
+                random_state=self.random_state, feature_columns=self.feature_columns)
         return self._fold_learner
 
     def fit(self, df: pd.DataFrame) -> "AutoGluonLearner":
@@ -190,6 +298,7 @@ class AutoGluonLearner(Learner):
 
         with _quiet_offline(self.quiet):
             MultiModalPredictor = import_multimodal_predictor()
+        df = self._frame(df)
         train_classes = set(df[self.label])
         save_path = self._next_save_path()
         previous = self.predictor_
@@ -205,6 +314,7 @@ class AutoGluonLearner(Learner):
                     problem_type="binary" if len(train_classes) == 2 else "multiclass",
                     path=str(save_path),
                     presets=self.presets,
+                    eval_metric="accuracy",  # checkpoints chosen by what the run reports (binary would use roc_auc)
                     verbosity=0,
                     enable_progress_bar=not self.quiet,
                 )
@@ -212,7 +322,7 @@ class AutoGluonLearner(Learner):
                     df,
                     hyperparameters=hyperparameters,
                     time_limit=self.time_limit,
-                    column_types={self.image_col: "image_path"},
+                    column_types=self._column_types(),
                     seed=self.random_state,
                 )
         if previous is not None and not self.keep_models and Path(previous.path) != save_path:
@@ -221,12 +331,12 @@ class AutoGluonLearner(Learner):
         self.fit_classes_ = train_classes
         self.n_fits_ += 1
         self.last_fit_info_ = {"continued": continued, "model_dir": str(save_path),
-                               "backbone": self.checkpoint_dir_.name}
+                               "backbone": self.checkpoint_dir_.name if self.image_col is not None else None}
         return self
 
     def predict_proba(self, df: pd.DataFrame) -> np.ndarray:
         with _quiet_offline(self.quiet):
-            probs = self._predictor().predict_proba(df, as_pandas=True, as_multiclass=True)
+            probs = self._predictor().predict_proba(self._frame(df), as_pandas=True, as_multiclass=True)
         return pad_probabilities(probs.to_numpy(), list(probs.columns), self.classes)
 
     def _predictor(self):

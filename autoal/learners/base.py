@@ -25,25 +25,47 @@ class Learner(ABC):
 
     A learner whose :meth:`features` returns embeddings sets ``provides_features = True``; autoal then
     uses them for k-means batches and the cold start instead of the default pretrained backbone's.
+
+    The run's feature columns besides the image (:class:`autoal.feature_columns.FeatureColumns`: which
+    columns are numeric, categorical or text, and their target-free encoding) arrive with
+    :meth:`configure` as ``feature_columns``; :meth:`check_features` first tells the run which of them
+    this learner can use.
     """
 
     provides_features: bool = False
 
     classes: list
     label: str = "label"
-    image_col: str = "image_path"
+    image_col: str | None = "image_path"
+    feature_columns = None  # FeatureColumns, or None outside a run (a learner may then infer them at fit)
     output_dir: Path | None = None
     random_state: int = 0
     last_fit_info_: dict = {}
 
-    def configure(self, *, classes, label="label", image_col="image_path", output_dir=None, random_state=0):
-        """Give the learner the run's fixed class list, column names, output folder and seed; returns self."""
+    def configure(self, *, classes, label="label", image_col="image_path", output_dir=None, random_state=0,
+                  feature_columns=None):
+        """Give the learner the run's fixed class list, column names, output folder, seed and feature columns
+        (a :class:`~autoal.feature_columns.FeatureColumns` or its ``to_dict()``); returns self."""
+        from ..feature_columns import FeatureColumns
+
         self.classes = list(classes)
         self.label = label
         self.image_col = image_col
         self.output_dir = Path(output_dir) if output_dir is not None else None
         self.random_state = random_state
+        self.feature_columns = FeatureColumns.from_dict(feature_columns)
         return self
+
+    def check_features(self, features, *, image_col):
+        """The feature columns this learner will use, out of the run's ``features`` (before any fit).
+
+        Called once when a run starts, with ``image_col`` None for a run without images. A learner
+        returns ``features`` with what it cannot read moved to the excluded ones
+        (:meth:`~autoal.feature_columns.FeatureColumns.without`, warning when it drops something the
+        user may expect to be used) and raises :class:`~autoal.errors.InputError` when it cannot work
+        on this data at all, saying what to change. The default uses everything.
+        """
+        return features
 
     @abstractmethod
     def fit(self, df: pd.DataFrame) -> "Learner":
@@ -92,7 +114,8 @@ class Learner(ABC):
             output_dir = self.output_dir / subdir
             shutil.rmtree(output_dir, ignore_errors=True)
         return twin.configure(classes=self.classes, label=self.label, image_col=self.image_col,
-                              output_dir=output_dir, random_state=self.random_state)
+                              output_dir=output_dir, random_state=self.random_state,
+                              feature_columns=self.feature_columns)
 
 
 def pad_probabilities(probs, model_classes, classes) -> np.ndarray:

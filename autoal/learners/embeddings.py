@@ -25,6 +25,9 @@ class EmbeddingLearner(Learner):
 
     Each image is embedded once (by content, see :mod:`autoal.embedding_cache`); later rounds and
     later runs read its vector from a disk cache, so a round costs little more than fitting the head.
+    The run's numeric and categorical feature columns are joined to the embeddings (scaled numbers and
+    one-hot categories, :meth:`autoal.feature_columns.FeatureColumns.encode`) for either head; text
+    columns are not read (a warning says so).
 
     Parameters
     ----------
@@ -77,6 +80,28 @@ class EmbeddingLearner(Learner):
         self._check_head()
         return super().configure(**settings)
 
+    def check_features(self, features, *, image_col):
+        """Numeric and categorical columns; text columns are left out with a warning. Needs an image column."""
+        if image_col is None:
+            raise InputError("the embeddings learner embeds images, and image_col=None means there are none; use "
+                             "learner='tabular' (the default without images) or learner='autogluon' for a table")
+        if features.text:
+            names = list(features.text)
+            why = ("free text, which the embeddings learner does not read; use learner='autogluon' with "
+                   "learner_options={'text_checkpoint': PATH} (a local Hugging Face checkpoint folder) to use it")
+            warnings.warn(f"autoal: text columns {names} are not used: {why}", UserWarning, stacklevel=3)
+            features = features.without(names, why)
+        return features
+
+    def _columns(self, df: pd.DataFrame):
+        """The encoded feature columns of ``df`` (the run's, or outside a run decided from ``df`` at the first fit)."""
+        if self.feature_columns is None:
+            from ..feature_columns import plan_features
+
+            self.feature_columns = self.check_features(plan_features(df, label=self.label, image_col=self.image_col),
+                                                       image_col=self.image_col)
+        return self.feature_columns.encode(df) if self.feature_columns.encoded_width else None
+
     # -- embeddings -------------------------------------------------------------------------------
 
     def _checkpoint_dir(self) -> Path:
@@ -128,12 +153,18 @@ class EmbeddingLearner(Learner):
 
         return embed_paths(df[self.image_col].tolist(), self.embedder, self.cache, stats=stats, embed=embed)
 
+    def _inputs(self, df: pd.DataFrame, stats=None, embed=None) -> np.ndarray:
+        """What the head reads: the images' embeddings, then the encoded feature columns."""
+        x = self._embed(df, stats, embed)
+        columns = self._columns(df)
+        return x if columns is None else np.hstack([x, columns])
+
     # -- Learner ----------------------------------------------------------------------------------
 
     def fit(self, df: pd.DataFrame) -> "EmbeddingLearner":
         self._check_head()
         stats = {}
-        x = self._embed(df, stats)
+        x = self._inputs(df, stats)
         y = df[self.label].to_numpy()
         labels = list(dict.fromkeys(y.tolist()))
         if len(labels) == 1:  # a classifier needs two classes; one class is certain
@@ -173,13 +204,14 @@ class EmbeddingLearner(Learner):
             see :func:`~autoal.embeddings.embed_paths`); default: this process's network.
             :func:`autoal.scoring.predict_pool` passes one that spreads the work over Ray workers.
         """
-        x = self._embed(df, embed=embed)
+        x = self._inputs(df, embed=embed)
         probs = np.ones((len(df), 1)) if self.model_ is None else self.model_.predict_proba(x)
         return pad_probabilities(probs, self.classes_, self.classes)
 
     def features(self, df: pd.DataFrame) -> np.ndarray:
-        """The cached embeddings of ``df``'s images (computed for images not yet in the cache)."""
-        return self._embed(df)
+        """The cached embeddings of ``df``'s images (computed for images not yet in the cache), then its
+        encoded feature columns: what the head reads."""
+        return self._inputs(df)
 
     def clone(self, *, subdir="clone") -> "EmbeddingLearner":
         """A fresh, unfitted twin that shares this learner's network and embedding cache."""

@@ -7,13 +7,15 @@ import copy
 import numpy as np
 import pandas as pd
 
+from ..errors import InputError
 from .base import Learner, pad_probabilities
 
 __all__ = ["FastLearner"]
 
 
 class FastLearner(Learner):
-    """Logistic regression on standardised ``thumbnail x thumbnail`` RGB pixels.
+    """Logistic regression on standardised ``thumbnail x thumbnail`` RGB pixels and the run's encoded
+    numeric and categorical columns.
 
     Trains in well under a second on a few thousand images. It is a quick mode, not a substitute for
     the AutoGluon learner. Thumbnails are computed once per image path and kept in memory.
@@ -45,12 +47,26 @@ class FastLearner(Learner):
             rows.append(self._features[path])
         return np.stack(rows)
 
+    def check_features(self, features, *, image_col):
+        """Numeric and categorical columns (text is not read). Needs an image column."""
+        if image_col is None:
+            raise InputError("the fast learner reads image thumbnails, and image_col=None means there are none; use "
+                             "learner='tabular' (the default without images)")
+        return features.without(features.text, "free text, which the fast learner does not read") if features.text \
+            else features
+
+    def _inputs(self, df: pd.DataFrame) -> np.ndarray:
+        x = self._featurize(df[self.image_col])
+        if self.feature_columns is not None and self.feature_columns.encoded_width:
+            x = np.hstack([x, self.feature_columns.encode(df)])
+        return x
+
     def fit(self, df: pd.DataFrame) -> "FastLearner":
         from sklearn.linear_model import LogisticRegression
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import StandardScaler
 
-        x = self._featurize(df[self.image_col])
+        x = self._inputs(df)
         self.model_ = make_pipeline(
             StandardScaler(), LogisticRegression(C=self.C, max_iter=1000, random_state=self.random_state)
         )
@@ -59,12 +75,13 @@ class FastLearner(Learner):
         return self
 
     def predict_proba(self, df: pd.DataFrame) -> np.ndarray:
-        probs = self.model_.predict_proba(self._featurize(df[self.image_col]))
+        probs = self.model_.predict_proba(self._inputs(df))
         return pad_probabilities(probs, self.model_.classes_.tolist(), self.classes)
 
     def features(self, df: pd.DataFrame) -> np.ndarray:
-        """The thumbnails' pixels, one row per image (what the model sees), for diversity rules."""
-        return self._featurize(df[self.image_col])
+        """The thumbnails' pixels and the encoded columns, one row per example (what the model sees), for
+        diversity rules."""
+        return self._inputs(df)
 
     def worker_copy(self) -> "FastLearner":
         """A copy without the in-memory thumbnails (a worker computes those of its own rows)."""

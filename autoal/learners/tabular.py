@@ -1,0 +1,169 @@
+"""Active learning on a table: an AutoGluon ``TabularPredictor`` on the run's feature columns, retrained every round."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError, MissingDependencyError
+from .base import Learner, pad_probabilities
+
+__all__ = ["TabularLearner", "DEFAULT_TABULAR_MODELS"]
+
+#: Models of the default ``TabularPredictor``: random forest and extra trees (scikit-learn, no extra
+#: package, 1-3 s a fit on a few thousand rows on 2 cores; measured in the README's tabular benchmark).
+DEFAULT_TABULAR_MODELS = {"RF": {}, "XT": {}}
+_LABEL = "__autoal_label__"
+
+
+class TabularLearner(Learner):
+    """AutoGluon ``TabularPredictor`` on the numeric, categorical and text columns (no image needed).
+
+    The run's :class:`~autoal.feature_columns.FeatureColumns` say which columns are read and of which
+    kind: numeric columns as numbers, categorical ones as categories, text columns through AutoGluon's
+    own n-gram features (nothing is downloaded). The image column, if any, is not read. Its
+    :meth:`features` (for k-means batches and the cold start) are the scaled numeric and one-hot
+    categorical columns.
+
+    Parameters
+    ----------
+    hyperparameters : dict, optional
+        AutoGluon's ``hyperparameters`` (model types and their settings); default
+        :data:`DEFAULT_TABULAR_MODELS`. ``{"GBM": {}}`` and others need their packages (e.g. ``pip install
+        lightgbm``).
+    presets : str, optional
+        AutoGluon presets.
+    time_limit : float, optional
+        Seconds per fit.
+    refit_full : bool
+        After fitting (AutoGluon holds out part of the labels to validate and weight its models), refit
+        the chosen models on every labelled row (default; with few labels the held-out rows matter).
+    keep_models : bool
+        Keep every round's predictor folder, or (default) only the latest.
+    """
+
+    provides_features = True
+
+    def __init__(self, *, hyperparameters=None, presets=None, time_limit=None, refit_full=True, keep_models=False):
+        self.hyperparameters = hyperparameters
+        self.presets = presets
+        self.time_limit = time_limit
+        self.refit_full = refit_full
+        self.keep_models = keep_models
+        self.predictor_ = None
+
+    # -- columns ------------------------------------------------------------------------------------
+
+    def check_features(self, features, *, image_col):
+        if not features.used:
+            left = "; ".join(f"{n!r} ({why})" for n, why in features.excluded) or "none"
+            raise InputError(
+                f"the tabular learner needs feature columns, but df has none it can use besides the label (left out: "
+                f"{left}); add feature columns, or name the ones to use with feature_cols=[...]")
+        return features
+
+    def _plan(self, df: pd.DataFrame):
+        """The run's feature columns; outside a run, decided from ``df`` once (first fit) and kept."""
+        if self.feature_columns is None:
+            from ..feature_columns import plan_features
+
+            self.feature_columns = self.check_features(
+                plan_features(df, label=self.label, image_col=self.image_col), image_col=self.image_col)
+        return self.feature_columns
+
+    def _table(self, df: pd.DataFrame) -> pd.DataFrame:
+        """The feature columns as TabularPredictor should see them: numbers, categories and text, by string names."""
+        plan = self._plan(df)
+        missing = [n for n in plan.used if n not in df.columns]
+        if missing:
+            raise InputError(f"the data lacks the run's feature columns {missing[:5]}; pass rows with every column "
+                             "the run was started with")
+        out = {}
+        for name, _, _ in plan.numeric:
+            out[str(name)] = pd.to_numeric(df[name], errors="coerce").astype(np.float64)
+        for name, _ in plan.categorical:
+            out[str(name)] = df[name].astype(object).where(df[name].notna(), None).map(
+                lambda v: None if v is None else str(v)).astype("category")
+        for name in plan.text:
+            out[str(name)] = df[name].astype(object).where(df[name].notna(), "").astype(str)
+        if len(out) != len(plan.used):
+            raise InputError(f"feature columns {plan.used} have the same name as text; rename them so that each "
+                             "column's name is distinct as text")
+        return pd.DataFrame(out, index=df.index)
+
+    # -- Learner ------------------------------------------------------------------------------------
+
+    def _save_path(self) -> Path:
+        base = self.output_dir if self.output_dir is not None else Path(tempfile.mkdtemp(prefix="autoal-tabular-"))
+        folder = Path(base) / "models"
+        taken = [int(p.name[8:]) for p in folder.glob("tabular_*") if p.name[8:].isdigit()] if folder.exists() else []
+        return folder / f"tabular_{max(taken, default=-1) + 1:02d}"
+
+    def fit(self, df: pd.DataFrame) -> "TabularLearner":
+        try:
+            from autogluon.tabular import TabularPredictor
+        except ImportError as exc:
+            raise MissingDependencyError(f"the tabular learner needs autogluon.tabular ({exc}); install it with "
+                                         "`pip install 'autogluon.tabular>=1.6,<1.7'`") from exc
+        labels = df[self.label].tolist()
+        classes = list(dict.fromkeys(labels))
+        previous = self.predictor_
+        self.predictor_, self.model_classes_ = None, classes
+        info = {"n_train": len(df)}
+        if len(classes) > 1:  # one class needs no model: it is certain
+            train = self._table(df).assign(**{_LABEL: labels})
+            path = self._save_path()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                predictor = TabularPredictor(label=_LABEL, problem_type="binary" if len(classes) == 2 else "multiclass",
+                                             eval_metric="accuracy", path=str(path), verbosity=0,
+                                             learner_kwargs={"label_count_threshold": 1})
+                # label_count_threshold=1: AutoGluon otherwise ignores classes with fewer than 10 labels
+                predictor.fit(train, hyperparameters=self.hyperparameters or DEFAULT_TABULAR_MODELS,
+                              presets=self.presets, time_limit=self.time_limit, refit_full=self.refit_full,
+                              set_best_to_refit_full=self.refit_full)
+            self.predictor_ = predictor
+            self.model_classes_ = list(predictor.class_labels)
+            info.update(model=predictor.model_best, model_dir=str(path))
+        if previous is not None and not self.keep_models:
+            shutil.rmtree(previous.path, ignore_errors=True)
+        self.last_fit_info_ = info
+        return self
+
+    def predict_proba(self, df: pd.DataFrame) -> np.ndarray:
+        if self.predictor_ is None:
+            probs = np.ones((len(df), 1))
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                frame = self.predictor_.predict_proba(self._table(df), as_multiclass=True)
+            probs = frame[self.model_classes_].to_numpy()
+        return pad_probabilities(probs, self.model_classes_, self.classes)
+
+    def features(self, df: pd.DataFrame) -> np.ndarray:
+        """The scaled numeric and one-hot categorical columns of ``df``, shape (len(df), d) (see
+        :meth:`autoal.feature_columns.FeatureColumns.encode`); for a table of text columns only, their
+        hashed word counts (scikit-learn's ``HashingVectorizer``, 256 per column, L2-normalised)."""
+        plan = self._plan(df)
+        if plan.encoded_width:
+            return plan.encode(df)
+        from sklearn.feature_extraction.text import HashingVectorizer
+
+        hasher = HashingVectorizer(n_features=256, alternate_sign=False)
+        return np.hstack([hasher.transform(df[n].fillna("").astype(str)).toarray() for n in plan.text]).astype(np.float32)
+
+    def fold_learner(self) -> "TabularLearner":
+        """The K fold models of ``oos="cross_val"``: the same models without the refit on all rows (a fold
+        model's probabilities only score; about half the fit time)."""
+        if not self.refit_full:
+            return self
+        twin = TabularLearner(hyperparameters=self.hyperparameters, presets=self.presets, time_limit=self.time_limit,
+                              refit_full=False, keep_models=self.keep_models)
+        return twin.configure(classes=self.classes, label=self.label, image_col=self.image_col,
+                              output_dir=self.output_dir, random_state=self.random_state,
+                              feature_columns=self.feature_columns)
