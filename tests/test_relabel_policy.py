@@ -98,3 +98,28 @@ def test_relabel_settings_reach_the_run_and_its_history(images, tmp_path):
     assert history["max_labels_per_example"].max() <= 2
     assert result.labels.groupby("example_id").size().max() <= 2
     assert result.summary["settings"]["relabel"]["max_share"] == 0.5
+
+
+def test_a_fully_labelled_df_of_real_labels_is_checked_by_the_annotators(images, tmp_path):
+    """simulate=False: every row's label is a real label to check (a relabel-only run), not a hidden truth."""
+    given = images.copy()
+    wrong = given.index[::5]
+    given.loc[wrong, "label"] = given.loc[wrong, "label"].map({"red": "green", "green": "blue", "blue": "red"})
+    truth = images["label"]
+    answers = [lambda f: truth.loc[f.index].tolist(), lambda f: truth.loc[f.index].tolist()]
+    answers[0].__name__, answers[1].__name__ = "ann", "bo"
+    result = autoal.run(given, simulate=False, annotators=answers, learner="fast", strategy="activelab",
+                        relabel={"min_multi_labelled": 0}, holdout_fraction=0, batch_size=8, n_rounds=2,
+                        output_dir=tmp_path / "run", verbose=False)
+    assert result.summary["mode"] == "real"
+    assert (result.labels["annotator"] == "given").sum() == len(images)
+    assert result.history["n_new_labels"].iloc[1:].sum() == 0 and result.history["n_relabels"].iloc[1:].sum() == 16
+    with pytest.raises(InputError, match="simulate=True needs every row of df labelled"):
+        autoal.run(given.assign(label=[None] + list(given["label"].iloc[1:])), simulate=True, learner="fast",
+                   output_dir=tmp_path / "sim", verbose=False)
+
+
+@pytest.mark.parametrize("options, message", [({"oos": "folds"}, "unknown oos 'folds'"), ({"folds": 1}, "folds must be")])
+def test_bad_scoring_options_are_named(images, tmp_path, options, message):
+    with pytest.raises(InputError, match=message):
+        autoal.run(images, learner="fast", output_dir=tmp_path / "run", verbose=False, **options)
