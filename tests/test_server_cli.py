@@ -105,6 +105,9 @@ def test_serve_refuses_bad_arguments_before_serving(run_dir, tmp_path, capsys):
             (["serve", str(run_dir), "--port", "70000"], "--port must be 0-65535"),
             (["serve", str(run_dir), "--port", str(port)], f"cannot listen on 127.0.0.1:{port}"),
             (["serve", str(run_dir), "--port", "0", "--reassign-after", "-5"], "must be a number of minutes"),
+            (["serve", str(run_dir), "--port", "0", "--url", "label.example.org"], "--url must be an address such as"),
+            (["serve", str(tmp_path / "new"), "--manifest", str(manifest), "--annotators", "a", "--reassign-after", "nan"],
+             "must be a number of minutes"),
         ]
         for argv, message in cases:
             assert main(argv) == 2, argv

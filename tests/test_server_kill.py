@@ -115,8 +115,9 @@ def test_kill_9_mid_batch_then_restart_keeps_every_answer_and_the_queues(tmp_pat
         status, organiser = call(url, "/api/status", tokens["organiser"])
         assert [r["round"] for r in organiser["history"]] == [0, 1] and organiser["status"]["round"] == 2
     finally:
-        second.send_signal(signal.SIGINT)
+        second.send_signal(signal.SIGINT)  # Ctrl+C: a clean stop
         second.wait(60)
+    assert second.returncode == 0 and "autoal serve: stopped; every answer given is in the run store" in log.read_text()
     labels = labels_of(run_dir)
     assert len(labels[labels["annotator"] == "alice"]) == 3 and not labels.duplicated(["example_id", "annotator"]).any()
     output = log.read_text()

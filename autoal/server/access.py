@@ -39,6 +39,7 @@ __all__ = [
     "add_annotator",
     "get_settings",
     "set_settings",
+    "check_settings",
     "DEFAULT_URL",
 ]
 
@@ -178,8 +179,9 @@ def get_settings(db) -> dict:
     return {k: stored.get(k, default) for k, default in SETTING_DEFAULTS.items()}
 
 
-def set_settings(db, **changes) -> dict:
-    """Validate and store server settings; returns them all. InputError naming a bad key or value."""
+def check_settings(**changes) -> dict:
+    """The settings ``changes`` validated (numbers as floats); InputError naming a bad key or value."""
+    out = {}
     for key, value in changes.items():
         if key not in SETTING_DEFAULTS:
             raise InputError(f"unknown setting {key!r}; settings: {', '.join(SETTING_DEFAULTS)}")
@@ -194,6 +196,13 @@ def set_settings(db, **changes) -> dict:
             value = float(value)
         elif not isinstance(value, str) or not re.fullmatch(r"https?://[^\s/?#]+", value):
             raise InputError(f"setting {key!r} must be an address such as http://127.0.0.1:8765, got {value!r}")
+        out[key] = value
+    return out
+
+
+def set_settings(db, **changes) -> dict:
+    """Validate and store server settings; returns them all. InputError naming a bad key or value."""
+    changes = check_settings(**changes)
     db.execute("BEGIN IMMEDIATE")
     try:
         db.executemany("INSERT OR REPLACE INTO server_settings VALUES (?, ?)",

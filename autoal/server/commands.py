@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -24,6 +25,8 @@ def add_parsers(sub, add_run_options) -> None:
     serve_p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     serve_p.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
     serve_p.add_argument("--threads", type=int, default=8, help="request threads (default 8)")
+    serve_p.add_argument("--url", help="the address people reach the server at, for the printed links (default: "
+                         "http://HOST:PORT; set it when serving behind a proxy or on all interfaces)")
     serve_p.add_argument("--new-links", action="store_true",
                          help="issue new links for the organiser and every annotator (the old ones stop working)")
     serve_p.add_argument("--reassign-after", type=float, metavar="MINUTES",
@@ -125,25 +128,29 @@ def command_serve(args):
         raise _input_error(f"--port must be 0-65535, got {args.port}")
     if args.threads < 1:
         raise _input_error(f"--threads must be at least 1, got {args.threads}")
+    if args.url is not None and not re.fullmatch(r"https?://[^\s/?#]+/?", args.url):
+        raise _input_error(f"--url must be an address such as https://label.example.org, got {args.url!r}")
+    changes = {}
+    if args.reassign_after is not None:
+        changes["reassign_after_minutes"] = args.reassign_after
+    if args.show_guess is not None:
+        changes.update(show_guess_new=args.show_guess != "none", show_guess_relabel=args.show_guess == "all")
+    access.check_settings(**changes)  # before a new run is made
     session = _session(args)
     run_dir = args.run_dir
-    db = access.connect(run_dir)
-    try:
-        changes = {}
-        if args.reassign_after is not None:
-            changes["reassign_after_minutes"] = args.reassign_after
-        if args.show_guess is not None:
-            changes.update(show_guess_new=args.show_guess != "none", show_guess_relabel=args.show_guess == "all")
-        if changes:
+    if changes:
+        db = access.connect(run_dir)
+        try:
             access.set_settings(db, **changes)
-    finally:
-        db.close()
+        finally:
+            db.close()
     try:
         server = LabellingServer(run_dir, session, host=args.host, port=args.port, threads=args.threads)
     except OSError as exc:
         raise _input_error(f"cannot listen on {args.host}:{args.port} ({exc}); choose another --port "
                            "(0 picks a free one)") from None
-    links = issue_links(run_dir, server.url, renew=args.new_links)
+    public = _public_url(args, server.url)
+    links = issue_links(run_dir, public, renew=args.new_links)
     print(f"autoal serve: {run_dir} on {server.url} (Ctrl+C stops; every answer is already stored)")
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print("  warning: listening beyond this machine over plain HTTP; put it behind HTTPS before sending links")
@@ -155,11 +162,23 @@ def command_serve(args):
         print(f"  {label:<{width}}  {shown}")
     sys.stdout.flush()
     try:
-        server.run()
+        server.run()  # waitress returns on Ctrl+C (SIGINT) after finishing the requests in progress
     except KeyboardInterrupt:
-        print("autoal serve: stopped; every answer given is in the run store. `autoal serve "
-              f"{run_dir}` goes on", file=sys.stderr)
+        pass
+    print(f"autoal serve: stopped; every answer given is in the run store. `autoal serve {run_dir}` goes on",
+          file=sys.stderr)
     return 0
+
+
+def _public_url(args, served_at) -> str:
+    """The address for links: --url, else where the server listens (this machine's name for 0.0.0.0/::)."""
+    import socket
+
+    if args.url:
+        return args.url.rstrip("/")
+    if args.host in ("0.0.0.0", "::", ""):
+        return served_at.replace(f"//{args.host}:", f"//{socket.gethostname()}:", 1)
+    return served_at
 
 
 def _base_url(db, url):
