@@ -98,3 +98,49 @@ def test_annotator_labels_by_click_key_and_filter_undoes_one_and_organiser_train
         server.close()
     assert (ARTIFACTS / "annotator_page.png").stat().st_size > 10_000
     assert (ARTIFACTS / "organiser_page.png").stat().st_size > 10_000
+
+
+def test_type_to_filter_among_257_classes(tmp_path, browser):
+    """Caltech-256 has 257 classes: the page lists them all, typing narrows the list, Enter answers."""
+    import numpy as np
+    import pandas as pd
+    from PIL import Image
+
+    from autoal.annotators import PageAnnotator
+    from autoal.loop import start_session
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    classes = [f"{k:03d}.class_{k}" for k in range(1, 258)]
+    rows = []
+    (tmp_path / "img").mkdir()
+    for k, name in enumerate(classes):
+        for i in range(3):
+            path = tmp_path / "img" / f"{k}_{i}.png"
+            Image.fromarray(rng.integers(0, 255, (8, 8, 3), dtype=np.uint8)).save(path)
+            rows.append({"label": name if i < 2 else np.nan, "image_path": str(path)})
+    session = start_session(pd.DataFrame(rows), learner="fast", annotators=[PageAnnotator("ann")], batch_size=3,
+                            n_rounds=1, holdout_fraction=0, output_dir=tmp_path / "run", verbose=False, simulate=False,
+                            relabel=False)
+    server, tokens = serve_http(tmp_path / "run", session)
+    try:
+        server.driver.wait_for(lambda s: s["phase"] == "labelling" and s["round"] == 1, 120)
+        page = browser.new_page()
+        page.goto(f"{server.url}/label?token={tokens['ann']}")
+        first = shown_example(page)
+        assert page.eval_on_selector_all("#classes .cls", "bs => bs.length") == 257
+        assert page.get_attribute("#filter", "placeholder").startswith("Type to filter 257 classes")
+        page.keyboard.type("class_12")  # typing anywhere starts the filter: class_12, class_120..129
+        assert page.eval_on_selector_all("#classes .cls:not(.hidden)", "bs => bs.length") == 11
+        page.keyboard.type("8")
+        visible = page.eval_on_selector_all("#classes .cls:not(.hidden)", "bs => bs.map(b => b.dataset.label)")
+        assert visible == ["128.class_128"]
+        page.keyboard.press("Enter")
+        second = next_example(page, first)
+        page.keyboard.press("9")  # the filter was cleared: 9 is the ninth class of the full list
+        next_example(page, second)
+        page.screenshot(path=str(ARTIFACTS / "annotator_page_257_classes.png"))
+    finally:
+        server.close()
+    stored = labels_of(tmp_path / "run", "ann")
+    assert stored[["example_id", "label"]].values.tolist() == [[first, "128.class_128"], [second, classes[8]]]
