@@ -6,7 +6,7 @@ STAMP := $(VENV)/.autoal-installed
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml scripts/setup.sh
+$(STAMP): pyproject.toml scripts/setup.sh scripts/setup_test_tools.sh
 	bash scripts/setup.sh
 	touch $(STAMP)
 
