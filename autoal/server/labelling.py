@@ -56,7 +56,11 @@ class RunFacts:
             self.ids = list(state.ids)
             self.id_text = [str(i) for i in self.ids]
             self.position_of = {text: k for k, text in enumerate(self.id_text)}
-            self.image_paths = [str(p) for p in state.data.frame[state.settings["image_col"]]]
+            image_col = state.settings.get("image_col")
+            if image_col is None or image_col not in state.data.frame.columns:
+                raise InputError(f"the run in {str(run_dir)!r} has no image column; the labelling page shows one image "
+                                 "per example: label a table without images through files (`autoal export-batch`)")
+            self.image_paths = [str(p) for p in state.data.frame[image_col]]
             self.settings = dict(state.settings)
         finally:
             state.close()
