@@ -53,7 +53,7 @@ ORGANISER_POSTS = ["/api/train", "/api/settings", "/api/annotators", "/api/annot
 
 
 def every_route(example_id):
-    gets = ANNOTATOR_GETS + ORGANISER_GETS + [f"/image/{example_id}", "/", "/no-such-page"]
+    gets = ANNOTATOR_GETS + ORGANISER_GETS + [f"/image/{example_id}", "/favicon.ico", "/", "/no-such-page"]
     return [("GET", u) for u in gets] + [("POST", u) for u in ANNOTATOR_POSTS + ORGANISER_POSTS]
 
 
