@@ -35,7 +35,15 @@ def _add_run_options(p, *, defaults):
     p.add_argument("--rounds", type=_positive_int, default=defaults["n_rounds"], help="query rounds after round 0")
     p.add_argument("--init-per-class", type=_positive_int, default=defaults["initial_per_class"],
                    help="labels per class revealed before round 1 (simulation mode)")
-    p.add_argument("--learner", default="autogluon", choices=sorted(LEARNERS), help="model retrained every round")
+    p.add_argument("--learner", default="auto", choices=["auto"] + sorted(LEARNERS),
+                   help="model retrained every round (default auto: autogluon with images, tabular for a table "
+                   "without images)")
+    p.add_argument("--feature-cols", metavar="A,B,...",
+                   help="the columns besides label and image the learner reads (default: every other column except "
+                   "identifiers, paths, URLs, dates and constant columns, which are named and left out); "
+                   "COLUMN:KIND sets a kind (numeric, categorical or text), e.g. --feature-cols age,zip:categorical")
+    p.add_argument("--text-checkpoint", metavar="DIR",
+                   help="AutoGluon: a local Hugging Face checkpoint folder for text columns (nothing is downloaded)")
     p.add_argument("--out", type=Path, help="output folder (default: ./autoal-runs/<name>-<time>)")
     p.add_argument("--seed", type=int, default=0, help="random seed")
     p.add_argument("--target-accuracy", type=float, help="stop once holdout accuracy reaches this")
@@ -79,6 +87,11 @@ def build_parser() -> argparse.ArgumentParser:
     run_p = sub.add_parser("run", help="active learning on a manifest CSV (label,image_path)")
     run_p.add_argument("manifest", type=Path, help="CSV with label,image_path columns; paths relative to its folder")
     run_p.add_argument("--test", type=Path, help="labelled holdout manifest (default: a split of the labelled rows)")
+    run_p.add_argument("--label", default="label", help="the label column (default label)")
+    images = run_p.add_mutually_exclusive_group()
+    images.add_argument("--image-col", default="image_path", help="the image path column (default image_path)")
+    images.add_argument("--no-images", action="store_true",
+                        help="a table without images: the label and feature columns (learner auto: tabular)")
     _add_run_options(run_p, defaults={"batch_size": 150, "n_rounds": 10, "initial_per_class": 8})
     demo_p = sub.add_parser("demo", help="real AutoGluon + ActiveLab run on sklearn's digits, built offline")
     demo_p.add_argument("--data-dir", type=Path, help="where the digits PNGs go (default ~/.cache/autoal/datasets)")
@@ -114,11 +127,37 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _learner_options(args) -> dict:
-    if args.learner != "autogluon":
+    learner = args.learner
+    if learner == "auto":
+        learner = "tabular" if getattr(args, "no_images", False) else "autogluon"
+    if learner == "tabular":
+        return {"time_limit": args.time_limit} if args.time_limit is not None else {}
+    if learner != "autogluon":
         return {}
     options = {"time_limit": args.time_limit, "max_epochs": args.max_epochs, "image_size": args.image_size,
-               "checkpoint": args.checkpoint}
+               "checkpoint": args.checkpoint, "text_checkpoint": args.text_checkpoint}
     return {k: v for k, v in options.items() if v is not None}
+
+
+def _feature_cols(text):
+    """``--feature-cols a,b:categorical`` -> ``["a", "b"]`` or ``{"a": kind, ...}`` when a kind is given."""
+    if text is None:
+        return None
+    from .errors import InputError
+    from .feature_columns import KINDS
+
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    if not parts:
+        raise InputError("--feature-cols needs column names, e.g. --feature-cols age,income")
+    names, kinds = [], {}
+    for part in parts:
+        name, _, kind = part.partition(":")
+        if kind and kind.strip() not in KINDS:
+            raise InputError(f"--feature-cols: {part!r} gives kind {kind.strip()!r}; a kind is one of {', '.join(KINDS)}")
+        names.append(name.strip())
+        if kind:
+            kinds[name.strip()] = kind.strip()
+    return {n: kinds.get(n) for n in names} if kinds else names  # a kind None: inferred from the values
 
 
 def _annotators(args):
@@ -152,6 +191,7 @@ def _run_kwargs(args, name) -> dict:
         drop_bad_images=args.drop_bad_images, check_images=args.check_images, verbose=not args.quiet, batch=args.batch,
         candidates_factor=args.candidates_factor, initial=args.initial, stop="stable" if args.stop_stable else None,
         pool_subsample=args.pool_subsample, scoring=args.scoring, classes=_classes(args.classes),
+        feature_cols=_feature_cols(getattr(args, "feature_cols", None)),
     )
 
 
@@ -170,9 +210,10 @@ def _command_run(args):
     from .loop import run
     from .manifest import load_manifest
 
-    df = load_manifest(args.manifest)
-    test_df = load_manifest(args.test) if args.test else None
-    return run(df, test_df=test_df, **_run_kwargs(args, args.manifest.stem))
+    image_col = None if args.no_images else args.image_col
+    df = load_manifest(args.manifest, label=args.label, image_col=image_col)
+    test_df = load_manifest(args.test, label=args.label, image_col=image_col) if args.test else None
+    return run(df, test_df=test_df, label=args.label, image_col=image_col, **_run_kwargs(args, args.manifest.stem))
 
 
 def _command_demo(args):

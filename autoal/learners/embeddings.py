@@ -25,9 +25,14 @@ class EmbeddingLearner(Learner):
 
     Each image is embedded once (by content, see :mod:`autoal.embedding_cache`); later rounds and
     later runs read its vector from a disk cache, so a round costs little more than fitting the head.
-    The run's numeric and categorical feature columns are joined to the embeddings (scaled numbers and
-    one-hot categories, :meth:`autoal.feature_columns.FeatureColumns.encode`) for either head; text
-    columns are not read (a warning says so).
+    The run's numeric and categorical feature columns are used by either head; text columns are not
+    read (a warning says so). The logistic head reads the standardised embeddings joined with the
+    encoded columns (scaled numbers, one-hot categories: :meth:`autoal.feature_columns.FeatureColumns.encode`),
+    the column block weighted so that it counts as much as the 1,280 image dimensions under the L2
+    penalty (:class:`autoal.feature_columns.BlockScaler`). The tabular head stacks: a logistic regression
+    on the embeddings gives out-of-fold class probabilities, and the ``TabularPredictor`` reads those
+    beside the raw feature columns (numbers and categories as such), so its models, which standardise
+    every column, do not lose a few columns among 1,280 embedding dimensions.
 
     Parameters
     ----------
@@ -154,38 +159,54 @@ class EmbeddingLearner(Learner):
         return embed_paths(df[self.image_col].tolist(), self.embedder, self.cache, stats=stats, embed=embed)
 
     def _inputs(self, df: pd.DataFrame, stats=None, embed=None) -> np.ndarray:
-        """What the head reads: the images' embeddings, then the encoded feature columns."""
+        """What the logistic head reads: the images' embeddings, then the encoded feature columns."""
         x = self._embed(df, stats, embed)
         columns = self._columns(df)
         return x if columns is None else np.hstack([x, columns])
+
+    def _raw_columns(self, df: pd.DataFrame):
+        """The feature columns as the tabular head's TabularPredictor reads them, or None when there are none."""
+        from .tabular import tabular_frame
+
+        self._columns(df)
+        return tabular_frame(self.feature_columns, df) if self.feature_columns.used else None
 
     # -- Learner ----------------------------------------------------------------------------------
 
     def fit(self, df: pd.DataFrame) -> "EmbeddingLearner":
         self._check_head()
         stats = {}
-        x = self._inputs(df, stats)
         y = df[self.label].to_numpy()
         labels = list(dict.fromkeys(y.tolist()))
+        if self.head == "tabular":
+            x = self._embed(df, stats)
+        else:
+            x = self._inputs(df, stats)
         if len(labels) == 1:  # a classifier needs two classes; one class is certain
             self.model_, self.classes_ = None, labels
         elif self.head == "tabular":
             self.model_ = _TabularHead(self._tabular_path(), self.tabular_hyperparameters, self.time_limit,
-                                       self.random_state).fit(x, y)
+                                       self.random_state, image_model=self._logistic(x.shape[1])).fit(
+                x, y, self._raw_columns(df))
             self.classes_ = self.model_.classes_
         else:
-            self.model_ = self._logistic().fit(x, y)
+            self.model_ = self._logistic(self.embedder.num_features).fit(x, y)
             self.classes_ = self.model_.classes_.tolist()
         self.last_fit_info_ = {"n_train": len(df), "embed_seconds": round(stats["seconds"], 3),
                                "cache_hits": stats["hits"], "n_embedded": stats["embedded"]}
         return self
 
-    def _logistic(self):
+    def _logistic(self, n_image):
+        """Logistic regression on the first ``n_image`` columns (embeddings) and the encoded feature columns
+        after them, block-weighted (:class:`~autoal.feature_columns.BlockScaler`; exactly StandardScaler
+        without feature columns)."""
         from sklearn.linear_model import LogisticRegression
         from sklearn.pipeline import make_pipeline
-        from sklearn.preprocessing import StandardScaler
 
-        return make_pipeline(StandardScaler(), LogisticRegression(C=self.C, max_iter=2000, random_state=self.random_state))
+        from ..feature_columns import BlockScaler
+
+        return make_pipeline(BlockScaler(n_image), LogisticRegression(C=self.C, max_iter=2000,
+                                                                      random_state=self.random_state))
 
     def _tabular_path(self) -> Path:
         import tempfile
@@ -204,14 +225,21 @@ class EmbeddingLearner(Learner):
             see :func:`~autoal.embeddings.embed_paths`); default: this process's network.
             :func:`autoal.scoring.predict_pool` passes one that spreads the work over Ray workers.
         """
-        x = self._inputs(df, embed=embed)
-        probs = np.ones((len(df), 1)) if self.model_ is None else self.model_.predict_proba(x)
+        if self.model_ is None:
+            self._embed(df, embed=embed)  # unreadable images still fail here, as with a model
+            probs = np.ones((len(df), 1))
+        elif self.head == "tabular":
+            probs = self.model_.predict_proba(self._embed(df, embed=embed), self._raw_columns(df))
+        else:
+            probs = self.model_.predict_proba(self._inputs(df, embed=embed))
         return pad_probabilities(probs, self.classes_, self.classes)
 
     def features(self, df: pd.DataFrame) -> np.ndarray:
-        """The cached embeddings of ``df``'s images (computed for images not yet in the cache), then its
-        encoded feature columns: what the head reads."""
-        return self._inputs(df)
+        """The cached embeddings of ``df``'s images (computed for images not yet in the cache), joined with its
+        encoded feature columns (:func:`autoal.feature_columns.join_blocks`: each block weighs the same)."""
+        from ..feature_columns import join_blocks
+
+        return join_blocks(self._embed(df), self._columns(df))
 
     def clone(self, *, subdir="clone") -> "EmbeddingLearner":
         """A fresh, unfitted twin that shares this learner's network and embedding cache."""
@@ -237,31 +265,61 @@ class EmbeddingLearner(Learner):
 
 
 class _TabularHead:
-    """An AutoGluon ``TabularPredictor`` on embedding columns with a scikit-learn-like face."""
+    """An AutoGluon ``TabularPredictor`` on embedding columns with a scikit-learn-like face.
 
-    def __init__(self, path, hyperparameters, time_limit, seed):
+    With feature columns (``columns`` given to :meth:`fit`), it stacks: ``image_model`` (logistic
+    regression on the embeddings) gives out-of-fold class probabilities on the training rows (its
+    full fit's on new rows), and the predictor reads those K columns beside the feature columns.
+    """
+
+    def __init__(self, path, hyperparameters, time_limit, seed, image_model=None):
         self.path, self.time_limit, self.seed = Path(path), time_limit, seed
         self.hyperparameters = hyperparameters or {"LR": {}, "NN_TORCH": {}}
+        self.image_model = image_model
 
     @staticmethod
-    def _frame(x) -> pd.DataFrame:
-        return pd.DataFrame(np.asarray(x, dtype=np.float32), columns=[f"e{k}" for k in range(x.shape[1])])
+    def _frame(x, prefix="e") -> pd.DataFrame:
+        return pd.DataFrame(np.asarray(x, dtype=np.float32), columns=[f"{prefix}{k}" for k in range(x.shape[1])])
 
-    def fit(self, x, y) -> "_TabularHead":
+    def _table(self, x, columns, probs=None) -> pd.DataFrame:
+        if columns is None:
+            return self._frame(x)
+        probs = self.image_model_.predict_proba(x) if probs is None else probs
+        return pd.concat([self._frame(probs, prefix="__image_p"), columns.reset_index(drop=True)], axis=1)
+
+    def _out_of_fold(self, x, y) -> np.ndarray:
+        """The image model's out-of-fold probabilities (stratified folds, fewer when a class has fewer than 3
+        labels; in-sample when one has a single label), in ``image_model_.classes_`` order."""
+        from sklearn.base import clone
+        from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+        smallest = int(pd.Series(y).value_counts().min())
+        if smallest < 2:
+            return self.image_model_.predict_proba(x)
+        folds = StratifiedKFold(min(3, smallest), shuffle=True, random_state=self.seed)
+        return cross_val_predict(clone(self.image_model), x, y, cv=folds, method="predict_proba")
+
+    def fit(self, x, y, columns=None) -> "_TabularHead":
         try:
             from autogluon.tabular import TabularPredictor
         except ImportError as exc:
             raise MissingDependencyError(f"head='tabular' needs autogluon.tabular ({exc}); install it with "
                                          "`pip install autogluon.tabular` or use head='logistic'") from exc
-        train = self._frame(x).assign(label=np.asarray(y, dtype=object))
-        problem = "binary" if len(set(train["label"])) == 2 else "multiclass"
+        probs = None
+        if columns is not None:
+            self.image_model_ = self.image_model.fit(x, y)
+            probs = self._out_of_fold(x, y)
+        train = self._table(x, columns, probs).assign(__autoal_label__=np.asarray(y, dtype=object))
+        problem = "binary" if len(set(train["__autoal_label__"])) == 2 else "multiclass"
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            self.predictor_ = TabularPredictor(label="label", problem_type=problem, path=str(self.path), verbosity=0)
+            # label_count_threshold=1: AutoGluon otherwise may ignore classes with fewer than 10 labels
+            self.predictor_ = TabularPredictor(label="__autoal_label__", problem_type=problem, path=str(self.path),
+                                               verbosity=0, learner_kwargs={"label_count_threshold": 1})
             self.predictor_.fit(train, hyperparameters=self.hyperparameters, time_limit=self.time_limit)
         self.classes_ = list(self.predictor_.class_labels)
         return self
 
-    def predict_proba(self, x) -> np.ndarray:
-        probs = self.predictor_.predict_proba(self._frame(x), as_multiclass=True)
+    def predict_proba(self, x, columns=None) -> np.ndarray:
+        probs = self.predictor_.predict_proba(self._table(x, columns), as_multiclass=True)
         return probs[self.classes_].to_numpy()

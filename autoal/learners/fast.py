@@ -55,20 +55,25 @@ class FastLearner(Learner):
         return features.without(features.text, "free text, which the fast learner does not read") if features.text \
             else features
 
+    def _encoded(self, df: pd.DataFrame):
+        if self.feature_columns is not None and self.feature_columns.encoded_width:
+            return self.feature_columns.encode(df)
+        return None
+
     def _inputs(self, df: pd.DataFrame) -> np.ndarray:
         x = self._featurize(df[self.image_col])
-        if self.feature_columns is not None and self.feature_columns.encoded_width:
-            x = np.hstack([x, self.feature_columns.encode(df)])
-        return x
+        columns = self._encoded(df)
+        return x if columns is None else np.hstack([x, columns])
 
     def fit(self, df: pd.DataFrame) -> "FastLearner":
         from sklearn.linear_model import LogisticRegression
         from sklearn.pipeline import make_pipeline
-        from sklearn.preprocessing import StandardScaler
+
+        from ..feature_columns import BlockScaler
 
         x = self._inputs(df)
-        self.model_ = make_pipeline(
-            StandardScaler(), LogisticRegression(C=self.C, max_iter=1000, random_state=self.random_state)
+        self.model_ = make_pipeline(  # BlockScaler: StandardScaler, the feature columns weighted as much as the pixels
+            BlockScaler(3 * self.thumbnail ** 2), LogisticRegression(C=self.C, max_iter=1000, random_state=self.random_state)
         )
         self.model_.fit(x, df[self.label].to_numpy())
         self.last_fit_info_ = {"n_train": len(df)}
@@ -79,9 +84,11 @@ class FastLearner(Learner):
         return pad_probabilities(probs, self.model_.classes_.tolist(), self.classes)
 
     def features(self, df: pd.DataFrame) -> np.ndarray:
-        """The thumbnails' pixels and the encoded columns, one row per example (what the model sees), for
-        diversity rules."""
-        return self._inputs(df)
+        """The thumbnails' pixels joined with the encoded columns (:func:`autoal.feature_columns.join_blocks`), one
+        row per example, for diversity rules."""
+        from ..feature_columns import join_blocks
+
+        return join_blocks(self._featurize(df[self.image_col]), self._encoded(df))
 
     def worker_copy(self) -> "FastLearner":
         """A copy without the in-memory thumbnails (a worker computes those of its own rows)."""

@@ -13,7 +13,7 @@ import pandas as pd
 from ..errors import InputError, MissingDependencyError
 from .base import Learner, pad_probabilities
 
-__all__ = ["TabularLearner", "DEFAULT_TABULAR_MODELS"]
+__all__ = ["TabularLearner", "DEFAULT_TABULAR_MODELS", "tabular_frame"]
 
 #: Models of the default ``TabularPredictor``: random forest and extra trees (scikit-learn, no extra
 #: package, 1-3 s a fit on a few thousand rows on 2 cores; measured in the README's tabular benchmark).
@@ -77,24 +77,7 @@ class TabularLearner(Learner):
         return self.feature_columns
 
     def _table(self, df: pd.DataFrame) -> pd.DataFrame:
-        """The feature columns as TabularPredictor should see them: numbers, categories and text, by string names."""
-        plan = self._plan(df)
-        missing = [n for n in plan.used if n not in df.columns]
-        if missing:
-            raise InputError(f"the data lacks the run's feature columns {missing[:5]}; pass rows with every column "
-                             "the run was started with")
-        out = {}
-        for name, _, _ in plan.numeric:
-            out[str(name)] = pd.to_numeric(df[name], errors="coerce").astype(np.float64)
-        for name, _ in plan.categorical:
-            out[str(name)] = df[name].astype(object).where(df[name].notna(), None).map(
-                lambda v: None if v is None else str(v)).astype("category")
-        for name in plan.text:
-            out[str(name)] = df[name].astype(object).where(df[name].notna(), "").astype(str)
-        if len(out) != len(plan.used):
-            raise InputError(f"feature columns {plan.used} have the same name as text; rename them so that each "
-                             "column's name is distinct as text")
-        return pd.DataFrame(out, index=df.index)
+        return tabular_frame(self._plan(df), df)
 
     # -- Learner ------------------------------------------------------------------------------------
 
@@ -167,3 +150,32 @@ class TabularLearner(Learner):
         return twin.configure(classes=self.classes, label=self.label, image_col=self.image_col,
                               output_dir=self.output_dir, random_state=self.random_state,
                               feature_columns=self.feature_columns)
+
+
+def tabular_frame(plan, df: pd.DataFrame) -> pd.DataFrame:
+    """The feature columns of ``df`` as a TabularPredictor should see them, by string names (index kept):
+    numeric columns as float64, categorical ones as pandas categories of their text, text as strings.
+
+    Parameters
+    ----------
+    plan : FeatureColumns
+        Which columns, of which kind.
+    df : DataFrame
+        Rows holding every column of ``plan``.
+    """
+    missing = [n for n in plan.used if n not in df.columns]
+    if missing:
+        raise InputError(f"the data lacks the run's feature columns {missing[:5]}; pass rows with every column "
+                         "the run was started with")
+    out = {}
+    for name, _, _ in plan.numeric:
+        out[str(name)] = pd.to_numeric(df[name], errors="coerce").astype(np.float64)
+    for name, _ in plan.categorical:
+        out[str(name)] = df[name].astype(object).where(df[name].notna(), None).map(
+            lambda v: None if v is None else str(v)).astype("category")
+    for name in plan.text:
+        out[str(name)] = df[name].astype(object).where(df[name].notna(), "").astype(str)
+    if len(out) != len(plan.used):
+        raise InputError(f"feature columns {plan.used} have the same name as text; rename them so that each "
+                         "column's name is distinct as text")
+    return pd.DataFrame(out, index=df.index)
