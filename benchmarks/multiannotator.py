@@ -10,7 +10,8 @@ or Fashion-MNIST from Debian's package) or a manifest; each configuration runs o
   initial set when embeddings are available).
 
 A configuration may add modifiers after slashes: ``/pick`` or ``/cross-val`` (``oos=``), ``/kmeans``
-(k-means batches), ``/no-warmup`` (relabel scores trusted from the start), ``/share-N`` (at most N%
+(k-means batches), ``/no-warmup`` or ``/warmup-N`` (relabel scores trusted from the start, or once N
+examples have two labels), ``/no-ties`` (no third label first for ties), ``/share-N`` (at most N%
 of a batch on relabels), ``/folds-K``, ``/counting-cleanlab`` or ``/counting-by-class`` (how the
 calibration temperature search counts labels, see ``autoal.crowdlab.COUNTING``).
 
@@ -69,6 +70,10 @@ def parse_config(name) -> dict:
             options["batch"] = part
         elif part == "no-warmup":
             relabel["min_multi_labelled"] = 0
+        elif part.startswith("warmup-"):
+            relabel["min_multi_labelled"] = int(part[7:])
+        elif part == "no-ties":
+            relabel["ties_first"] = False
         elif part.startswith("share-"):
             relabel["max_share"] = int(part[6:]) / 100
         elif part.startswith("folds-"):
