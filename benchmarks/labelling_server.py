@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import os
 import platform
 import sqlite3
 import sys
@@ -228,6 +229,7 @@ def measure(learner, args, out: Path, *, shoot=False) -> dict:
 
         shutil.rmtree(run_dir)
     options = {"max_epochs": args.max_epochs} if learner == "autogluon" else {}
+    load_before = os.getloadavg()[0]
     started = time.perf_counter()
     session = start_session(df, test_df=test, learner=learner, learner_options=options,
                             annotators=[PageAnnotator(n) for n in names], batch_size=batch, n_rounds=5,
@@ -249,6 +251,7 @@ def measure(learner, args, out: Path, *, shoot=False) -> dict:
         stored = stored_answers(run_dir, names)
         stored_rows = sorted(stored.itertuples(index=False, name=None))
         history = server.driver.status()
+        rounds = server.app.extensions["autoal"]["desks"].get().history()
         shots = screenshots(out, links[names[0]], links["organiser"], lambda i: truth[i]) if shoot else []
     finally:
         server.close()
@@ -263,6 +266,9 @@ def measure(learner, args, out: Path, *, shoot=False) -> dict:
                        "p99": float(np.percentile(latency, 99) * 1e3), "max": float(latency.max() * 1e3)},
         "last_answer_to_next_batch_seconds": None if served_at is None else served_at - result["last_response"],
         "first_batch_ready_seconds": ready, "rounds_trained": history["rounds_trained"], "screenshots": shots,
+        "fit_seconds": [r.get("fit_seconds") for r in rounds],
+        # other work on the machine slows training (not the answers): the 1-minute load average before and after
+        "load_average": [load_before, os.getloadavg()[0]],
     }
     pd.DataFrame({"learner": learner, "latency_ms": latency * 1e3}).to_csv(
         out / "latency.csv", mode="a", header=not (out / "latency.csv").exists(), index=False)
@@ -293,7 +299,7 @@ def main(argv=None) -> int:
         records.append(measure(learner, args, args.out, shoot=args.screenshots and k == len(args.learners) - 1))
         print(json.dumps(records[-1], indent=1))
     summary = {"date": time.strftime("%Y-%m-%d %H:%M"), "command": "python " + " ".join([Path(sys.argv[0]).name] + (argv or sys.argv[1:])),
-               "machine": {"cpus": __import__("os").cpu_count(), "python": platform.python_version()},
+               "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
                "versions": package_versions(), "results": records}
     (args.out / "results.json").write_text(json.dumps(summary, indent=1) + "\n")
     bad = [r["learner"] for r in records if not r["stored_equals_acknowledged"] or r["errors"]]
