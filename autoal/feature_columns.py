@@ -266,6 +266,9 @@ def _kind(series: pd.Series, name, image_col, *, forced=None, chosen=False):
         raise InputError(f"column {name!r} holds {type(values.iloc[0]).__name__} values such as {values.iloc[0]!r}, which "
                          f"are neither numbers nor text; convert it (e.g. df[{name!r}] = df[{name!r}].astype(str)) "
                          "or drop it") from None
+    if numeric and not np.all(np.isfinite(values.to_numpy(dtype=np.float64))):
+        raise InputError(f"feature column {name!r} holds infinite values; replace them (e.g. with NaN) or leave the "
+                         "column out with feature_cols=[...]")
     if not chosen:
         reason = _left_out(series, values, name, numeric, image_col)
         if reason:

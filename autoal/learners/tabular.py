@@ -101,6 +101,10 @@ class TabularLearner(Learner):
         if len(classes) > 1:  # one class needs no model: it is certain
             train = self._table(df).assign(**{_LABEL: labels})
             path = self._save_path()
+            refit, extra = self.refit_full, {}
+            if max(labels.count(c) for c in classes) < 2:
+                # one row per class: AutoGluon cannot hold any out to validate (it raises); validate on the rows
+                refit, extra = False, {"tuning_data": train}
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 predictor = TabularPredictor(label=_LABEL, problem_type="binary" if len(classes) == 2 else "multiclass",
@@ -108,8 +112,8 @@ class TabularLearner(Learner):
                                              learner_kwargs={"label_count_threshold": 1})
                 # label_count_threshold=1: AutoGluon otherwise ignores classes with fewer than 10 labels
                 predictor.fit(train, hyperparameters=self.hyperparameters or DEFAULT_TABULAR_MODELS,
-                              presets=self.presets, time_limit=self.time_limit, refit_full=self.refit_full,
-                              set_best_to_refit_full=self.refit_full)
+                              presets=self.presets, time_limit=self.time_limit, refit_full=refit,
+                              set_best_to_refit_full=refit, **extra)
             self.predictor_ = predictor
             self.model_classes_ = list(predictor.class_labels)
             info.update(model=predictor.model_best, model_dir=str(path))
