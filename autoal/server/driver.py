@@ -216,9 +216,9 @@ class RoundDriver:
             self._status.update(rounds_trained=self._status["rounds_trained"] + 1, last_trained=time.time())
 
     def _finish_run(self, reason) -> bool:
-        self._set(phase="stopped", stop_reason=reason, message=f"the run has stopped: {reason}")
-        if not self._result_written:
-            self._result_written = True
+        if not self._result_written:  # the run's files first: "stopped" means they are written
             self.session.result(reason)
+            self._result_written = True
             self.log(f"autoal serve: the run has stopped: {reason}")
+        self._set(phase="stopped", stop_reason=reason, message=f"the run has stopped: {reason}")
         return False
