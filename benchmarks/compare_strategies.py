@@ -12,7 +12,13 @@ labels, paired AULC differences), ``summary.json`` and ``learning_curves.png``.
 
 A name in ``--strategies`` may add a batch rule and an initial-set rule after slashes:
 ``margin/kmeans`` (k-means batches), ``activelab/kmeans/init-kmeans`` (also a typical initial set);
-a bare name means ``topk`` batches and a random initial set. ``--stop-report`` records the
+a bare name means ``topk`` batches and a random initial set; ``auto`` is ``strategy="auto"`` with its own
+batch and initial rules (k-means for both when embeddings or encoded feature columns are available).
+
+Tables without images: ``--dataset satellite`` or ``letter`` (R's mlbench, from Debian's
+``r-cran-mlbench``, read with ``pip install rdata``; a seeded stratified 20% holdout), or
+``--manifest table.csv --no-images`` (a CSV of a ``label`` and feature columns); the learner
+``auto`` is then the TabularPredictor (``tabular``). ``--stop-report`` records the
 stable-predictions stopping rule's kappa every round without stopping (columns ``stop_kappa``).
 """
 
@@ -31,7 +37,7 @@ import pandas as pd
 
 import autoal
 from autoal.curves import plot_curves, summarize_runs
-from autoal.datasets import DATASETS, build_dataset
+from autoal.datasets import DATASETS, TABULAR_DATASETS, build_dataset, load_tabular
 from autoal.reporting import package_versions
 
 
@@ -39,12 +45,15 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--manifest", type=Path, help="labelled manifest (label,image_path[,split])")
-    source.add_argument("--dataset", choices=sorted(DATASETS), help="a built-in offline dataset")
+    source.add_argument("--dataset", choices=sorted(DATASETS) + sorted(TABULAR_DATASETS),
+                        help="a built-in offline dataset (satellite, letter: tables without images)")
+    p.add_argument("--no-images", action="store_true", help="--manifest is a table: label and feature columns")
     p.add_argument("--test", type=Path, help="holdout manifest (default: the manifest's split=test rows, "
                    "else a seeded stratified 20%% of it)")
     p.add_argument("--strategies", default="activelab,random,least_confidence,margin,entropy")
     p.add_argument("--seeds", type=int, default=3)
-    p.add_argument("--learner", default="autogluon", choices=sorted(autoal.LEARNERS))
+    p.add_argument("--learner", default="auto", choices=["auto"] + sorted(autoal.LEARNERS),
+                   help="default auto: autogluon for images, tabular for a table")
     p.add_argument("--rounds", type=int, default=10)
     p.add_argument("--batch-size", type=int, default=150)
     p.add_argument("--init-per-class", type=int, default=8)
@@ -72,7 +81,15 @@ def subsample(frame, n, seed=0):
     return pd.concat(parts).sort_index()
 
 
+def is_table(args) -> bool:
+    return args.no_images or args.dataset in TABULAR_DATASETS
+
+
 def load_data(args):
+    if is_table(args):
+        frame = pd.read_csv(args.manifest) if args.manifest is not None else load_tabular(args.dataset)
+        test = subsample(frame, round(0.2 * len(frame)), seed=0)
+        return subsample(frame.drop(index=test.index), args.pool_size), subsample(test, args.test_size)
     manifest = args.manifest or build_dataset(args.dataset)
     has_split = "split" in pd.read_csv(manifest, nrows=1).columns
     if args.test is not None:
@@ -90,6 +107,8 @@ def parse_config(name):
     """``strategy[/topk|/kmeans][/init-kmeans]`` -> run() keyword arguments; SystemExit when malformed."""
     strategy, *rest = name.split("/")
     options = {"strategy": strategy, "batch": "topk", "initial": "random"}
+    if strategy == "auto":  # the default combination, with its own batch and initial rules
+        options.update(batch="auto", initial="auto")
     for part in rest:
         if part in ("topk", "kmeans"):
             options["batch"] = part
@@ -97,15 +116,16 @@ def parse_config(name):
             options["initial"] = part[5:]
         else:
             sys.exit(f"bad strategy configuration {name!r}: {part!r} is not topk, kmeans, init-kmeans or init-random")
-    if strategy not in autoal.STRATEGIES:
+    if strategy not in list(autoal.STRATEGIES) + ["auto"]:
         sys.exit(f"unknown strategy {strategy!r} in {name!r}; choose from {list(autoal.STRATEGIES)}")
     return options
 
 
 def learner_options(args):
-    if args.learner == "embeddings":  # one cache for all runs: each image is embedded once
+    learner = args.learner if args.learner != "auto" else ("tabular" if is_table(args) else "autogluon")
+    if learner == "embeddings":  # one cache for all runs: each image is embedded once
         return {"cache_dir": str(args.out / "embedding_cache")}
-    if args.learner != "autogluon":
+    if learner != "autogluon":
         return {}
     options = {"max_epochs": args.max_epochs, "image_size": args.image_size, "checkpoint": args.checkpoint}
     return {k: v for k, v in options.items() if v}
@@ -131,6 +151,7 @@ def main(argv=None):
                 t = time.perf_counter()
                 folder = work / f"{strategy.replace('/', '_')}-{seed}"
                 result = autoal.run(pool, test_df=test, **configs[strategy], learner=args.learner,
+                                    image_col=None if is_table(args) else "image_path",
                                     learner_options=learner_options(args), batch_size=args.batch_size,
                                     candidates_factor=args.candidates_factor, pool_subsample=args.pool_subsample,
                                     stop={"report_only": True} if args.stop_report else None,

@@ -1,7 +1,8 @@
 """Multi-annotator benchmark: holdout accuracy against the number of annotations, over seeds.
 
 Simulated annotators of mixed accuracy label a built-in offline dataset (sklearn's digits by default,
-or Fashion-MNIST from Debian's package) or a manifest; each configuration runs over several seeds:
+or Fashion-MNIST from Debian's package, or the tables ``satellite`` and ``letter`` from Debian's
+``r-cran-mlbench``) or a manifest (``--no-images``: a CSV table); each configuration runs over several seeds:
 
 - ``random``: random new examples;
 - ``activelab/no-relabel``: ActiveLab, new labels only;
@@ -39,11 +40,12 @@ import pandas as pd
 
 import autoal
 from autoal.curves import plot_curves, summarize_runs
-from autoal.datasets import DATASETS, build_dataset
+from autoal.datasets import DATASETS, TABULAR_DATASETS, build_dataset
 from autoal.reporting import package_versions
 
 sys.path.insert(0, str(Path(__file__).parent))
-from compare_strategies import subsample  # noqa: E402
+from compare_strategies import is_table, subsample  # noqa: E402
+from compare_strategies import load_data as load_table  # noqa: E402
 
 BASES = {
     "random": {"strategy": "random", "relabel": False},
@@ -91,12 +93,15 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     source = p.add_mutually_exclusive_group()
     source.add_argument("--manifest", type=Path, help="fully labelled manifest (default: --dataset)")
-    source.add_argument("--dataset", choices=sorted(DATASETS), default="digits", help="a built-in offline dataset")
+    source.add_argument("--dataset", choices=sorted(DATASETS) + sorted(TABULAR_DATASETS), default="digits",
+                        help="a built-in offline dataset (satellite, letter: tables without images)")
+    p.add_argument("--no-images", action="store_true", help="--manifest is a table: label and feature columns")
     p.add_argument("--pool-size", type=int, help="seeded stratified subsample of the pool")
     p.add_argument("--test-size", type=int, help="seeded stratified subsample of the holdout")
     p.add_argument("--configs", default="random,activelab/no-relabel,activelab,auto")
     p.add_argument("--seeds", type=int, default=3)
-    p.add_argument("--learner", default="autogluon", choices=sorted(autoal.LEARNERS))
+    p.add_argument("--learner", default="auto", choices=["auto"] + sorted(autoal.LEARNERS),
+                   help="default auto: autogluon for images, tabular for a table")
     p.add_argument("--max-epochs", type=int, default=20, help="AutoGluon epochs per fit")
     p.add_argument("--checkpoint", help="AutoGluon backbone: a checkpoint folder or random-init (default: the "
                    "pretrained MobileNetV2 when installed)")
@@ -112,6 +117,8 @@ def parse_args(argv=None):
 
 def load_data(args):
     """(pool, holdout): the manifest's or dataset's split=train/test rows, else a seeded 20% holdout."""
+    if is_table(args):
+        return load_table(args)
     manifest = args.manifest or build_dataset(args.dataset)
     frame = autoal.load_manifest(manifest)
     if "split" in pd.read_csv(manifest, nrows=1).columns:
@@ -123,9 +130,10 @@ def load_data(args):
 
 
 def learner_options(args):
-    if args.learner == "embeddings":  # one cache for all runs: each image is embedded once
+    learner = args.learner if args.learner != "auto" else ("tabular" if is_table(args) else "autogluon")
+    if learner == "embeddings":  # one cache for all runs: each image is embedded once
         return {"cache_dir": str(args.out / "embedding_cache")}
-    if args.learner == "autogluon":
+    if learner == "autogluon":
         return {k: v for k, v in {"max_epochs": args.max_epochs, "checkpoint": args.checkpoint}.items() if v}
     return {}
 
@@ -142,6 +150,7 @@ def run_one(name, seed, pool, test, args, work) -> tuple:
     crowdlab.COUNTING = counting or previous
     try:
         result = autoal.run(pool, test_df=test, annotators=annotators, learner=args.learner,
+                            image_col=None if is_table(args) else "image_path",
                             learner_options=learner_options(args), batch_size=args.batch_size, n_rounds=args.rounds,
                             initial_per_class=args.init_per_class, random_state=seed,
                             output_dir=work / f"{name.replace('/', '_')}-{seed}", verbose=False, **options)
