@@ -230,8 +230,13 @@ class AutoGluonLearner(Learner):
             # is a constant, and the column is never learnt (measured: chance accuracy); a linear embedding of each
             # number first (as ft_transformer does) keeps it (accuracy 1.0 on the same data)
             hp["model.numerical_mlp.embedding_arch"] = ["linear"]
+        if "categorical_mlp" in hp["model.names"]:
+            # AutoGluon treats a category seen fewer than 100 times as unknown, so on a few hundred labels a
+            # categorical column is dropped whole; keep every category seen (one-hot/embedding of each)
+            hp["data.categorical.minimum_cat_count"] = 1
         if "hf_text" in hp["model.names"]:
             hp["model.hf_text.checkpoint_name"] = str(check_text_checkpoint(self.text_checkpoint))
+            hp["model.hf_text.text_trivial_aug_maxscale"] = 0.0  # its text augmentation downloads NLTK data
         hp.update(self.hyperparameters or {})
         return hp
 

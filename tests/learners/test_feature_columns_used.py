@@ -132,17 +132,38 @@ def test_autogluon_learns_a_text_column_from_a_local_checkpoint(tiny_bert, tmp_p
     probs = learner.fit(train).predict_proba(test.drop(columns=["label"]))
     assert (np.array(["neg", "pos"])[probs.argmax(axis=1)] == test["label"].to_numpy()).mean() >= 0.9
     config = (tmp_path / "models" / "fit_00" / "config.yaml").read_text()
-    assert "- hf_text" in config and str(tiny_bert) in config and learner.last_fit_info_["backbone"] is None
+    assert "- hf_text" in config and "text_trivial_aug_maxscale: 0.0" in config, "no augmentation: it downloads NLTK data"
+    assert learner.last_fit_info_["backbone"] is None, "no image network"
 
 
 @pytest.mark.autogluon
 def test_a_run_on_text_and_numbers_with_a_text_checkpoint(tiny_bert, tmp_path):
-    df = reviews(150, 2)
+    df = reviews(200, 2)
     result = autoal.run(df, image_col=None, learner="autogluon",
                         learner_options={"text_checkpoint": str(tiny_bert), "max_epochs": 10}, strategy="margin",
-                        batch_size=20, n_rounds=1, initial_per_class=20, output_dir=tmp_path / "run", verbose=False)
+                        batch_size=20, n_rounds=1, initial_per_class=40, output_dir=tmp_path / "run", verbose=False)
     assert result.summary["settings"]["features"]["text"] == ["review"]
-    assert result.final_accuracy >= 0.9
+    assert result.history["n_labeled"].tolist() == [80, 100]
+    assert result.final_accuracy >= 0.85, result.history["accuracy"].tolist()
+
+
+@pytest.mark.autogluon
+def test_autogluon_learns_a_categorical_column_on_a_table(tmp_path):
+    def rows(n, seed):
+        rng = np.random.default_rng(seed)
+        k = rng.integers(0, 3, n)
+        return pd.DataFrame({"kind": np.array(["cat", "dog", "fox"])[k], "noise": rng.normal(size=n),
+                             "label": np.array(CLASSES)[k]})
+
+    train, test = rows(90, 0), rows(60, 1)
+    plan = plan_features(train, label="label", image_col=None)
+    learner = AutoGluonLearner(max_epochs=10).configure(classes=CLASSES, image_col=None, output_dir=tmp_path,
+                                                        feature_columns=plan)
+    probs = learner.fit(train).predict_proba(test.drop(columns=["label"]))
+    assert (np.array(CLASSES)[probs.argmax(axis=1)] == test["label"].to_numpy()).mean() >= 0.95, \
+        "30 rows a category: AutoGluon's default (categories seen < 100 times are unknown) would drop the column"
+    config = (tmp_path / "models" / "fit_00" / "config.yaml").read_text()
+    assert "- categorical_mlp" in config and "minimum_cat_count: 1" in config
 
 
 def test_text_without_a_checkpoint_is_left_out_with_a_warning_that_says_how(tmp_path):
