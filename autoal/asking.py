@@ -14,10 +14,10 @@ from collections.abc import Sized
 
 from .assignment import assign_batch
 from .data import UNKNOWN, match_class
-from .errors import AnnotationError, InputError, first_few
+from .errors import AnnotationError, first_few
 from .store import DuplicateAnnotation
 
-__all__ = ["ask_open_assignments", "check_answerable"]
+__all__ = ["ask_open_assignments"]
 
 
 def ask_open_assignments(state, annotators, inputs, round) -> float:
@@ -110,11 +110,3 @@ def _paired(annotator, positions, rounds, answers):
 
 
 _NOTHING = object()
-
-
-def check_answerable(annotators) -> None:
-    """InputError unless some annotator answers at once (needed for the initial set)."""
-    if not any(not a.answers_later for a in annotators):
-        raise InputError("the initial examples need an annotator that answers at once (simulated, oracle, "
-                         "terminal or a function), not only file-based ones")
-

@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from .asking import ask_open_assignments, check_answerable
+from .asking import ask_open_assignments
 from .assignment import assign_batch
 from .cold_start import candidate_sample, typical_examples
 from .consensus import consensus_labels, majority_vote
@@ -179,9 +179,10 @@ class Session:
         owed = ", ".join(f"{n} ({k} of {int((asked == snapshot.code(n)).sum())} pending)"
                          for n, k in zip(*np.unique(names, return_counts=True)))
         out = self.state.folder
-        return (f"round {r} waits for labels from {owed}: `autoal export-batch {out} --annotator NAME` writes a "
-                f"person's CSV, `autoal import-labels {out} FILE.csv --annotator NAME` stores it, then `autoal resume "
-                f"{out}` goes on (`--partial` trains on what has arrived; the rest stays with its annotators)")
+        return (f"round {r} waits for labels from {owed}: through the labelling page (`autoal serve {out}`) or "
+                f"files (`autoal export-batch {out} --annotator NAME` writes a person's CSV, `autoal import-labels "
+                f"{out} FILE.csv --annotator NAME` stores it), then `autoal resume {out}` goes on (`--partial` "
+                "trains on what has arrived; the rest stays with its annotators)")
 
     def finish_round(self, r) -> dict:
         """Consensus, training, holdout accuracy and the round's record, committed; returns the history row."""
@@ -227,9 +228,9 @@ class Session:
         kmeans = self.initial_rule == "kmeans"
         if not data.simulation and not kmeans:
             return None  # real mode: the given labels, stored with the run, are round 0
-        check_answerable(self.annotators)
         positions = self._typical_initial_set(snapshot) if kmeans else self.state.positions(data.initial_ids)
-        asking = [a.name for a in self.annotators if not a.answers_later]
+        # those who answer at once take the initial set; with none (files, the labelling page) round 0 waits for them
+        asking = [a.name for a in self.annotators if not a.answers_later] or self.names
         self.state.assign(0, [(int(p), asking[k % len(asking)]) for k, p in enumerate(positions)])
         return None
 

@@ -188,16 +188,7 @@ class RoundDriver:
         return False
 
     def _start(self, r):
-        session = self.session
-        if r == 0 and session.initial_rule == "kmeans" and all(a.answers_later for a in session.annotators):
-            # Cold start with people on the page only: Session.start_round(0) wants an in-process annotator
-            # for the typical initial set, so the set is chosen with the session's own rule and dealt out here.
-            state = session.state
-            positions = session._typical_initial_set(state.snapshot())
-            names = self._page_names()
-            state.assign(0, [(int(p), names[k % len(names)]) for k, p in enumerate(positions)])
-            return None
-        return session.start_round(r)
+        return self.session.start_round(r)
 
     def _train(self, desk, r) -> None:
         self._set(phase="training", round=r, message=f"training round {r}", error=None)
