@@ -5,7 +5,7 @@ import pandas as pd
 
 CLASSES = ("red", "green", "blue")
 #: A quick real TabularPredictor for loop tests (fewer trees than the default).
-QUICK_TABULAR = {"hyperparameters": {"RF": {"n_estimators": 30}, "XT": {"n_estimators": 30}}}
+QUICK_TABULAR = {"hyperparameters": {"XT": {"n_estimators": 30}}}
 
 
 def write_table(n_per_class=20, classes=CLASSES, seed=0) -> pd.DataFrame:
