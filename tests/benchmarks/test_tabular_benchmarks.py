@@ -39,11 +39,11 @@ def test_multiannotator_benchmark_on_a_table(tmp_path):
     write_table(15).drop(columns=["note"]).to_csv(tmp_path / "table.csv", index=False)
     out = tmp_path / "out"
     load("multiannotator").main(["--manifest", str(tmp_path / "table.csv"), "--no-images", "--configs",
-                                 "random,activelab", "--seeds", "1", "--rounds", "2", "--batch-size", "6",
+                                 "random,activelab/folds-2", "--seeds", "1", "--rounds", "2", "--batch-size", "6",
                                  "--init-per-class", "2", "--annotators", "3", "--out", str(out)])
     results = pd.read_csv(out / "results.csv")
-    assert set(results["config"]) == {"random", "activelab"}
-    assert results.groupby("config")["n_annotations"].apply(list).to_dict() == {"activelab": [6, 12, 18],
+    assert set(results["config"]) == {"random", "activelab/folds-2"}
+    assert results.groupby("config")["n_annotations"].apply(list).to_dict() == {"activelab/folds-2": [6, 12, 18],
                                                                                  "random": [6, 12, 18]}
     annotators = pd.read_csv(out / "annotators.csv")
     assert set(annotators["annotator"]) == {"annotator_1", "annotator_2", "annotator_3"}
