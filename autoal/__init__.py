@@ -15,7 +15,7 @@ from .annotators import (
     simulated_annotators,
 )
 from .errors import AnnotationError, AutoalError, InputError, MissingDependencyError
-from .learners import LEARNERS, AutoGluonLearner, FastLearner, Learner
+from .learners import LEARNERS, AutoGluonLearner, FastLearner, Learner, TabularLearner
 from .loop import RunResult, resume, run
 from .manifest import load_manifest
 from .relabel_policy import RelabelPolicy
@@ -37,6 +37,7 @@ __all__ = [
     "Learner",
     "AutoGluonLearner",
     "FastLearner",
+    "TabularLearner",
     "LEARNERS",
     "STRATEGIES",
     "Annotator",
