@@ -5,10 +5,12 @@ labels; with none, every weight is 1 and an example whose single label the (weak
 with scores below every unlabelled one, so a whole batch goes to second opinions on the initial set.
 :class:`RelabelPolicy` holds the rules applied before the batch rule:
 
-- **warm-up**: until ``min_multi_labelled`` examples have two or more labels, relabel scores are not
+- **warm-up** (off by default: measured, it lowered the area under the learning curve, README
+  "Measured"): until ``min_multi_labelled`` examples have two or more labels, relabel scores are not
   used; instead ``warmup_share`` of each batch goes to second labels of single-labelled examples drawn
   at random (an unbiased sample for cleanlab's estimate, as the reference benchmarks' initial sets have),
-  besides any ties;
+  besides any ties. With K-fold out-of-sample probabilities (``oos="cross_val"``) the relabel scores
+  of the first rounds are on the pool's scale without it;
 - **ties first**: an example whose labels are split evenly between its top classes gets another label
   before anything else (it has no consensus to score);
 - **caps**: at most ``max_labels`` labels per example and at most ``max_share`` of a batch on relabels.
@@ -33,7 +35,8 @@ class RelabelPolicy:
     Parameters
     ----------
     min_multi_labelled : int
-        Examples with two or more labels needed before relabel scores compete with new examples.
+        Examples with two or more labels needed before relabel scores compete with new examples (0:
+        from the start, the default).
     warmup_share : float
         Share of a batch spent on random second labels during the warm-up, in [0, 1].
     max_labels : int, optional
@@ -44,7 +47,7 @@ class RelabelPolicy:
         Give tied examples another label before anything else.
     """
 
-    min_multi_labelled: int = 20
+    min_multi_labelled: int = 0
     warmup_share: float = 0.1
     max_labels: int | None = None
     max_share: float = 1.0

@@ -6,9 +6,10 @@ or Fashion-MNIST from Debian's package, or the tables ``satellite`` and ``letter
 
 - ``random``: random new examples;
 - ``activelab/no-relabel``: ActiveLab, new labels only;
-- ``activelab``: ActiveLab with relabeling (the default guards of ``relabel=True``);
-- ``auto``: ``strategy="auto"`` (with several annotators: ActiveLab with k-means batches and a typical
-  initial set when embeddings are available).
+- ``activelab``: ActiveLab with relabeling (the default guards of ``relabel=True``), top-k batches;
+- ``auto``: ``strategy="auto"``, the default (with several annotators: ActiveLab with relabeling,
+  k-means batches and a typical initial set when embeddings are available); ``auto/no-relabel`` the
+  same without relabels.
 
 A configuration may add modifiers after slashes: ``/pick`` or ``/cross-val`` (``oos=``), ``/kmeans``
 (k-means batches), ``/no-warmup`` or ``/warmup-N`` (relabel scores trusted from the start, or once N
@@ -98,7 +99,7 @@ def parse_args(argv=None):
     p.add_argument("--no-images", action="store_true", help="--manifest is a table: label and feature columns")
     p.add_argument("--pool-size", type=int, help="seeded stratified subsample of the pool")
     p.add_argument("--test-size", type=int, help="seeded stratified subsample of the holdout")
-    p.add_argument("--configs", default="random,activelab/no-relabel,activelab,auto")
+    p.add_argument("--configs", default="random,activelab/no-relabel,activelab,auto/no-relabel,auto")
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--learner", default="auto", choices=["auto"] + sorted(autoal.LEARNERS),
                    help="default auto: autogluon for images, tabular for a table")
