@@ -23,7 +23,7 @@ calibration temperature search counts labels, see ``autoal.crowdlab.COUNTING``).
 Writes, as runs finish: ``results.csv`` (config, seed, round; a rerun skips finished runs) and
 ``annotators.csv`` (estimated vs true annotator quality); at the end ``summary.csv`` (per config and
 round), ``configs.csv`` (AULC, annotations to reach random's final accuracy, paired AULC differences
-against random and against ActiveLab without relabels, relabels, final consensus accuracy),
+against random and against ActiveLab and auto without relabels, relabels, final consensus accuracy),
 ``summary.json`` and ``accuracy_vs_annotations.png``.
 """
 
@@ -199,7 +199,7 @@ def main(argv=None):
 
 
 def summarize(results: pd.DataFrame, args):
-    compare_to = [c for c in ("random", "activelab/no-relabel") if c in set(results["config"])]
+    compare_to = [c for c in ("random", "activelab/no-relabel", "auto/no-relabel") if c in set(results["config"])]
     per_round, per_config = summarize_runs(results, budget="n_annotations", group="config", compare_to=compare_to)
     extra = results.groupby(["config", "seed"]).agg(relabels=("n_relabels", "sum")).groupby("config")["relabels"].mean()
     last = results[results["round"] == results.groupby(["config", "seed"])["round"].transform("max")]
