@@ -37,7 +37,7 @@ import numpy as np
 from . import example_table
 from .errors import InputError
 
-__all__ = ["RunStore", "DuplicateAnnotation", "SCHEMA_VERSION", "STORE_FILE", "OLD_FORMAT_FILES"]
+__all__ = ["RunStore", "Transaction", "DuplicateAnnotation", "SCHEMA_VERSION", "STORE_FILE", "OLD_FORMAT_FILES"]
 
 SCHEMA_VERSION = 2
 STORE_FILE = "run.sqlite"
@@ -368,10 +368,10 @@ class RunStore:
     # -- helpers -----------------------------------------------------------------------------------
 
     def _transaction(self):
-        return _Transaction(self._db)
+        return Transaction(self._db)
 
 
-class _Transaction:
+class Transaction:
     """``BEGIN IMMEDIATE`` ... ``COMMIT`` (``ROLLBACK`` on error) on an autocommit connection."""
 
     def __init__(self, db):

@@ -22,7 +22,7 @@ import numpy as np
 from ..data import UNKNOWN, match_class
 from ..errors import InputError, first_few
 from ..run_state import open_run
-from ..store import DuplicateAnnotation, RunStore
+from ..store import DuplicateAnnotation, RunStore, Transaction
 from . import access
 
 __all__ = ["RunFacts", "Desk", "Refused"]
@@ -198,7 +198,7 @@ class Desk:
                         "VALUES (?, ?, ?, ?, ?, ?, ?)", (name, position, kind, label, previous, round_, time.time()))
 
     def _transaction(self):
-        return _Immediate(self.db)
+        return Transaction(self.db)
 
     def answer(self, name, example_id, label) -> None:
         """Store ``name``'s label (a class name) for one of their open examples, committed before returning."""
@@ -345,21 +345,6 @@ class Desk:
             load[taker] += 1
             moved.append((self.facts.id_text[example], holder, taker))
         return moved
-
-
-class _Immediate:
-    """``BEGIN IMMEDIATE`` ... ``COMMIT`` (``ROLLBACK`` on error): checks and writes as one transaction."""
-
-    def __init__(self, db):
-        self.db = db
-
-    def __enter__(self):
-        self.db.execute("BEGIN IMMEDIATE")
-        return self.db
-
-    def __exit__(self, kind, value, traceback):
-        self.db.execute("COMMIT" if kind is None else "ROLLBACK")
-        return False
 
 
 class Desks:
