@@ -8,7 +8,7 @@ relabel. Simulated annotators of mixed accuracy (``--accuracy``, each answer dra
 and annotator) give the extra labels; autoal's consensus (CROWDLAB once examples have several labels)
 decides each example's label. The orders compared, each with the same annotators and budget:
 
-- ``activelab``: autoal's default: ActiveLab scores with the relabel guards (warm-up, ties first);
+- ``activelab``: autoal's default: ActiveLab scores with the default relabel guards (ties get a third label first);
 - ``random``: labelled examples in a seeded random order;
 - ``cleanlab``: cleanlab's label-quality order: ``cleanlab.rank.get_label_quality_scores`` of each
   example's current majority label under the out-of-sample probabilities (the ranking
