@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from autoal.errors import InputError
-from autoal.feature_columns import MAX_LEVELS, BlockScaler, FeatureColumns, block_weight, join_blocks, plan_features
+from autoal.feature_columns import MAX_LEVELS, FeatureColumns, plan_features
+from autoal.learners.feature_blocks import BlockScaler, block_weight, join_blocks
 
 
 def table(n=40, seed=0):

@@ -29,7 +29,7 @@ class EmbeddingLearner(Learner):
     read (a warning says so). The logistic head reads the standardised embeddings joined with the
     encoded columns (scaled numbers, one-hot categories: :meth:`autoal.feature_columns.FeatureColumns.encode`),
     the column block weighted so that it counts as much as the 1,280 image dimensions under the L2
-    penalty (:class:`autoal.feature_columns.BlockScaler`). The tabular head stacks: a logistic regression
+    penalty (:class:`autoal.learners.feature_blocks.BlockScaler`). The tabular head stacks: a logistic regression
     on the embeddings gives out-of-fold class probabilities, and the ``TabularPredictor`` reads those
     beside the raw feature columns (numbers and categories as such), so its models, which standardise
     every column, do not lose a few columns among 1,280 embedding dimensions.
@@ -198,12 +198,12 @@ class EmbeddingLearner(Learner):
 
     def _logistic(self, n_image):
         """Logistic regression on the first ``n_image`` columns (embeddings) and the encoded feature columns
-        after them, block-weighted (:class:`~autoal.feature_columns.BlockScaler`; exactly StandardScaler
+        after them, block-weighted (:class:`~autoal.learners.feature_blocks.BlockScaler`; exactly StandardScaler
         without feature columns)."""
         from sklearn.linear_model import LogisticRegression
         from sklearn.pipeline import make_pipeline
 
-        from ..feature_columns import BlockScaler
+        from .feature_blocks import BlockScaler
 
         return make_pipeline(BlockScaler(n_image), LogisticRegression(C=self.C, max_iter=2000,
                                                                       random_state=self.random_state))
@@ -236,8 +236,8 @@ class EmbeddingLearner(Learner):
 
     def features(self, df: pd.DataFrame) -> np.ndarray:
         """The cached embeddings of ``df``'s images (computed for images not yet in the cache), joined with its
-        encoded feature columns (:func:`autoal.feature_columns.join_blocks`: each block weighs the same)."""
-        from ..feature_columns import join_blocks
+        encoded feature columns (:func:`autoal.learners.feature_blocks.join_blocks`: each block weighs the same)."""
+        from .feature_blocks import join_blocks
 
         return join_blocks(self._embed(df), self._columns(df))
 

@@ -69,7 +69,7 @@ class FastLearner(Learner):
         from sklearn.linear_model import LogisticRegression
         from sklearn.pipeline import make_pipeline
 
-        from ..feature_columns import BlockScaler
+        from .feature_blocks import BlockScaler
 
         x = self._inputs(df)
         self.model_ = make_pipeline(  # BlockScaler: StandardScaler, the feature columns weighted as much as the pixels
@@ -84,9 +84,9 @@ class FastLearner(Learner):
         return pad_probabilities(probs, self.model_.classes_.tolist(), self.classes)
 
     def features(self, df: pd.DataFrame) -> np.ndarray:
-        """The thumbnails' pixels joined with the encoded columns (:func:`autoal.feature_columns.join_blocks`), one
+        """The thumbnails' pixels joined with the encoded columns (:func:`autoal.learners.feature_blocks.join_blocks`), one
         row per example, for diversity rules."""
-        from ..feature_columns import join_blocks
+        from .feature_blocks import join_blocks
 
         return join_blocks(self._featurize(df[self.image_col]), self._encoded(df))
 
