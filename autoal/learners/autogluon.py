@@ -265,18 +265,9 @@ class AutoGluonLearner(Learner):
                              "use; add numeric or categorical columns, or name them with feature_cols=[...]")
         return features
 
-    def _features(self, df: pd.DataFrame):
-        """The run's feature columns; outside a run, decided from ``df`` at the first fit and kept."""
-        if self.feature_columns is None:
-            from ..feature_columns import plan_features
-
-            self.feature_columns = self.check_features(plan_features(df, label=self.label, image_col=self.image_col),
-                                                       image_col=self.image_col)
-        return self.feature_columns
-
     def _frame(self, df: pd.DataFrame) -> pd.DataFrame:
         """``df`` with only the columns MultiModal should read: the image, the feature columns, the label."""
-        features = self._features(df)
+        features = self.features_of(df)
         keep = ([self.image_col] if self.image_col is not None else []) + features.used
         keep += [self.label] if self.label in df.columns else []
         return df[keep]

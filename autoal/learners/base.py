@@ -67,6 +67,20 @@ class Learner(ABC):
         """
         return features
 
+    def features_of(self, df: pd.DataFrame):
+        """The run's feature columns; outside a run, decided from ``df`` at the first call and kept."""
+        if self.feature_columns is None:
+            from ..feature_columns import plan_features
+
+            self.feature_columns = self.check_features(plan_features(df, label=self.label, image_col=self.image_col),
+                                                       image_col=self.image_col)
+        return self.feature_columns
+
+    def encoded_features(self, df: pd.DataFrame):
+        """``df``'s feature columns as a float matrix (scaled numbers, one-hot categories), or None without any."""
+        features = self.features_of(df)
+        return features.encode(df) if features.encoded_width else None
+
     @abstractmethod
     def fit(self, df: pd.DataFrame) -> "Learner":
         """Train on ``df`` (features plus the label column, every label in ``self.classes``); returns self."""

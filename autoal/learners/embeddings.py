@@ -98,15 +98,6 @@ class EmbeddingLearner(Learner):
             features = features.without(names, why)
         return features
 
-    def _columns(self, df: pd.DataFrame):
-        """The encoded feature columns of ``df`` (the run's, or outside a run decided from ``df`` at the first fit)."""
-        if self.feature_columns is None:
-            from ..feature_columns import plan_features
-
-            self.feature_columns = self.check_features(plan_features(df, label=self.label, image_col=self.image_col),
-                                                       image_col=self.image_col)
-        return self.feature_columns.encode(df) if self.feature_columns.encoded_width else None
-
     # -- embeddings -------------------------------------------------------------------------------
 
     def _checkpoint_dir(self) -> Path:
@@ -161,15 +152,15 @@ class EmbeddingLearner(Learner):
     def _inputs(self, df: pd.DataFrame, stats=None, embed=None) -> np.ndarray:
         """What the logistic head reads: the images' embeddings, then the encoded feature columns."""
         x = self._embed(df, stats, embed)
-        columns = self._columns(df)
+        columns = self.encoded_features(df)
         return x if columns is None else np.hstack([x, columns])
 
     def _raw_columns(self, df: pd.DataFrame):
         """The feature columns as the tabular head's TabularPredictor reads them, or None when there are none."""
         from .tabular import tabular_frame
 
-        self._columns(df)
-        return tabular_frame(self.feature_columns, df) if self.feature_columns.used else None
+        features = self.features_of(df)
+        return tabular_frame(features, df) if features.used else None
 
     # -- Learner ----------------------------------------------------------------------------------
 
@@ -239,7 +230,7 @@ class EmbeddingLearner(Learner):
         encoded feature columns (:func:`autoal.learners.feature_blocks.join_blocks`: each block weighs the same)."""
         from .feature_blocks import join_blocks
 
-        return join_blocks(self._embed(df), self._columns(df))
+        return join_blocks(self._embed(df), self.encoded_features(df))
 
     def clone(self, *, subdir="clone") -> "EmbeddingLearner":
         """A fresh, unfitted twin that shares this learner's network and embedding cache."""

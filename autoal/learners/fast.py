@@ -55,14 +55,9 @@ class FastLearner(Learner):
         return features.without(features.text, "free text, which the fast learner does not read") if features.text \
             else features
 
-    def _encoded(self, df: pd.DataFrame):
-        if self.feature_columns is not None and self.feature_columns.encoded_width:
-            return self.feature_columns.encode(df)
-        return None
-
     def _inputs(self, df: pd.DataFrame) -> np.ndarray:
         x = self._featurize(df[self.image_col])
-        columns = self._encoded(df)
+        columns = self.encoded_features(df)
         return x if columns is None else np.hstack([x, columns])
 
     def fit(self, df: pd.DataFrame) -> "FastLearner":
@@ -88,7 +83,7 @@ class FastLearner(Learner):
         row per example, for diversity rules."""
         from .feature_blocks import join_blocks
 
-        return join_blocks(self._featurize(df[self.image_col]), self._encoded(df))
+        return join_blocks(self._featurize(df[self.image_col]), self.encoded_features(df))
 
     def worker_copy(self) -> "FastLearner":
         """A copy without the in-memory thumbnails (a worker computes those of its own rows)."""

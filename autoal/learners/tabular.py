@@ -70,17 +70,8 @@ class TabularLearner(Learner):
                 f"{left}); add feature columns, or name the ones to use with feature_cols=[...]")
         return features
 
-    def _plan(self, df: pd.DataFrame):
-        """The run's feature columns; outside a run, decided from ``df`` once (first fit) and kept."""
-        if self.feature_columns is None:
-            from ..feature_columns import plan_features
-
-            self.feature_columns = self.check_features(
-                plan_features(df, label=self.label, image_col=self.image_col), image_col=self.image_col)
-        return self.feature_columns
-
     def _table(self, df: pd.DataFrame) -> pd.DataFrame:
-        return tabular_frame(self._plan(df), df)
+        return tabular_frame(self.features_of(df), df)
 
     # -- Learner ------------------------------------------------------------------------------------
 
@@ -139,7 +130,7 @@ class TabularLearner(Learner):
         """The scaled numeric and one-hot categorical columns of ``df``, shape (len(df), d) (see
         :meth:`autoal.feature_columns.FeatureColumns.encode`); for a table of text columns only, their
         hashed word counts (scikit-learn's ``HashingVectorizer``, 256 per column, L2-normalised)."""
-        plan = self._plan(df)
+        plan = self.features_of(df)
         if plan.encoded_width:
             return plan.encode(df)
         from sklearn.feature_extraction.text import HashingVectorizer
