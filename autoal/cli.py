@@ -116,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     convert_p.add_argument("run_dir", type=Path)
     convert_p.add_argument("--manifest", type=Path, required=True, help="the manifest the run was started with")
     convert_p.add_argument("--test", type=Path, help="the holdout manifest, if the run was given one")
-    from .manifest_builder import add_manifest_arguments
+    from .manifest_cli import add_manifest_arguments
 
     add_manifest_arguments(sub.add_parser("manifest", help="build a manifest from a folder-per-class image tree, "
                                           "or --check one against the files on disk"))
@@ -262,7 +262,7 @@ def main(argv=None) -> int:
     """Entry point of the ``autoal`` command; returns the exit status (2 for a user error, 1 when an
     import rejected some rows)."""
     args = build_parser().parse_args(argv)
-    from .manifest_builder import manifest_command
+    from .manifest_cli import manifest_command
 
     commands = {"run": _command_run, "demo": _command_demo, "resume": _command_resume,
                 "export-batch": _command_export, "import-labels": _command_import, "convert": _command_convert,

@@ -1,36 +1,25 @@
-"""Manifests from a folder-per-class image tree (Caltech-256 style), and the check of a manifest against disk.
+"""Manifests from a folder-per-class image tree (Caltech-256 style).
 
 :func:`build_manifest` turns ``TREE/<class>/<image>`` into a manifest CSV (``label,image_path``, plus
-``sha256`` and ``split`` on request) and reports every file it left out and why; :func:`check_manifest`
-later says which listed files went missing, changed or stopped decoding. ``autoal manifest`` and
-``scripts/prepare_manifest.py`` are the command line (:func:`add_manifest_arguments`, :func:`manifest_command`).
+``sha256`` and ``split`` on request) and reports every file it left out and why.
+:mod:`autoal.manifest_check` later says which listed files went missing, changed or stopped decoding;
+:mod:`autoal.manifest_cli` is the command line (``autoal manifest``, ``scripts/prepare_manifest.py``).
 """
 
 from __future__ import annotations
 
 import csv
 import os
-import posixpath
-import sys
 import zlib
 from dataclasses import dataclass, field
-from pathlib import Path, PureWindowsPath
+from pathlib import Path
 
 import numpy as np
 
-from .errors import AutoalError, InputError, first_few
+from .errors import InputError, first_few
 from .images import decode_check, file_sha256
-from .manifest import read_csv_lines
 
-__all__ = [
-    "BuildReport",
-    "CheckReport",
-    "build_manifest",
-    "check_manifest",
-    "add_manifest_arguments",
-    "manifest_command",
-    "IMAGE_EXTENSIONS",
-]
+__all__ = ["BuildReport", "build_manifest", "IMAGE_EXTENSIONS"]
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp"})
 SHOWN = 5  # problems of each kind listed by the reports' message()
@@ -94,8 +83,8 @@ class BuildReport:
             lines.append(f"  dropped classes: {first_few(self.dropped_classes)}")
         if self.empty_classes:
             lines.append(f"  class folders without a readable image, left out: {first_few(self.empty_classes)}")
-        lines += _problem_lines(f"skipped {len(self.skipped)} files or folders", self.skipped)
-        lines += _problem_lines(f"{len(self.bad_images)} images do not decode, left out", self.bad_images)
+        lines += problem_lines(f"skipped {len(self.skipped)} files or folders", self.skipped)
+        lines += problem_lines(f"{len(self.bad_images)} images do not decode, left out", self.bad_images)
         if self.duplicates:
             lines.append(f"  {len(self.duplicates)} groups of identical files (kept in the manifest):")
             lines += [f"    {' = '.join(group)}" for group in self.duplicates[:SHOWN]]
@@ -103,52 +92,7 @@ class BuildReport:
         return "\n".join(lines)
 
 
-@dataclass
-class CheckReport:
-    """What :func:`check_manifest` found; each row is reported once, under its most serious problem.
-
-    Attributes
-    ----------
-    manifest : str
-        The manifest checked.
-    n_rows : int
-        Data rows of the manifest.
-    missing : list of str
-        Image paths (as written in the manifest) with no file behind them.
-    changed : list of str
-        Image paths whose file's sha256 differs from the manifest's ``sha256`` column.
-    unreadable : list of (path, reason)
-        Image paths whose file is not a file or does not decode.
-    checked_sha256 : bool
-        True when the manifest had a ``sha256`` column.
-    """
-
-    manifest: str = ""
-    n_rows: int = 0
-    missing: list = field(default_factory=list)
-    changed: list = field(default_factory=list)
-    unreadable: list = field(default_factory=list)
-    checked_sha256: bool = False
-
-    @property
-    def ok(self) -> bool:
-        """True when every listed file is present, readable and (with a sha256 column) unchanged."""
-        return not (self.missing or self.changed or self.unreadable)
-
-    def message(self) -> str:
-        """A multi-line summary: the verdict, then the first few problems of each kind."""
-        what = "present, readable" + (" and unchanged" if self.checked_sha256 else "")
-        if self.ok:
-            return f"checked {self.manifest}: all {self.n_rows} images {what}"
-        lines = [f"checked {self.manifest}: {self.n_rows} rows, problems found; restore the files or rebuild "
-                 "the manifest with `autoal manifest TREE --out MANIFEST.csv`"]
-        lines += _problem_lines(f"{len(self.missing)} files missing", [(p, "") for p in self.missing])
-        lines += _problem_lines(f"{len(self.changed)} files changed (sha256 differs)", [(p, "") for p in self.changed])
-        lines += _problem_lines(f"{len(self.unreadable)} files unreadable", self.unreadable)
-        return "\n".join(lines)
-
-
-def _problem_lines(title, items) -> list:
+def problem_lines(title, items) -> list:
     if not items:
         return []
     lines = [f"  {title}:"] + [f"    {path}" + (f" ({why})" if why else "") for path, why in items[:SHOWN]]
@@ -321,7 +265,7 @@ def _class_images(root, name, report, allow_outside) -> list:
         relative = f"{name}/{entry.name}"
         reason = _entry_problem(entry, root, allow_outside)
         if reason is None:
-            is_image, problem = _probe_image(Path(entry.path), Path(entry.name).suffix.lower() in IMAGE_EXTENSIONS)
+            is_image, problem = probe_image(Path(entry.path), Path(entry.name).suffix.lower() in IMAGE_EXTENSIONS)
             if problem:
                 report.bad_images.append((relative, problem))
                 continue
@@ -361,7 +305,7 @@ def _entry_problem(entry, root, allow_outside):
     return None
 
 
-def _probe_image(path, by_extension):
+def probe_image(path, by_extension):
     """``(is_image, problem)``: whether PIL recognises the file, and why it does not decode (None if it does).
 
     A file without an image extension that PIL does not recognise is simply not an image.
@@ -402,8 +346,6 @@ def _add_sha256(rows, root, report):
     report.duplicates = sorted(sorted(paths) for paths in groups.values() if len(paths) > 1)
 
 
-
-
 def _add_split(rows, images, fraction, seed):
     test = set()
     for name, found in images.items():
@@ -440,144 +382,3 @@ def _is_utf8(name) -> bool:
 def _printable(name) -> str:
     """``name`` with undecodable bytes written as ``\\xNN``, safe to print and to write as UTF-8."""
     return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-
-
-# ----------------------------------------------------------------------------------------------- checking
-
-
-def check_manifest(manifest, *, allow_outside=False) -> CheckReport:
-    """Check a manifest's files against disk: missing, changed (sha256) and unreadable images.
-
-    Parameters
-    ----------
-    manifest : path-like
-        Manifest CSV (UTF-8, a byte-order mark is tolerated) with ``label`` and ``image_path`` columns;
-        with a ``sha256`` column every file's digest is compared too.
-    allow_outside : bool
-        Accept image paths that are absolute or leave the manifest's folder through ``..``.
-
-    Returns
-    -------
-    CheckReport
-        Each row is reported once: missing, else unreadable, else changed.
-
-    Raises
-    ------
-    InputError
-        If the manifest is missing, not a UTF-8 CSV, lacks a column, has a row without an image path, or
-        has paths outside its folder without ``allow_outside``.
-    """
-    path = Path(manifest).expanduser()
-    header, rows = _read_manifest(path)
-    _refuse_outside(path, [cell for _, cell, _ in rows], allow_outside)
-    report = CheckReport(manifest=str(path), n_rows=len(rows), checked_sha256="sha256" in header)
-    base = path.resolve().parent
-    digests = {}
-    for _, cell, digest in rows:
-        digests.setdefault(cell, digest)
-    for cell, digest in digests.items():
-        _check_file((base / cell).resolve(), cell, digest, report)  # resolved as load_manifest does
-    return report
-
-
-def _read_manifest(path):
-    """``(header, [(line, image_path, sha256 or "")])`` of a manifest CSV."""
-    header, lines = read_csv_lines(path, what="manifest", hint="pass the path of a CSV with columns label,image_path")
-    for column in ("label", "image_path"):
-        if column not in header:
-            raise InputError(f"manifest {str(path)!r} has no column {column!r} (columns: {header}); "
-                             "the header must include label,image_path")
-    return header, [_manifest_row(path, header, line, row) for line, row in lines]
-
-
-def _manifest_row(path, header, line, row):
-    cells = dict(zip(header, (cell.strip() for cell in row)))
-    if not cells.get("image_path"):
-        raise InputError(f"manifest {str(path)!r} line {line} has no image_path; fill it in or delete the row")
-    return line, cells["image_path"], cells.get("sha256", "")
-
-
-def _refuse_outside(path, cells, allow_outside):
-    if allow_outside:
-        return
-    outside = [cell for cell in cells if _leaves_folder(cell)]
-    if outside:
-        raise InputError(
-            f"manifest {str(path)!r} has {len(outside)} image paths outside its folder (absolute, or leaving it "
-            f"through ..): {first_few(outside)}; write paths relative to the manifest's folder, or pass "
-            "allow_outside=True (CLI: --allow-outside) if you trust this manifest"
-        )
-
-
-def _leaves_folder(cell) -> bool:
-    text = cell.replace("\\", "/")
-    if text.startswith("/") or PureWindowsPath(cell).drive:
-        return True
-    normal = posixpath.normpath(text)
-    return normal == ".." or normal.startswith("../")
-
-
-def _check_file(full, cell, digest, report):
-    if not full.exists():
-        report.missing.append(cell)
-    elif not full.is_file():
-        report.unreadable.append((cell, "is not a file"))
-    else:
-        _, problem = _probe_image(full, True)
-        if problem:
-            report.unreadable.append((cell, problem))
-        elif digest and file_sha256(full) != digest.lower():
-            report.changed.append(cell)
-
-
-# ----------------------------------------------------------------------------------------------- command line
-
-
-def add_manifest_arguments(parser):
-    """Add the arguments of ``autoal manifest`` to an argparse parser (or sub-parser) and return it."""
-    parser.add_argument("tree", nargs="?", type=Path, help="folder with one sub-folder per class, e.g. 256_ObjectCategories")
-    parser.add_argument("--out", type=Path, metavar="MANIFEST.csv", help="manifest CSV to write; image paths relative to its folder")
-    parser.add_argument("--sha256", action="store_true", help="add a sha256 column and report identical files")
-    parser.add_argument("--test-fraction", type=float, metavar="F", help="add a split column: seeded stratified train/test split")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the split (default 0)")
-    parser.add_argument("--drop-class", dest="drop_classes", action="append", metavar="NAME",
-                        help="leave out this class folder (repeatable), e.g. 257.clutter or BACKGROUND_Google")
-    parser.add_argument("--keep-class", dest="keep_classes", action="append", metavar="NAME",
-                        help="keep only these class folders (repeatable)")
-    parser.add_argument("--allow-outside", action="store_true",
-                        help="follow symbolic links leaving the tree; allow image paths outside the manifest's folder")
-    parser.add_argument("--check", type=Path, metavar="MANIFEST.csv",
-                        help="instead of building: check a manifest's files (missing, changed, unreadable)")
-    return parser
-
-
-def manifest_command(args) -> int:
-    """Run ``autoal manifest`` with parsed arguments; print the report and return the exit status.
-
-    0 on success, 1 when ``--check`` finds problems, 2 on a user error (printed as ``autoal: error: ...``).
-    """
-    try:
-        return _check_command(args) if args.check else _build_command(args)
-    except AutoalError as exc:
-        print(f"autoal: error: {exc}", file=sys.stderr)
-        return 2
-
-
-def _check_command(args) -> int:
-    if args.tree or args.out:
-        raise InputError("pass either TREE --out MANIFEST.csv to build a manifest, or --check MANIFEST.csv to check one, not both")
-    report = check_manifest(args.check, allow_outside=args.allow_outside)
-    print(report.message())
-    return 0 if report.ok else 1
-
-
-def _build_command(args) -> int:
-    if args.tree is None or args.out is None:
-        raise InputError("autoal manifest needs TREE and --out MANIFEST.csv, e.g. "
-                         "`autoal manifest ~/data/256_ObjectCategories --out ~/data/caltech256.csv` (or --check MANIFEST.csv)")
-    report = build_manifest(
-        args.tree, args.out, sha256=args.sha256, test_fraction=args.test_fraction, seed=args.seed,
-        keep_classes=args.keep_classes, drop_classes=args.drop_classes, allow_outside=args.allow_outside,
-    )
-    print(report.message())
-    return 0
