@@ -202,12 +202,11 @@ def start_session(df, **options) -> Session:
     return _new_session(**bound.arguments)
 
 
-def _new_session(df, *, test_df, label, image_col, id_col, feature_cols, strategy, batch, candidates_factor, initial,
-                 batch_size,
-                 n_rounds, initial_per_class, learner, learner_options, annotators, relabel, oos, folds, output_dir,
-                 random_state,
-                 target_accuracy, stop, pool_subsample, scoring, holdout_fraction, classes, simulate, drop_bad_images,
-                 check_images, verbose) -> Session:
+def _new_session(df, *, test_df, label, image_col, id_col, feature_cols,
+                 strategy, batch, candidates_factor, initial, batch_size, n_rounds, initial_per_class,
+                 learner, learner_options, annotators, relabel, oos, folds, output_dir, random_state,
+                 target_accuracy, stop, pool_subsample, scoring, holdout_fraction, classes, simulate,
+                 drop_bad_images, check_images, verbose) -> Session:
     learner = resolve_learner(learner, image_col)  # "auto": autogluon with images, tabular without
     settings = {k: v for k, v in locals().items()
                 if k not in ("df", "test_df", "annotators", "learner", "strategy", "stop", "scoring")}
