@@ -16,7 +16,7 @@ import numpy as np
 from conftest import write_images
 from serving import labels_of, table_rows
 
-AUTOAL = [sys.executable, "-m", "autoal.cli"]
+AUTOAL = [sys.executable, "-X", "faulthandler", "-m", "autoal.cli"]  # SIGABRT prints every thread's stack
 
 
 def start(args, log: Path):
@@ -35,6 +35,18 @@ def wait_for_url(log: Path, process, offset=0, timeout=120) -> str:
         assert process.poll() is None, log.read_text()
         time.sleep(0.1)
     raise AssertionError(f"the server did not start: {log.read_text()}")
+
+
+def stop_with_ctrl_c(process, log: Path, timeout=120) -> None:
+    """SIGINT, as Ctrl+C sends; a server that has not stopped after ``timeout`` s fails the test with its
+    threads' stacks (faulthandler, on SIGABRT) in the message."""
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGABRT)
+        process.wait(30)
+        raise AssertionError(f"autoal serve did not stop {timeout} s after Ctrl+C:\n{log.read_text()[-6000:]}") from None
 
 
 def call(url, path, token=None, body=None):
@@ -115,8 +127,7 @@ def test_kill_9_mid_batch_then_restart_keeps_every_answer_and_the_queues(tmp_pat
         status, organiser = call(url, "/api/status", tokens["organiser"])
         assert [r["round"] for r in organiser["history"]] == [0, 1] and organiser["status"]["round"] == 2
     finally:
-        second.send_signal(signal.SIGINT)  # Ctrl+C: a clean stop
-        second.wait(60)
+        stop_with_ctrl_c(second, log)  # a clean stop
     assert second.returncode == 0 and "autoal serve: stopped; every answer given is in the run store" in log.read_text()
     labels = labels_of(run_dir)
     assert len(labels[labels["annotator"] == "alice"]) == 3 and not labels.duplicated(["example_id", "annotator"]).any()
