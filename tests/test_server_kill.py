@@ -19,10 +19,13 @@ from serving import labels_of, table_rows
 AUTOAL = [sys.executable, "-X", "faulthandler", "-m", "autoal.cli"]  # SIGABRT prints every thread's stack
 
 
-def start(args, log: Path):
+def start(args, log: Path, *, sigint_ignored=False):
+    """``autoal ARGS`` with its output appended to ``log``; ``sigint_ignored``: started as a script's background
+    job is (SIGINT ignored from the start)."""
     handle = open(log, "ab")
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    return subprocess.Popen(AUTOAL + args, stdout=handle, stderr=subprocess.STDOUT, env=env)
+    ignore = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if sigint_ignored else None
+    return subprocess.Popen(AUTOAL + args, stdout=handle, stderr=subprocess.STDOUT, env=env, preexec_fn=ignore)
 
 
 def wait_for_url(log: Path, process, offset=0, timeout=120) -> str:
@@ -136,3 +139,24 @@ def test_kill_9_mid_batch_then_restart_keeps_every_answer_and_the_queues(tmp_pat
         assert output.count(token) == 1, name  # printed once, in the first start's link, and never logged
         assert token not in output[offset:]
     assert "GET /api" not in output and "POST /api" not in output  # no access log
+
+
+def test_ctrl_c_and_sigterm_stop_the_server_also_when_started_with_sigint_ignored(tmp_path):
+    df = write_images(tmp_path / "images", 12)
+    df.loc[df.groupby("label").cumcount() >= 3, "label"] = np.nan
+    manifest = tmp_path / "manifest.csv"
+    df.to_csv(manifest, index=False)
+    run_dir, log = tmp_path / "run", tmp_path / "serve.log"
+    first = start(["serve", str(run_dir), "--manifest", str(manifest), "--annotators", "alice", "--learner", "fast",
+                   "--batch-size", "4", "--rounds", "2", "--port", "0", "--quiet"], log, sigint_ignored=True)
+    url = wait_for_url(log, first)
+    assert call(url, "/api/queue")[0] == 401  # serving
+    stop_with_ctrl_c(first, log)
+    assert first.returncode == 0
+    offset = len(log.read_text())
+    second = start(["serve", str(run_dir), "--port", "0", "--quiet"], log, sigint_ignored=True)
+    wait_for_url(log, second, offset)
+    second.send_signal(signal.SIGTERM)
+    assert second.wait(120) == 0
+    assert log.read_text().count("autoal serve: stopped; every answer given is in the run store") == 2
+
