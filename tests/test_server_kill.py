@@ -40,16 +40,17 @@ def wait_for_url(log: Path, process, offset=0, timeout=120) -> str:
     raise AssertionError(f"the server did not start: {log.read_text()}")
 
 
-def stop_with_ctrl_c(process, log: Path, timeout=120) -> None:
-    """SIGINT, as Ctrl+C sends; a server that has not stopped after ``timeout`` s fails the test with its
-    threads' stacks (faulthandler, on SIGABRT) in the message."""
-    process.send_signal(signal.SIGINT)
+def stop_server(process, log: Path, signum=signal.SIGINT, timeout=120) -> None:
+    """Send ``signum`` (SIGINT: what Ctrl+C sends); a server that has not stopped after ``timeout`` s fails
+    the test with its threads' stacks (faulthandler, on SIGABRT) in the message."""
+    process.send_signal(signum)
     try:
         process.wait(timeout)
     except subprocess.TimeoutExpired:
         process.send_signal(signal.SIGABRT)
         process.wait(30)
-        raise AssertionError(f"autoal serve did not stop {timeout} s after Ctrl+C:\n{log.read_text()[-6000:]}") from None
+        raise AssertionError(f"autoal serve did not stop {timeout} s after {signal.Signals(signum).name}:\n"
+                             f"{log.read_text()[-6000:]}") from None
 
 
 def call(url, path, token=None, body=None):
@@ -130,7 +131,7 @@ def test_kill_9_mid_batch_then_restart_keeps_every_answer_and_the_queues(tmp_pat
         status, organiser = call(url, "/api/status", tokens["organiser"])
         assert [r["round"] for r in organiser["history"]] == [0, 1] and organiser["status"]["round"] == 2
     finally:
-        stop_with_ctrl_c(second, log)  # a clean stop
+        stop_server(second, log)  # Ctrl+C: a clean stop
     assert second.returncode == 0 and "autoal serve: stopped; every answer given is in the run store" in log.read_text()
     labels = labels_of(run_dir)
     assert len(labels[labels["annotator"] == "alice"]) == 3 and not labels.duplicated(["example_id", "annotator"]).any()
@@ -151,12 +152,12 @@ def test_ctrl_c_and_sigterm_stop_the_server_also_when_started_with_sigint_ignore
                    "--batch-size", "4", "--rounds", "2", "--port", "0", "--quiet"], log, sigint_ignored=True)
     url = wait_for_url(log, first)
     assert call(url, "/api/queue")[0] == 401  # serving
-    stop_with_ctrl_c(first, log)
+    stop_server(first, log)
     assert first.returncode == 0
     offset = len(log.read_text())
     second = start(["serve", str(run_dir), "--port", "0", "--quiet"], log, sigint_ignored=True)
     wait_for_url(log, second, offset)
-    second.send_signal(signal.SIGTERM)
-    assert second.wait(120) == 0
+    stop_server(second, log, signal.SIGTERM)
+    assert second.returncode == 0
     assert log.read_text().count("autoal serve: stopped; every answer given is in the run store") == 2
 
