@@ -23,7 +23,7 @@ from .manifest import read_csv_lines
 from .run_state import open_run
 from .store import DuplicateAnnotation
 
-__all__ = ["export_batch", "import_labels", "ImportReport", "open_examples"]
+__all__ = ["export_batch", "import_labels", "ImportReport", "open_examples", "AnswerChecks"]
 
 BATCH_COLUMNS = ["example_id", "image_path", "label"]
 
@@ -173,3 +173,46 @@ def _store_row(state, lookup, annotator, text_id, text_label, first_line, report
         return f"{annotator} already labelled example {text_id!r}"
     report.stored += 1
     return ""
+
+
+class AnswerChecks:
+    """Answers that arrive from another labelling tool (Label Studio), checked exactly as
+    :func:`import_labels` checks a row and stored one by one.
+
+    ``label`` and ``skip`` return why an answer was refused, or ``""`` when it was stored (a label that
+    matches no text, e.g. empty, counts in ``report.blank`` and stays open). ``first`` names where the
+    same annotator answered the same example earlier in the same set of answers (a repeat is refused).
+    What an annotator may answer is read once, when they first answer here.
+    """
+
+    def __init__(self, state, report):
+        self.state, self.report, self._open = state, report, {}
+
+    def check_annotator(self, annotator) -> None:
+        """InputError unless ``annotator`` is one of the run's annotators."""
+        _check_annotator(self.state, annotator)
+
+    def _lookup(self, annotator) -> "_Lookup":
+        if annotator not in self._open:
+            self._open[annotator] = _Lookup(self.state, annotator)
+        return self._open[annotator]
+
+    def label(self, annotator, text_id, text_label, first=None) -> str:
+        """Store ``annotator``'s label for example ``text_id`` (both as text); returns why refused, or ``""``."""
+        return _store_row(self.state, self._lookup(annotator), annotator, text_id, text_label, first, self.report)
+
+    def skip(self, annotator, text_id, first=None) -> str:
+        """Store that ``annotator`` could not tell example ``text_id``; returns why refused, or ``""``."""
+        lookup = self._lookup(annotator)
+        if first is not None:
+            return f"example {text_id!r} appears again (first on line {first})"
+        if text_id in lookup.done:
+            return f"{annotator} already labelled example {text_id!r}"
+        if text_id in lookup.skipped:
+            return f"{annotator} already skipped example {text_id!r}"
+        if text_id not in lookup.open:
+            return f"example {text_id!r} was never assigned to {annotator}"
+        position, round_ = lookup.open.pop(text_id)
+        self.state.skip(position, annotator, round_)
+        lookup.skipped.add(text_id)
+        return ""
