@@ -168,6 +168,9 @@ def test_an_annotator_added_while_serving_gets_examples_from_the_next_batch(tmp_
         link = organiser.post("/api/annotators", json={"name": "carol"}).get_json()["link"]
         carol = served.app.test_client()
         assert carol.get("/api/queue?token=" + link.split("token=")[1]).get_json()["item"] is None
+        alice = served.client("alice")
+        example = alice.get("/api/queue").get_json()["item"]["example_id"]
+        alice.post("/api/answer", json={"example_id": example, "label": truth[example]})  # something new to train on
         assert organiser.post("/api/train", json={}).status_code == 202
         served.driver.wait_for(lambda s: s["phase"] == "labelling" and s["round"] == 2, 60)
         state = carol.get("/api/queue").get_json()
@@ -225,3 +228,50 @@ def test_a_cold_start_deals_the_typical_initial_set_to_the_page_annotators(tmp_p
     finally:
         served.driver.stop()
     assert len(labels_of(tmp_path / "run")) == 6
+
+
+def test_serve_listens_where_the_run_was_last_served_unless_told_otherwise():
+    from argparse import Namespace
+
+    from autoal.server.commands import _address
+
+    def args(host=None, port=None, url=None):
+        return Namespace(host=host, port=port, url=url)
+
+    assert _address(args(), None) == ("127.0.0.1", 8765, None, "")  # never served: the defaults
+    last = {"host": "0.0.0.0", "port": 41234, "url": "https://label.example.org"}
+    host, port, url, note = _address(args(), last)
+    assert (host, port, url) == ("0.0.0.0", 41234, "https://label.example.org")
+    assert "the address it last served on, so the links given out before keep working" in note
+    host, port, url, note = _address(args(port=9000), last)
+    assert (host, port, url) == ("0.0.0.0", 9000, None)
+    assert "last served on 0.0.0.0:41234; links given out before point there" in note and "--new-links" in note
+
+
+def test_the_address_served_on_is_kept_with_the_port_that_port_0_got(run_dir):
+    db = access.connect(run_dir)
+    assert access.last_address(db) is None
+    access.set_settings(db, base_url="http://127.0.0.1:43210")  # a run served before the address was kept
+    assert access.last_address(db) == {"host": "127.0.0.1", "port": 43210, "url": None}
+    access.set_settings(db, base_url="https://label.example.org")  # a proxy's address says nothing of the port
+    assert access.last_address(db) is None
+    access.save_address(db, "127.0.0.1", 40001)
+    assert access.last_address(db) == {"host": "127.0.0.1", "port": 40001, "url": None}
+    assert "served_at" not in access.get_settings(db)  # not a setting the organiser page can change
+    db.close()
+
+
+def test_serve_on_a_taken_port_it_last_served_on_names_the_port_and_the_fix(run_dir, capsys):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        db = access.connect(run_dir)
+        access.save_address(db, "127.0.0.1", port)
+        db.close()
+        before = table_rows(run_dir)
+        assert main(["serve", str(run_dir), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot listen on 127.0.0.1:{port}, where this run was last served and its links point" in err
+    assert "--port N (0 picks a free one) and --new-links: the links given out before then stop working" in err
+    assert table_rows(run_dir) == before

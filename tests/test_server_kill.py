@@ -1,5 +1,6 @@
-"""``autoal serve`` as a real process: killed with SIGKILL mid-batch and started again, nothing answered is lost,
-the queues go on where they were, the links keep working, and no token ever reaches the server's output."""
+"""``autoal serve`` as a real process: killed with SIGKILL mid-batch and started again (on the address it last
+served on), nothing answered is lost, the queues go on where they were, the links keep working, and no token
+ever reaches the server's output."""
 
 import json
 import os
@@ -108,11 +109,12 @@ def test_kill_9_mid_batch_then_restart_keeps_every_answer_and_the_queues(tmp_pat
     assert [r[1] for r in rows["skips"]] == ["bob"]
 
     offset = len(log.read_text())
-    second = start(["serve", str(run_dir), "--port", "0", "--quiet"], log)
+    second = start(["serve", str(run_dir), "--quiet"], log)  # no --port: where it was, so the links keep working
     try:
-        url = wait_for_url(log, second, offset)
+        assert wait_for_url(log, second, offset) == url  # the port the first start's --port 0 got
         time.sleep(0.5)
         restart = log.read_text()[offset:]
+        assert "  the address it last served on, so the links given out before keep working" in restart
         assert re.search(r"^\s+alice\s+issued earlier \(new one: `autoal annotators link .* alice`\)$", restart, flags=re.M)
         state = wait_for_item(url, tokens["alice"], 1)  # the same link still works
         assert state["item"]["example_id"] == left_for_alice

@@ -331,3 +331,104 @@ def test_unknown_routes_and_methods_with_a_valid_token(served):
     assert alice.get("/no-such-page").status_code == 404
     assert alice.get("/api/answer").status_code == 405
     assert alice.delete("/api/queue").status_code == 405
+
+
+def test_train_now_with_nothing_new_is_refused_and_deals_no_batch(served):
+    organiser, alice = served.client("organiser"), served.client("alice")
+    before = table_rows(served.run_dir)
+    response = organiser.post("/api/train", json={})  # round 0 was trained; nobody has answered since
+    assert response.status_code == 409 and "nothing new to train on" in response.get_json()["error"]
+    assert table_rows(served.run_dir) == before  # no batch dealt on top of the open ones
+    status = organiser.get("/api/status").get_json()
+    assert [r["round"] for r in status["history"]] == [0] and status["status"]["rounds_trained"] == 1
+    assert status["pending"] == {"alice": 3, "bob": 3}
+    first, second, _ = open_ids(served, "alice")
+    alice.post("/api/answer", json={"example_id": first, "label": served.truth[first]})
+    assert organiser.post("/api/train", json={}).status_code == 202
+    served.driver.wait_for(lambda s: s["phase"] == "labelling" and s["round"] == 2, 60)
+    assert organiser.post("/api/train", json={}).status_code == 409  # round 1 trained on it: nothing new again
+    desk = served.app.extensions["autoal"]["desks"].get()
+    other = next(c for c in ("red", "green", "blue") if c != served.truth[first])
+    alice.post("/api/edit", json={"example_id": first, "label": other})  # a changed answer is new
+    assert desk.news() == 1
+    response = organiser.post("/api/train", json={})
+    assert response.status_code == 202 and "1 new answer" in response.get_json()["message"]
+
+
+def test_rounds_trained_counts_the_rounds_recorded_before_a_restart(tmp_path):
+    from autoal.loop import resume_session
+
+    run_dir, truth, session = make_run(tmp_path, relabel=False)
+    session.start_round(0)
+    session.finish_round(0)
+    session.state.close()
+    served = serve_in_process(run_dir, truth, resume_session(run_dir, verbose=False))
+    try:
+        served.driver.wait_for(lambda s: s["phase"] == "labelling" and s["round"] == 1, 60)
+        status = served.client("organiser").get("/api/status").get_json()
+        assert status["status"]["rounds_trained"] == len(status["history"]) == 1
+    finally:
+        served.driver.stop()
+
+
+def test_holdout_accuracy_is_shown_with_its_size_and_a_warning_when_small(served):
+    organiser = served.client("organiser")
+    facts = served.app.extensions["autoal"]["facts"]
+    assert 0 < facts.holdout_size < 50  # this small run keeps a few labelled images aside
+    status = organiser.get("/api/status").get_json()
+    assert status["holdout"] == facts.holdout_size
+    page = organiser.get("/organiser").get_data(as_text=True)
+    accuracy = status["history"][-1]["accuracy"]
+    assert f'id="accuracy">{accuracy:.3f}<' in page
+    assert re.search(rf'id="holdout">on {facts.holdout_size} holdout images?, after round 0', page)
+    assert f"Only {facts.holdout_size} holdout image" in page and 'id="holdout-warning"' in page
+    facts.holdout_size = 340
+    page = organiser.get("/organiser/panel").get_data(as_text=True)
+    assert "on 340 holdout images" in page and "holdout-warning" not in page
+
+
+def test_learning_curve_with_one_point_has_axis_titles_and_one_x_tick(served):
+    page = served.client("organiser").get("/organiser").get_data(as_text=True)
+    svg = page[page.index("<svg"):page.index("</svg>")]
+    n_labeled = served.client("organiser").get("/api/status").get_json()["history"][0]["n_labeled"]
+    assert ">holdout accuracy</text>" in svg and ">labelled examples</text>" in svg
+    assert re.findall(r'class="xtick"[^>]*>([^<]*)<', svg) == [str(n_labeled)]
+
+
+def test_undo_is_offered_only_when_there_is_something_to_undo(served):
+    alice = served.client("alice")
+    assert queue(alice)["can_undo"] is False
+    assert re.search(r'<button id="undo"[^>]*disabled', alice.get("/label").get_data(as_text=True))
+    example = open_ids(served, "alice")[0]
+    assert alice.post("/api/answer", json={"example_id": example, "label": "red"}).get_json()["can_undo"] is True
+    assert not re.search(r'<button id="undo"[^>]*disabled', alice.get("/label").get_data(as_text=True))
+    assert alice.post("/api/undo", json={}).get_json()["can_undo"] is False
+
+
+def test_organiser_sees_labels_per_class_and_where_annotators_disagree(served):
+    import pandas as pd
+
+    alice, bob, organiser = served.client("alice"), served.client("bob"), served.client("organiser")
+    shared, agreed = open_ids(served, "bob")[:2]
+    with sqlite3.connect(served.run_dir / "run.sqlite") as db:  # both asked of alice too, as relabels are
+        for example in (shared, agreed):
+            pos = db.execute("SELECT pos FROM examples WHERE example_id = ?", (json.dumps(int(example)),)).fetchone()[0]
+            db.execute("INSERT INTO assignments VALUES (1, ?, 'alice', 0)", (pos,))
+    assert organiser.get("/api/status").get_json()["disagreements"] == {"total": 0, "shown": []}
+    bob.post("/api/answer", json={"example_id": shared, "label": "green"})
+    bob.post("/api/answer", json={"example_id": agreed, "label": "blue"})
+    alice.post("/api/answer", json={"example_id": shared, "label": "red"})
+    alice.post("/api/answer", json={"example_id": agreed, "label": "blue"})
+    status = organiser.get("/api/status").get_json()
+    assert status["disagreements"] == {"total": 1, "shown": [{
+        "example_id": shared, "image": f"/image/{shared}",
+        "answers": [{"annotator": "bob", "label": "green"}, {"annotator": "alice", "label": "red"}]}]}
+    labels = labels_of(served.run_dir)
+    votes = labels.groupby(["example_id", "label"]).size().unstack(fill_value=0)
+    top = votes.eq(votes.max(axis=1), axis=0)  # each example's most frequent answer(s)
+    expected = [{"name": c, "annotations": int((labels["label"] == c).sum()), "examples": int(top.get(c, pd.Series(dtype=bool)).sum())}
+                for c in served.app.extensions["autoal"]["facts"].class_names]  # the run's class order
+    assert status["class_counts"] == expected and sum(c["annotations"] for c in expected) == len(labels)
+    page = organiser.get("/organiser").get_data(as_text=True)
+    assert "Annotators disagree on 1 example<" in page and "bob <i>green</i>, alice <i>red</i>" in page
+    assert page.count("<tr><td>red</td>") == 1

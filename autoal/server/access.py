@@ -41,6 +41,8 @@ __all__ = [
     "set_settings",
     "check_settings",
     "DEFAULT_URL",
+    "save_address",
+    "last_address",
 ]
 
 ANNOTATOR, ORGANISER = "annotator", "organiser"
@@ -212,6 +214,29 @@ def set_settings(db, **changes) -> dict:
         db.execute("ROLLBACK")
         raise
     return get_settings(db)
+
+
+def save_address(db, host, port, url=None) -> None:
+    """Remember where the server listens (``host``, the port it got) and the ``url`` given for links, if any,
+    so that the next ``autoal serve`` of the run listens there again and the links keep working."""
+    value = json.dumps({"host": host, "port": int(port), "url": url})
+    db.execute("INSERT OR REPLACE INTO server_settings VALUES ('served_at', ?)", (value,))
+
+
+def last_address(db) -> dict | None:
+    """``{"host", "port", "url"}`` where the run was last served, or None when it never was.
+
+    Runs served before the address was kept have only the links' address: it is used when it names this
+    machine (127.0.0.1, localhost, ::1) with a port.
+    """
+    row = db.execute("SELECT value FROM server_settings WHERE key = 'served_at'").fetchone()
+    if row is not None:
+        return json.loads(row[0])
+    base = db.execute("SELECT value FROM server_settings WHERE key = 'base_url'").fetchone()
+    found = re.fullmatch(r"http://(127\.0\.0\.1|localhost|\[::1\]):(\d+)/?", json.loads(base[0])) if base else None
+    if found is None:
+        return None
+    return {"host": found.group(1).strip("[]"), "port": int(found.group(2)), "url": None}
 
 
 def touch(db, name, now=None) -> None:

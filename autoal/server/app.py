@@ -51,6 +51,7 @@ COOKIE_DAYS = 30
 TOUCH_EVERY = 20.0  # seconds between writes of an annotator's "last seen" (answers update it too)
 ICON = ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="3" '
         'fill="#2f6fed"/><path d="M4 8.5l2.5 2.5L12 5" stroke="#fff" stroke-width="2" fill="none"/></svg>')
+FEW_HOLDOUT = 50  # holdout images below which the organiser page warns that the accuracy is a rough figure
 UNAUTHORISED = "401 Unauthorized: open the personal link the organiser gave you.\n"
 
 
@@ -171,7 +172,7 @@ def create_app(facts: RunFacts, driver=None) -> Flask:
                 "next_image": _image_url(facts.id_text[queue[1][1]]) if len(queue) > 1 else None,
                 "left": len(queue), "progress": d.progress(name),
                 "recent": [dict(r, image=_image_url(r["example_id"])) for r in d.recent(name)],
-                "phase": status["phase"],
+                "phase": status["phase"], "can_undo": d.can_undo(name),
                 "message": _annotator_message(status) if not queue else ""}
 
     @app.get("/label")
@@ -240,10 +241,13 @@ def create_app(facts: RunFacts, driver=None) -> Flask:
         history = d.history()
         round_ = status.get("round")
         names = access.annotator_names(d.db)
+        total, disagreeing = d.disagreements()
         return {"status": status, "history": [_history_row(r) for r in history],
                 "annotators": d.annotator_table(names),
                 "pending": d.pending(round_) if round_ is not None else {},
-                "settings": access.get_settings(d.db), "classes": len(facts.classes), "examples": len(facts.ids)}
+                "settings": access.get_settings(d.db), "classes": len(facts.classes), "examples": len(facts.ids),
+                "holdout": facts.holdout_size, "few_holdout": FEW_HOLDOUT, "class_counts": d.class_counts(),
+                "disagreements": {"total": total, "shown": [dict(r, image=_image_url(r["example_id"])) for r in disagreeing]}}
 
     @app.get("/organiser")
     def organiser_page():
@@ -268,7 +272,7 @@ def create_app(facts: RunFacts, driver=None) -> Flask:
         body()
         if driver is None:
             raise Refused(409, "this server trains no rounds (started without a round driver)")
-        accepted, message = driver.train_now()
+        accepted, message = driver.train_now(desk().news())
         if not accepted:
             raise Refused(409, message)
         return jsonify(message=message), 202
@@ -329,30 +333,37 @@ def _history_row(record) -> dict:
     return {k: record.get(k) for k in keys}
 
 
-def _curve_svg(history, width=420, height=180) -> str:
-    """The learning curve (holdout accuracy against labelled examples) as inline SVG, or ""."""
+def _curve_svg(history, width=420, height=200) -> str:
+    """The learning curve (holdout accuracy against labelled examples) as inline SVG, or "".
+
+    Axes: accuracy 0-1 with its title on the left; labelled examples below, one tick at each end of
+    the range (one tick, centred, when every point has the same count).
+    """
     points = [(r["n_labeled"], r["accuracy"]) for r in history
               if isinstance(r.get("accuracy"), (int, float)) and r["accuracy"] == r["accuracy"] and r.get("n_labeled") is not None]
     if not points:
         return ""
-    pad = 36
+    left, right, top, bottom = 52, 16, 10, 40  # room for the axes' numbers and titles
     xs = [p[0] for p in points]
     lo, hi = min(xs), max(xs)
-    span = (hi - lo) or 1
 
     def x(v):
-        return pad + (v - lo) / span * (width - 2 * pad) if hi != lo else width / 2
+        return left + (v - lo) / (hi - lo) * (width - left - right) if hi != lo else (left + width - right) / 2
 
     def y(a):
-        return height - pad + 10 - a * (height - pad - 10)
+        return top + (1 - a) * (height - top - bottom)
 
     line = " ".join(f"{x(n):.1f},{y(a):.1f}" for n, a in points)
-    dots = "".join(f'<circle cx="{x(n):.1f}" cy="{y(a):.1f}" r="3"><title>{n} labels: {a:.3f}</title></circle>'
+    dots = "".join(f'<circle cx="{x(n):.1f}" cy="{y(a):.1f}" r="3"><title>{n} labelled: {a:.3f}</title></circle>'
                    for n, a in points)
-    grid = "".join(f'<line x1="{pad}" x2="{width - pad}" y1="{y(t):.1f}" y2="{y(t):.1f}" class="grid"/>'
-                   f'<text x="4" y="{y(t) + 4:.1f}">{t:.1f}</text>' for t in (0.0, 0.5, 1.0))
-    labels = (f'<text x="{pad}" y="{height - 4}">{lo}</text><text x="{width - pad}" y="{height - 4}" '
-              f'text-anchor="end">{hi} labelled</text>')
-    return (f'<svg viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
-            f'aria-label="{html.escape("holdout accuracy by labelled examples")}">{grid}{labels}'
+    grid = "".join(f'<line x1="{left}" x2="{width - right}" y1="{y(t):.1f}" y2="{y(t):.1f}" class="grid"/>'
+                   f'<text x="{left - 6}" y="{y(t) + 4:.1f}" text-anchor="end">{t:.1f}</text>' for t in (0.0, 0.5, 1.0))
+    ticks = "".join(f'<text class="xtick" x="{x(v):.1f}" y="{height - bottom + 16}" text-anchor="middle">{v}</text>'
+                    for v in sorted({lo, hi}))
+    middle_y = (top + height - bottom) / 2
+    titles = (f'<text class="axis" x="{(left + width - right) / 2:.1f}" y="{height - 4}" text-anchor="middle">'
+              f'labelled examples</text><text class="axis" x="12" y="{middle_y:.1f}" text-anchor="middle" '
+              f'transform="rotate(-90 12 {middle_y:.1f})">holdout accuracy</text>')
+    return (f'<svg viewBox="0 0 {width} {height}" role="img" '
+            f'aria-label="{html.escape("holdout accuracy by labelled examples")}">{grid}{ticks}{titles}'
             f'<polyline points="{line}" class="curve"/>{dots}</svg>')

@@ -22,8 +22,10 @@ def add_parsers(sub, add_run_options) -> None:
     serve_p.add_argument("run_dir", type=Path, help="the run folder (created with --manifest)")
     serve_p.add_argument("--manifest", type=Path, help="start a new run from this manifest CSV (label,image_path)")
     serve_p.add_argument("--test", type=Path, help="labelled holdout manifest for a new run")
-    serve_p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
-    serve_p.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
+    serve_p.add_argument("--host", help="address to listen on (default: where the run was last served, so its links "
+                         "keep working; else 127.0.0.1: this machine only)")
+    serve_p.add_argument("--port", type=int, help="port (default: the one the run was last served on; else 8765; "
+                         "0 picks a free one)")
     serve_p.add_argument("--threads", type=int, default=8, help="request threads (default 8)")
     serve_p.add_argument("--url", help="the address people reach the server at, for the printed links (default: "
                          "http://HOST:PORT; set it when serving behind a proxy or on all interfaces)")
@@ -124,7 +126,7 @@ def _session(args):
 def command_serve(args):
     from . import LabellingServer, access, issue_links
 
-    if not 0 <= args.port <= 65535:
+    if args.port is not None and not 0 <= args.port <= 65535:
         raise _input_error(f"--port must be 0-65535, got {args.port}")
     if args.threads < 1:
         raise _input_error(f"--threads must be at least 1, got {args.threads}")
@@ -138,21 +140,30 @@ def command_serve(args):
     access.check_settings(**changes)  # before a new run is made
     session = _session(args)
     run_dir = args.run_dir
-    if changes:
-        db = access.connect(run_dir)
-        try:
-            access.set_settings(db, **changes)
-        finally:
-            db.close()
+    db = access.connect(run_dir)
     try:
-        server = LabellingServer(run_dir, session, host=args.host, port=args.port, threads=args.threads)
+        if changes:
+            access.set_settings(db, **changes)
+        last = access.last_address(db)
+    finally:
+        db.close()
+    host, port, url, note = _address(args, last)
+    try:
+        server = LabellingServer(run_dir, session, host=host, port=port, threads=args.threads)
     except OSError as exc:
-        raise _input_error(f"cannot listen on {args.host}:{args.port} ({exc}); choose another --port "
-                           "(0 picks a free one)") from None
-    public = _public_url(args, server.url)
+        reused = last is not None and (host, port) == (last["host"], last["port"])
+        raise _input_error(_cannot_listen(host, port, exc, reused=reused)) from None
+    db = access.connect(run_dir)
+    try:
+        access.save_address(db, host, server.server.effective_port, url)  # the port --port 0 got, too
+    finally:
+        db.close()
+    public = _public_url(url, host, server.url)
     links = issue_links(run_dir, public, renew=args.new_links)
     print(f"autoal serve: {run_dir} on {server.url} (Ctrl+C stops; every answer is already stored)")
-    if args.host not in ("127.0.0.1", "localhost", "::1"):
+    if note:
+        print(note)
+    if host not in ("127.0.0.1", "localhost", "::1"):
         print("  warning: listening beyond this machine over plain HTTP; put it behind HTTPS before sending links")
     width = max(len(name) for _, name, _ in links)
     for role, name, link in links:
@@ -187,14 +198,40 @@ def _stop_on_signals() -> None:
     signal.signal(signal.SIGTERM, stop)
 
 
-def _public_url(args, served_at) -> str:
-    """The address for links: --url, else where the server listens (this machine's name for 0.0.0.0/::)."""
+def _address(args, last) -> tuple:
+    """``(host, port, url, note)``: where to listen and the --url for links. What is not given on the command
+    line is taken from where the run was last served (``last``, see :func:`access.last_address`), so that the
+    links given out keep working; ``note`` says which of the two happened (a line to print, or "")."""
+    host = args.host if args.host is not None else (last["host"] if last else "127.0.0.1")
+    port = args.port if args.port is not None else (last["port"] if last else 8765)
+    if last is None:
+        return host, port, args.url, ""
+    same = (host, port) == (last["host"], last["port"])
+    url = args.url or (last.get("url") if same else None)
+    if same:
+        return host, port, url, ("  the address it last served on, so the links given out before keep working "
+                                 "(--port N or --host H serves elsewhere)")
+    return host, port, url, (f"  note: the run was last served on {last['host']}:{last['port']}; links given out "
+                             "before point there: give people new ones (--new-links, or `autoal annotators link`)")
+
+
+def _cannot_listen(host, port, exc, *, reused) -> str:
+    """The error for a port that is taken (or an address this machine does not have), with the fix."""
+    if reused:
+        return (f"cannot listen on {host}:{port}, where this run was last served and its links point ({exc}). If "
+                f"this run's server is still running, use it (or stop it first); else serve on another port with "
+                f"--port N (0 picks a free one) and --new-links: the links given out before then stop working")
+    return f"cannot listen on {host}:{port} ({exc}); choose another --port N (0 picks a free one)"
+
+
+def _public_url(url, host, served_at) -> str:
+    """The address for links: ``url`` (--url), else where the server listens (this machine's name for 0.0.0.0/::)."""
     import socket
 
-    if args.url:
-        return args.url.rstrip("/")
-    if args.host in ("0.0.0.0", "::", ""):
-        return served_at.replace(f"//{args.host}:", f"//{socket.gethostname()}:", 1)
+    if url:
+        return url.rstrip("/")
+    if host in ("0.0.0.0", "::", ""):
+        return served_at.replace(f"//{host}:", f"//{socket.gethostname()}:", 1)
     return served_at
 
 

@@ -52,7 +52,8 @@ class RoundDriver:
         self._lock = threading.Lock()
         self._train_requested = False
         self._status = {"phase": "starting", "round": None, "message": "starting", "error": None,
-                        "stop_reason": None, "rounds_trained": 0, "last_trained": None, "batch_served_at": None}
+                        "stop_reason": None, "rounds_trained": len(session.rows), "last_trained": None,
+                        "batch_served_at": None}
         self._thread = threading.Thread(target=self._run, name="autoal-rounds", daemon=True)
         self._result_written = False
 
@@ -73,19 +74,33 @@ class RoundDriver:
         """Something changed (an answer, a setting): check the round now."""
         self._wake.set()
 
-    def train_now(self) -> tuple:
+    def train_now(self, new_answers: int) -> tuple:
         """Ask for the round in progress to be finished with the answers given so far.
 
-        Returns ``(accepted, message)``; refused while training, before the run started or after it stopped.
+        Parameters
+        ----------
+        new_answers : int
+            Answers (labels and changed labels) that arrived since the last trained round
+            (:meth:`~autoal.server.labelling.Desk.news`). With none, the request is refused: training would
+            change nothing, yet would count as a round and deal another batch on top of the open ones.
+
+        Returns ``(accepted, message)``; refused also while training, before the run started or after it stopped.
         """
         with self._lock:
-            phase = self._status["phase"]
-            if phase == "labelling":
+            phase, round_ = self._status["phase"], self._status["round"]
+            if phase == "error" and new_answers < 1:
+                self._wake.set()  # the failed step (a selection) is tried again; there is nothing to train on
+                return True, f"retrying the failed step of round {round_} now"
+            if phase == "labelling" and new_answers < 1:
+                return False, (f"nothing new to train on: no answer has arrived since the last trained round, so round "
+                               f"{round_} would change nothing and only deal another batch on top of the open ones. "
+                               "Train once some answers are in (a full batch trains by itself)")
+            if phase in ("labelling", "error"):
                 self._train_requested = True
                 self._wake.set()
-                return True, f"training round {self._status['round']} with the answers given so far"
+                return True, f"training round {round_} on {new_answers} new answer(s) and the earlier ones"
             if phase in ("training", "selecting"):
-                return False, f"already {phase} (round {self._status['round']}); the next batch follows"
+                return False, f"already {phase} (round {round_}); the next batch follows"
             if phase == "stopped":
                 return False, f"the run has stopped: {self._status['stop_reason']}"
             return False, f"not ready yet ({self._status['message']}); try again in a moment"
@@ -193,6 +208,7 @@ class RoundDriver:
     def _train(self, desk, r) -> None:
         self._set(phase="training", round=r, message=f"training round {r}", error=None)
         started = time.time()
+        desk.mark_trained()  # before the round's snapshot: an edit made while it trains counts as new
         row = self.session.finish_round(r)
         consensus = self.session.consensus
         if consensus is not None:

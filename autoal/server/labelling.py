@@ -61,6 +61,7 @@ class RunFacts:
                 raise InputError(f"the run in {str(run_dir)!r} has no image column; the labelling page shows one image "
                                  "per example: label a table without images through files (`autoal export-batch`)")
             self.image_paths = [str(p) for p in state.data.frame[image_col]]
+            self.holdout_size = len(state.data.test)
             self.settings = dict(state.settings)
         finally:
             state.close()
@@ -147,6 +148,11 @@ class Desk:
             if len(out) == n:
                 break
         return out
+
+    def can_undo(self, name) -> bool:
+        """Whether ``name`` has an answer, skip or edit that :meth:`undo` would withdraw."""
+        return self.db.execute("SELECT EXISTS (SELECT 1 FROM server_actions WHERE annotator = ? AND undone = 0)",
+                               (name,)).fetchone()[0] == 1
 
     def holds(self, name, position) -> bool:
         """Whether ``name`` may see example ``position``: it was assigned to them (open or answered) or they
@@ -287,6 +293,50 @@ class Desk:
         shown = list(names) + [n for n in labels if n not in names]
         return [{"name": n, "labels": int(labels.get(n, 0)), "skips": int(skips.get(n, 0)), "open": int(open_.get(n, 0)),
                  "last_seen": seen.get(n), "quality": quality.get(n)} for n in shown]
+
+    def news(self) -> int:
+        """Answers that arrived since the last trained round: labels stored after its snapshot (from the page,
+        files or any other way) plus label changes and withdrawals since it was trained. 0 means training
+        again would see exactly the labels it saw."""
+        row = self.db.execute("SELECT record FROM rounds ORDER BY round DESC LIMIT 1").fetchone()
+        watermark = json.loads(row[0]).get("watermark", 0) if row else 0
+        arrived = self.db.execute("SELECT COUNT(*) FROM annotations WHERE seq > ?", (watermark,)).fetchone()[0]
+        mark = self.db.execute("SELECT value FROM server_settings WHERE key = 'trained_edits'").fetchone()
+        edits = self.store.edits() - json.loads(mark[0]) if mark and row else 0
+        return int(arrived) + max(int(edits), 0)
+
+    def mark_trained(self) -> None:
+        """Note the store's edit counter as a round starts training (for :meth:`news`)."""
+        self.db.execute("INSERT OR REPLACE INTO server_settings VALUES ('trained_edits', ?)",
+                        (json.dumps(self.store.edits()),))
+
+    def class_counts(self) -> list:
+        """Per class: ``name``, ``annotations`` (answers naming it) and ``examples`` (examples whose most
+        frequent answer it is; a tie counts for each tied class), in the run's class order."""
+        per_example = {}
+        for example, label, n in self.db.execute("SELECT example, label, COUNT(*) FROM annotations GROUP BY example, label"):
+            per_example.setdefault(example, []).append((int(n), int(label)))
+        examples = np.zeros(len(self.facts.classes), dtype=int)
+        for counts in per_example.values():
+            top = max(n for n, _ in counts)
+            for n, label in counts:
+                examples[label] += n == top
+        annotations = dict(self.db.execute("SELECT label, COUNT(*) FROM annotations GROUP BY label").fetchall())
+        return [{"name": name, "annotations": int(annotations.get(k, 0)), "examples": int(examples[k])}
+                for k, name in enumerate(self.facts.class_names)]
+
+    def disagreements(self, limit=50) -> tuple:
+        """Examples whose annotations differ: ``(total, rows)``, rows (at most ``limit``, the latest answered
+        first) with ``example_id`` and ``answers`` (``[{"annotator", "label"}, ...]`` in the order given)."""
+        positions = [int(e) for (e,) in self.db.execute(
+            "SELECT example FROM annotations GROUP BY example HAVING COUNT(DISTINCT label) > 1 ORDER BY MAX(seq) DESC")]
+        rows = []
+        for position in positions[:limit]:
+            answers = self.db.execute("SELECT annotator, label FROM annotations WHERE example = ? ORDER BY seq",
+                                      (position,)).fetchall()
+            rows.append({"example_id": self.facts.id_text[position],
+                         "answers": [{"annotator": a, "label": self.facts.class_names[k]} for a, k in answers]})
+        return len(positions), rows
 
     def quality(self) -> dict:
         """``{annotator: estimated quality}`` saved after the last training (cleanlab's CROWDLAB estimate)."""
