@@ -21,16 +21,19 @@ from xml.sax.saxutils import quoteattr
 
 import numpy as np
 
-from .batch_files import ImportReport, _check_annotator, _Lookup, _store_row
+from .batch_files import AnswerChecks, ImportReport
 from .errors import InputError, first_few
 from .files import write_atomic
 from .run_state import open_run
 
 __all__ = ["export_labelstudio", "import_labelstudio", "labeling_config", "parse_user_map", "LabelStudioReport",
-           "FROM_NAME", "TO_NAME"]
+           "batch_tasks", "store_answers", "UserMatcher", "PREDICTIONS", "FROM_NAME", "TO_NAME"]
 
 FROM_NAME, TO_NAME = "label", "image"
 LOCAL_FILES = "/data/local-files/?d="
+#: Which tasks carry the model's guess as a pre-annotation, as on autoal's own page: none (default), those of
+#: examples nobody labelled yet, or all (relabels too: a second opinion that saw the guess is less independent).
+PREDICTIONS = ("none", "new", "all")
 
 
 def labeling_config(classes) -> str:
@@ -94,7 +97,78 @@ def activelab_scores(state, positions) -> dict:
     return out
 
 
-def export_labelstudio(run_dir, annotator=None, *, out_dir=None, image_root=None, paths=False) -> tuple:
+def check_predictions(predictions) -> str:
+    """``predictions`` if it is one of :data:`PREDICTIONS`, else an InputError naming them."""
+    if predictions not in PREDICTIONS:
+        raise InputError(f"--predictions must be one of {list(PREDICTIONS)} (none: no model guess in the tasks; new: "
+                         f"for examples nobody labelled yet; all: relabels too), got {predictions!r}")
+    return predictions
+
+
+def batch_tasks(state, annotator=None, *, root=None, predictions="none") -> tuple:
+    """The open batch as Label Studio tasks.
+
+    Parameters
+    ----------
+    state : RunState
+        The open run.
+    annotator : str, optional
+        Only the examples waiting for this annotator (default: everyone who answers later).
+    root : Path, optional
+        Label Studio's local-files document root: images become local-files URLs relative to it
+        (None: absolute paths).
+    predictions : {"none", "new", "all"}
+        Which tasks carry the model's guess (see :data:`PREDICTIONS`).
+
+    Returns
+    -------
+    (tasks, rounds)
+        One task per open example (``data``: ``image``, ``example_id``, ``autoal_annotators``,
+        ``autoal_round``; ``predictions`` as asked), and the rounds of the open assignments (int array).
+    """
+    check_predictions(predictions)
+    if annotator is not None:
+        AnswerChecks(state, None).check_annotator(annotator)
+    rounds, positions, names = _open_batch(state, annotator)
+    if not len(positions):
+        return [], rounds
+    files = [Path(p) for p in state.data.frame[state.settings["image_col"]].to_numpy()[positions]]
+    guesses = _stored_probs(state) if predictions != "none" else {}
+    counts = state.snapshot().counts
+    wanted = [p for p in positions.tolist() if p in guesses and (predictions == "all" or counts[p] == 0)]
+    scores = activelab_scores(state, wanted) if wanted else {}
+    run_id = state.store.run_id[:8]
+    by_example: dict = {}
+    for r, p, name in zip(rounds.tolist(), positions.tolist(), names.tolist()):
+        by_example.setdefault(p, {"round": r, "annotators": []})["annotators"].append(name)
+    tasks = []
+    for p, file in zip(positions.tolist(), files):
+        if p not in by_example:
+            continue
+        info = by_example.pop(p)
+        image = str(file) if root is None else LOCAL_FILES + quote(file.resolve().relative_to(root).as_posix(), safe="/")
+        task = {"data": {"image": image, "example_id": str(state.ids[p]), "autoal_annotators": info["annotators"],
+                         "autoal_round": info["round"]}}
+        if p in wanted:
+            best = str(state.classes[int(np.argmax(guesses[p]))])
+            prediction = {"model_version": f"autoal-{run_id}-round-{info['round']}",
+                          "result": [{"from_name": FROM_NAME, "to_name": TO_NAME, "type": "choices",
+                                      "value": {"choices": [best]}}]}
+            if p in scores:
+                prediction["score"] = round(float(scores[p]), 6)
+            task["predictions"] = [prediction]
+        tasks.append(task)
+    return tasks, rounds
+
+
+def batch_images(state, annotator=None) -> list:
+    """The image files of the open batch (``annotator``'s, else everyone's who answers later)."""
+    _, positions, _ = _open_batch(state, annotator)
+    return [Path(p) for p in state.data.frame[state.settings["image_col"]].to_numpy()[positions]]
+
+
+def export_labelstudio(run_dir, annotator=None, *, out_dir=None, image_root=None, paths=False,
+                       predictions="none") -> tuple:
     """Write the open batch as Label Studio import JSON plus its labeling config.
 
     Parameters
@@ -110,47 +184,26 @@ def export_labelstudio(run_dir, annotator=None, *, out_dir=None, image_root=None
         to it (default: the deepest folder holding every exported image).
     paths : bool
         Put the images' absolute paths in ``data.image`` instead of local-files URLs.
+    predictions : {"none", "new", "all"}
+        Which tasks carry the model's guess as a pre-annotation (default none, as on autoal's page).
 
     Returns
     -------
     (tasks_path, config_path, image_root)
         ``image_root`` is None with ``paths``.
     """
+    check_predictions(predictions)
     state = open_run(run_dir)
     try:
         if annotator is not None:
-            _check_annotator(state, annotator)
-        rounds, positions, names = _open_batch(state, annotator)
-        if not len(positions):
+            AnswerChecks(state, None).check_annotator(annotator)
+        files = batch_images(state, annotator)
+        if not files:
             who = f"from {annotator!r}" if annotator else "from anyone who labels outside autoal"
             raise InputError(f"no labels are waiting {who}; `autoal resume {run_dir}` (or `autoal serve {run_dir}`) "
                              "picks the next batch")
-        files = [Path(p) for p in state.data.frame[state.settings["image_col"]].to_numpy()[positions]]
-        root = None if paths else _image_root(files, image_root)
-        guesses = _stored_probs(state)
-        scores = activelab_scores(state, positions)
-        run_id = state.store.run_id[:8]
-        by_example: dict = {}
-        for r, p, name in zip(rounds.tolist(), positions.tolist(), names.tolist()):
-            by_example.setdefault(p, {"round": r, "annotators": []})["annotators"].append(name)
-        tasks = []
-        for p, file in zip(positions.tolist(), files):
-            if p not in by_example:
-                continue
-            info = by_example.pop(p)
-            image = str(file) if paths else LOCAL_FILES + quote(file.relative_to(root).as_posix(), safe="/")
-            task = {"data": {"image": image, "example_id": str(state.ids[p]), "autoal_annotators": info["annotators"],
-                             "autoal_round": info["round"]}}
-            if p in guesses:
-                probs = guesses[p]
-                best = str(state.classes[int(np.argmax(probs))])
-                prediction = {"model_version": f"autoal-{run_id}-round-{info['round']}",
-                              "result": [{"from_name": FROM_NAME, "to_name": TO_NAME, "type": "choices",
-                                          "value": {"choices": [best]}}]}
-                if p in scores:
-                    prediction["score"] = round(float(scores[p]), 6)
-                task["predictions"] = [prediction]
-            tasks.append(task)
+        root = None if paths else image_root_of(files, image_root)
+        tasks, rounds = batch_tasks(state, annotator, root=root, predictions=predictions)
         out = Path(out_dir) if out_dir else Path(run_dir) / "labelstudio"
         out.mkdir(parents=True, exist_ok=True)
         stem = f"round_{int(rounds.max()):02d}" + (f"_{_safe(annotator)}" if annotator else "")
@@ -168,16 +221,18 @@ def _safe(name) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", name)
 
 
-def _image_root(files, image_root) -> Path:
+def image_root_of(files, image_root=None) -> Path:
+    """Label Studio's local-files document root for ``files``: ``image_root`` (checked to hold them all), else
+    the deepest folder holding every file."""
     if image_root is not None:
         root = Path(image_root).expanduser().resolve()
-        outside = [str(f) for f in files if not f.resolve().is_relative_to(root)]
+        outside = [str(f) for f in files if not Path(f).resolve().is_relative_to(root)]
         if outside:
             raise InputError(f"{len(outside)} images are not under --image-root {str(root)!r} (e.g. "
                              f"{first_few(outside, 2)}); Label Studio serves local files only from under its document "
                              "root: pass a folder that holds every image, or --paths")
         return root
-    return Path(os.path.commonpath([str(f.resolve().parent) for f in files]))
+    return Path(os.path.commonpath([str(Path(f).resolve().parent) for f in files]))
 
 
 # -- import ------------------------------------------------------------------------------------------
@@ -191,6 +246,7 @@ class LabelStudioReport(ImportReport):
     skipped: int = 0
     tasks: int = 0
     by_annotator: dict = field(default_factory=dict)
+    outcomes: list = field(default_factory=list)
 
     def message(self) -> str:
         who = ", ".join(f"{n}: {k}" for n, k in sorted(self.by_annotator.items()))
@@ -240,11 +296,17 @@ def parse_user_map(spec) -> dict:
     return out
 
 
-class _Authors:
-    """Who wrote a Label Studio annotation, as a run annotator's name."""
+class UserMatcher:
+    """Who wrote a Label Studio annotation, as a run annotator's name.
 
-    def __init__(self, names, annotator, user_map):
-        self.names, self.annotator, self.map = list(names), annotator, user_map
+    ``annotator`` (one person answered everything) wins; else the user's id or email in ``user_map``
+    (:func:`parse_user_map`); else the email itself or its part before ``@`` when that is an annotator.
+    Calling it with an annotation's ``completed_by`` (an id, or ``{"id", "email"}``) returns
+    ``(name, None)`` or ``(None, why)``.
+    """
+
+    def __init__(self, names, annotator=None, user_map=None, *, flag="--user-map"):
+        self.names, self.annotator, self.map, self.flag = list(names), annotator, user_map or {}, flag
 
     def _by_email(self, email):
         if email in self.names:
@@ -273,7 +335,7 @@ class _Authors:
             if name is not None:
                 return name, None
         who = email or user
-        return None, (f"Label Studio user {who!r} is not mapped to an annotator of this run; pass --user-map "
+        return None, (f"Label Studio user {who!r} is not mapped to an annotator of this run; pass {self.flag} "
                       f"{who}=NAME (or --annotator NAME when one person answered every task)")
 
 
@@ -324,77 +386,88 @@ def import_labelstudio(run_dir, export_path, *, annotator=None, user_map=None) -
     user_map : str, dict or path, optional
         See :func:`parse_user_map`.
 
-    Each annotation is checked as ``import-labels`` checks a row: its example (``data.example_id``) must
-    be waiting for that annotator, its one choice must be a class, an example may be answered once per
-    person. A cancelled annotation (``was_cancelled``) is stored as a skip. Good answers are committed
-    one by one; rejected ones are reported with their task and annotation ids.
+    Each annotation is checked as ``import-labels`` checks a row (:class:`autoal.batch_files.AnswerChecks`):
+    its example (``data.example_id``) must be waiting for that annotator, its one choice must be a class,
+    an example may be answered once per person. A cancelled annotation (``was_cancelled``) is stored as a
+    skip. Good answers are committed one by one; rejected ones are reported with their task and annotation ids.
     """
     mapping = parse_user_map(user_map)
     tasks = _read_export(export_path)
     state = open_run(run_dir)
     try:
         if annotator is not None:
-            _check_annotator(state, annotator)
-        names = state.settings["annotator_names"]
-        authors = _Authors(names, annotator, mapping)
-        report = LabelStudioReport(tasks=len(tasks))
-        lookups, seen = {}, {}
-        for k, task in enumerate(tasks):
-            task_name = f"task {task.get('id', f'#{k + 1}')}"
-            data = task.get("data") if isinstance(task.get("data"), dict) else {}
-            text_id = data.get("example_id")
-            annotations = task.get("annotations") or []
-            if text_id is None:
-                report.rejected.append((task_name, "it has no data.example_id: import tasks written by "
-                                        "`autoal export-labelstudio` into Label Studio"))
-                continue
-            text_id = str(text_id).strip()
-            answered = [a for a in annotations if isinstance(a, dict)]
-            if not answered:
-                report.blank += 1
-                continue
-            for annotation in answered:
-                where = f"{task_name} (annotation {annotation.get('id', '?')}, example {text_id!r})"
-                name, why = authors(annotation.get("completed_by"))
-                if name is None:
-                    report.rejected.append((where, why))
-                    continue
-                if name not in lookups:
-                    lookups[name] = _Lookup(state, name)
-                key = (name, text_id)
-                if annotation.get("was_cancelled"):
-                    why = _skip(state, lookups[name], name, text_id, seen.get(key))
-                    if not why:
-                        report.skipped += 1
-                else:
-                    label, why = _choice(annotation.get("result"))
-                    if not why and label is None:
-                        report.blank += 1
-                        continue
-                    if not why:
-                        before = report.stored
-                        why = _store_row(state, lookups[name], name, text_id, label, seen.get(key), report)
-                        if report.stored > before:
-                            report.by_annotator[name] = report.by_annotator.get(name, 0) + 1
-                seen.setdefault(key, task_name)
-                if why:
-                    report.rejected.append((where, why.replace("appears again (first on line", "appears again (first in")))
-        return report
+            AnswerChecks(state, None).check_annotator(annotator)
+        return store_answers(state, tasks, UserMatcher(state.settings["annotator_names"], annotator, mapping))
     finally:
         state.close()
 
 
-def _skip(state, lookup, annotator, text_id, first) -> str:
-    """Store a cancelled annotation as a skip; returns why it was refused, or ``""``."""
-    if first is not None:
-        return f"example {text_id!r} appears again for {annotator} (first in {first})"
-    if text_id in lookup.done:
-        return f"{annotator} already labelled example {text_id!r}"
-    if text_id in lookup.skipped:
-        return f"{annotator} already skipped example {text_id!r}"
-    if text_id not in lookup.open:
-        return (f"example {text_id!r} was never assigned to {annotator}; export the examples waiting for them with "
-                f"`autoal export-labelstudio RUN_DIR --annotator {annotator}`")
-    position, round_ = lookup.open[text_id]
-    state.skip(position, annotator, round_)
-    return ""
+def store_answers(state, tasks, users, *, done=frozenset()) -> LabelStudioReport:
+    """Check and store the annotations of Label Studio ``tasks`` (dicts as in its JSON export).
+
+    Parameters
+    ----------
+    state : RunState
+        The open run.
+    tasks : list of dict
+        Tasks with ``id``, ``data.example_id`` and ``annotations`` (``id``, ``completed_by``, ``result``,
+        ``was_cancelled``).
+    users : UserMatcher
+        Label Studio users to annotator names.
+    done : set of int
+        Annotation ids handled before (left alone).
+
+    Returns
+    -------
+    LabelStudioReport
+        Its ``outcomes`` list ``(annotation id, example id, annotator or None, outcome)`` for every
+        annotation looked at, outcome ``"stored"``, ``"skip"``, ``"blank"``, ``"user"`` (not matched to an
+        annotator) or ``"rejected"``.
+    """
+    report = LabelStudioReport(tasks=len(tasks))
+    checks, seen = AnswerChecks(state, report), {}
+    for k, task in enumerate(tasks):
+        task_name = f"task {task.get('id', f'#{k + 1}')}"
+        data = task.get("data") if isinstance(task.get("data"), dict) else {}
+        text_id = data.get("example_id")
+        answered = [a for a in task.get("annotations") or [] if isinstance(a, dict) and a.get("id") not in done]
+        if text_id is None:
+            report.rejected.append((task_name, "it has no data.example_id: import tasks written by "
+                                    "`autoal export-labelstudio` (or `autoal labelstudio push`) into Label Studio"))
+            continue
+        text_id = str(text_id).strip()
+        if not answered and not task.get("annotations"):
+            report.blank += 1
+        for annotation in answered:
+            _store_one(checks, report, users, seen, task_name, text_id, annotation)
+    return report
+
+
+def _store_one(checks, report, users, seen, task_name, text_id, annotation) -> None:
+    where = f"{task_name} (annotation {annotation.get('id', '?')}, example {text_id!r})"
+    name, why = users(annotation.get("completed_by"))
+    outcome = "rejected"
+    if name is None:
+        outcome = "user"
+    elif annotation.get("was_cancelled"):
+        why = checks.skip(name, text_id, seen.get((name, text_id)))
+        if not why:
+            report.skipped += 1
+            outcome = "skip"
+    else:
+        label, why = _choice(annotation.get("result"))
+        if not why and label is None:
+            report.blank += 1
+            report.outcomes.append((annotation.get("id"), text_id, name, "blank"))
+            return
+        if not why:
+            before = report.stored
+            why = checks.label(name, text_id, label, seen.get((name, text_id)))
+            if report.stored > before:
+                report.by_annotator[name] = report.by_annotator.get(name, 0) + 1
+                outcome = "stored"
+    if name is not None:
+        seen.setdefault((name, text_id), task_name)
+    if why:
+        report.rejected.append((where, why.replace("appears again (first on line", "appears again (first in")))
+    report.outcomes.append((annotation.get("id"), text_id, name, outcome))

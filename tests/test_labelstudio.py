@@ -57,6 +57,10 @@ def answer(task_id, example_id, label=None, *, user=1, cancelled=False, annotati
 def test_export_writes_tasks_with_local_files_urls_predictions_and_a_matching_config(waiting, capsys):
     run_dir, truth = waiting
     assert main(["export-labelstudio", str(run_dir), "--image-root", str(run_dir.parent)]) == 0
+    tasks = json.loads((run_dir / "labelstudio" / "round_01_tasks.json").read_text())
+    assert len(tasks) == 6 and not any("predictions" in t for t in tasks)  # no model guess unless asked for
+    capsys.readouterr()
+    assert main(["export-labelstudio", str(run_dir), "--image-root", str(run_dir.parent), "--predictions", "new"]) == 0
     printed = capsys.readouterr().out
     tasks_path = run_dir / "labelstudio" / "round_01_tasks.json"
     config_path = run_dir / "labelstudio" / "labeling_config.xml"

@@ -1,7 +1,8 @@
 """The command-line side of the labelling server and the Label Studio round trip.
 
-``autoal serve``, ``autoal annotators add|link|list``, ``autoal export-labelstudio`` and
-``autoal import-labelstudio``. Parsing imports nothing heavy; Flask and waitress load when serving.
+``autoal serve``, ``autoal annotators add|link|list``, ``autoal export-labelstudio``,
+``autoal import-labelstudio`` and ``autoal labelstudio push|pull|sync`` (:mod:`autoal.labelstudio_cli`).
+Parsing imports nothing heavy; Flask and waitress load when serving.
 """
 
 from __future__ import annotations
@@ -61,6 +62,9 @@ def add_parsers(sub, add_run_options) -> None:
     where.add_argument("--image-root", type=Path,
                        help="Label Studio's LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT (default: the folder holding all images)")
     where.add_argument("--paths", action="store_true", help="absolute image paths instead of local-files URLs")
+    export_p.add_argument("--predictions", choices=["none", "new", "all"], default="none",
+                          help="the model's guess as a pre-annotation: never (default, as on autoal's page), for "
+                          "examples nobody labelled yet, or also for relabels")
     import_p = sub.add_parser("import-labelstudio", help="store the answers of a Label Studio JSON export")
     import_p.add_argument("run_dir", type=Path)
     import_p.add_argument("export", type=Path, help="the JSON export (exportType=JSON)")
@@ -68,6 +72,10 @@ def add_parsers(sub, add_run_options) -> None:
     import_p.add_argument("--user-map", metavar="MAP",
                           help="Label Studio users to annotators: 1=alice,2=bob (ids or emails), or a JSON file "
                           "(a dict, or Label Studio's /api/users/ list)")
+
+    from ..labelstudio_cli import add_parser as add_labelstudio_parser
+
+    add_labelstudio_parser(sub)
 
 
 def _input_error(message):
@@ -288,7 +296,7 @@ def command_export_labelstudio(args):
     from ..labelstudio import export_labelstudio
 
     tasks, config, root = export_labelstudio(args.run_dir, args.annotator, out_dir=args.out, image_root=args.image_root,
-                                             paths=args.paths)
+                                             paths=args.paths, predictions=args.predictions)
     print(f"wrote {tasks}")
     print(f"wrote {config}")
     if root is not None:
@@ -310,5 +318,12 @@ def command_import_labelstudio(args):
     return 1 if report.rejected else 0
 
 
+def command_labelstudio(args):
+    from ..labelstudio_cli import command_labelstudio as run_command
+
+    return run_command(args)
+
+
 COMMANDS = {"serve": command_serve, "annotators": command_annotators,
-            "export-labelstudio": command_export_labelstudio, "import-labelstudio": command_import_labelstudio}
+            "export-labelstudio": command_export_labelstudio, "import-labelstudio": command_import_labelstudio,
+            "labelstudio": command_labelstudio}

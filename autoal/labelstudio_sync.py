@@ -1,0 +1,112 @@
+"""Label Studio as the labelling front end of a run: pull answers, train when the batch is answered, push the next.
+
+One loop, one process, over the run's :class:`~autoal.session.Session` (the same steps ``autoal serve``
+drives): every ``poll`` seconds it pulls the answers given in Label Studio (:func:`autoal.labelstudio_live.pull`);
+when every example of the round's batch has its answers it finishes the round (consensus, training,
+holdout accuracy) and at once selects the next batch and pushes it (:func:`autoal.labelstudio_live.push`).
+Every step commits before it returns, so stopping it (Ctrl+C) at any moment loses nothing; started
+again, it goes on from the store. Do not drive the same run with ``autoal serve`` at the same time.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+
+from .labelstudio_live import connect, pull, push
+
+__all__ = ["sync"]
+
+
+def sync(run_dir, *, url, token, title=None, image_root=None, predictions="none", users=None, poll=2.0, log=print,
+         stop=None, session=None) -> str:
+    """Keep the run and its Label Studio project in step until the run stops (or ``stop`` is set).
+
+    Parameters
+    ----------
+    run_dir : path-like
+        The run folder (its annotators answer in Label Studio).
+    url, token, title, image_root, predictions, users :
+        As for :func:`autoal.labelstudio_live.push` and :func:`~autoal.labelstudio_live.pull`.
+    poll : float
+        Seconds between looks at Label Studio while the batch waits for answers.
+    log : callable
+        Where progress lines go.
+    stop : threading.Event, optional
+        Set it to stop after the step in progress (Ctrl+C stops the loop too).
+    session : Session, optional
+        The run's session (default :func:`autoal.loop.resume_session`); closed on return.
+
+    Returns
+    -------
+    str
+        Why it stopped: the run's stop reason, or ``"stopped"`` when ``stop`` was set.
+    """
+    from .loop import resume_session
+
+    if poll <= 0 or not math.isfinite(poll):
+        from .errors import InputError
+
+        raise InputError(f"--poll must be a positive number of seconds, got {poll}")
+    stop = stop or threading.Event()
+    ls = connect(url, token)
+    session = session or resume_session(run_dir, verbose=False)
+    where = dict(url=url, token=token, title=title, state=session.state, ls=ls)
+    reported, pushed = set(), set()
+    try:
+        while not stop.is_set():
+            reason = _step(session, where, image_root, predictions, users, log, reported, pushed)
+            if reason:
+                session.result(reason)
+                log(f"autoal labelstudio sync: the run has stopped: {reason}")
+                return reason
+            if reason is None:
+                stop.wait(poll)
+        return "stopped"
+    finally:
+        if session.scorer is not None:
+            session.scorer.shutdown()
+        session.state.close()
+
+
+def _step(session, where, image_root, predictions, users, log, reported, pushed):
+    """One look: a stop reason, ``""`` when a round was just trained (look again at once), else None."""
+    reason = session.stop_reason()
+    if reason:
+        return reason
+    r = session.next_round
+    if not len(session.state.snapshot().assigned_in(r)):
+        reason = session.start_round(r)
+        if reason:
+            return reason
+        if any(not a.answers_later for a in session.annotators):
+            session.ask(r)
+    if r not in pushed:  # once per round (and once when the loop starts): tasks already there are left alone
+        done = push(session.state.folder, image_root=image_root, predictions=predictions, **where)
+        pushed.add(r)
+        if done.pushed:
+            log(f"autoal labelstudio sync: round {r}: {done.message()}")
+    report = pull(session.state.folder, users=users, **where)
+    _log_pull(report, log, reported)
+    if session.waiting(r):
+        return None
+    started = time.perf_counter()
+    row = session.finish_round(r)
+    accuracy = row.get("accuracy")
+    shown = "n/a" if accuracy is None or (isinstance(accuracy, float) and math.isnan(accuracy)) else f"{accuracy:.3f}"
+    log(f"autoal labelstudio sync: round {r} trained on {row.get('n_labeled')} labelled examples in "
+        f"{time.perf_counter() - started:.1f} s, holdout accuracy {shown}")
+    return ""
+
+
+def _log_pull(report, log, reported) -> None:
+    """Stored answers, and each rejection once (a rejection stays until someone fixes it in Label Studio)."""
+    if report.stored or report.skipped:
+        who = ", ".join(f"{n}: {k}" for n, k in sorted(report.by_annotator.items()))
+        log(f"autoal labelstudio sync: stored {report.stored} labels" + (f" ({who})" if who else "")
+            + f", {report.skipped} skips")
+    for where, why in report.rejected:
+        if (where, why) not in reported:
+            reported.add((where, why))
+            log(f"autoal labelstudio sync: not stored: {where}: {why}")
