@@ -144,3 +144,71 @@ def test_type_to_filter_among_257_classes(tmp_path, browser):
         server.close()
     stored = labels_of(tmp_path / "run", "ann")
     assert stored[["example_id", "label"]].values.tolist() == [[first, "128.class_128"], [second, classes[8]]]
+
+
+def box(page, selector) -> dict:
+    return page.eval_on_selector(selector, "e => { const r = e.getBoundingClientRect(); "
+                                           "return {x: r.x, y: r.y, width: r.width, height: r.height}; }")
+
+
+def test_phone_width_layout_zoom_key_legend_undo_and_focus(tmp_path, browser):
+    """From 360 px wide: the image spans the screen, the class buttons answer; a click or Space zooms; Undo is
+    disabled with nothing to undo; a disabled button keeps no focus ring; the organiser page fits too."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    run_dir, truth, session = make_run(tmp_path, names=("alice", "bob"), batch_size=8, relabel=False)
+    server, tokens = serve_http(run_dir, session)
+    try:
+        server.driver.wait_for(lambda s: s["phase"] == "labelling" and s["round"] == 1, 120)
+        page = browser.new_page()
+        page.set_viewport_size({"width": 360, "height": 740})
+        page.goto(f"{server.url}/label?token={tokens['alice']}")
+        first = shown_example(page)
+        assert page.is_disabled("#undo")  # nothing to undo yet
+        assert box(page, "#image")["width"] >= 0.8 * 360
+        assert page.eval_on_selector("html", "e => e.scrollWidth") <= 360  # nothing sticks out sideways
+        assert not page.is_visible("#legend")  # no keyboard on a phone: the legend gives way to the image
+        style = page.eval_on_selector("#progress", "e => [getComputedStyle(e).appearance, getComputedStyle(e).borderTopWidth]")
+        assert style == ["none", "0px"]  # a bar, not a field
+        button = f'#classes .cls[data-label="{truth[first]}"]'
+        assert page.is_visible(button) and box(page, button)["width"] >= 100
+        page.click(button)  # Playwright clicks only what is visible, enabled and not covered
+        second = next_example(page, first)
+        assert labels_of(run_dir, "alice")["example_id"].tolist() == [first]
+        assert page.is_enabled("#undo")
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.screenshot(path=str(ARTIFACTS / "annotator_page_390px.png"), full_page=True)
+
+        small = box(page, "#image")
+        page.click("#image")  # a click zooms
+        page.wait_for_selector("#stage.zoomed")
+        assert box(page, "#image")["height"] > small["height"]
+        page.keyboard.press(" ")  # Space toggles it back
+        page.wait_for_selector("#stage:not(.zoomed)")
+        page.keyboard.press(" ")
+        page.wait_for_selector("#stage.zoomed")
+        page.keyboard.press("Escape")
+        page.wait_for_selector("#stage:not(.zoomed)")
+
+        page.set_viewport_size({"width": 1200, "height": 800})
+        assert page.is_visible("#legend") and "Space" in page.inner_text("#legend")
+        page.screenshot(path=str(ARTIFACTS / "annotator_page_desktop.png"))
+        classes = page.eval_on_selector_all("#classes .cls", "bs => bs.map(b => b.dataset.label)")
+        third = second
+        for _ in range(2):
+            page.keyboard.press(str(classes.index(truth[third]) + 1))
+            third = next_example(page, third)
+        page.focus("#skip")
+        page.keyboard.press("Enter")  # skip the last one from the keyboard: the button then turns disabled
+        page.wait_for_selector("#image[hidden]", state="attached")
+        assert page.is_disabled("#skip")
+        assert page.eval_on_selector("#skip", "b => document.activeElement !== b && getComputedStyle(b).outlineStyle === 'none'")
+
+        organiser = browser.new_page()
+        organiser.set_viewport_size({"width": 360, "height": 740})
+        organiser.goto(f"{server.url}/organiser?token={tokens['organiser']}")
+        assert organiser.eval_on_selector("html", "e => e.scrollWidth") <= 360
+        assert box(organiser, "#panel svg")["width"] >= 250 and organiser.is_visible("#train")
+        organiser.set_viewport_size({"width": 390, "height": 844})
+        organiser.screenshot(path=str(ARTIFACTS / "organiser_page_390px.png"), full_page=True)
+    finally:
+        server.close()

@@ -98,7 +98,7 @@ class RoundDriver:
             if phase in ("labelling", "error"):
                 self._train_requested = True
                 self._wake.set()
-                return True, f"training round {round_} on {new_answers} new answer(s) and the earlier ones"
+                return True, f"training round {round_}: {new_answers} new answer(s) since the last trained round"
             if phase in ("training", "selecting"):
                 return False, f"already {phase} (round {round_}); the next batch follows"
             if phase == "stopped":
