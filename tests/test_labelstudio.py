@@ -227,7 +227,7 @@ class LabelStudio:
     """A Label Studio server started for one test, spoken to through its HTTP API."""
 
     def __init__(self, folder: Path, document_root: Path):
-        self.folder, self.port = folder, free_port()
+        self.folder, self.port, self.document_root = folder, free_port(), document_root
         self.url = f"http://127.0.0.1:{self.port}"
         self.token = "autoal" + os.urandom(12).hex()
         self.env = dict(os.environ, LABEL_STUDIO_BASE_DATA_DIR=str(folder / "data"), HOME=str(folder),
@@ -288,60 +288,68 @@ class LabelStudio:
         self.log.close()
 
 
-@pytest.mark.labelstudio
-def test_round_trip_through_a_real_label_studio(waiting, tmp_path, capsys):
+@pytest.fixture(scope="module")
+def studio(tmp_path_factory):
+    """One real Label Studio for this module's tests (it takes ~40 s to start), serving local files from under
+    pytest's base temporary folder (every test's tmp_path), with alice (the admin) and bob as users."""
     if not LABEL_STUDIO.is_file():
         pytest.skip(f"{LABEL_STUDIO} is missing: bash scripts/setup_test_tools.sh installs label-studio==1.23.2 there")
+    folder = tmp_path_factory.mktemp("label_studio")
+    server = LabelStudio(folder, tmp_path_factory.getbasetemp())
+    try:
+        server.wait()
+        server.bob = server.call("POST", "/api/users/", {"email": "bob@example.com", "username": "bob",
+                                                         "password": "bob-password-1"})
+        server.bob_token = server.user_token("bob@example.com")
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.mark.labelstudio
+def test_round_trip_through_a_real_label_studio(waiting, tmp_path, capsys, studio):
     run_dir, truth = waiting
-    root = tmp_path  # Label Studio's local-files document root: the images are under it
-    assert main(["export-labelstudio", str(run_dir), "--image-root", str(root)]) == 0
+    root = studio.document_root  # Label Studio's local-files document root: the images are under it
+    assert main(["export-labelstudio", str(run_dir), "--image-root", str(root), "--predictions", "all"]) == 0
     tasks_path = run_dir / "labelstudio" / "round_01_tasks.json"
     config = (run_dir / "labelstudio" / "labeling_config.xml").read_text()
     exported = json.loads(tasks_path.read_text())
-    (tmp_path / "ls").mkdir()
-    studio = LabelStudio(tmp_path / "ls", root)
-    try:
-        studio.wait()
-        bob_user = studio.call("POST", "/api/users/", {"email": "bob@example.com", "username": "bob",
-                                                      "password": "bob-password-1"})
-        bob_token = studio.user_token("bob@example.com")
-        project = studio.call("POST", "/api/projects/", {"title": "autoal round 1", "label_config": config})
-        imported = studio.call("POST", f"/api/projects/{project['id']}/import", exported)
-        assert imported["task_count"] == 6 and imported["prediction_count"] == 6
-        tasks = studio.call("GET", f"/api/tasks/?project={project['id']}&page_size=100")["tasks"]
-        by_example = {t["data"]["example_id"]: t for t in tasks}
-        assert set(by_example) == {t["data"]["example_id"] for t in exported}
-        # a Local files storage that covers the images (imported as tasks, not synced) lets Label Studio serve them
-        studio.call("POST", "/api/storages/localfiles/", {"project": project["id"], "title": "autoal images",
-                                                          "path": str(root / "images"), "use_blob_urls": True})
-        first = tasks[0]["data"]["image"]  # Label Studio serves autoal's image from the local-files URL
-        status, image = studio.call("GET", first, raw=True)
-        assert status == 200 and image == (root / first[len(LOCAL_FILES):]).read_bytes()
-        predictions = studio.call("GET", f"/api/predictions/?project={project['id']}")
-        assert {p["model_version"] for p in predictions} == {exported[0]["predictions"][0]["model_version"]}
-        assert sorted(p["score"] for p in predictions) == sorted(t["predictions"][0]["score"] for t in exported)
+    bob_user, bob_token = studio.bob, studio.bob_token
+    project = studio.call("POST", "/api/projects/", {"title": "autoal round 1", "label_config": config})
+    imported = studio.call("POST", f"/api/projects/{project['id']}/import", exported)
+    assert imported["task_count"] == 6 and imported["prediction_count"] == 6
+    tasks = studio.call("GET", f"/api/tasks/?project={project['id']}&page_size=100")["tasks"]
+    by_example = {t["data"]["example_id"]: t for t in tasks}
+    assert set(by_example) == {t["data"]["example_id"] for t in exported}
+    # a Local files storage that covers the images (imported as tasks, not synced) lets Label Studio serve them
+    studio.call("POST", "/api/storages/localfiles/", {"project": project["id"], "title": "autoal images",
+                                                      "path": str(tmp_path / "images"), "use_blob_urls": True})
+    first = tasks[0]["data"]["image"]  # Label Studio serves autoal's image from the local-files URL
+    status, image = studio.call("GET", first, raw=True)
+    assert status == 200 and image == (root / first[len(LOCAL_FILES):]).read_bytes()
+    predictions = studio.call("GET", f"/api/predictions/?project={project['id']}")
+    assert {p["model_version"] for p in predictions} == {exported[0]["predictions"][0]["model_version"]}
+    assert sorted(p["score"] for p in predictions) == sorted(t["predictions"][0]["score"] for t in exported)
 
-        def annotate(example_id, token, label=None, cancelled=False):
-            result = [] if label is None else [{"from_name": "label", "to_name": "image", "type": "choices",
-                                               "value": {"choices": [label]}}]
-            studio.call("POST", f"/api/tasks/{by_example[example_id]['id']}/annotations/",
-                        {"result": result, "was_cancelled": cancelled}, token=token)
+    def annotate(example_id, token, label=None, cancelled=False):
+        result = [] if label is None else [{"from_name": "label", "to_name": "image", "type": "choices",
+                                           "value": {"choices": [label]}}]
+        studio.call("POST", f"/api/tasks/{by_example[example_id]['id']}/annotations/",
+                    {"result": result, "was_cancelled": cancelled}, token=token)
 
-        mine = {name: [t["data"]["example_id"] for t in exported if t["data"]["autoal_annotators"] == [name]]
-                for name in ("alice", "bob")}
-        a, b = mine["alice"], mine["bob"]
-        annotate(a[0], studio.token, truth[a[0]])  # alice, the Label Studio admin
-        annotate(a[1], studio.token, truth[a[1]])
-        annotate(a[2], studio.token, cancelled=True)  # can't tell
-        annotate(b[0], bob_token, truth[b[0]])  # bob, with his own token
-        wrong = next(c for c in ("red", "green", "blue") if c != truth[b[1]])
-        annotate(b[1], bob_token, wrong)
-        annotate(a[0], bob_token, truth[a[0]])  # bob answers one of alice's: not assigned to him
-        status, data = studio.call("GET", f"/api/projects/{project['id']}/export?exportType=JSON", raw=True)
-        assert status == 200
-        users = studio.call("GET", "/api/users/")
-    finally:
-        studio.close()
+    mine = {name: [t["data"]["example_id"] for t in exported if t["data"]["autoal_annotators"] == [name]]
+            for name in ("alice", "bob")}
+    a, b = mine["alice"], mine["bob"]
+    annotate(a[0], studio.token, truth[a[0]])  # alice, the Label Studio admin
+    annotate(a[1], studio.token, truth[a[1]])
+    annotate(a[2], studio.token, cancelled=True)  # can't tell
+    annotate(b[0], bob_token, truth[b[0]])  # bob, with his own token
+    wrong = next(c for c in ("red", "green", "blue") if c != truth[b[1]])
+    annotate(b[1], bob_token, wrong)
+    annotate(a[0], bob_token, truth[a[0]])  # bob answers one of alice's: not assigned to him
+    status, data = studio.call("GET", f"/api/projects/{project['id']}/export?exportType=JSON", raw=True)
+    assert status == 200
+    users = studio.call("GET", "/api/users/")
     export = tmp_path / "export.json"
     export.write_bytes(data)
     (tmp_path / "users.json").write_text(json.dumps(users))
@@ -360,3 +368,94 @@ def test_round_trip_through_a_real_label_studio(waiting, tmp_path, capsys):
     assert [r[1] for r in table_rows(run_dir)["skips"]] == ["alice"]
     left, _, _ = open_tasks(run_dir)  # what is still open: bob's unanswered example only
     assert [t["data"]["example_id"] for t in left] == [b[2]]
+
+
+# -- autoal labelstudio push / pull / sync against the real Label Studio ----------------------------------
+
+
+def sdk(studio, token=None):
+    from label_studio_sdk import LabelStudio as Client
+
+    return Client(base_url=studio.url, api_key=token or studio.token)
+
+
+def project_tasks(client, title) -> list:
+    """``[(task id, data), ...]`` of the project titled ``title``."""
+    (project,) = [p for p in client.projects.list() if p.title == title]
+    return [(t.id, t.data) for t in client.tasks.list(project=project.id, page_size=500)]
+
+
+def choose(label):
+    return [{"from_name": "label", "to_name": "image", "type": "choices", "value": {"choices": [label]}}]
+
+
+def connection(studio, title):
+    return ["--url", studio.url, "--token", studio.token, "--title", title]
+
+
+@pytest.mark.labelstudio
+def test_push_pull_and_sync_a_full_round_with_two_users(waiting, capsys, studio):
+    import threading
+
+    from autoal.labelstudio_sync import sync
+
+    run_dir, truth = waiting
+    title = "autoal live round trip"
+    push = ["labelstudio", "push", str(run_dir), "--image-root", str(studio.document_root)] + connection(studio, title)
+    assert main(push) == 0
+    assert f"project '{title}' (created" in capsys.readouterr().out
+    assert main(push) == 0  # again: found, nothing added
+    assert "pushed 0 tasks (rounds -), 6 were there already" in capsys.readouterr().out
+    admin, bob = sdk(studio), sdk(studio, studio.bob_token)
+    tasks = project_tasks(admin, title)
+    assert len(tasks) == 6 and {d["autoal_round"] for _, d in tasks} == {1}
+    (project,) = [p for p in admin.projects.list() if p.title == title]
+    assert not [p for p in admin.predictions.list(project=project.id)]  # no model guess unless --predictions
+    assert [s.path for s in admin.import_storage.local.list(project=project.id)] == [str(run_dir.parent / "images")]
+    task_of = {d["example_id"]: t for t, d in tasks}
+    mine = {n: [d["example_id"] for _, d in tasks if d["autoal_annotators"] == [n]] for n in ("alice", "bob")}
+    a, b = mine["alice"], mine["bob"]
+    admin.annotations.create(id=task_of[a[0]], result=choose(truth[a[0]]))  # alice is the admin
+    admin.annotations.create(id=task_of[a[1]], result=choose(truth[a[1]]))
+    admin.annotations.create(id=task_of[a[2]], result=[], was_cancelled=True)  # can't tell: a skip
+    bob.annotations.create(id=task_of[b[0]], result=choose(truth[b[0]]))
+    bob.annotations.create(id=task_of[a[0]], result=choose(truth[a[0]]))  # not bob's: refused
+
+    pull = ["labelstudio", "pull", str(run_dir)] + connection(studio, title)
+    assert main(pull + ["--user", "alice@example.com=carol"]) == 1  # a user mapped to no annotator: nothing stored
+    out = capsys.readouterr().out
+    assert "Label Studio user alice@example.com maps to 'carol', which is not an annotator of this run" in out
+    assert "stored 1 labels (bob: 1)" in out and f"example '{a[0]}' was never assigned to bob" in out
+    assert list(labels_of(run_dir, "bob")["example_id"]) == [b[0]] and labels_of(run_dir, "alice").empty
+    assert main(pull) == 0  # matched by email now; what was dealt with is not read again
+    out = capsys.readouterr().out
+    assert "stored 2 labels (alice: 2), 1 skips" in out and "rejected" not in out
+    stored = labels_of(run_dir)
+    assert sorted(stored[stored["annotator"].isin(["alice", "bob"])][["example_id", "annotator", "label"]].itertuples(
+        index=False, name=None)) == sorted([(a[0], "alice", truth[a[0]]), (a[1], "alice", truth[a[1]]),
+                                            (b[0], "bob", truth[b[0]])])
+    assert [r[1] for r in table_rows(run_dir)["skips"]] == ["alice"]
+
+    bob.annotations.create(id=task_of[b[1]], result=choose(truth[b[1]]))
+    bob.annotations.create(id=task_of[b[2]], result=choose(truth[b[2]]))  # the batch is answered
+    lines, stop = [], threading.Event()
+    looping = threading.Thread(target=lambda: lines.append(sync(
+        run_dir, url=studio.url, token=studio.token, title=title, image_root=studio.document_root, poll=0.2,
+        log=lines.append, stop=stop)))
+    looping.start()
+    try:
+        deadline = time.monotonic() + 300
+        while not any(d["autoal_round"] == 2 for _, d in project_tasks(admin, title)):
+            assert looping.is_alive() and time.monotonic() < deadline, lines
+            time.sleep(0.5)
+    finally:
+        stop.set()
+        looping.join(120)
+    assert not looping.is_alive() and lines[-1] == "stopped", lines
+    assert any("round 1 trained" in line for line in lines), lines
+    with sqlite3.connect(run_dir / "run.sqlite") as db:
+        assert [r for (r,) in db.execute("SELECT round FROM rounds ORDER BY round")] == [0, 1]
+    left, _, _ = open_tasks(run_dir)  # round 2's batch, in autoal and in Label Studio, each example once
+    second = [d for _, d in project_tasks(admin, title) if d["autoal_round"] == 2]
+    assert len(second) == 6 and sorted(d["example_id"] for d in second) == sorted(t["data"]["example_id"] for t in left)
+    assert len(project_tasks(admin, title)) == 12
