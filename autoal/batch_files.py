@@ -23,7 +23,7 @@ from .manifest import read_csv_lines
 from .run_state import open_run
 from .store import DuplicateAnnotation
 
-__all__ = ["export_batch", "import_labels", "ImportReport", "open_examples", "AnswerChecks"]
+__all__ = ["export_batch", "import_labels", "ImportReport", "open_examples", "AnswerChecks", "waiting_round"]
 
 BATCH_COLUMNS = ["example_id", "image_path", "label"]
 
@@ -77,23 +77,55 @@ def export_batch(run_dir, annotator, out=None) -> Path:
         state.close()
 
 
+def _count(n, word) -> str:
+    """``1 row``, ``2 rows``."""
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def waiting_round(state) -> tuple:
+    """``(round, {annotator: open examples})``: the round the run goes on with (the one after its last
+    recorded round) and who still owes answers for it (empty when its batch is complete)."""
+    records = state.store.rounds()
+    r = int(records[-1][0]["round"]) + 1 if records else 0
+    _, _, names = state.snapshot().pending(rounds=[r])
+    owed, counts = np.unique(np.asarray(names, dtype=str), return_counts=True)
+    return r, {str(n): int(k) for n, k in zip(owed, counts)}
+
+
 @dataclass
 class ImportReport:
-    """What :func:`import_labels` did: labels stored, rows left blank, rows rejected (line, reason)."""
+    """What :func:`import_labels` did: labels stored, rows left blank, rows rejected (line, reason), and
+    what the run waits for now (``round``, ``pending``: ``{annotator: open examples}`` in that round)."""
 
     stored: int = 0
     blank: int = 0
     rejected: list = field(default_factory=list)
     ignored_columns: list = field(default_factory=list)
+    round: int = 0
+    pending: dict = field(default_factory=dict)
 
     def message(self) -> str:
-        parts = [f"stored {self.stored} labels", f"{self.blank} rows left blank"]
+        """What happened, one line, then the rejected rows with their line numbers."""
+        parts = [f"stored {_count(self.stored, 'label')}"]
+        if self.blank:
+            parts.append(f"{_count(self.blank, 'row')} left blank (still open)")
         if self.ignored_columns:
-            parts.append(f"ignored columns {self.ignored_columns}")
+            parts.append(f"ignored {'column' if len(self.ignored_columns) == 1 else 'columns'} {self.ignored_columns}")
+        if self.rejected:
+            parts.append(f"rejected {_count(len(self.rejected), 'row')}")
         text = "; ".join(parts)
         if self.rejected:
-            text += f"; rejected {len(self.rejected)} rows:\n" + "\n".join(f"  line {n}: {why}" for n, why in self.rejected)
+            text += ":\n" + "\n".join(f"  line {n}: {why}" for n, why in self.rejected)
         return text
+
+    def next_step(self, run_dir) -> str:
+        """What to do next: resume when the round's batch is complete, else who it still waits for."""
+        if not self.pending:
+            return (f"round {self.round}'s batch is complete: `autoal resume {run_dir}` trains on the new labels and "
+                    "picks the next batch")
+        owed = ", ".join(f"{name} ({_count(k, 'example')})" for name, k in self.pending.items())
+        return (f"round {self.round} still waits for {owed}; `autoal resume {run_dir} --partial` trains now on what "
+                "has arrived")
 
 
 def _read_rows(path):
@@ -144,6 +176,7 @@ def import_labels(run_dir, path, annotator) -> ImportReport:
             seen.setdefault(text_id, line)
             if problem:
                 report.rejected.append((line, problem))
+        report.round, report.pending = waiting_round(state)
         return report
     finally:
         state.close()
@@ -159,7 +192,7 @@ def _store_row(state, lookup, annotator, text_id, text_label, first_line, report
         return f"{annotator} skipped example {text_id!r} earlier; it was given to someone else"
     if text_id not in lookup.open:
         return (f"example {text_id!r} was never assigned to {annotator}; the examples waiting for them are in "
-                f"`autoal export-batch RUN_DIR --annotator {annotator}`")
+                f"`autoal export-batch {state.folder} --annotator {annotator}`")
     value = match_class(text_label, state.classes)
     if value is None:
         report.blank += 1

@@ -24,7 +24,9 @@ def _positive_int(text):
     return value
 
 
-def _add_run_options(p, *, defaults):
+def _add_run_options(p, *, defaults, page=False):
+    """The options of a run; ``page``: for ``autoal serve`` (people answer on the page, the run lives in
+    RUN_DIR), without the ones it has no use for (--out, --init-per-class, --terminal, --simulated)."""
     from .learners import LEARNERS
     from .strategies import STRATEGIES
 
@@ -33,8 +35,9 @@ def _add_run_options(p, *, defaults):
                    "with k-means batches and initial set when embeddings are available)")
     p.add_argument("--batch-size", type=_positive_int, default=defaults["batch_size"], help="labels asked per round")
     p.add_argument("--rounds", type=_positive_int, default=defaults["n_rounds"], help="query rounds after round 0")
-    p.add_argument("--init-per-class", type=_positive_int, default=defaults["initial_per_class"],
-                   help="labels per class revealed before round 1 (simulation mode)")
+    if not page:
+        p.add_argument("--init-per-class", type=_positive_int, default=defaults["initial_per_class"],
+                       help="labels per class revealed before round 1 (simulation mode)")
     p.add_argument("--learner", default="auto", choices=["auto"] + sorted(LEARNERS),
                    help="model retrained every round (default auto: autogluon with images, tabular for a table "
                    "without images)")
@@ -44,7 +47,8 @@ def _add_run_options(p, *, defaults):
                    "COLUMN:KIND sets a kind (numeric, categorical or text), e.g. --feature-cols age,zip:categorical")
     p.add_argument("--text-checkpoint", metavar="DIR",
                    help="AutoGluon: a local Hugging Face checkpoint folder for text columns (nothing is downloaded)")
-    p.add_argument("--out", type=Path, help="output folder (default: ./autoal-runs/<name>-<time>)")
+    if not page:
+        p.add_argument("--out", type=Path, help="output folder (default: ./autoal-runs/<name>-<time>)")
     p.add_argument("--seed", type=int, default=0, help="random seed")
     p.add_argument("--target-accuracy", type=float, help="stop once holdout accuracy reaches this")
     p.add_argument("--batch", default="auto", choices=["auto", "topk", "kmeans"],
@@ -69,14 +73,20 @@ def _add_run_options(p, *, defaults):
     p.add_argument("--image-size", type=_positive_int, help="AutoGluon: image side in pixels (default 64)")
     p.add_argument("--checkpoint", help="AutoGluon: local timm checkpoint folder or weights file")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
-    who = p.add_mutually_exclusive_group()
-    who.add_argument("--annotators", help="comma-separated names of people labelling through files "
-                     "(autoal export-batch / import-labels); the run pauses for their labels")
-    who.add_argument("--terminal", metavar="NAME", help="label at this terminal as NAME")
-    who.add_argument("--simulated", type=_positive_int, metavar="N",
-                     help="simulation: N simulated annotators of mixed accuracy (needs a fully labelled manifest)")
-    p.add_argument("--simulated-accuracy", default="0.65,0.95", metavar="LOW,HIGH",
-                   help="accuracy range of --simulated annotators (default 0.65,0.95)")
+    if page:
+        p.add_argument("--annotators", help="comma-separated names of the people labelling on the page (each gets a "
+                       "personal link); needed with --manifest")
+        p.set_defaults(out=None, init_per_class=defaults["initial_per_class"], terminal=None, simulated=None,
+                       simulated_accuracy=None)
+    else:
+        who = p.add_mutually_exclusive_group()
+        who.add_argument("--annotators", help="comma-separated names of people answering later, through files "
+                         "(autoal export-batch / import-labels) or the page (autoal serve); the run pauses for them")
+        who.add_argument("--terminal", metavar="NAME", help="label at this terminal as NAME")
+        who.add_argument("--simulated", type=_positive_int, metavar="N",
+                         help="simulation: N simulated annotators of mixed accuracy (needs a fully labelled manifest)")
+        p.add_argument("--simulated-accuracy", default="0.65,0.95", metavar="LOW,HIGH",
+                       help="accuracy range of --simulated annotators (default 0.65,0.95)")
     p.add_argument("--no-relabel", action="store_true", help="never ask a second label for a labelled example")
 
 
@@ -111,6 +121,15 @@ def build_parser() -> argparse.ArgumentParser:
     import_p.add_argument("run_dir", type=Path)
     import_p.add_argument("file", type=Path)
     import_p.add_argument("--annotator", required=True)
+    labels_p = sub.add_parser("export-labels", help="write a run's labels as CSV: every annotation, or the consensus "
+                              "per example (paused, stopped or being served)")
+    labels_p.add_argument("run_dir", type=Path)
+    labels_p.add_argument("--consensus", action="store_true",
+                          help="one row per labelled example: consensus label, its quality, number of annotations")
+    labels_p.add_argument("--out", type=Path,
+                          help="CSV to write (default RUN_DIR/labels.csv, with --consensus RUN_DIR/consensus.csv)")
+    labels_p.add_argument("--annotators", type=Path, metavar="FILE",
+                          help="also write each annotator's label count and estimated quality to FILE")
     convert_p = sub.add_parser("convert", help="convert a run folder written by an earlier autoal (data.pkl) into a "
                                "run store, from the manifest it started with; nothing pickled is read")
     convert_p.add_argument("run_dir", type=Path)
@@ -212,8 +231,20 @@ def _command_run(args):
 
     image_col = None if args.no_images else args.image_col
     df = load_manifest(args.manifest, label=args.label, image_col=image_col)
+    _check_someone_labels(args, df, str(args.manifest))
     test_df = load_manifest(args.test, label=args.label, image_col=image_col) if args.test else None
     return run(df, test_df=test_df, label=args.label, image_col=image_col, **_run_kwargs(args, args.manifest.stem))
+
+
+def _check_someone_labels(args, df, source) -> None:
+    """A manifest with missing labels needs people to label: say so in the command's own flags."""
+    from .errors import InputError
+
+    n_missing = int(df[args.label].isna().sum()) if args.label in df else 0
+    if n_missing and not (args.annotators or args.terminal or args.simulated):
+        raise InputError(f"{source!r} has {n_missing} rows without a label and nobody to label them: pass "
+                         "--annotators alice,bob (people answering through files or `autoal serve`), --terminal NAME "
+                         "(label here, in this terminal), or fill in every label to simulate labelling")
 
 
 def _command_demo(args):
@@ -245,8 +276,26 @@ def _command_import(args):
 
     report = import_labels(args.run_dir, args.file, args.annotator)
     print(report.message())
-    print(f"next: `autoal resume {args.run_dir}` trains on the new labels and picks the next batch")
+    print(report.next_step(args.run_dir))
     return 1 if report.rejected else 0
+
+
+def _command_export_labels(args):
+    from .export import export_labels
+
+    written = export_labels(args.run_dir, args.out, consensus=args.consensus, annotators=args.annotators)
+    path, rows = written["labels"]
+    what = "labelled example" if args.consensus else "annotation"
+    print(f"wrote {path}: {_count(rows, what)}")
+    if "annotators" in written:
+        path, rows = written["annotators"]
+        print(f"wrote {path}: {_count(rows, 'annotator')}")
+    return 0
+
+
+def _count(n, word) -> str:
+    """``1 row``, ``2 rows``."""
+    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def _command_convert(args):
@@ -265,7 +314,8 @@ def main(argv=None) -> int:
     from .manifest_cli import manifest_command
 
     commands = {"run": _command_run, "demo": _command_demo, "resume": _command_resume,
-                "export-batch": _command_export, "import-labels": _command_import, "convert": _command_convert,
+                "export-batch": _command_export, "import-labels": _command_import,
+                "export-labels": _command_export_labels, "convert": _command_convert,
                 "manifest": manifest_command}
     from .server.commands import COMMANDS as SERVER_COMMANDS
 
@@ -276,8 +326,9 @@ def main(argv=None) -> int:
         print(f"autoal: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        folder = (args.out if args.command in ("run", "demo") else getattr(args, "run_dir", None)) or "RUN_DIR"
         print("autoal: interrupted; every label given so far is in the run's label store: "
-              "continue with `autoal resume RUN_DIR`", file=sys.stderr)
+              f"continue with `autoal resume {folder}`", file=sys.stderr)
         return 130
     if isinstance(result, int) or result is None:
         return result or 0

@@ -308,29 +308,31 @@ def drive(session: Session, *, partial=False) -> RunResult:
     """
     try:
         try:
-            reason = _rounds(session, partial)
+            reason, paused = _rounds(session, partial)
         except StopAnnotation as exc:
             reason = f"stopped by an annotator ({exc}); continue with autoal resume {session.state.folder}"
-        return session.result(reason)
+            paused = True
+        return session.result(reason, paused=paused)
     finally:
         if session.scorer is not None:
             session.scorer.shutdown()
         session.state.close()
 
 
-def _rounds(session: Session, partial: bool) -> str:
+def _rounds(session: Session, partial: bool) -> tuple:
+    """Run rounds until a stop reason; returns ``(reason, paused)``, paused when the run waits for answers."""
     while True:
         reason = session.stop_reason()
         if reason:
-            return reason
+            return reason, False
         r = session.next_round
         reason = session.start_round(r)
         if reason:
-            return reason
+            return reason, False
         session.ask(r)
         waiting = session.waiting(r)
         if waiting and not partial:
-            return waiting
+            return waiting, True
         partial = False
         session.finish_round(r)
 

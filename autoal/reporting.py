@@ -1,9 +1,9 @@
 """What a run reports: its progress lines, each round's history row, the result tables and the files for people.
 
 The run store holds the history (one record per finished round); the files written here
-(``history.csv`` after every round, ``summary.json``, ``labels.csv``, ``annotators.csv`` and
-``learning_curve.png`` when the run stops) are copies for people and other tools, each written
-atomically (:mod:`autoal.files`).
+(``history.csv`` after every round; ``summary.json``, ``labels.csv``, ``annotators.csv`` and
+``learning_curve.png`` whenever the run stops or pauses, and when a labelling server stops) are
+copies for people and other tools, each written atomically (:mod:`autoal.files`).
 """
 
 from __future__ import annotations
@@ -137,28 +137,36 @@ class RunReporter:
         frame = frame.drop(columns=[c for c in ("watermark",) if c in frame])
         return frame[[c for c in HISTORY_COLUMNS if c in frame] + [c for c in frame if c not in HISTORY_COLUMNS]]
 
-    def finish(self, labels: pd.DataFrame, stop_reason: str, annotators: pd.DataFrame) -> pd.DataFrame:
-        """Write summary.json, labels.csv, annotators.csv and learning_curve.png; return the history."""
+    def finish(self, labels: pd.DataFrame, stop_reason: str, annotators: pd.DataFrame, *, paused=False) -> pd.DataFrame:
+        """Write summary.json, labels.csv, annotators.csv and (once a round is recorded) learning_curve.png;
+        return the history.
+
+        ``paused``: the run is not over (it waits for answers, or was interrupted) and goes on with
+        ``autoal resume`` or ``autoal serve``; ``stop_reason`` then says what it waits for.
+        """
         write_csv_atomic(labels, self.output_dir / "labels.csv", index=False)
         write_csv_atomic(annotators, self.output_dir / "annotators.csv")
         history = self.history()
-        self.summary.update(stop_reason=stop_reason, n_annotations=int(len(labels)),
+        self.summary.update(paused=bool(paused), stop_reason=stop_reason, n_annotations=int(len(labels)),
                             seconds=round(time.time() - self.started, 1))
-        if history.empty:
-            if self.verbose:
-                print(f"autoal: stopped before round 0 finished ({stop_reason})")
-            return history
-        self.summary.update(
-            n_rounds_done=int(history["round"].max()),
-            n_labeled=int(history["n_labeled"].iloc[-1]),
-            final_accuracy=float(history["accuracy"].iloc[-1]),
-        )
+        if not history.empty:
+            self.summary.update(n_rounds_done=int(history["round"].max()), n_labeled=int(history["n_labeled"].iloc[-1]),
+                                final_accuracy=float(history["accuracy"].iloc[-1]))
+            plot_learning_curve(history, self.output_dir / "learning_curve.png",
+                                title=self.summary["settings"].get("strategy"))
         write_json_atomic(self.output_dir / "summary.json", self.summary)
-        plot_learning_curve(history, self.output_dir / "learning_curve.png", title=self.summary["settings"].get("strategy"))
         if self.verbose:
-            print(f"autoal: stopped ({stop_reason}); final accuracy {self.summary['final_accuracy']:.3f} "
-                  f"with {self.summary['n_labeled']} labels; files in {self.output_dir}")
+            print(self._final_line(history, stop_reason, paused))
         return history
+
+    def _final_line(self, history, stop_reason, paused) -> str:
+        files = f"files in {self.output_dir}"
+        if paused:
+            return f"autoal: paused: {stop_reason}; labels so far in {self.output_dir / 'labels.csv'}"
+        if history.empty:
+            return f"autoal: stopped before round 0 finished ({stop_reason}); {files}"
+        return (f"autoal: stopped ({stop_reason}); final accuracy {self.summary['final_accuracy']:.3f} "
+                f"with {self.summary['n_labeled']} labels; {files}")
 
 
 def _plain(value):

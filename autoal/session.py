@@ -17,6 +17,7 @@ from .asking import ask_open_assignments
 from .assignment import assign_batch
 from .cold_start import candidate_sample, typical_examples
 from .consensus import consensus_labels, majority_vote
+from .export import with_image_paths
 from .feature_source import FeatureSource
 from .fold_models import DEFAULT_FOLDS, FoldModels
 from .out_of_sample import OutOfSampleProbs, cross_val_probs
@@ -207,8 +208,9 @@ class Session:
         self.reporter.add_round(row)
         return row
 
-    def result(self, stop_reason) -> "RunResult":
-        """Write the run's files and return its :class:`~autoal.result.RunResult`."""
+    def result(self, stop_reason, *, paused=False) -> "RunResult":
+        """Write the run's files and return its :class:`~autoal.result.RunResult`; ``paused``: the run is not
+        over (it waits for answers or was interrupted) and ``stop_reason`` says what it waits for."""
         if self.scorer is not None:
             self.scorer.shutdown()
         snapshot = self.state.snapshot()
@@ -216,7 +218,8 @@ class Session:
             self._consensus(snapshot)
         labels = self.state.labels_table(snapshot)
         annotators = annotator_table(self.state, self.consensus, self._columns(snapshot), snapshot, self.truth)
-        history = self.reporter.finish(labels, stop_reason, annotators)
+        people = with_image_paths(self.state, labels, snapshot.example)  # labels.csv: also each example's image
+        history = self.reporter.finish(people, stop_reason, annotators, paused=paused)
         consensus = consensus_table(self.state, self.consensus, self.consensus_positions, snapshot)
         return RunResult(history, labels, consensus, annotators, self.learner, self.state.classes,
                          list(self.state.data.test.index), self.state.folder, self.reporter.summary)
@@ -285,6 +288,9 @@ class Session:
                 self.learner.fold_learner(), self.inputs.iloc[positions], votes, k=self.settings.get("folds", DEFAULT_FOLDS),
                 random_state=[self.settings["random_state"], snapshot.watermark, 13], predict=self._predict)
             self.folds_at = snapshot.watermark
+            # kept for readers of the store (autoal.export's consensus), never read back by the run itself
+            self.state.store.save_probabilities("fold", self.next_round, dict(zip(positions.tolist(),
+                                                                                   self.fold_models.out_of_fold)))
         return self.fold_models
 
     def _pool_to_score(self, r, snapshot) -> np.ndarray:

@@ -127,7 +127,7 @@ def test_bom_crlf_blank_lines_and_extra_columns(waiting_run):
     path.write_bytes(b"\xef\xbb\xbf" + "\r\n".join(lines[:2] + ["", ",,,"] + lines[2:]).encode())
     report = import_labels(out, path, "bob")
     assert report.stored == 2 and report.blank == 1 and report.rejected == []
-    assert report.ignored_columns == ["note"] and "ignored columns ['note']" in report.message()
+    assert report.ignored_columns == ["note"] and "ignored column ['note']" in report.message()
 
 
 def test_missing_columns_store_nothing(waiting_run, tmp_path):
@@ -174,3 +174,36 @@ def test_two_processes_importing_at_once_both_land(waiting_run):
     assert sorted(queue.get(timeout=5) for _ in procs) == [3, 3]
     result = autoal.resume(out, verbose=False)
     assert result.history["n_labeled"].tolist() == [9, 15]
+
+
+def test_import_labels_says_what_happened_and_who_is_pending(waiting_run, capsys):
+    out, truth = waiting_run
+    path = export_batch(out, "alice")
+    fill(path, truth, lambda f: f.assign(label=[truth[f.loc[0, "example_id"]], "purple", ""]))
+    assert main(["import-labels", str(out), str(path), "--annotator", "alice"]) == 1
+    printed = capsys.readouterr().out
+    assert "stored 1 label; 1 row left blank (still open); rejected 1 row:\n  line 3: 'purple'" in printed
+    assert f"round 1 still waits for alice (2 examples), bob (3 examples); `autoal resume {out} --partial`" in printed
+    assert f"`autoal resume {out}` trains" not in printed
+
+
+def test_import_labels_suggests_resume_only_once_the_batch_is_complete(waiting_run, capsys):
+    out, truth = waiting_run
+    paths = {name: export_batch(out, name) for name in ("alice", "bob")}
+    fill(paths["alice"], truth)
+    fill(paths["bob"], truth, lambda f: pd.concat([f, f.iloc[:2]], ignore_index=True))  # two repeated rows
+    assert main(["import-labels", str(out), str(paths["alice"]), "--annotator", "alice"]) == 0
+    first = capsys.readouterr().out
+    assert "stored 3 labels" in first and "round 1 still waits for bob (3 examples)" in first and "complete" not in first
+    assert main(["import-labels", str(out), str(paths["bob"]), "--annotator", "bob"]) == 1
+    second = capsys.readouterr().out
+    assert "stored 3 labels; rejected 2 rows:" in second
+    assert f"round 1's batch is complete: `autoal resume {out}` trains on the new labels" in second
+
+
+def test_a_row_never_assigned_names_the_run_folder(waiting_run, tmp_path):
+    out, _ = waiting_run
+    (tmp_path / "stray.csv").write_text("example_id,label\n999,red\n")
+    report = import_labels(out, tmp_path / "stray.csv", "alice")
+    why = dict(report.rejected)[2]
+    assert f"`autoal export-batch {out} --annotator alice`" in why and "RUN_DIR" not in why

@@ -103,7 +103,10 @@ def test_unlabelled_manifest_without_annotators_names_the_cli_flags(manifest, tm
     df.loc[df.groupby("label").cumcount() >= 4, "label"] = None
     df.to_csv(manifest, index=False)
     assert main(["run", str(manifest), "--learner", "fast", "--out", str(tmp_path / "o")]) == 2
-    assert "--terminal NAME or --annotators alice,bob" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "has 24 rows without a label and nobody to label them: pass --annotators alice,bob" in err
+    assert "--terminal NAME" in err and "annotators=" not in err
+    assert not (tmp_path / "o").exists()
 
 
 def test_file_round_trip_through_the_cli(manifest, tmp_path, capsys):
@@ -114,7 +117,9 @@ def test_file_round_trip_through_the_cli(manifest, tmp_path, capsys):
     out = tmp_path / "team"
     assert main(["run", str(manifest), "--learner", "fast", "--annotators", "alice", "--batch-size", "3",
                  "--rounds", "1", "--out", str(out)]) == 0
-    assert "round 1 waits for labels from alice (3 of 3 pending)" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "autoal: paused: round 1 waits for labels from alice (3 of 3 pending)" in printed
+    assert "stopped" not in printed and "final accuracy" not in printed
     assert main(["export-batch", str(out), "--annotator", "alice", "--out", str(tmp_path / "b.csv")]) == 0
     batch = pd.read_csv(tmp_path / "b.csv")
     batch["label"] = [truth[i] for i in batch["example_id"]]
@@ -187,3 +192,26 @@ def _labelled_test(tmp_path):
 def test_bad_classes_flag_is_named(manifest, tmp_path, capsys):
     assert main(["run", str(manifest), "--learner", "fast", "--classes", "red", "--out", str(tmp_path / "o")]) == 2
     assert "--classes needs at least 2 distinct" in capsys.readouterr().err
+
+
+def test_serve_help_offers_only_what_serve_uses(capsys):
+    with pytest.raises(SystemExit):
+        main(["serve", "--help"])
+    text = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
+    for gone in ("--terminal", "--simulated", "--out", "--init-per-class", "through files"):
+        assert gone not in text
+    assert "--annotators" in text and "labelling on the page" in text
+    with pytest.raises(SystemExit) as exc:
+        main(["serve", "RUN", "--annotators", "a", "--out", "x"])
+    assert exc.value.code == 2 and "unrecognized arguments: --out x" in capsys.readouterr().err
+
+
+def test_adding_an_existing_annotator_points_at_annotators_link(tmp_path, capsys):
+    df = write_images(tmp_path / "images", 6)
+    df.loc[df.groupby("label").cumcount() >= 3, "label"] = None
+    run_dir = tmp_path / "run"
+    autoal.run(df, learner="fast", annotators=[autoal.ExternalAnnotator("alice")], batch_size=3, n_rounds=1,
+               output_dir=run_dir, verbose=False)
+    assert main(["annotators", "add", str(run_dir), "alice"]) == 2
+    err = capsys.readouterr().err
+    assert f"`autoal annotators link {run_dir} alice` gives them a new link" in err and "--new-link" not in err

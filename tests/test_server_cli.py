@@ -100,8 +100,6 @@ def test_serve_refuses_bad_arguments_before_serving(run_dir, tmp_path, capsys):
             (["serve", str(tmp_path / "new"), "--manifest", str(manifest)], "a new run needs its annotators: --annotators alice,bob"),
             (["serve", str(tmp_path / "new"), "--manifest", str(manifest), "--annotators", "a,a"], "--annotators needs distinct names"),
             (["serve", str(tmp_path / "new"), "--manifest", str(manifest), "--annotators", "a,../b"], "'../b' is not allowed"),
-            (["serve", str(tmp_path / "new"), "--manifest", str(manifest), "--terminal", "x"], "serve labels through the page"),
-            (["serve", str(tmp_path / "new"), "--manifest", str(manifest), "--annotators", "a", "--out", "x"], "leave out --out"),
             (["serve", str(run_dir), "--port", "70000"], "--port must be 0-65535"),
             (["serve", str(run_dir), "--port", str(port)], f"cannot listen on 127.0.0.1:{port}"),
             (["serve", str(run_dir), "--port", "0", "--reassign-after", "-5"], "must be a number of minutes"),

@@ -161,8 +161,8 @@ def add_annotator(run_dir, name) -> None:
     try:
         names = list(state.settings.get("annotator_names", []))
         if name in names:
-            raise InputError(f"{name!r} is already an annotator of this run; `autoal annotators add {run_dir} {name} "
-                             "--new-link` gives them a new link (the old one stops working)")
+            raise InputError(f"{name!r} is already an annotator of this run; `autoal annotators link {run_dir} {name}` "
+                             "gives them a new link (the old one stops working)")
         specs = list(state.settings.get("annotators", []))
         state.update_settings(annotators=specs + [PageAnnotator(name).spec()], annotator_names=names + [name])
     finally:

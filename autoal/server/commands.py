@@ -36,7 +36,7 @@ def add_parsers(sub, add_run_options) -> None:
                          help="hand the open examples of an annotator not seen for this long to others (0: never)")
     serve_p.add_argument("--show-guess", choices=["none", "new", "all"],
                          help="show the model's guess on the page: never (default), for new examples, or also for relabels")
-    add_run_options(serve_p, defaults={"batch_size": 50, "n_rounds": 10, "initial_per_class": 8})
+    add_run_options(serve_p, defaults={"batch_size": 50, "n_rounds": 10, "initial_per_class": 8}, page=True)
 
     ann_p = sub.add_parser("annotators", help="add an annotator to a run and print their link; new links; list")
     ann_sub = ann_p.add_subparsers(dest="annotators_command", required=True)
@@ -88,9 +88,6 @@ def _page_annotators(args) -> list:
     from ..annotators import PageAnnotator
     from . import access
 
-    if getattr(args, "terminal", None) or getattr(args, "simulated", None):
-        raise _input_error("serve labels through the page: name the people with --annotators alice,bob "
-                           "(--terminal and --simulated are for `autoal run`)")
     if not args.annotators:
         raise _input_error("a new run needs its annotators: --annotators alice,bob")
     names = [n.strip() for n in args.annotators.split(",") if n.strip()]
@@ -119,8 +116,6 @@ def _session(args):
     if exists:
         raise _input_error(f"{str(run_dir)!r} holds a run already: serve it without --manifest "
                            f"(`autoal serve {run_dir}`), or choose a new folder")
-    if args.out is not None:
-        raise _input_error("serve creates the run in RUN_DIR: leave out --out")
     from ..cli import _run_kwargs
 
     annotators = _page_annotators(args)
