@@ -18,7 +18,7 @@ the second must be refused). Measured:
   selecting round 2, both in the server's background thread).
 
 Writes ``results.json`` and ``latency.csv`` (every answer) under ``--out``; with ``--screenshots``,
-``annotator_page.png`` and ``organiser_page.png`` taken by headless Chromium (Debian's, through
+``annotator_page.png`` (and ``annotator_page_390px.png``, a phone's width) and ``organiser_page.png`` taken by headless Chromium (Debian's, through
 Playwright) of the last learner's server.
 """
 
@@ -179,7 +179,7 @@ def screenshots(out: Path, annotator_link: str, organiser_link: str, answer_of) 
 
     from playwright.sync_api import sync_playwright
 
-    paths = [out / "annotator_page.png", out / "organiser_page.png"]
+    paths = [out / "annotator_page.png", out / "annotator_page_390px.png", out / "organiser_page.png"]
     with sync_playwright() as p, tempfile.TemporaryDirectory() as profile:
         browser = p.chromium.launch_persistent_context(profile, executable_path=CHROMIUM, headless=True,
                                                        args=CHROMIUM_ARGS, viewport={"width": 1280, "height": 820})
@@ -191,9 +191,12 @@ def screenshots(out: Path, annotator_link: str, organiser_link: str, answer_of) 
         page.wait_for_selector("#recent li")  # (selectors only: the page's CSP forbids eval)
         page.wait_for_load_state("networkidle")
         page.screenshot(path=str(paths[0]))
+        page.set_viewport_size({"width": 390, "height": 844})  # a phone's width
+        page.screenshot(path=str(paths[1]))
+        page.set_viewport_size({"width": 1280, "height": 820})
         page.goto(organiser_link)
         page.wait_for_selector("#annotators")
-        page.screenshot(path=str(paths[1]), full_page=True)
+        page.screenshot(path=str(paths[2]), full_page=True)
         browser.close()
     return [str(p) for p in paths]
 
