@@ -91,10 +91,12 @@ class RoundDriver:
             if phase == "error" and new_answers < 1:
                 self._wake.set()  # the failed step (a selection) is tried again; there is nothing to train on
                 return True, f"retrying the failed step of round {round_} now"
+            if phase == "labelling" and new_answers < 1 and not self._status["rounds_trained"]:
+                return False, "nothing to train on yet: no answer has arrived. Train once some are in (a full batch trains by itself)"
             if phase == "labelling" and new_answers < 1:
-                return False, (f"nothing new to train on: no answer has arrived since the last trained round, so round "
-                               f"{round_} would change nothing and only deal another batch on top of the open ones. "
-                               "Train once some answers are in (a full batch trains by itself)")
+                return False, ("nothing new to train on: no answer has arrived since the last trained round, so training "
+                               "would change nothing and only deal another batch on top of the open ones. Train once "
+                               "some answers are in (a full batch trains by itself)")
             if phase in ("labelling", "error"):
                 self._train_requested = True
                 self._wake.set()
