@@ -213,6 +213,8 @@ def test_a_cold_start_deals_the_typical_initial_set_to_the_page_annotators(tmp_p
     try:
         served.driver.wait_for(lambda s: s["phase"] == "labelling" and s["round"] == 0, 60)
         assert served.driver.status()["message"] == "round 0: 0 of 6 answered"
+        refused = served.client("organiser").post("/api/train", json={})  # no label at all yet
+        assert refused.status_code == 409 and "nothing to train on yet" in refused.get_json()["error"]
         for name in ("alice", "bob"):
             client = served.client(name)
             state = client.get("/api/queue").get_json()
