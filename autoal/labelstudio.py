@@ -181,7 +181,7 @@ def export_labelstudio(run_dir, annotator=None, *, out_dir=None, image_root=None
         Where the two files go (default ``RUN_DIR/labelstudio/``).
     image_root : path-like, optional
         Label Studio's ``LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT``: images become local-files URLs relative
-        to it (default: the deepest folder holding every exported image).
+        to it (default: the folder above the deepest folder holding every exported image).
     paths : bool
         Put the images' absolute paths in ``data.image`` instead of local-files URLs.
     predictions : {"none", "new", "all"}
@@ -223,7 +223,8 @@ def _safe(name) -> str:
 
 def image_root_of(files, image_root=None) -> Path:
     """Label Studio's local-files document root for ``files``: ``image_root`` (checked to hold them all), else
-    the deepest folder holding every file."""
+    the folder above the deepest folder holding every file (Label Studio refuses a Local files storage at
+    its document root itself, so the images' folder must be below it)."""
     if image_root is not None:
         root = Path(image_root).expanduser().resolve()
         outside = [str(f) for f in files if not Path(f).resolve().is_relative_to(root)]
@@ -232,6 +233,11 @@ def image_root_of(files, image_root=None) -> Path:
                              f"{first_few(outside, 2)}); Label Studio serves local files only from under its document "
                              "root: pass a folder that holds every image, or --paths")
         return root
+    return image_folder(files).parent
+
+
+def image_folder(files) -> Path:
+    """The deepest folder holding every one of ``files``."""
     return Path(os.path.commonpath([str(Path(f).resolve().parent) for f in files]))
 
 

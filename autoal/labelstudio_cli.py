@@ -29,7 +29,8 @@ def add_parser(sub) -> None:
         p.add_argument("--title", help="the project's title (default: autoal RUN_FOLDER RUN_ID)")
     for p in (push_p, sync_p):
         p.add_argument("--image-root", type=Path,
-                       help="Label Studio's LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT (default: the folder holding all images)")
+                       help="Label Studio's LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT (default: the folder above the one "
+                       "holding all images)")
         p.add_argument("--predictions", choices=["none", "new", "all"], default="none",
                        help="the model's guess as a pre-annotation: never (default), for examples nobody labelled yet, "
                        "or also for relabels")

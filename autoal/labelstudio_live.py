@@ -18,7 +18,6 @@ only what is new; an annotation from a user who matches no annotator is left for
 from __future__ import annotations
 
 import contextlib
-import os
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -27,8 +26,8 @@ from xml.etree import ElementTree
 
 from .batch_files import AnswerChecks
 from .errors import InputError, MissingDependencyError
-from .labelstudio import (LabelStudioReport, UserMatcher, batch_tasks, check_predictions, image_root_of, labeling_config,
-                          parse_user_map, store_answers)
+from .labelstudio import (LabelStudioReport, UserMatcher, batch_tasks, check_predictions, image_folder, image_root_of,
+                          labeling_config, parse_user_map, store_answers)
 from .run_state import open_run
 
 __all__ = ["connect", "push", "pull", "PushReport", "project_title", "SDK_PIP"]
@@ -165,8 +164,8 @@ def push(run_dir, *, url, token, title=None, image_root=None, predictions="none"
     title : str, optional
         The project's title (default :func:`project_title`).
     image_root : path-like, optional
-        Label Studio's ``LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT`` (default: the deepest folder holding every
-        image of the run); the images must be under it.
+        Label Studio's ``LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT`` (default: the folder above the deepest
+        folder holding every image of the run); the images' folder must be below it.
     predictions : {"none", "new", "all"}
         Which tasks carry the model's guess (default none).
     state, ls : optional
@@ -180,8 +179,11 @@ def push(run_dir, *, url, token, title=None, image_root=None, predictions="none"
         if not every:
             raise InputError("this run has no images; Label Studio's image labeling needs them (use `autoal "
                              "export-batch` and `autoal import-labels` for tables)")
-        root = image_root_of(every, image_root)
-        folder = Path(os.path.commonpath([str(p.resolve().parent) for p in every]))
+        root, folder = image_root_of(every, image_root), image_folder(every)
+        if folder == root:
+            raise InputError(f"--image-root {str(root)!r} is the folder holding the images itself; Label Studio serves "
+                             "local files only from a storage below its LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT: start it "
+                             f"with LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT={root.parent} and pass that as --image-root")
         ls = ls or connect(url, token)
         with talking_to(url):
             project, created = find_project(ls, title or project_title(state), state.classes)

@@ -14,6 +14,7 @@ import math
 import threading
 import time
 
+from .errors import InputError
 from .labelstudio_live import connect, pull, push
 
 __all__ = ["sync"]
@@ -46,17 +47,26 @@ def sync(run_dir, *, url, token, title=None, image_root=None, predictions="none"
     from .loop import resume_session
 
     if poll <= 0 or not math.isfinite(poll):
-        from .errors import InputError
-
         raise InputError(f"--poll must be a positive number of seconds, got {poll}")
     stop = stop or threading.Event()
     ls = connect(url, token)
     session = session or resume_session(run_dir, verbose=False)
     where = dict(url=url, token=token, title=title, state=session.state, ls=ls)
-    reported, pushed = set(), set()
+    reported, pushed, trouble = set(), set(), None
     try:
         while not stop.is_set():
-            reason = _step(session, where, image_root, predictions, users, log, reported, pushed)
+            try:
+                reason = _step(session, where, image_root, predictions, users, log, reported, pushed)
+            except InputError as exc:  # Label Studio away or refusing: said once, tried again every poll
+                if not pushed:
+                    raise  # the first look fails loudly (wrong --url, token, --image-root, title)
+                if str(exc) != trouble:
+                    log(f"autoal labelstudio sync: {exc}; trying again every {poll:g} s (answers stored so far are kept)")
+                trouble, reason = str(exc), None
+            else:
+                if trouble is not None:
+                    log("autoal labelstudio sync: Label Studio answers again")
+                trouble = None
             if reason:
                 session.result(reason)
                 log(f"autoal labelstudio sync: the run has stopped: {reason}")

@@ -60,7 +60,8 @@ def add_parsers(sub, add_run_options) -> None:
     export_p.add_argument("--out", type=Path, help="folder for the files (default RUN_DIR/labelstudio)")
     where = export_p.add_mutually_exclusive_group()
     where.add_argument("--image-root", type=Path,
-                       help="Label Studio's LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT (default: the folder holding all images)")
+                       help="Label Studio's LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT (default: the folder above the one "
+                       "holding all images)")
     where.add_argument("--paths", action="store_true", help="absolute image paths instead of local-files URLs")
     export_p.add_argument("--predictions", choices=["none", "new", "all"], default="none",
                           help="the model's guess as a pre-annotation: never (default, as on autoal's page), for "
@@ -297,8 +298,8 @@ def command_export_labelstudio(args):
     if root is not None:
         print(f"images are local-files URLs under {root}: start Label Studio with "
               f"LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED=true LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT={root}, and add "
-              f"to the project a Local files storage (Settings > Cloud Storage) whose path is {root} or a folder under "
-              "it holding the images (no sync needed)")
+              f"to the project a Local files storage (Settings > Cloud Storage) whose path is the folder below {root} "
+              "holding the images (no sync needed; `autoal labelstudio push` does all of this through the API)")
     print(f"then create a project with {config.name} as its labeling config, import {tasks.name}, label, export as JSON, "
           f"and `autoal import-labelstudio {args.run_dir} EXPORT.json`")
     return 0
