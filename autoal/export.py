@@ -24,13 +24,15 @@ from .reporting import RunReporter, annotator_table, consensus_table
 from .run_state import open_run
 
 __all__ = ["with_image_paths", "annotations_frame", "store_consensus", "stored_probabilities", "consensus_frame",
-           "annotators_frame", "export_labels", "labels_csv_text", "write_people_files", "LABEL_COLUMNS",
-           "CONSENSUS_COLUMNS"]
+           "annotators_frame", "export_labels", "csv_text", "write_people_files", "LABEL_COLUMNS",
+           "CONSENSUS_COLUMNS", "TABLES"]
 
 #: Columns of the every-annotation table (then the example's image path, when the run has images).
 LABEL_COLUMNS = ["example_id", "annotator", "label", "round", "timestamp"]
 #: Columns of the consensus table (then the image path).
 CONSENSUS_COLUMNS = ["example_id", "label", "quality", "n_annotations", "method"]
+#: The tables :func:`csv_text` writes.
+TABLES = ("labels", "consensus", "annotators")
 
 
 def with_image_paths(state, frame, positions) -> pd.DataFrame:
@@ -114,19 +116,27 @@ def annotators_frame(state, consensus, columns, snapshot) -> pd.DataFrame:
     return annotator_table(state, consensus, columns, snapshot, truth)
 
 
-def labels_csv_text(run_dir, *, consensus=False) -> tuple:
-    """``(csv text, rows)``: every annotation, or with ``consensus`` one row per labelled example."""
+def csv_text(run_dir, what="labels") -> tuple:
+    """``(CSV text, rows)`` of one of a run's tables, read from its store now.
+
+    ``what``: ``"labels"`` (every annotation), ``"consensus"`` (one row per labelled example) or
+    ``"annotators"`` (label count and estimated quality per annotator).
+    """
+    if what not in TABLES:
+        raise InputError(f"unknown table {what!r}; choose one of {', '.join(TABLES)}")
     state = open_run(run_dir)
     try:
         snapshot = state.snapshot()
-        if consensus:
-            frame = consensus_frame(state, *store_consensus(state, snapshot)[:2], snapshot)
+        if what == "labels":
+            frame, index = annotations_frame(state, snapshot), False
         else:
-            frame = annotations_frame(state, snapshot)
+            agreed, positions, columns = store_consensus(state, snapshot)
+            frame, index = (consensus_frame(state, agreed, positions, snapshot), False) if what == "consensus" \
+                else (annotators_frame(state, agreed, columns, snapshot), True)
     finally:
         state.close()
     buffer = io.StringIO()
-    frame.to_csv(buffer, index=False)
+    frame.to_csv(buffer, index=index)
     return buffer.getvalue(), len(frame)
 
 
@@ -175,11 +185,19 @@ def write_people_files(run_dir, reason, *, paused=True) -> Path:
     """Write the run's files for people (``labels.csv``, ``annotators.csv``, ``summary.json``, the learning
     curve once a round is recorded) from its store, as a run does when it stops or pauses.
 
-    For a run that is not driven by :func:`autoal.loop.drive` at the moment, e.g. when a labelling
-    server stops; ``reason`` goes to ``summary.json`` (``stop_reason``). Returns the run folder.
+    For a run that no loop is driving at the moment, e.g. when a labelling server stops. ``reason``
+    (what stopped it) goes to ``summary.json``'s ``stop_reason``; with ``paused``, followed by the
+    round the run goes on with and who still owes answers for it. Returns the run folder.
     """
+    from .batch_files import waiting_round
+
     state = open_run(run_dir)
     try:
+        if paused:
+            r, owed = waiting_round(state)
+            who = ", ".join(f"{name} ({k} open)" for name, k in owed.items())
+            reason = f"{reason}; round {r} " + (f"waits for answers from {who}" if owed else "has its answers and "
+                                                  "trains when the run goes on")
         snapshot = state.snapshot()
         agreed, _, columns = store_consensus(state, snapshot)
         rows = [record for record, _ in state.store.rounds()]

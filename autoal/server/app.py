@@ -11,6 +11,7 @@ Routes (every one needs a valid token, from the link's ``?token=`` or the cookie
 ``GET /image/<example_id>``             both         an image, by example id (annotators: their examples only)
 ``GET /organiser``                      organiser    the organiser page
 ``GET /organiser/panel``                organiser    its live part (HTML, refreshed by the page)
+``GET /organiser/labels.csv``           organiser    every annotation (also ``consensus.csv``, ``annotators.csv``)
 ``GET /api/status``                     organiser    round, phase, history, annotators (JSON)
 ``POST /api/train``                     organiser    ``{}``: train now on the answers given so far
 ``POST /api/settings``                  organiser    ``{"show_guess_new": bool, ...}``
@@ -33,6 +34,7 @@ from pathlib import Path
 
 from flask import Flask, Response, g, jsonify, render_template, request, send_file
 from werkzeug.exceptions import HTTPException
+from werkzeug.utils import secure_filename
 
 from ..errors import InputError
 from . import access
@@ -44,8 +46,8 @@ __all__ = ["create_app", "COOKIES", "MAX_BODY", "ROLE_OF"]
 COOKIES = {access.ANNOTATOR: "autoal_annotator", access.ORGANISER: "autoal_organiser"}
 #: The role each route needs (routes not listed, the images, take either).
 ROLE_OF = {**dict.fromkeys(["label_page", "api_queue", "api_answer", "api_edit", "api_undo"], access.ANNOTATOR),
-           **dict.fromkeys(["organiser_page", "organiser_panel", "api_status", "api_train", "api_settings",
-                            "api_add_annotator", "api_new_link"], access.ORGANISER)}
+           **dict.fromkeys(["organiser_page", "organiser_panel", "download_csv", "api_status", "api_train",
+                            "api_settings", "api_add_annotator", "api_new_link"], access.ORGANISER)}
 MAX_BODY = 4096  # bytes; an answer is a few dozen
 COOKIE_DAYS = 30
 TOUCH_EVERY = 20.0  # seconds between writes of an annotator's "last seen" (answers update it too)
@@ -260,6 +262,15 @@ def create_app(facts: RunFacts, driver=None) -> Flask:
         need(access.ORGANISER)
         state = status_state()
         return render_template("organiser_panel.html", s=state, curve=_curve_svg(state["history"]))
+
+    @app.get("/organiser/<any(labels, consensus, annotators):what>.csv")
+    def download_csv(what):
+        need(access.ORGANISER)
+        from ..export import csv_text
+
+        text, _ = csv_text(facts.run_dir, what)
+        name = f"{secure_filename(facts.run_dir.name) or 'run'}-{what}.csv"
+        return Response(text, mimetype="text/csv", headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
     @app.get("/api/status")
     def api_status():

@@ -181,8 +181,8 @@ def command_serve(args):
         server.run()  # waitress returns on Ctrl+C (SIGINT) after finishing the requests in progress
     except KeyboardInterrupt:
         pass
-    print(f"autoal serve: stopped; every answer given is in the run store. `autoal serve {run_dir}` goes on",
-          file=sys.stderr)
+    print(f"autoal serve: stopped; every answer given is in the run store, the labels so far in "
+          f"{run_dir / 'labels.csv'}. `autoal serve {run_dir}` goes on", file=sys.stderr)
     return 0
 
 

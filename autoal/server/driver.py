@@ -64,11 +64,25 @@ class RoundDriver:
         return self
 
     def stop(self, timeout=30.0) -> None:
-        """Ask the thread to stop after the step in progress and wait for it (a training step finishes first)."""
+        """Ask the thread to stop after the step in progress and wait for it (a training step finishes first);
+        then, unless the run has finished (its files are written then), write its files for people
+        (``labels.csv``, ``annotators.csv``, ``summary.json``, the curve) as a paused run does."""
         self._halt.set()
         self._wake.set()
         if self._thread.is_alive():
             self._thread.join(timeout)
+        if not self._result_written:  # the run goes on later: its files for people now, as a paused run's
+            self._result_written = True
+            self._write_people_files()
+
+    def _write_people_files(self) -> None:
+        from ..export import write_people_files
+
+        run_dir = self.facts.run_dir
+        try:
+            write_people_files(run_dir, f"the labelling server stopped (`autoal serve {run_dir}` goes on)")
+        except Exception:  # noqa: BLE001 - every answer is in the store; the files are copies
+            self.log("autoal serve: could not write labels.csv and the run's other files:\n" + traceback.format_exc())
 
     def notify(self) -> None:
         """Something changed (an answer, a setting): check the round now."""
