@@ -341,9 +341,11 @@ def test_train_now_with_nothing_new_is_refused_and_deals_no_batch(served):
     assert table_rows(served.run_dir) == before  # no batch dealt on top of the open ones
     status = organiser.get("/api/status").get_json()
     assert [r["round"] for r in status["history"]] == [0] and status["status"]["rounds_trained"] == 1
-    assert status["pending"] == {"alice": 3, "bob": 3}
+    assert status["pending"] == {"alice": 3, "bob": 3} and status["new_answers"] == 0
+    assert 'nothing for "Train now" yet' in organiser.get("/organiser/panel").get_data(as_text=True)
     first, second, _ = open_ids(served, "alice")
     alice.post("/api/answer", json={"example_id": first, "label": served.truth[first]})
+    assert organiser.get("/api/status").get_json()["new_answers"] == 1
     assert organiser.post("/api/train", json={}).status_code == 202
     served.driver.wait_for(lambda s: s["phase"] == "labelling" and s["round"] == 2, 60)
     assert organiser.post("/api/train", json={}).status_code == 409  # round 1 trained on it: nothing new again

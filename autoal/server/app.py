@@ -249,6 +249,7 @@ def create_app(facts: RunFacts, driver=None) -> Flask:
                 "pending": d.pending(round_) if round_ is not None else {},
                 "settings": access.get_settings(d.db), "classes": len(facts.classes), "examples": len(facts.ids),
                 "holdout": facts.holdout_size, "few_holdout": FEW_HOLDOUT, "class_counts": d.class_counts(),
+                "new_answers": d.news(),
                 "disagreements": {"total": total, "shown": [dict(r, image=_image_url(r["example_id"])) for r in disagreeing]}}
 
     @app.get("/organiser")
