@@ -128,8 +128,8 @@ def _fail_skip_in_ci(report, excinfo) -> None:
     report.outcome = "failed"
     report.longrepr = (
         f"{reason}\nthis skip fails because CI is set: every dependency is installed there, so a skip hides a "
-        "broken install; install what it names (bash scripts/setup.sh), or, when the machine itself cannot run "
-        "the test, skip with conftest.skip_for_platform(reason)"
+        "broken install; install what it names (make test: scripts/setup.sh, then scripts/setup_test_tools.sh), or, "
+        "when the machine itself cannot run the test, skip with conftest.skip_for_platform(reason)"
     )
 
 

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture
 def browser(tmp_path):
-    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (bash scripts/setup.sh)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (bash scripts/setup_test_tools.sh)")
     if not Path(CHROMIUM).is_file():
         pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium (bash scripts/setup_test_tools.sh)")
     with sync_api.sync_playwright() as p:
