@@ -39,7 +39,7 @@ def add_parser(sub) -> None:
                        help="a Label Studio user (email or id) who is annotator NAME (repeat it; default: the email, "
                        "or its part before @, is the annotator's name)")
     pull_p.add_argument("--annotator", help="the one annotator who answered every task")
-    sync_p.add_argument("--poll", type=float, default=2.0, help="seconds between looks at Label Studio (default 2)")
+    sync_p.add_argument("--poll", type=float, default=1.0, help="seconds between looks at Label Studio (default 1)")
 
 
 def _connection(args) -> dict:

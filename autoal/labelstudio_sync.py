@@ -20,7 +20,7 @@ from .labelstudio_live import connect, pull, push
 __all__ = ["sync"]
 
 
-def sync(run_dir, *, url, token, title=None, image_root=None, predictions="none", users=None, poll=2.0, log=print,
+def sync(run_dir, *, url, token, title=None, image_root=None, predictions="none", users=None, poll=1.0, log=print,
          stop=None, session=None) -> str:
     """Keep the run and its Label Studio project in step until the run stops (or ``stop`` is set).
 
@@ -86,17 +86,20 @@ def _step(session, where, image_root, predictions, users, log, reported, pushed)
     if reason:
         return reason
     r = session.next_round
+    started = time.perf_counter()
     if not len(session.state.snapshot().assigned_in(r)):
         reason = session.start_round(r)
         if reason:
             return reason
         if any(not a.answers_later for a in session.annotators):
             session.ask(r)
+    selected = time.perf_counter()
     if r not in pushed:  # once per round (and once when the loop starts): tasks already there are left alone
         done = push(session.state.folder, image_root=image_root, predictions=predictions, **where)
         pushed.add(r)
         if done.pushed:
-            log(f"autoal labelstudio sync: round {r}: {done.message()}")
+            log(f"autoal labelstudio sync: round {r} selected in {selected - started:.1f} s and pushed in "
+                f"{time.perf_counter() - selected:.1f} s: {done.message()}")
     report = pull(session.state.folder, users=users, **where)
     _log_pull(report, log, reported)
     if session.waiting(r):

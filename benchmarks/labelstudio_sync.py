@@ -137,7 +137,7 @@ def main(argv=None) -> int:
     parser.add_argument("--pool", type=int, default=2000, help="Fashion-MNIST training images in the pool")
     parser.add_argument("--test", type=int, default=500, help="Fashion-MNIST test images in the holdout")
     parser.add_argument("--given", type=int, default=5, help="labels given per class before round 0")
-    parser.add_argument("--poll", type=float, default=2.0, help="the sync's --poll (its default: 2 s)")
+    parser.add_argument("--poll", type=float, default=1.0, help="the sync's --poll (its default: 1 s)")
     parser.add_argument("--timeout", type=float, default=900.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "labelstudio_sync")
@@ -192,12 +192,15 @@ def main(argv=None) -> int:
                 sync.kill()
         studio.close()
     log = (out / "sync.log").read_text()
+    with sqlite3.connect(run_dir / "run.sqlite") as db:  # the run's own timings of each round
+        steps = [{k: v for k, v in json.loads(record).items() if k == "round" or k.endswith("_seconds")}
+                 for (record,) in db.execute("SELECT record FROM rounds ORDER BY round")]
     seconds = [f["last_answer_to_next_batch_seconds"] for f in figures]
     summary = {"date": time.strftime("%Y-%m-%d %H:%M"),
                "command": "python " + " ".join([Path(sys.argv[0]).name] + (argv or sys.argv[1:])),
                "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "load_average": os.getloadavg()},
                "versions": package_versions(), "settings": vars(args) | {"out": str(args.out)},
-               "first_batch_seconds": first_batch, "rounds": figures,
+               "first_batch_seconds": first_batch, "rounds": figures, "run_timings": steps,
                "median_seconds": float(np.median(seconds)), "max_seconds": float(np.max(seconds)),
                "sync_log": log.splitlines()}
     (out / "results.json").write_text(json.dumps(summary, indent=1, default=str) + "\n")

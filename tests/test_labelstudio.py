@@ -459,3 +459,37 @@ def test_push_pull_and_sync_a_full_round_with_two_users(waiting, capsys, studio)
     second = [d for _, d in project_tasks(admin, title) if d["autoal_round"] == 2]
     assert len(second) == 6 and sorted(d["example_id"] for d in second) == sorted(t["data"]["example_id"] for t in left)
     assert len(project_tasks(admin, title)) == 12
+
+
+# -- autoal labelstudio: what is refused before Label Studio is reached -----------------------------------
+
+
+def test_live_commands_refuse_bad_settings_with_the_fix(waiting, tmp_path, monkeypatch, capsys):
+    import sys
+
+    from autoal.errors import MissingDependencyError
+    from autoal.labelstudio_live import connect, pull, push
+    from autoal.labelstudio_sync import sync
+
+    run_dir, _ = waiting
+    before = table_rows(run_dir)
+    with pytest.raises(InputError, match="--url must be Label Studio's address"):
+        connect("localhost:8080", "t")
+    with pytest.raises(InputError, match="pass --token \\(or set LABEL_STUDIO_API_KEY\\)"):
+        connect("http://localhost:8080", None)
+    with pytest.raises(InputError, match="--predictions must be one of \\['none', 'new', 'all'\\]"):
+        push(run_dir, url="http://localhost:8080", token="t", predictions="some")
+    with pytest.raises(InputError, match="is the folder holding the images itself.*LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT="
+                       + str(run_dir.parent)):
+        push(run_dir, url="http://localhost:8080", token="t", image_root=run_dir.parent / "images")
+    with pytest.raises(InputError, match=r"--poll must be a positive number of seconds, got 0"):
+        sync(run_dir, url="http://localhost:8080", token="t", poll=0)
+    nobody = f"http://127.0.0.1:{free_port()}"
+    with pytest.raises(InputError, match=f"cannot reach Label Studio at {nobody} .*is it running, and is --url its"):
+        pull(run_dir, url=nobody, token="t")
+    monkeypatch.setitem(sys.modules, "label_studio_sdk", None)  # the SDK not installed
+    with pytest.raises(MissingDependencyError, match=r"pip install 'label-studio-sdk>=2.1.2,<2.2'"):
+        push(run_dir, url="http://localhost:8080", token="t")
+    assert main(["labelstudio", "pull", str(tmp_path / "nothing"), "--token", "t"]) == 2
+    assert "not an autoal run folder" in capsys.readouterr().err
+    assert table_rows(run_dir) == before
