@@ -95,7 +95,8 @@ def waiting_round(state) -> tuple:
 @dataclass
 class ImportReport:
     """What :func:`import_labels` did: labels stored, rows left blank, rows rejected (line, reason), and
-    what the run waits for now (``round``, ``pending``: ``{annotator: open examples}`` in that round)."""
+    what the run waits for now (``round``, ``pending``: ``{annotator: open examples}`` in that round;
+    ``rounds_done``: the run has done its rounds)."""
 
     stored: int = 0
     blank: int = 0
@@ -103,6 +104,7 @@ class ImportReport:
     ignored_columns: list = field(default_factory=list)
     round: int = 0
     pending: dict = field(default_factory=dict)
+    rounds_done: bool = False
 
     def message(self) -> str:
         """What happened, one line, then the rejected rows with their line numbers."""
@@ -120,6 +122,9 @@ class ImportReport:
 
     def next_step(self, run_dir) -> str:
         """What to do next: resume when the round's batch is complete, else who it still waits for."""
+        if self.rounds_done:
+            return (f"the run has done its rounds: the labels are in its store (`autoal export-labels {run_dir}` "
+                    f"writes them); `autoal resume {run_dir} --rounds N` trains on them and goes on to round N")
         if not self.pending:
             return (f"round {self.round}'s batch is complete: `autoal resume {run_dir}` trains on the new labels and "
                     "picks the next batch")
@@ -177,6 +182,7 @@ def import_labels(run_dir, path, annotator) -> ImportReport:
             if problem:
                 report.rejected.append((line, problem))
         report.round, report.pending = waiting_round(state)
+        report.rounds_done = report.round > state.settings["n_rounds"]
         return report
     finally:
         state.close()

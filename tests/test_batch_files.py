@@ -207,3 +207,17 @@ def test_a_row_never_assigned_names_the_run_folder(waiting_run, tmp_path):
     report = import_labels(out, tmp_path / "stray.csv", "alice")
     why = dict(report.rejected)[2]
     assert f"`autoal export-batch {out} --annotator alice`" in why and "RUN_DIR" not in why
+
+
+def test_import_labels_after_the_last_round_says_how_to_go_on(waiting_run, capsys):
+    out, truth = waiting_run
+    paths = {name: export_batch(out, name) for name in ("alice", "bob")}
+    fill(paths["alice"], truth, lambda f: f.assign(label=""))  # alice answers later
+    fill(paths["bob"], truth)
+    import_labels(out, paths["bob"], "bob")
+    autoal.resume(out, verbose=False, partial=True, n_rounds=1)  # round 1 trains without alice: the run's rounds are done
+    fill(paths["alice"], truth)
+    assert main(["import-labels", str(out), str(paths["alice"]), "--annotator", "alice"]) == 0
+    printed = capsys.readouterr().out
+    assert "stored 3 labels" in printed and "the run has done its rounds" in printed
+    assert f"`autoal resume {out} --rounds N` trains on them" in printed
