@@ -6,16 +6,18 @@ PIP=(.venv/bin/python -m pip install --disable-pip-version-check)
 
 # step WHAT COMMAND...: run COMMAND with its output captured; on failure print that output and exit with its status.
 step() {
-    local what=$1 out status
+    local what=$1 out status start=$SECONDS
     shift
-    echo "autoal setup: $what"
+    printf 'autoal setup: %s ... ' "$what"
     out=$(mktemp)
     if "$@" >"$out" 2>&1; then
         cat "$out" >>"$SETUP_LOG"
         rm -f "$out"
+        echo "$((SECONDS - start)) s"
     else
         status=$?
         cat "$out" >>"$SETUP_LOG"
+        echo "failed"
         echo "autoal setup: failed (exit $status): $*" >&2
         cat "$out" >&2
         rm -f "$out"
