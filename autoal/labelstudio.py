@@ -408,7 +408,7 @@ def import_labelstudio(run_dir, export_path, *, annotator=None, user_map=None) -
         state.close()
 
 
-def store_answers(state, tasks, users, *, done=frozenset()) -> LabelStudioReport:
+def store_answers(state, tasks, users, *, done=frozenset(), record=None) -> LabelStudioReport:
     """Check and store the annotations of Label Studio ``tasks`` (dicts as in its JSON export).
 
     Parameters
@@ -422,6 +422,9 @@ def store_answers(state, tasks, users, *, done=frozenset()) -> LabelStudioReport
         Label Studio users to annotator names.
     done : set of int
         Annotation ids handled before (left alone).
+    record : callable, optional
+        Called as ``record(annotation id, example id, annotator or None, outcome)`` right after each
+        annotation is dealt with (outcomes as below).
 
     Returns
     -------
@@ -446,6 +449,8 @@ def store_answers(state, tasks, users, *, done=frozenset()) -> LabelStudioReport
             report.blank += 1
         for annotation in answered:
             _store_one(checks, report, users, seen, task_name, text_id, annotation)
+            if record is not None:
+                record(*report.outcomes[-1])
     return report
 
 

@@ -71,9 +71,9 @@ def _sync(args) -> int:
     from .server.commands import _stop_on_signals
 
     _stop_on_signals()
-    print(f"autoal labelstudio sync: {args.run_dir} with {args.url} every {args.poll:g} s (Ctrl+C stops; every "
-          "answer pulled is already stored)", flush=True)
     try:
+        print(f"autoal labelstudio sync: {args.run_dir} with {args.url} every {args.poll:g} s (Ctrl+C stops; every "
+              "answer pulled is already stored)", flush=True)
         reason = sync(args.run_dir, image_root=args.image_root, predictions=args.predictions, users=args.user,
                       poll=args.poll, log=lambda line: print(line, flush=True), **_connection(args))
     except KeyboardInterrupt:

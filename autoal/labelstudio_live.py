@@ -152,7 +152,8 @@ def _run(run_dir, state):
     return (state, False) if state is not None else (open_run(run_dir), True)
 
 
-def push(run_dir, *, url, token, title=None, image_root=None, predictions="none", state=None, ls=None) -> PushReport:
+def push(run_dir, *, url, token, title=None, image_root=None, predictions="none", state=None, ls=None,
+         project_id=None) -> PushReport:
     """Put the run's open batch into its Label Studio project (made when missing); see the module's docstring.
 
     Parameters
@@ -170,6 +171,8 @@ def push(run_dir, *, url, token, title=None, image_root=None, predictions="none"
         Which tasks carry the model's guess (default none).
     state, ls : optional
         An open run state and SDK client to use (the sync loop's); opened here otherwise.
+    project_id : int, optional
+        The project, known to exist with its storage (the sync loop's, after its first push): not looked up.
     """
     check_predictions(predictions)
     state, owned = _run(run_dir, state)
@@ -186,14 +189,18 @@ def push(run_dir, *, url, token, title=None, image_root=None, predictions="none"
                              f"with LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT={root.parent} and pass that as --image-root")
         ls = ls or connect(url, token)
         with talking_to(url):
-            project, created = find_project(ls, title or project_title(state), state.classes)
-            _storage(ls, project.id, folder)
+            if project_id is None:
+                project, created = find_project(ls, title or project_title(state), state.classes)
+                _storage(ls, project.id, folder)
+                project_id, title = project.id, project.title
+            else:
+                created, title = False, title or project_title(state)
             tasks, _ = batch_tasks(state, root=root, predictions=predictions)
-            there = {(str(t["data"].get("example_id")), t["data"].get("autoal_round")) for t in _tasks(ls, project.id)}
+            there = {(str(t["data"].get("example_id")), t["data"].get("autoal_round")) for t in _tasks(ls, project_id)}
             new = [t for t in tasks if (t["data"]["example_id"], t["data"]["autoal_round"]) not in there]
             if new:
-                ls.projects.import_tasks(id=project.id, request=new, return_task_ids=True)
-        return PushReport(str(url).rstrip("/"), project.id, project.title, created, len(new), len(tasks) - len(new),
+                ls.projects.import_tasks(id=project_id, request=new, return_task_ids=True)
+        return PushReport(str(url).rstrip("/"), project_id, title, created, len(new), len(tasks) - len(new),
                           sorted({t["data"]["autoal_round"] for t in new}))
     finally:
         if owned:
@@ -212,7 +219,8 @@ def _users(ls) -> dict:
     return {u.id: {"id": u.id, "email": u.email} for u in ls.users.list()}
 
 
-def pull(run_dir, *, url, token, title=None, users=None, annotator=None, state=None, ls=None) -> LabelStudioReport:
+def pull(run_dir, *, url, token, title=None, users=None, annotator=None, state=None, ls=None,
+         project_id=None) -> LabelStudioReport:
     """Store the answers given in the run's Label Studio project since the last pull; see the module's docstring.
 
     Parameters
@@ -226,6 +234,8 @@ def pull(run_dir, *, url, token, title=None, users=None, annotator=None, state=N
         ``"EMAIL_OR_ID=NAME"`` (a list or one comma-separated string), or a JSON file (:func:`autoal.labelstudio.parse_user_map`).
     annotator : str, optional
         The one annotator who answered every task.
+    state, ls, project_id : optional
+        As for :func:`push`.
 
     Returns
     -------
@@ -241,21 +251,23 @@ def pull(run_dir, *, url, token, title=None, users=None, annotator=None, state=N
             AnswerChecks(state, None).check_annotator(annotator)
         ls = ls or connect(url, token)
         with talking_to(url):
-            project, _ = find_project(ls, title or project_title(state), state.classes, create=False)
-            key = f"{str(url).rstrip('/')}/projects/{project.id}"
+            if project_id is None:
+                project_id = find_project(ls, title or project_title(state), state.classes, create=False)[0].id
+            key = f"{str(url).rstrip('/')}/projects/{project_id}"
             done = {a for (a,) in db.execute("SELECT annotation FROM labelstudio_pulled WHERE project = ?", (key,))}
-            tasks = _tasks(ls, project.id, annotations=True)
+            tasks = _tasks(ls, project_id, annotations=True)
             fresh = [a for t in tasks for a in t["annotations"] if a.get("id") not in done]
             people = _users(ls) if fresh else {}
         for task in tasks:
             for a in task["annotations"]:
                 a["completed_by"] = people.get(a.get("completed_by"), a.get("completed_by"))
-        report = store_answers(state, tasks, matcher, done=done)
-        now = time.time()
-        db.executemany("INSERT OR IGNORE INTO labelstudio_pulled VALUES (?, ?, ?, ?, ?, ?)",
-                       [(key, a, e, n, o, now) for a, e, n, o in report.outcomes
-                        if a is not None and o in ("stored", "skip", "rejected")])
-        return report
+
+        def record(annotation, example_id, name, outcome):  # at once: a pull cut short keeps what it did
+            if annotation is not None and outcome in ("stored", "skip", "rejected"):
+                db.execute("INSERT OR IGNORE INTO labelstudio_pulled VALUES (?, ?, ?, ?, ?, ?)",
+                           (key, annotation, example_id, name, outcome, time.time()))
+
+        return store_answers(state, tasks, matcher, done=done, record=record)
     finally:
         db.close()
         if owned:

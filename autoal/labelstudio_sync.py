@@ -97,6 +97,7 @@ def _step(session, where, image_root, predictions, users, log, reported, pushed)
     if r not in pushed:  # once per round (and once when the loop starts): tasks already there are left alone
         done = push(session.state.folder, image_root=image_root, predictions=predictions, **where)
         pushed.add(r)
+        where["project_id"] = done.project_id  # found (or made) once: later looks go straight to it
         if done.pushed:
             log(f"autoal labelstudio sync: round {r} selected in {selected - started:.1f} s and pushed in "
                 f"{time.perf_counter() - selected:.1f} s: {done.message()}")

@@ -460,6 +460,25 @@ def test_push_pull_and_sync_a_full_round_with_two_users(waiting, capsys, studio)
     assert len(second) == 6 and sorted(d["example_id"] for d in second) == sorted(t["data"]["example_id"] for t in left)
     assert len(project_tasks(admin, title)) == 12
 
+    # the command, as people start it, stops on Ctrl+C with everything kept, and pushes nothing twice
+    import signal
+    import sys
+
+    process = subprocess.Popen([sys.executable, "-m", "autoal.cli", "labelstudio", "sync", str(run_dir), "--url",
+                                studio.url, "--title", title, "--image-root", str(studio.document_root)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                               env=dict(os.environ, LABEL_STUDIO_API_KEY=studio.token))
+    try:
+        assert process.stdout.readline().startswith(f"autoal labelstudio sync: {run_dir} with {studio.url}")
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=180)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, out + err
+    assert f"stopped; every answer pulled is in the run store. `autoal labelstudio sync {run_dir}` goes on" in err
+    assert len(project_tasks(admin, title)) == 12
+
 
 # -- autoal labelstudio: what is refused before Label Studio is reached -----------------------------------
 
