@@ -129,8 +129,15 @@ class Embedder:
             if isinstance(declared, int) and declared != model.num_features:
                 raise InputError(f"{str(self.checkpoint_dir / 'config.json')!r} says num_features={declared} but "
                                  f"{self.architecture!r} has {model.num_features}")
-            self._model = model.eval().to(memory_format=torch.channels_last)
+            self._model = model.eval().to(self.device, memory_format=torch.channels_last)
         return self._model
+
+    @property
+    def device(self) -> str:
+        """``"cuda"`` when torch sees a CUDA GPU, else ``"cpu"``."""
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
 
     def load_batch(self, paths):
         """Read, resize and normalise images: a float32 tensor (n, 3, size, size) in channels_last layout."""
@@ -182,7 +189,8 @@ class Embedder:
                 model = self.model
                 for start in starts:
                     chunk = paths[start:start + self.batch_size]
-                    out[start:start + len(chunk)] = model(self.load_batch(chunk)).float().numpy()
+                    batch = self.load_batch(chunk).to(self.device)
+                    out[start:start + len(chunk)] = model(batch).float().cpu().numpy()
                     if bar is not None:
                         bar.update(1)
         finally:

@@ -168,13 +168,13 @@ class RayScorer:
     def _predict_embeddings(self, ray, learner, df, info) -> np.ndarray:
         info["embedded"] = 0
 
-        def embed(paths):
+        def embed(paths, backbone):
             shards = _split(len(paths), self._n_shards(ray, len(paths)))
             copy_ref = ray.put(learner.worker_copy())
             task = ray.remote(num_cpus=1)(_embed_shard)
-            results = ray.get([task.remote(copy_ref, paths[a:b]) for a, b in shards])
-            _check_backbones(learner.embedder.backbone_id, [backbone for backbone, _ in results])
-            info.update(workers=len(shards), embedded=len(paths))
+            results = ray.get([task.remote(copy_ref, paths[a:b], backbone) for a, b in shards])
+            _check_backbones(learner.embedders[backbone].backbone_id, [name for name, _ in results])
+            info.update(workers=len(shards), embedded=info["embedded"] + len(paths))
             return np.concatenate([vectors for _, vectors in results], axis=0)
 
         return learner.predict_proba(df, embed=embed)
@@ -188,9 +188,11 @@ def _predict_shard(learner, shard: pd.DataFrame) -> np.ndarray:
     return learner.predict_proba(shard)
 
 
-def _embed_shard(learner, paths) -> tuple:
-    """Ray task: the backbone id and the embeddings of ``paths`` (nothing is written to the cache)."""
-    return learner.embedder.backbone_id, learner.embedder.embed(paths)
+def _embed_shard(learner, paths, backbone) -> tuple:
+    """Ray task: the id of the learner's ``backbone``-th network and its embeddings of ``paths`` (nothing is
+    written to the cache)."""
+    embedder = learner.embedders[backbone]
+    return embedder.backbone_id, embedder.embed(paths)
 
 
 # -- helpers --------------------------------------------------------------------------------------

@@ -18,28 +18,36 @@ __all__ = ["EmbeddingLearner", "HEADS"]
 #: Classifier heads that :class:`EmbeddingLearner` can train on the embeddings.
 HEADS = ("logistic", "tabular")
 DEFAULT_ARCHITECTURE = "mobilenetv2_100"
+#: The packaged pretrained networks embedded by default, joined (benchmarks/backbones.py measured them).
+DEFAULT_BACKBONES = ("mobilenetv2_100", "tf_efficientnet_lite0")
 
 
 class EmbeddingLearner(Learner):
-    """Logistic regression on standardised embeddings of a frozen pretrained network.
+    """Logistic regression on standardised embeddings of one or more frozen pretrained networks.
 
-    Each image is embedded once (by content, see :mod:`autoal.embedding_cache`); later rounds and
-    later runs read its vector from a disk cache, so a round costs little more than fitting the head.
-    The run's numeric and categorical feature columns are used by either head; text columns are not
+    Each image is embedded once per backbone (by content, see :mod:`autoal.embedding_cache`); later
+    rounds and later runs read its vectors from a disk cache per backbone, so a round costs little more
+    than fitting the head. With several backbones, each image's vectors are joined side by side (the
+    head standardises every dimension; for distances each backbone's block is scaled to the same
+    spread). The run's numeric and categorical feature columns are used by either head; text columns are not
     read (a warning says so). The logistic head reads the standardised embeddings joined with the
     encoded columns (scaled numbers, one-hot categories: :meth:`autoal.feature_columns.FeatureColumns.encode`),
-    the column block weighted so that it counts as much as the 1,280 image dimensions under the L2
+    the column block weighted so that it counts as much as the image dimensions under the L2
     penalty (:class:`autoal.learners.feature_blocks.BlockScaler`). The tabular head stacks: a logistic regression
     on the embeddings gives out-of-fold class probabilities, and the ``TabularPredictor`` reads those
     beside the raw feature columns (numbers and categories as such), so its models, which standardise
-    every column, do not lose a few columns among 1,280 embedding dimensions.
+    every column, do not lose a few columns among thousands of embedding dimensions.
 
     Parameters
     ----------
+    backbones : list of str or Path, optional
+        The networks to embed with, each a packaged pretrained name (a key of
+        :data:`autoal.backbones.PRETRAINED_SOURCES`: ``"mobilenetv2_100"``, ``"tf_efficientnet_lite0"``,
+        ``"tf_efficientnet_lite2"``) or a timm checkpoint folder (``config.json`` + ``pytorch_model.bin``).
+        Default :data:`DEFAULT_BACKBONES` (those whose package is installed; randomly initialised
+        MobileNetV2 weights with a warning when none is, much weaker features).
     checkpoint : str or Path, optional
-        A timm checkpoint folder (``config.json`` + ``pytorch_model.bin``). Default: ImageNet
-        MobileNetV2 from :func:`autoal.backbones.pretrained_checkpoint`; when its weights package is
-        not installed, randomly initialised MobileNetV2 weights with a warning (much weaker features).
+        One timm checkpoint folder: the same as ``backbones=[checkpoint]``.
     head : str
         The classifier trained on the embeddings: ``"logistic"`` (scikit-learn logistic regression on
         standardised embeddings; the default, a second or two per round) or ``"tabular"`` (an AutoGluon
@@ -63,8 +71,9 @@ class EmbeddingLearner(Learner):
 
     provides_features = True
 
-    def __init__(self, *, checkpoint=None, head="logistic", image_size=128, batch_size=32, C=1.0, cache_dir=None,
-                 tabular_hyperparameters=None, time_limit=None):
+    def __init__(self, *, backbones=None, checkpoint=None, head="logistic", image_size=128, batch_size=32, C=1.0,
+                 cache_dir=None, tabular_hyperparameters=None, time_limit=None):
+        self.backbones = backbones
         self.checkpoint = checkpoint
         self.head = head
         self.tabular_hyperparameters = tabular_hyperparameters
@@ -73,8 +82,8 @@ class EmbeddingLearner(Learner):
         self.batch_size = batch_size
         self.C = C
         self.cache_dir = cache_dir
-        self._embedder = None
-        self._cache = None
+        self._embedders = None
+        self._caches = None
         self._shared_cache_root = None
 
     def _check_head(self) -> None:
@@ -100,26 +109,76 @@ class EmbeddingLearner(Learner):
 
     # -- embeddings -------------------------------------------------------------------------------
 
-    def _checkpoint_dir(self) -> Path:
-        from ..backbones import pretrained_checkpoint, random_init_checkpoint
+    def _checkpoint_dirs(self) -> list:
+        """The checkpoint folder of each backbone, packaged weights converted on first use."""
+        from ..backbones import PRETRAINED_SOURCES, pretrained_checkpoint, random_init_checkpoint
 
+        if self.checkpoint is not None and self.backbones is not None:
+            raise InputError("pass either checkpoint= (one checkpoint folder) or backbones=[...] to the embeddings "
+                             "learner, not both")
         if self.checkpoint is not None:
-            return Path(self.checkpoint)
-        try:
-            return pretrained_checkpoint(DEFAULT_ARCHITECTURE)
-        except MissingDependencyError as exc:
-            warnings.warn(f"autoal: {exc}; the embeddings learner falls back to randomly initialised "
-                          f"{DEFAULT_ARCHITECTURE} weights (much weaker features)", RuntimeWarning, stacklevel=4)
-            return random_init_checkpoint(DEFAULT_ARCHITECTURE)
+            return [Path(self.checkpoint)]
+        if self.backbones is None:
+            return self._default_checkpoint_dirs()
+        names = [self.backbones] if isinstance(self.backbones, (str, Path)) else list(self.backbones)
+        if not names:
+            raise InputError("backbones=[] names no network; pass packaged names (e.g. "
+                             f"{', '.join(PRETRAINED_SOURCES)}) or checkpoint folders")
+        dirs = []
+        for name in names:
+            if str(name) in PRETRAINED_SOURCES:
+                dirs.append(pretrained_checkpoint(str(name)))
+            elif str(name) == "random-init":
+                dirs.append(random_init_checkpoint(DEFAULT_ARCHITECTURE))
+            elif Path(name).expanduser().is_dir():
+                dirs.append(Path(name).expanduser())
+            else:
+                raise InputError(f"backbone {str(name)!r} is neither a packaged pretrained network "
+                                 f"({', '.join(PRETRAINED_SOURCES)}) nor a checkpoint folder (config.json + "
+                                 "pytorch_model.bin); fix the name or the path")
+        if len(set(dirs)) != len(dirs):
+            raise InputError(f"backbones {names} name the same network twice; list each once")
+        return dirs
+
+    def _default_checkpoint_dirs(self) -> list:
+        """:data:`DEFAULT_BACKBONES` whose weights package is installed (a warning names the missing ones);
+        randomly initialised MobileNetV2 when none is."""
+        from .. import backbones as packaged
+
+        dirs, missing = [], []
+        for name in DEFAULT_BACKBONES:
+            try:
+                dirs.append(packaged.pretrained_checkpoint(name))
+            except MissingDependencyError as exc:
+                missing.append(str(exc))
+        if dirs and missing:
+            warnings.warn(f"autoal: the embeddings learner runs without {len(missing)} of its default backbones: "
+                          f"{'; '.join(missing)}", RuntimeWarning, stacklevel=5)
+        if not dirs:
+            warnings.warn(f"autoal: {missing[0]}; the embeddings learner falls back to randomly initialised "
+                          f"{DEFAULT_ARCHITECTURE} weights (much weaker features)", RuntimeWarning, stacklevel=5)
+            dirs = [packaged.random_init_checkpoint(DEFAULT_ARCHITECTURE)]
+        return dirs
+
+    @property
+    def embedders(self) -> list:
+        """One :class:`~autoal.embeddings.Embedder` per backbone (built on first use)."""
+        if self._embedders is None:
+            from ..embeddings import Embedder
+
+            self._embedders = [Embedder(folder, image_size=self.image_size, batch_size=self.batch_size)
+                               for folder in self._checkpoint_dirs()]
+        return self._embedders
 
     @property
     def embedder(self):
-        """The :class:`~autoal.embeddings.Embedder` (built on first use)."""
-        if self._embedder is None:
-            from ..embeddings import Embedder
+        """The first backbone's :class:`~autoal.embeddings.Embedder`."""
+        return self.embedders[0]
 
-            self._embedder = Embedder(self._checkpoint_dir(), image_size=self.image_size, batch_size=self.batch_size)
-        return self._embedder
+    @property
+    def num_features(self) -> int:
+        """Length of an image's joined embedding: the backbones' widths added up."""
+        return sum(embedder.num_features for embedder in self.embedders)
 
     def cache_root(self) -> Path:
         """The folder holding one embedding cache per backbone."""
@@ -134,20 +193,43 @@ class EmbeddingLearner(Learner):
         return default_embedding_dir()
 
     @property
-    def cache(self):
-        """The :class:`~autoal.embedding_cache.EmbeddingCache` of this learner's backbone (opened on first use)."""
-        if self._cache is None:
+    def caches(self) -> list:
+        """The :class:`~autoal.embedding_cache.EmbeddingCache` of each backbone (opened on first use)."""
+        if self._caches is None:
             from ..embedding_cache import EmbeddingCache
 
-            embedder = self.embedder
-            folder = self.cache_root() / re.sub(r"[^A-Za-z0-9_.-]", "_", embedder.backbone_id)
-            self._cache = EmbeddingCache(folder, embedder.backbone_id, embedder.num_features)
-        return self._cache
+            self._caches = [EmbeddingCache(self.cache_root() / re.sub(r"[^A-Za-z0-9_.-]", "_", e.backbone_id),
+                                           e.backbone_id, e.num_features) for e in self.embedders]
+        return self._caches
 
-    def _embed(self, df: pd.DataFrame, stats=None, embed=None) -> np.ndarray:
+    @property
+    def cache(self):
+        """The first backbone's :class:`~autoal.embedding_cache.EmbeddingCache`."""
+        return self.caches[0]
+
+    def _embed_blocks(self, df: pd.DataFrame, stats=None, embed=None) -> list:
+        """Each backbone's embeddings of ``df``'s images (a list of float32 arrays, one per backbone).
+
+        ``embed``, when given, computes a backbone's missing images: ``embed(paths, backbone)`` with the
+        backbone's position in :attr:`embedders`. ``stats`` adds up :func:`~autoal.embeddings.embed_paths`'s.
+        """
         from ..embeddings import embed_paths
 
-        return embed_paths(df[self.image_col].tolist(), self.embedder, self.cache, stats=stats, embed=embed)
+        paths = df[self.image_col].tolist()
+        blocks = []
+        for index, (embedder, cache) in enumerate(zip(self.embedders, self.caches)):
+            one = {}
+            compute = None if embed is None else (lambda chunk, index=index: embed(chunk, index))
+            blocks.append(embed_paths(paths, embedder, cache, stats=one, embed=compute))
+            if stats is not None:
+                for key, value in one.items():
+                    stats[key] = stats.get(key, 0) + value
+        return blocks
+
+    def _embed(self, df: pd.DataFrame, stats=None, embed=None) -> np.ndarray:
+        """The backbones' embeddings of ``df``'s images side by side, shape (len(df), num_features)."""
+        blocks = self._embed_blocks(df, stats, embed)
+        return blocks[0] if len(blocks) == 1 else np.hstack(blocks)
 
     def _inputs(self, df: pd.DataFrame, stats=None, embed=None) -> np.ndarray:
         """What the logistic head reads: the images' embeddings, then the encoded feature columns."""
@@ -181,8 +263,9 @@ class EmbeddingLearner(Learner):
                 x, y, self._raw_columns(df))
             self.classes_ = self.model_.classes_
         else:
-            self.model_ = self._logistic(self.embedder.num_features).fit(x, y)
+            self.model_ = self._logistic(self.num_features).fit(x, y)
             self.classes_ = self.model_.classes_.tolist()
+        # cache_hits and n_embedded count (image, backbone) pairs: with two backbones, a fully cached image counts 2
         self.last_fit_info_ = {"n_train": len(df), "embed_seconds": round(stats["seconds"], 3),
                                "cache_hits": stats["hits"], "n_embedded": stats["embedded"]}
         return self
@@ -212,8 +295,9 @@ class EmbeddingLearner(Learner):
         Parameters
         ----------
         embed : callable, optional
-            Computes the embeddings of images missing from the cache (list of paths -> float32 array,
-            see :func:`~autoal.embeddings.embed_paths`); default: this process's network.
+            Computes the embeddings of images missing from a backbone's cache: ``embed(paths, backbone)``
+            (``backbone`` the position in :attr:`embedders`) -> float32 array (see
+            :func:`~autoal.embeddings.embed_paths`); default: this process's networks.
             :func:`autoal.scoring.predict_pool` passes one that spreads the work over Ray workers.
         """
         if self.model_ is None:
@@ -226,33 +310,37 @@ class EmbeddingLearner(Learner):
         return pad_probabilities(probs, self.classes_, self.classes)
 
     def features(self, df: pd.DataFrame) -> np.ndarray:
-        """The cached embeddings of ``df``'s images (computed for images not yet in the cache), joined with its
-        encoded feature columns (:func:`autoal.learners.feature_blocks.join_blocks`: each block weighs the same)."""
-        from .feature_blocks import join_blocks
+        """The cached embeddings of ``df``'s images (computed for images not yet in the cache), each backbone's
+        block scaled to the same spread when there are several, joined with its encoded feature columns
+        (:func:`autoal.learners.feature_blocks.join_blocks`: each block weighs the same)."""
+        from .feature_blocks import equal_spread, join_blocks
 
-        return join_blocks(self._embed(df), self.encoded_features(df))
+        blocks = self._embed_blocks(df)
+        image = blocks[0] if len(blocks) == 1 else equal_spread(blocks)
+        return join_blocks(image, self.encoded_features(df))
 
     def clone(self, *, subdir="clone") -> "EmbeddingLearner":
         """A fresh, unfitted twin that shares this learner's network and embedding cache."""
         twin = super().clone(subdir=subdir)
         twin._shared_cache_root = self.cache_root()
-        twin._embedder, twin._cache = self._embedder, self._cache
+        twin._embedders, twin._caches = self._embedders, self._caches
         return twin
 
     def worker_copy(self) -> "EmbeddingLearner":
-        """A copy without the network and the cache handle, its checkpoint fixed to this learner's folder.
+        """A copy without the networks and the cache handles, its backbones fixed to this learner's folders.
 
-        A worker rebuilds the network from the checkpoint folder on first use (which must be readable
-        there); only the driver writes the cache.
+        A worker rebuilds the networks from the checkpoint folders on first use (which must be readable
+        there); only the driver writes the caches.
         """
         twin = copy.copy(self)
-        twin.checkpoint = str(self.embedder.checkpoint_dir)
-        twin._embedder = twin._cache = None
+        twin.checkpoint = None
+        twin.backbones = [str(embedder.checkpoint_dir) for embedder in self.embedders]
+        twin._embedders = twin._caches = None
         return twin
 
     def close(self) -> None:
-        """Drop the network and the cache mapping (both are rebuilt on next use)."""
-        self._embedder = self._cache = None
+        """Drop the networks and the cache mappings (both are rebuilt on next use)."""
+        self._embedders = self._caches = None
 
 
 class _TabularHead:

@@ -12,7 +12,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.preprocessing import StandardScaler
 
-__all__ = ["block_weight", "BlockScaler", "join_blocks"]
+__all__ = ["block_weight", "BlockScaler", "join_blocks", "equal_spread"]
 
 
 def block_weight(n_image: int, n_columns: int) -> float:
@@ -45,12 +45,23 @@ class BlockScaler(TransformerMixin, BaseEstimator):
         return z
 
 
+def _pooled_std(block: np.ndarray) -> float:
+    """The square root of the mean per-dimension variance of ``block`` (1.0 when it cannot be measured)."""
+    scale = float(np.sqrt(np.mean(np.var(block, axis=0)))) if len(block) > 1 else 1.0
+    return scale if scale > 0 else 1.0
+
+
+def equal_spread(blocks) -> np.ndarray:
+    """Several networks' embeddings side by side for distances, each block divided by its pooled standard
+    deviation so that no network outweighs another by the scale of its activations (float32)."""
+    return np.hstack([block / _pooled_std(block) for block in blocks]).astype(np.float32)
+
+
 def join_blocks(image: np.ndarray, columns) -> np.ndarray:
     """Image features and encoded feature columns side by side for distances (k-means batches, the cold
     start): the image block divided by its pooled standard deviation (so its dimensions have unit variance
     on average), the columns weighted by :func:`block_weight`. ``columns`` None: the image block as is."""
     if columns is None or columns.shape[1] == 0:
         return image
-    scale = float(np.sqrt(np.mean(np.var(image, axis=0)))) if len(image) > 1 else 1.0
-    image = image / (scale if scale > 0 else 1.0)
+    image = image / _pooled_std(image)
     return np.hstack([image, columns * block_weight(image.shape[1], columns.shape[1])]).astype(np.float32)

@@ -162,9 +162,10 @@ def test_two_rounds_end_to_end_with_the_cache_in_the_run_folder(images, tmp_path
     h = result.history
     assert len(h) == 3 and h["n_labeled"].tolist() == [6, 10, 14]
     caches = list((tmp_path / "run" / "embeddings").iterdir())
-    assert len(caches) == 1 and (caches[0] / "meta.json").is_file()
+    assert len(caches) == 2 and all((c / "meta.json").is_file() for c in caches), "one cache per default backbone"
     assert h["cache_hits"].iloc[0] == 0
-    assert h["cache_hits"].iloc[2] == h["n_train"].iloc[2] == 14, "round 2 trains on images embedded before"
+    assert h["cache_hits"].iloc[2] == 2 * h["n_train"].iloc[2] == 28, \
+        "round 2 trains on images embedded before (counted once per backbone)"
     assert h["n_embedded"].iloc[1:].tolist() == [0, 0]
 
 
@@ -183,3 +184,89 @@ def test_tabular_head_trains_an_autogluon_tabular_predictor(tmp_path, checkpoint
     assert accuracy(probs, df) > 0.9
     assert type(learner.model_.predictor_).__name__ == "TabularPredictor"
     assert any((tmp_path / "out" / "models").glob("tabular_*")), "the predictor is saved in the run folder"
+
+
+# -- several backbones ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def two_small_networks(tmp_path_factory):
+    """Two randomly initialised small networks (different weights, so different caches), and a third."""
+    folder = tmp_path_factory.mktemp("small_backbones")
+    return [backbones.random_init_checkpoint("mobilenetv2_050", seed=seed, cache_dir=folder) for seed in (0, 1, 2)]
+
+
+def test_several_backbones_embed_once_each_and_join(tmp_path, two_small_networks):
+    first, second, _ = two_small_networks
+    df = write_images(tmp_path / "img", 4)  # 12 images
+    learner = EmbeddingLearner(backbones=[first, second], image_size=32, cache_dir=tmp_path / "cache")
+    learner.configure(classes=CLASSES).fit(df)
+    assert (learner.last_fit_info_["n_embedded"], learner.last_fit_info_["cache_hits"]) == (24, 0), \
+        "one pass per backbone"
+    widths = [e.num_features for e in learner.embedders]
+    assert learner.features(df).shape == (12, sum(widths))
+    expected = np.hstack([Embedder(folder, image_size=32).embed(df["image_path"]) for folder in (first, second)])
+    np.testing.assert_allclose(learner._embed(df), expected, rtol=1e-5, atol=1e-5)
+    assert sorted(f.name for f in (tmp_path / "cache").iterdir()) == sorted(
+        re.sub(r"[^A-Za-z0-9_.-]", "_", e.backbone_id) for e in learner.embedders)
+    assert accuracy(learner.predict_proba(df), df) > 0.9
+
+
+def test_several_backbones_reuse_the_cache_and_a_changed_backbone_is_embedded_anew(tmp_path, two_small_networks):
+    first, second, third = two_small_networks
+    df = write_images(tmp_path / "img", 4)
+    cache = tmp_path / "cache"
+    EmbeddingLearner(backbones=[first, second], image_size=32, cache_dir=cache).configure(classes=CLASSES).fit(df)
+    again = EmbeddingLearner(backbones=[first, second], image_size=32, cache_dir=cache).configure(classes=CLASSES)
+    again.fit(df)
+    assert (again.last_fit_info_["n_embedded"], again.last_fit_info_["cache_hits"]) == (0, 24), "a later run reads both"
+    changed = EmbeddingLearner(backbones=[first, third], image_size=32, cache_dir=cache).configure(classes=CLASSES)
+    changed.fit(df)
+    assert (changed.last_fit_info_["n_embedded"], changed.last_fit_info_["cache_hits"]) == (12, 12), \
+        "the unchanged backbone is read, the other one embedded"
+    resized = EmbeddingLearner(backbones=[first, second], image_size=48, cache_dir=cache).configure(classes=CLASSES)
+    resized.fit(df)
+    assert resized.last_fit_info_["n_embedded"] == 24, "another image size is another cache"
+    assert len(list(cache.iterdir())) == 5
+
+
+def test_a_worker_copy_keeps_every_backbone(tmp_path, two_small_networks):
+    first, second, _ = two_small_networks
+    df = write_images(tmp_path / "img", 3)
+    learner = EmbeddingLearner(backbones=[first, second], image_size=32, cache_dir=tmp_path / "cache")
+    learner.configure(classes=CLASSES).fit(df)
+    twin = learner.worker_copy()
+    assert twin.backbones == [str(first), str(second)] and twin._embedders is None
+    np.testing.assert_allclose(twin.predict_proba(df), learner.predict_proba(df), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("options, match", [
+    ({"backbones": ["resnet_of_my_dreams"]}, r"backbone 'resnet_of_my_dreams' is neither a packaged pretrained network "
+                                             r"\(mobilenetv2_100, tf_efficientnet_lite0, tf_efficientnet_lite2\) nor a "
+                                             r"checkpoint folder"),
+    ({"backbones": []}, r"backbones=\[\] names no network"),
+    ({"backbones": ["mobilenetv2_100"], "checkpoint": "x"}, r"pass either checkpoint= .* or backbones=\[...\]"),
+    ({"backbones": ["tf_efficientnet_lite0", "tf_efficientnet_lite0"]}, r"name the same network twice"),
+])
+def test_bad_backbones_are_refused(options, match, cache_home):
+    with pytest.raises(InputError, match=match):
+        EmbeddingLearner(**options).embedders
+
+
+def test_default_backbones_are_the_measured_pair(cache_home):
+    from autoal.learners.embeddings import DEFAULT_BACKBONES
+
+    learner = EmbeddingLearner()
+    assert [e.architecture for e in learner.embedders] == list(DEFAULT_BACKBONES)
+    assert learner.num_features == 2560
+
+
+def test_learner_auto_is_the_embeddings_learner_with_images_and_tabular_without(images, tmp_path, cache_home):
+    from autoal.learners import resolve_learner
+
+    assert (resolve_learner("auto", "image_path"), resolve_learner("auto", None)) == ("embeddings", "tabular")
+    result = autoal.run(images, strategy="margin", batch_size=3, n_rounds=1, initial_per_class=2,
+                        output_dir=tmp_path / "run", verbose=False)
+    assert "n_embedded" in result.history.columns, "the history carries the embeddings learner's fit facts"
+    assert sorted(p.name.split("-")[0] for p in (tmp_path / "run" / "embeddings").iterdir()) == \
+        ["mobilenetv2_100", "tf_efficientnet_lite0"]
