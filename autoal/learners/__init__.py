@@ -16,10 +16,16 @@ LEARNERS = {"autogluon": AutoGluonLearner, "fast": FastLearner, "embeddings": Em
 
 
 def resolve_learner(learner, image_col):
-    """``learner="auto"``: ``"autogluon"`` (MultiModalPredictor) for data with an image column, ``"tabular"``
-    (TabularPredictor) for a table without one (``image_col=None``); anything else as given."""
+    """``learner="auto"``: ``"embeddings"`` (frozen MobileNetV2 + EfficientNet-Lite0 embeddings, logistic
+    regression) for data with an image column, ``"tabular"`` (TabularPredictor) for a table without one
+    (``image_col=None``); anything else as given.
+
+    Measured on a 2-core CPU (README, benchmarks/round_speed.py): on Fashion-MNIST at 500 identical labels the
+    embeddings learner is as accurate as fine-tuning MobileNetV2 with AutoGluon (0.821 against 0.817) at a
+    round of seconds instead of about 90 s, so it gives the most accuracy per minute of waiting.
+    """
     if isinstance(learner, str) and learner == "auto":
-        return "autogluon" if image_col is not None else "tabular"
+        return "embeddings" if image_col is not None else "tabular"
     return learner
 
 
@@ -34,5 +40,5 @@ def make_learner(learner, **options) -> Learner:
             return LEARNERS[learner](**options)
         except TypeError as exc:
             raise InputError(f"bad learner_options for {learner!r}: {exc}") from exc
-    raise InputError(f"unknown learner {learner!r}; choose one of {', '.join(LEARNERS)}, auto (autogluon with images, "
+    raise InputError(f"unknown learner {learner!r}; choose one of {', '.join(LEARNERS)}, auto (embeddings with images, "
                      "tabular without) or pass a Learner instance")

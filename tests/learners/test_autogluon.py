@@ -18,12 +18,42 @@ TINY = {"max_epochs": 3, "image_size": 32}
 
 def test_autogluon_learner_meets_the_contract_and_restarts_on_a_new_class(tmp_path):
     df = write_images(tmp_path / "img", 8)
-    learner = AutoGluonLearner(**TINY)
+    learner = AutoGluonLearner(**TINY, continue_training=True)
     check_contract(learner, df, tmp_path)
     assert learner.last_fit_info_["continued"] is False, "a new class needs a fresh predictor"
     learner.fit(df)
     assert learner.last_fit_info_["continued"] is True, "same classes: continue from the previous predictor"
     assert sorted(os.listdir(tmp_path / "out" / "models")) == ["fit_00", "fit_01", "fit_02"]
+
+
+def test_a_fresh_fit_is_reproducible_with_its_seed_and_differs_with_another(tmp_path):
+    df = write_images(tmp_path / "img", 6, size=24)
+    test = write_images(tmp_path / "test", 4, seed=1, size=24).drop(columns=["label"])
+
+    def fitted_probs(seed, name):
+        learner = AutoGluonLearner(**TINY).configure(classes=CLASSES, output_dir=tmp_path / name, random_state=seed)
+        learner.fit(df)
+        assert learner.last_fit_info_["continued"] is False, "the default is a fresh fit every round"
+        return learner.predict_proba(test)
+
+    first, again, other = fitted_probs(0, "a"), fitted_probs(0, "b"), fitted_probs(1, "c")
+    np.testing.assert_array_equal(first, again)
+    assert np.abs(first - other).max() > 1e-4, "another seed trains another model"
+
+
+def test_checkpoints_are_scored_on_training_rows_so_none_is_left_out(tmp_path):
+    df = write_images(tmp_path / "img", 40)  # 120 rows
+    learner = AutoGluonLearner(tuning_rows=30).configure(classes=CLASSES, random_state=0)
+    tuning = learner._tuning_rows(df)
+    assert len(tuning) == 30 and set(tuning.index) <= set(df.index)
+    assert tuning["label"].value_counts().tolist() == [10, 10, 10], "stratified"
+    assert learner._tuning_rows(df.iloc[:20]) is not None and len(learner._tuning_rows(df.iloc[:20])) == 20
+    assert AutoGluonLearner(tuning_rows=None)._tuning_rows(df) is None, "None: AutoGluon's own 20% split"
+    hp = AutoGluonLearner(image_size=64).configure(classes=CLASSES)._all_hyperparameters()
+    assert hp["optim.top_k_average_method"] == "uniform_soup" and hp["optim.lr_choice"] == "two_stages"
+    assert hp["model.timm_image.train_transforms"] == ["resize_to_square", "affine"], "no trivial_augment on thumbnails"
+    big = AutoGluonLearner(image_size=224, peft="norm_fit").configure(classes=CLASSES)._all_hyperparameters()
+    assert "trivial_augment" in big["model.timm_image.train_transforms"] and big["optim.peft"] == "norm_fit"
 
 
 def test_two_rounds_of_real_autogluon_write_nothing_to_the_working_directory(tmp_path, monkeypatch):
@@ -36,7 +66,7 @@ def test_two_rounds_of_real_autogluon_write_nothing_to_the_working_directory(tmp
     assert os.listdir(workdir) == []
     h = result.history
     assert h["n_labeled"].tolist() == [9, 15, 21]
-    assert h["continued"].tolist() == [False, True, True]
+    assert h["continued"].tolist() == [False, False, False], "a fresh fit from the pretrained weights every round"
     assert (h["fit_seconds"] > 0).all() and (h["predict_seconds"].iloc[1:] > 0).all()
     assert type(result.predictor).__name__ == "MultiModalPredictor"
     for r in range(3):
@@ -61,3 +91,12 @@ def test_autogluon_fine_tunes_the_offline_pretrained_backbone(tmp_path):
     assert probs.shape == (18, 3) and np.allclose(probs.sum(axis=1), 1)
     config = (tmp_path / "out" / "models" / "fit_00" / "config.yaml").read_text()
     assert "mobilenetv2_100-imagenet" in config
+
+
+def test_autogluon_fine_tunes_a_packaged_efficientnet_lite0_by_name(tmp_path, monkeypatch):
+    monkeypatch.setenv("AUTOAL_CACHE_DIR", str(tmp_path / "cache"))
+    df = write_images(tmp_path / "img", 6)
+    learner = AutoGluonLearner(checkpoint="tf_efficientnet_lite0", max_epochs=2, image_size=32)
+    learner.configure(classes=CLASSES, output_dir=tmp_path / "out").fit(df)
+    assert learner.predict_proba(df.drop(columns=["label"])).shape == (18, 3)
+    assert "tf_efficientnet_lite0-imagenet" in (tmp_path / "out" / "models" / "fit_00" / "config.yaml").read_text()
