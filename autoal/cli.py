@@ -39,8 +39,8 @@ def _add_run_options(p, *, defaults, page=False):
         p.add_argument("--init-per-class", type=_positive_int, default=defaults["initial_per_class"],
                        help="labels per class revealed before round 1 (simulation mode)")
     p.add_argument("--learner", default="auto", choices=["auto"] + sorted(LEARNERS),
-                   help="model retrained every round (default auto: autogluon with images, tabular for a table "
-                   "without images)")
+                   help="model retrained every round (default auto: embeddings, i.e. frozen MobileNetV2 + "
+                   "EfficientNet-Lite0 features and logistic regression, with images; tabular for a table without images)")
     p.add_argument("--feature-cols", metavar="A,B,...",
                    help="the columns besides label and image the learner reads (default: every other column except "
                    "identifiers, paths, URLs, dates and constant columns, which are named and left out); "
@@ -70,8 +70,13 @@ def _add_run_options(p, *, defaults, page=False):
                    "2,000; every file must exist)")
     p.add_argument("--time-limit", type=float, help="AutoGluon: seconds per round's fit")
     p.add_argument("--max-epochs", type=_positive_int, help="AutoGluon: epochs per fit (default 20)")
-    p.add_argument("--image-size", type=_positive_int, help="AutoGluon: image side in pixels (default 64)")
-    p.add_argument("--checkpoint", help="AutoGluon: local timm checkpoint folder or weights file")
+    p.add_argument("--image-size", type=_positive_int, help="image side in pixels (AutoGluon default 64, embeddings 128)")
+    p.add_argument("--checkpoint", help="AutoGluon: local timm checkpoint folder or weights file, or a packaged "
+                   "network (mobilenetv2_100, tf_efficientnet_lite0, tf_efficientnet_lite2)")
+    p.add_argument("--backbones", metavar="A,B,...",
+                   help="embeddings learner: the networks whose embeddings are joined, packaged names "
+                   "(mobilenetv2_100, tf_efficientnet_lite0, tf_efficientnet_lite2) or checkpoint folders "
+                   "(default mobilenetv2_100,tf_efficientnet_lite0)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     if page:
         p.add_argument("--annotators", help="comma-separated names of the people labelling on the page (each gets a "
@@ -148,9 +153,14 @@ def build_parser() -> argparse.ArgumentParser:
 def _learner_options(args) -> dict:
     learner = args.learner
     if learner == "auto":
-        learner = "tabular" if getattr(args, "no_images", False) else "autogluon"
+        learner = "tabular" if getattr(args, "no_images", False) else "embeddings"
     if learner == "tabular":
         return {"time_limit": args.time_limit} if args.time_limit is not None else {}
+    if learner == "embeddings":
+        options = {"image_size": args.image_size}
+        if args.backbones:
+            options["backbones"] = [name.strip() for name in args.backbones.split(",") if name.strip()]
+        return {k: v for k, v in options.items() if v is not None}
     if learner != "autogluon":
         return {}
     options = {"time_limit": args.time_limit, "max_epochs": args.max_epochs, "image_size": args.image_size,
