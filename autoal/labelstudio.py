@@ -1,13 +1,15 @@
-"""A round trip with Label Studio: the open batch out as import JSON, a Label Studio JSON export back in.
+"""Label Studio tasks from the open batch, and Label Studio answers into the run: through files, and the
+pieces :mod:`autoal.labelstudio_live` uses through the API.
 
-``export_labelstudio`` writes the examples waiting for answers as Label Studio tasks (the image as a
+``batch_tasks`` makes the examples waiting for answers into Label Studio tasks (the image as a
 local-files URL, or a path; the example id, the annotator it waits for and the round in ``data``;
 the model's guess as a prediction with ``model_version`` and the example's ActiveLab score as its
-``score``) and the matching labeling config. ``import_labelstudio`` reads Label Studio's JSON export
-back: each annotation's author comes from ``--annotator`` (one person answered everything) or from
-``completed_by`` (a Label Studio user id, mapped to a name, or an email), ``was_cancelled`` is a
-skip, and every annotation is checked exactly as ``import-labels`` checks a CSV row
-(:mod:`autoal.batch_files`), good ones stored one by one, bad ones reported by task.
+``score`` only when asked, as on autoal's page); ``export_labelstudio`` writes them with the matching
+labeling config. ``store_answers`` stores Label Studio annotations: each author comes from
+``--annotator`` (one person answered everything) or from ``completed_by`` (a Label Studio user id or
+email, mapped to a name by :class:`UserMatcher`), ``was_cancelled`` is a skip, and every annotation is
+checked exactly as ``import-labels`` checks a CSV row (:class:`autoal.batch_files.AnswerChecks`), good
+ones stored one by one, bad ones reported by task; ``import_labelstudio`` does it for a JSON export.
 """
 
 from __future__ import annotations
