@@ -204,10 +204,11 @@ def main(argv=None) -> int:
                "median_seconds": float(np.median(seconds)), "max_seconds": float(np.max(seconds)),
                "sync_log": log.splitlines()}
     (out / "results.json").write_text(json.dumps(summary, indent=1, default=str) + "\n")
-    for path in (out / "ls", run_dir):  # the figures are what is kept
-        import shutil
+    import shutil
 
+    for path in (out / "ls", run_dir):  # the figures are what is kept (the sync's log is in results.json)
         shutil.rmtree(path, ignore_errors=True)
+    (out / "sync.log").unlink()
     print(f"median {summary['median_seconds']:.1f} s, max {summary['max_seconds']:.1f} s; wrote {out / 'results.json'}")
     return 0
 
