@@ -88,6 +88,30 @@ def test_export_writes_tasks_with_local_files_urls_predictions_and_a_matching_co
     assert Path(paths_task["data"]["image"]).is_absolute()
 
 
+def test_predictions_new_leaves_the_guess_out_of_relabels_and_all_keeps_it(waiting):
+    """A relabel (an example someone labelled, asked again) carries the model's guess only with "all"."""
+    import numpy as np
+
+    from autoal.labelstudio import batch_tasks
+    from autoal.run_state import open_run
+
+    run_dir, _ = waiting
+    state = open_run(run_dir)
+    try:
+        relabel = int(state.snapshot().labelled[0])
+        state.assign(1, [(relabel, "bob")])  # asked of bob again, with the probabilities it was picked with
+        state.store.save_probabilities("pick", 1, {relabel: np.array([0.2, 0.5, 0.3])})
+        guessed = {mode: {t["data"]["example_id"] for t in batch_tasks(state, predictions=mode)[0] if "predictions" in t}
+                   for mode in ("none", "new", "all")}
+        relabel_id = str(state.ids[relabel])
+    finally:
+        state.close()
+    assert guessed["none"] == set() and len(guessed["new"]) == 6 and relabel_id not in guessed["new"]
+    assert guessed["all"] == guessed["new"] | {relabel_id}
+    with pytest.raises(InputError, match="--predictions must be one of"):
+        export_labelstudio(run_dir, predictions="yes")
+
+
 def test_export_refuses_what_it_cannot_write(waiting, tmp_path):
     run_dir, _ = waiting
     with pytest.raises(InputError, match="'carol' is not in this run"):
