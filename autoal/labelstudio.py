@@ -23,7 +23,7 @@ from xml.sax.saxutils import quoteattr
 
 import numpy as np
 
-from .batch_files import AnswerChecks, ImportReport
+from .batch_files import AnswerChecks, ImportReport, waiting_round
 from .errors import InputError, first_few
 from .files import write_atomic
 from .run_state import open_run
@@ -257,12 +257,19 @@ class LabelStudioReport(ImportReport):
     outcomes: list = field(default_factory=list)
 
     def message(self) -> str:
+        """What happened, one line, then the rejected annotations with their task and annotation ids."""
         who = ", ".join(f"{n}: {k}" for n, k in sorted(self.by_annotator.items()))
-        text = (f"read {self.tasks} tasks; stored {self.stored} labels" + (f" ({who})" if who else "")
-                + f", {self.skipped} skips (was_cancelled); {self.blank} tasks without an answer")
+        text = (f"read {_count(self.tasks, 'task')}; stored {_count(self.stored, 'label')}" + (f" ({who})" if who else "")
+                + f", {_count(self.skipped, 'skip')} (was_cancelled); {_count(self.blank, 'task')} without an answer")
         if self.rejected:
-            text += f"; rejected {len(self.rejected)} annotations:\n" + "\n".join(f"  {where}: {why}" for where, why in self.rejected)
+            text += (f"; rejected {_count(len(self.rejected), 'annotation')}:\n"
+                     + "\n".join(f"  {where}: {why}" for where, why in self.rejected))
         return text
+
+
+def _count(n, word) -> str:
+    """``1 label``, ``2 labels``."""
+    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def parse_user_map(spec) -> dict:
@@ -453,6 +460,8 @@ def store_answers(state, tasks, users, *, done=frozenset(), record=None) -> Labe
             _store_one(checks, report, users, seen, task_name, text_id, annotation)
             if record is not None:
                 record(*report.outcomes[-1])
+    report.round, report.pending = waiting_round(state)
+    report.rounds_done = report.round > state.settings["n_rounds"]
     return report
 
 

@@ -61,6 +61,7 @@ def command_labelstudio(args) -> int:
 
         report = pull(args.run_dir, users=args.user, annotator=args.annotator, **_connection(args))
         print(report.message())
+        print(report.next_step(args.run_dir))
         return 1 if report.rejected else 0
     return _sync(args)
 

@@ -118,8 +118,8 @@ def _log_pull(report, log, reported) -> None:
     """Stored answers, and each rejection once (a rejection stays until someone fixes it in Label Studio)."""
     if report.stored or report.skipped:
         who = ", ".join(f"{n}: {k}" for n, k in sorted(report.by_annotator.items()))
-        log(f"autoal labelstudio sync: stored {report.stored} labels" + (f" ({who})" if who else "")
-            + f", {report.skipped} skips")
+        log(f"autoal labelstudio sync: stored {report.stored} label{'' if report.stored == 1 else 's'}"
+            + (f" ({who})" if who else "") + f", {report.skipped} skip{'' if report.skipped == 1 else 's'}")
     for where, why in report.rejected:
         if (where, why) not in reported:
             reported.add((where, why))

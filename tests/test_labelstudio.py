@@ -173,7 +173,7 @@ def test_import_stores_good_answers_and_reports_every_bad_one_by_task(waiting, t
                                  {"id": 2, "email": "bob@example.com", "username": "bob"}]))
     assert main(["import-labelstudio", str(run_dir), str(path), "--user-map", str(users)]) == 1
     out = capsys.readouterr().out
-    assert "read 9 tasks; stored 2 labels (alice: 1, bob: 1), 1 skips (was_cancelled); 1 tasks without an answer" in out
+    assert "read 9 tasks; stored 2 labels (alice: 1, bob: 1), 1 skip (was_cancelled); 1 task without an answer" in out
     assert f"task 3 (annotation 1, example '{alice[2]}'): 'purple' is not a class" in out
     assert f"task 5 (annotation 1, example '{bob[1]}'): example '{bob[1]}' was never assigned to alice" in out
     assert "task 6 (annotation 1" in out and "Label Studio user 7 is not mapped" in out and "--user-map 7=NAME" in out
@@ -382,8 +382,8 @@ def test_round_trip_through_a_real_label_studio(waiting, tmp_path, capsys, studi
     assert main(["import-labelstudio", str(run_dir), str(export), "--user-map", str(tmp_path / "users.json")]) == 1
     out = capsys.readouterr().out
     # Label Studio leaves tasks nobody answered out of its export (download_all_tasks=false by default)
-    assert "read 5 tasks; stored 4 labels (alice: 2, bob: 2), 1 skips (was_cancelled); 0 tasks without an answer" in out
-    assert f"example '{a[0]}' was never assigned to bob" in out and "rejected 1 annotations" in out
+    assert "read 5 tasks; stored 4 labels (alice: 2, bob: 2), 1 skip (was_cancelled); 0 tasks without an answer" in out
+    assert f"example '{a[0]}' was never assigned to bob" in out and "rejected 1 annotation:" in out
     stored = labels_of(run_dir)
     stored = stored[stored["annotator"].isin(["alice", "bob"])]
     assert sorted(stored[["example_id", "annotator", "label", "round"]].itertuples(index=False, name=None)) == sorted(
@@ -449,11 +449,12 @@ def test_push_pull_and_sync_a_full_round_with_two_users(waiting, capsys, studio)
     assert main(pull + ["--user", "alice@example.com=carol"]) == 1  # a user mapped to no annotator: nothing stored
     out = capsys.readouterr().out
     assert "Label Studio user alice@example.com maps to 'carol', which is not an annotator of this run" in out
-    assert "stored 1 labels (bob: 1)" in out and f"example '{a[0]}' was never assigned to bob" in out
+    assert "stored 1 label (bob: 1)" in out and f"example '{a[0]}' was never assigned to bob" in out
     assert list(labels_of(run_dir, "bob")["example_id"]) == [b[0]] and labels_of(run_dir, "alice").empty
     assert main(pull) == 0  # matched by email now; what was dealt with is not read again
     out = capsys.readouterr().out
-    assert "stored 2 labels (alice: 2), 1 skips" in out and "rejected" not in out
+    assert "stored 2 labels (alice: 2), 1 skip" in out and "rejected" not in out
+    assert f"round 1 still waits for bob (2 examples); `autoal resume {run_dir} --partial`" in out
     stored = labels_of(run_dir)
     assert sorted(stored[stored["annotator"].isin(["alice", "bob"])][["example_id", "annotator", "label"]].itertuples(
         index=False, name=None)) == sorted([(a[0], "alice", truth[a[0]]), (a[1], "alice", truth[a[1]]),

@@ -310,7 +310,7 @@ def command_import_labelstudio(args):
 
     report = import_labelstudio(args.run_dir, args.export, annotator=args.annotator, user_map=args.user_map)
     print(report.message())
-    print(f"next: `autoal resume {args.run_dir}` (or a running `autoal serve`) trains on the new labels")
+    print(report.next_step(args.run_dir))
     return 1 if report.rejected else 0
 
 
