@@ -41,7 +41,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 LEARNERS = {  # name -> (learner, learner_options, run() extras)
-    "embeddings": ("embeddings", {}, {}),
+    "embeddings": ("embeddings", {}, {}),  # the default backbones (MobileNetV2 + EfficientNet-Lite0)
+    "embeddings-mobilenetv2": ("embeddings", {"backbones": ["mobilenetv2_100"]}, {}),  # the default before 2026-12-02
+    "embeddings-3backbones": ("embeddings", {"backbones": ["mobilenetv2_100", "tf_efficientnet_lite0",
+                                                           "tf_efficientnet_lite2"]}, {}),
     "embeddings+kmeans": ("embeddings", {}, {"batch": "kmeans"}),
     "embeddings-tabular": ("embeddings", {"head": "tabular"}, {}),
     "autogluon": ("autogluon", {}, {}),
@@ -58,6 +61,8 @@ def parse_args(argv=None):
     p.add_argument("--accuracy-labels", default="400,1900", help="given labels for the accuracy comparison "
                    "(one round of --batch-size more is then asked)")
     p.add_argument("--accuracy-pool", type=int, default=10000)
+    p.add_argument("--accuracy-learners", default="embeddings,autogluon",
+                   help="learners of the accuracy comparison (names as in --learners)")
     p.add_argument("--batch-size", type=int, default=100)
     p.add_argument("--holdout", type=int, default=1000)
     p.add_argument("--throughput-images", type=int, default=5000)
@@ -298,7 +303,7 @@ def plan(args):
                 continue  # subsampling matters for the largest pools only
             steps.append(("round", f"round/{learner}/{size}", {"learner": learner, "pool": size, "labels": args.labels, **base}))
     for labels in (int(n) for n in args.accuracy_labels.split(",")):
-        for learner in ("embeddings", "autogluon"):
+        for learner in args.accuracy_learners.split(","):
             steps.append(("accuracy", f"accuracy/{learner}/{labels}", {"learner": learner, "pool": args.accuracy_pool,
                                                                      "labels": labels, **base}))
     steps.append(("ray", "ray", {"pool": args.ray_pool, "labels": args.labels, "learners": ["embeddings", "autogluon"], **base}))

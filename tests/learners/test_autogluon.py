@@ -100,3 +100,12 @@ def test_autogluon_fine_tunes_a_packaged_efficientnet_lite0_by_name(tmp_path, mo
     learner.configure(classes=CLASSES, output_dir=tmp_path / "out").fit(df)
     assert learner.predict_proba(df.drop(columns=["label"])).shape == (18, 3)
     assert "tf_efficientnet_lite0-imagenet" in (tmp_path / "out" / "models" / "fit_00" / "config.yaml").read_text()
+
+
+def test_the_gpu_is_used_when_torch_sees_one_and_the_cpu_settings_stay_otherwise(monkeypatch):
+    cpu = AutoGluonLearner().configure(classes=CLASSES)._all_hyperparameters()
+    assert (cpu["env.num_gpus"], cpu["env.accelerator"], cpu["env.precision"]) == (0, "cpu", "32")
+    monkeypatch.setattr("autoal.learners.autogluon.gpu_available", lambda: True)
+    gpu = AutoGluonLearner().configure(classes=CLASSES)._all_hyperparameters()
+    assert (gpu["env.num_gpus"], gpu["env.accelerator"], gpu["env.precision"]) == (1, "gpu", "16-mixed")
+    assert {k: v for k, v in gpu.items() if not k.startswith("env.")} == {k: v for k, v in cpu.items() if not k.startswith("env.")}
