@@ -108,7 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     images.add_argument("--no-images", action="store_true",
                         help="a table without images: the label and feature columns (learner auto: tabular)")
     _add_run_options(run_p, defaults={"batch_size": 150, "n_rounds": 10, "initial_per_class": 8})
-    demo_p = sub.add_parser("demo", help="real AutoGluon + ActiveLab run on sklearn's digits, built offline")
+    demo_p = sub.add_parser("demo", help="a real active-learning run (the default learner and strategy) on sklearn's digits, "
+                            "built offline")
     demo_p.add_argument("--data-dir", type=Path, help="where the digits PNGs go (default ~/.cache/autoal/datasets)")
     _add_run_options(demo_p, defaults=DEMO_SETTINGS)
     resume_p = sub.add_parser("resume", help="continue a stopped run from its folder")
