@@ -2,7 +2,8 @@
 
 ``push`` finds the run's project by its title (default ``autoal <run folder> <run id>``) or creates it
 with autoal's labeling config, gives it a Local files storage over the run's images (so Label Studio
-serves them; the storage is never synced, the tasks come from autoal), and imports the open batch's
+serves them; the storage is never synced, the tasks come from autoal) and one Data Manager tab per
+annotator showing the tasks given to them, and imports the open batch's
 tasks that the project does not hold yet: a task is one example in one round (``data.example_id``,
 ``data.autoal_round``), so pushing twice adds nothing. The model's guess goes along only when asked
 (``predictions="new"|"all"``), as on autoal's own page.
@@ -29,6 +30,7 @@ from .errors import InputError, MissingDependencyError
 from .labelstudio import (LabelStudioReport, UserMatcher, batch_tasks, check_predictions, image_folder, image_root_of,
                           labeling_config, parse_user_map, store_answers)
 from .run_state import open_run
+from .server import page_annotator_names
 
 __all__ = ["connect", "push", "pull", "PushReport", "project_title", "SDK_PIP"]
 
@@ -112,6 +114,20 @@ def find_project(ls, title, classes, *, create=True):
     return project, True
 
 
+def _people(ls, project, names) -> None:
+    """One Data Manager tab per annotator, showing only the tasks given to them (Label Studio's community
+    edition has no task assignment; "Label All Tasks" in a tab follows its filter), and room on each task
+    for every person it is given to (``maximum_annotations``)."""
+    if (project.maximum_annotations or 1) < len(names):
+        ls.projects.update(id=project.id, maximum_annotations=len(names))
+    tabs = {(v.data or {}).get("title") for v in ls.views.list(project=project.id)}
+    for name in names:
+        if name not in tabs:
+            ls.views.create(project=project.id, data={"title": name, "filters": {"conjunction": "and", "items": [
+                {"filter": "filter:tasks:data.autoal_annotators", "operator": "contains", "type": "String",
+                 "value": name}]}})
+
+
 def _storage(ls, project_id, folder):
     """The project's Local files storage over ``folder`` (created when missing; never synced)."""
     for storage in ls.import_storage.local.list(project=project_id):
@@ -192,6 +208,7 @@ def push(run_dir, *, url, token, title=None, image_root=None, predictions="none"
             if project_id is None:
                 project, created = find_project(ls, title or project_title(state), state.classes)
                 _storage(ls, project.id, folder)
+                _people(ls, project, page_annotator_names(state.settings))
                 project_id, title = project.id, project.title
             else:
                 created, title = False, title or project_title(state)

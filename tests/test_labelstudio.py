@@ -440,6 +440,10 @@ def test_push_pull_and_sync_a_full_round_with_two_users(waiting, capsys, studio,
     assert [s.path for s in admin.import_storage.local.list(project=project.id)] == [str(run_dir.parent / "images")]
     task_of = {d["example_id"]: t for t, d in tasks}
     mine = {n: [d["example_id"] for _, d in tasks if d["autoal_annotators"] == [n]] for n in ("alice", "bob")}
+    tabs = {v.data["title"]: v.id for v in admin.views.list(project=project.id) if v.data.get("title") in mine}
+    assert len(tabs) == 2 and admin.projects.get(id=project.id).maximum_annotations == 2
+    for name, tab in tabs.items():  # each person's tab holds the tasks given to them, and only those
+        assert sorted(t.data["example_id"] for t in admin.tasks.list(project=project.id, view=tab)) == sorted(mine[name])
     a, b = mine["alice"], mine["bob"]
     admin.annotations.create(id=task_of[a[0]], result=choose(truth[a[0]]))  # alice is the admin
     admin.annotations.create(id=task_of[a[1]], result=choose(truth[a[1]]))
