@@ -168,5 +168,10 @@ def test_ray_scoring_of_the_autogluon_learner_loads_the_saved_predictor(ray_clus
     twin = pickle.loads(pickle.dumps(learner.worker_copy()))
     assert twin.predictor_ is None and twin.predictor_path_ == learner.last_fit_info_["model_dir"]
     scorer = RayScorer(num_workers=2)
-    np.testing.assert_allclose(predict_pool(learner, pool, scorer), learner.predict_proba(pool), rtol=0, atol=1e-6)
+    # a worker runs the network with its own thread count: float32 sums in another order differ in the last bits
+    # (seen: 1.04e-6), so the same model is asserted to within 1e-5, far below any difference in the argmax
+    local = learner.predict_proba(pool)
+    remote = predict_pool(learner, pool, scorer)
+    np.testing.assert_allclose(remote, local, rtol=0, atol=1e-5)
+    assert (remote.argmax(axis=1) == local.argmax(axis=1)).all()
     assert scorer.last_info_["workers"] == 2
