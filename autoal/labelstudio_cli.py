@@ -68,10 +68,9 @@ def command_labelstudio(args) -> int:
 
 def _sync(args) -> int:
     from .labelstudio_sync import sync
+    from .stop_signals import stop_on_signals
 
-    from .server.commands import _stop_on_signals
-
-    _stop_on_signals()
+    stop_on_signals()
     try:
         print(f"autoal labelstudio sync: {args.run_dir} with {args.url} every {args.poll:g} s (Ctrl+C stops; every "
               "answer pulled is already stored)", flush=True)

@@ -11,6 +11,8 @@ import re
 import sys
 from pathlib import Path
 
+from ..stop_signals import stop_on_signals
+
 __all__ = ["add_parsers", "COMMANDS"]
 
 
@@ -176,7 +178,7 @@ def command_serve(args):
                          f"{'--organiser' if role == access.ORGANISER else name}`)")
         print(f"  {label:<{width}}  {shown}")
     sys.stdout.flush()
-    _stop_on_signals()
+    stop_on_signals()
     try:
         server.run()  # waitress returns on Ctrl+C (SIGINT) after finishing the requests in progress
     except KeyboardInterrupt:
@@ -184,22 +186,6 @@ def command_serve(args):
     print(f"autoal serve: stopped; every answer given is in the run store, the labels so far in "
           f"{run_dir / 'labels.csv'}. `autoal serve {run_dir}` goes on", file=sys.stderr)
     return 0
-
-
-def _stop_on_signals() -> None:
-    """Ctrl+C (SIGINT) and ``kill`` (SIGTERM) both stop the server cleanly.
-
-    Python leaves SIGINT ignored when the process started with it ignored (anything started in the
-    background by a non-interactive shell, e.g. ``autoal serve ... &`` in a script), so the handler is
-    set here rather than relied on.
-    """
-    import signal
-
-    def stop(signum, frame):
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, stop)
 
 
 def _address(args, last) -> tuple:
