@@ -68,6 +68,10 @@ LARGE_IMAGE_TRANSFORMS = ["resize_shorter_side", "center_crop", "trivial_augment
 SMALL_IMAGE_SIDE = 96
 
 
+#: What the settings change when torch sees a CUDA GPU.
+GPU_SETTINGS = {"env.num_gpus": 1, "env.accelerator": "gpu", "env.precision": "16-mixed"}
+
+
 def fine_tune_hyperparameters(*, image_size, lr, lr_choice, lr_decay, lr_mult, top_k, peft, gpu=False) -> dict:
     """The fine-tuning settings over :func:`offline_hyperparameters`: AutoGluon's own learning-rate scheme
     (``lr_choice`` ``"layerwise_decay"`` or ``"two_stages"``, a cosine schedule with warm-up), the last
@@ -88,7 +92,7 @@ def fine_tune_hyperparameters(*, image_size, lr, lr_choice, lr_decay, lr_mult, t
     if peft is not None:
         hp["optim.peft"] = peft
     if gpu:
-        hp.update({"env.num_gpus": 1, "env.accelerator": "gpu", "env.precision": "16-mixed"})
+        hp.update(GPU_SETTINGS)
     return hp
 
 
@@ -302,8 +306,8 @@ class AutoGluonLearner(Learner):
             self.checkpoint_dir_ = self.resolve_checkpoint()
         hp = offline_hyperparameters(self.checkpoint_dir_ if image else None, image_size=self.image_size,
                                      max_epochs=self.max_epochs, lr=self.lr)
-        hp["model.names"] = model_names(image=image, features=self.feature_columns, text_checkpoint=self.text_checkpoint)
-        if self._image_only(hp["model.names"]):
+        hp["model.names"] = self._model_names()
+        if self._image_only():
             hp.update(fine_tune_hyperparameters(image_size=self.image_size, lr=self.lr, lr_choice=self.lr_choice,
                                                 lr_decay=self.lr_decay, lr_mult=self.lr_mult, top_k=self.top_k,
                                                 peft=self.peft, gpu=gpu_available()))
@@ -313,7 +317,7 @@ class AutoGluonLearner(Learner):
             # AutoGluon's own split); with the scheme a deciding numeric column was learnt to 0.78-0.93, not 0.95+
             hp["optim.lr"] = FEATURE_MODELS_LR
             if gpu_available():
-                hp.update({"env.num_gpus": 1, "env.accelerator": "gpu", "env.precision": "16-mixed"})
+                hp.update(GPU_SETTINGS)
         if not image:
             hp = {k: v for k, v in hp.items() if not k.startswith("model.timm_image.")}
         if "numerical_mlp" in hp["model.names"]:
@@ -396,8 +400,7 @@ class AutoGluonLearner(Learner):
         previous = self.predictor_
         continue_training = self.continue_training
         if continue_training is None:  # fresh fits for a pretrained image network, continued ones for models from scratch
-            continue_training = not self._image_only(model_names(
-                image=self.image_col is not None, features=self.feature_columns, text_checkpoint=self.text_checkpoint))
+            continue_training = not self._image_only()
         continued = bool(continue_training and previous is not None and train_classes == self.fit_classes_)
         hyperparameters = self._all_hyperparameters()
         tuning = self._tuning_rows(df)
@@ -433,16 +436,18 @@ class AutoGluonLearner(Learner):
                                "backbone": self.checkpoint_dir_.name if self.image_col is not None else None}
         return self
 
-    @staticmethod
-    def _image_only(names) -> bool:
-        return list(names) == ["timm_image"]
+    def _model_names(self) -> list:
+        return model_names(image=self.image_col is not None, features=self.feature_columns,
+                           text_checkpoint=self.text_checkpoint)
+
+    def _image_only(self) -> bool:
+        """Whether the image network is the only model (the fine-tuning scheme applies), no tabular or text one."""
+        return self._model_names() == ["timm_image"]
 
     def _tuning_rows(self, df: pd.DataFrame):
         """Up to ``tuning_rows`` of the training rows, stratified and seeded, that score the checkpoints; they
         stay in the training data (AutoGluon would otherwise hold out 20% of a small labelled set)."""
-        if self.tuning_rows is None or not self._image_only(
-                model_names(image=self.image_col is not None, features=self.feature_columns,
-                            text_checkpoint=self.text_checkpoint)):
+        if self.tuning_rows is None or not self._image_only():
             return None
         if len(df) <= self.tuning_rows:
             return df
