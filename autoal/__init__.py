@@ -5,7 +5,11 @@ and repeats, recording holdout accuracy every round. AutoGluon and torch are imp
 learner needs them, so ``import autoal`` stays fast.
 """
 
-from .annotators import (
+from autoal import _moved
+
+_moved.install()  # old import paths (autoal.loop, autoal.terminal, ...) keep working
+
+from autoal.annotation.annotators import (  # noqa: E402
     Annotator,
     CallableAnnotator,
     ExternalAnnotator,
@@ -14,14 +18,14 @@ from .annotators import (
     StopAnnotation,
     simulated_annotators,
 )
-from .errors import AnnotationError, AutoalError, InputError, MissingDependencyError
-from .learners import LEARNERS, AutoGluonLearner, FastLearner, Learner, TabularLearner
-from .loop import RunResult, resume, run
-from .manifest import load_manifest
-from .relabel_policy import RelabelPolicy
-from .scoring import RayScorer
-from .stopping import StablePredictions
-from .strategies import STRATEGIES
+from autoal.data.manifest import load_manifest  # noqa: E402
+from autoal.errors import AnnotationError, AutoalError, InputError, MissingDependencyError  # noqa: E402
+from autoal.learners import LEARNERS, AutoGluonLearner, FastLearner, Learner, TabularLearner  # noqa: E402
+from autoal.query.relabel_policy import RelabelPolicy  # noqa: E402
+from autoal.query.strategies import STRATEGIES  # noqa: E402
+from autoal.rounds.loop import RunResult, resume, run  # noqa: E402
+from autoal.rounds.scoring import RayScorer  # noqa: E402
+from autoal.rounds.stopping import StablePredictions  # noqa: E402
 
 __version__ = "0.1.0"
 

@@ -48,7 +48,7 @@ def parse_args(argv=None):
 
 def load(dataset, pool_size, seed):
     import autoal
-    from autoal.datasets import build_dataset
+    from autoal.data.datasets import build_dataset
 
     if dataset == "fashion-mnist":
         return autoal.load_manifest(build_dataset(dataset), split="train").sample(n=pool_size, random_state=seed)

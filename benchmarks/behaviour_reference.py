@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 import autoal
-from autoal.datasets import build_digits
+from autoal.data.datasets import build_digits
 
 #: Round-record fields that depend on the clock or the machine, left out of the comparison.
 VOLATILE = ("seconds", "timestamp", "time", "workers", "peak", "versions", "started", "elapsed", "_at", "created",

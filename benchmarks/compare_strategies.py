@@ -36,9 +36,9 @@ import numpy as np
 import pandas as pd
 
 import autoal
-from autoal.curves import plot_curves, summarize_runs
-from autoal.datasets import DATASETS, TABULAR_DATASETS, build_dataset, load_tabular
-from autoal.reporting import package_versions
+from autoal.results.curves import plot_curves, summarize_runs
+from autoal.data.datasets import DATASETS, TABULAR_DATASETS, build_dataset, load_tabular
+from autoal.results.reporting import package_versions
 
 
 def parse_args(argv=None):

@@ -203,7 +203,7 @@ def screenshots(out: Path, annotator_link: str, organiser_link: str, answer_of) 
 
 def load_fashion(pool, test, seed):
     import autoal
-    from autoal.datasets import build_dataset
+    from autoal.data.datasets import build_dataset
 
     manifest = build_dataset("fashion-mnist")
     train, holdout = autoal.load_manifest(manifest, split="train"), autoal.load_manifest(manifest, split="test")
@@ -216,8 +216,8 @@ def load_fashion(pool, test, seed):
 
 
 def measure(learner, args, out: Path, *, shoot=False) -> dict:
-    from autoal.annotators import PageAnnotator
-    from autoal.loop import start_session
+    from autoal.annotation.annotators import PageAnnotator
+    from autoal.rounds.loop import start_session
     from autoal.server import LabellingServer, issue_links
 
     pool, test = load_fashion(args.pool, args.test, args.seed)
@@ -295,7 +295,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "latency.csv").unlink(missing_ok=True)
-    from autoal.reporting import package_versions
+    from autoal.results.reporting import package_versions
 
     records = []
     for k, learner in enumerate(args.learners):

@@ -91,9 +91,9 @@ def make_run(args, run_dir):
     """A real-mode run on a Fashion-MNIST subsample with annotators alice and bob; returns ``(true labels, the
     folder above the dataset's)``."""
     import autoal
-    from autoal.annotators import PageAnnotator
-    from autoal.datasets import build_dataset
-    from autoal.loop import start_session
+    from autoal.annotation.annotators import PageAnnotator
+    from autoal.data.datasets import build_dataset
+    from autoal.rounds.loop import start_session
 
     manifest = build_dataset("fashion-mnist")
     rng = np.random.default_rng(args.seed)
@@ -144,7 +144,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     from label_studio_sdk import LabelStudio
 
-    from autoal.reporting import package_versions
+    from autoal.results.reporting import package_versions
 
     out = args.out.resolve()
     if out.exists():
@@ -163,7 +163,7 @@ def main(argv=None) -> int:
         clients = {"alice": admin, "bob": LabelStudio(base_url=studio.url, api_key=studio.user_token("bob@example.com"))}
         sync_log = open(out / "sync.log", "w")
         started = time.perf_counter()
-        sync = subprocess.Popen([sys.executable, "-m", "autoal.cli", "labelstudio", "sync", str(run_dir), "--url",
+        sync = subprocess.Popen([sys.executable, "-m", "autoal.cli.main", "labelstudio", "sync", str(run_dir), "--url",
                                  studio.url, "--title", title, "--image-root", str(image_root), "--poll", str(args.poll)],
                                 env=dict(os.environ, LABEL_STUDIO_API_KEY=studio.token), stdout=sync_log,
                                 stderr=subprocess.STDOUT, cwd=ROOT)

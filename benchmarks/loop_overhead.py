@@ -122,7 +122,7 @@ def _frames(n, folder, *, labelled_share):
 
 
 def _truth_annotator(name, truth):
-    from autoal.annotators import CallableAnnotator
+    from autoal.annotation.annotators import CallableAnnotator
 
     return CallableAnnotator(lambda examples: truth[np.asarray(examples.index, dtype=np.int64)].tolist(), name=name)
 
@@ -131,7 +131,7 @@ def _truth_annotator(name, truth):
 
 
 def measure_rounds(n, rounds, batch_size, work: Path) -> list:
-    from autoal.loop import start_session
+    from autoal.rounds.loop import start_session
 
     df, test, truth = _frames(n, work, labelled_share=0.1)
     learner = _learner_class()(n)
@@ -162,7 +162,7 @@ def measure_rounds(n, rounds, batch_size, work: Path) -> list:
 
 
 def measure_cold_start(n, batch_size, work: Path) -> dict:
-    from autoal.loop import start_session
+    from autoal.rounds.loop import start_session
 
     df, test, truth = _frames(n, work, labelled_share=0.0)
     learner = _learner_class()(n)
@@ -215,7 +215,7 @@ def main(argv=None):
 
 
 def summarize(rounds: pd.DataFrame, cold, args) -> None:
-    from autoal.reporting import package_versions
+    from autoal.results.reporting import package_versions
 
     query = rounds[rounds["round"] > 0]
     per_size = query.groupby("n").agg(

@@ -15,7 +15,7 @@ A configuration may add modifiers after slashes: ``/pick`` or ``/cross-val`` (``
 (k-means batches), ``/no-warmup`` or ``/warmup-N`` (relabel scores trusted from the start, or once N
 examples have two labels), ``/no-ties`` (no third label first for ties), ``/share-N`` (at most N%
 of a batch on relabels), ``/folds-K``, ``/counting-cleanlab`` or ``/counting-by-class`` (how the
-calibration temperature search counts labels, see ``autoal.crowdlab.COUNTING``).
+calibration temperature search counts labels, see ``autoal.multiannotator.crowdlab.COUNTING``).
 
     python benchmarks/multiannotator.py --dataset digits --learner embeddings --seeds 5 \\
         --out benchmarks/results/multiannotator_digits_embeddings
@@ -40,9 +40,9 @@ from pathlib import Path
 import pandas as pd
 
 import autoal
-from autoal.curves import plot_curves, summarize_runs
-from autoal.datasets import DATASETS, TABULAR_DATASETS, build_dataset
-from autoal.reporting import package_versions
+from autoal.results.curves import plot_curves, summarize_runs
+from autoal.data.datasets import DATASETS, TABULAR_DATASETS, build_dataset
+from autoal.results.reporting import package_versions
 
 sys.path.insert(0, str(Path(__file__).parent))
 from compare_strategies import is_table, subsample  # noqa: E402
@@ -144,7 +144,7 @@ def run_one(name, seed, pool, test, args, work) -> tuple:
     counting = options.pop("_counting", None)
     low, high = (float(x) for x in args.accuracy.split(","))
     annotators = autoal.simulated_annotators(args.annotators, (low, high), random_state=seed)
-    from autoal import crowdlab
+    from autoal.multiannotator import crowdlab
 
     crowdlab.clear_memo()
     previous = crowdlab.COUNTING

@@ -33,9 +33,9 @@ import numpy as np
 import pandas as pd
 
 import autoal
-from autoal.annotators import Annotator
-from autoal.datasets import DATASETS, build_dataset
-from autoal.reporting import package_versions
+from autoal.annotation.annotators import Annotator
+from autoal.data.datasets import DATASETS, build_dataset
+from autoal.results.reporting import package_versions
 
 sys.path.insert(0, str(Path(__file__).parent))
 from compare_strategies import subsample  # noqa: E402
@@ -70,7 +70,7 @@ def cleanlab_order(labels_multiannotator, pred_probs, pred_probs_unlabeled):
     """cleanlab's label quality of each example's current majority label (lower = more likely wrong)."""
     from cleanlab.rank import get_label_quality_scores
 
-    from autoal.consensus import majority_vote
+    from autoal.multiannotator.consensus import majority_vote
 
     votes, _ = majority_vote(labels_multiannotator, ties="rarest")
     return get_label_quality_scores(votes, np.asarray(pred_probs)), np.asarray(pred_probs_unlabeled).max(axis=1)
@@ -110,7 +110,7 @@ def noisy_labels(truth: pd.Series, classes, share, seed) -> pd.Series:
 
 
 def run_one(order, seed, pool, test, args, work) -> list:
-    from autoal.loop import start_session
+    from autoal.rounds.loop import start_session
 
     classes = sorted(pool["label"].unique())
     truth = pool["label"]
@@ -167,7 +167,7 @@ def main(argv=None):
 
 
 def summarize(rounds: pd.DataFrame, args) -> None:
-    from autoal.curves import plot_curves
+    from autoal.results.curves import plot_curves
 
     first = rounds[rounds["round"] == 0].set_index(["order", "seed"])["wrong_left"]
     last = rounds[rounds["round"] == rounds.groupby(["order", "seed"])["round"].transform("max")]

@@ -79,7 +79,7 @@ def parse_args(argv=None):
 def load_data(n_pool, n_holdout):
     """The first ``n_pool`` images of a seeded shuffle of the training split, and a seeded holdout."""
     import autoal
-    from autoal.datasets import build_dataset
+    from autoal.data.datasets import build_dataset
 
     manifest = build_dataset("fashion-mnist")
     train = autoal.load_manifest(manifest, split="train")
@@ -198,7 +198,7 @@ def task_round(params):
 def task_ray(params):
     """Pool prediction in 1 process vs sharded over 2 local Ray workers; embeddings from a cold cache."""
     from autoal.learners import make_learner
-    from autoal.scoring import RayScorer, predict_pool
+    from autoal.rounds.scoring import RayScorer, predict_pool
 
     pool, _ = load_data(params["pool"], 1)
     classes = sorted(pool["label"].unique())
@@ -238,7 +238,7 @@ def task_cache_1m(params):
     """Write ``rows`` synthetic float32 rows (dim 1280) into an EmbeddingCache, then read random rows back."""
     import hashlib
 
-    from autoal.embedding_cache import EmbeddingCache
+    from autoal.vision.cache import EmbeddingCache
 
     folder = Path(params["work"]) / "cache_1m"
     shutil.rmtree(folder, ignore_errors=True)
@@ -354,7 +354,7 @@ def brief(record) -> str:
 
 
 def write_summary(records, args):
-    from autoal.reporting import package_versions
+    from autoal.results.reporting import package_versions
 
     by_key = {r["key"]: r for r in records}
     lines = [f"# Round speed ({time.strftime('%Y-%m-%d')}; `python benchmarks/round_speed.py --out {args.out}`)", ""]

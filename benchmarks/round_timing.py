@@ -25,8 +25,8 @@ import numpy as np
 import pandas as pd
 
 import autoal
-from autoal.datasets import build_digits
-from autoal.reporting import package_versions
+from autoal.data.datasets import build_digits
+from autoal.results.reporting import package_versions
 
 SPLIT = ["fit_seconds", "predict_seconds", "score_seconds", "select_seconds", "eval_seconds"]
 
@@ -46,7 +46,7 @@ def run_plain(df, test, autoal_history, args, out):
     """The same rounds written by hand: AutoGluon fit + predict_proba + cleanlab, nothing else."""
     from cleanlab.multiannotator import get_active_learning_scores
 
-    from autoal._torch_compat import import_multimodal_predictor
+    from autoal.common.torch_compat import import_multimodal_predictor
     from autoal.learners import AutoGluonLearner
     from autoal.learners.autogluon import _quiet_offline, offline_hyperparameters
 
@@ -107,7 +107,7 @@ def main(argv=None):
     args.out.mkdir(parents=True, exist_ok=True)
     df = autoal.load_manifest(build_digits())
     # AutoGluon's first import (once per process) is not a per-round cost: pay it before timing either loop
-    from autoal._torch_compat import import_multimodal_predictor
+    from autoal.common.torch_compat import import_multimodal_predictor
     from autoal.learners.autogluon import _quiet_offline
 
     t = time.perf_counter()

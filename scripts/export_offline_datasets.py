@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from autoal.datasets import DATASETS, build_dataset
+from autoal.data.datasets import DATASETS, build_dataset
 from autoal.errors import AutoalError
 
 

@@ -15,10 +15,10 @@ import sys
 from pathlib import Path
 
 try:
-    from autoal.manifest_cli import add_manifest_arguments, manifest_command
+    from autoal.cli.manifest import add_manifest_arguments, manifest_command
 except ImportError:  # run from a checkout where autoal is not installed
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from autoal.manifest_cli import add_manifest_arguments, manifest_command
+    from autoal.cli.manifest import add_manifest_arguments, manifest_command
 
 
 def main(argv=None) -> int:

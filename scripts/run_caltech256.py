@@ -61,7 +61,7 @@ def prepare_manifest(args) -> Path:
     if root is None:
         where = f" at {args.root}" if args.root else ""
         raise SystemExit(f"{HOW_TO_GET_IT.splitlines()[0]}{where}\n" + "\n".join(HOW_TO_GET_IT.splitlines()[1:]))
-    from autoal.manifest_builder import build_manifest
+    from autoal.data.manifest_builder import build_manifest
 
     manifest = args.out.parent / f"{args.out.name}-manifest.csv"
     if not manifest.exists():

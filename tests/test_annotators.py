@@ -4,9 +4,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from autoal.annotators import SimulatedAnnotator, StopAnnotation, annotator_from_spec, simulated_annotators
+from autoal.annotation.annotators import SimulatedAnnotator, StopAnnotation, simulated_annotators
+from autoal.annotation.specs import annotator_from_spec
 from autoal.errors import InputError
-from autoal.terminal import TerminalAnnotator, image_preview
+from autoal.annotation.terminal import TerminalAnnotator, image_preview
 
 CLASSES = ["cat", "dog", "fox"]
 

@@ -3,7 +3,7 @@ import json
 import pytest
 import torch
 
-from autoal.backbones import checkpoint_from_weights, random_init_checkpoint
+from autoal.vision.backbones import checkpoint_from_weights, random_init_checkpoint
 from autoal.errors import InputError
 from autoal.learners import AutoGluonLearner
 
@@ -19,7 +19,7 @@ def test_random_init_checkpoint_has_what_autogluon_needs_and_no_classifier(tmp_p
 
 
 def test_weights_file_round_trips_into_a_checkpoint(tmp_path):
-    from autoal._torch_compat import import_timm
+    from autoal.common.torch_compat import import_timm
 
     model = import_timm().create_model("resnet18", pretrained=False)
     torch.save(model.state_dict(), tmp_path / "w.pth")
@@ -29,7 +29,7 @@ def test_weights_file_round_trips_into_a_checkpoint(tmp_path):
 
 
 def _resnet18_state():
-    from autoal._torch_compat import import_timm
+    from autoal.common.torch_compat import import_timm
 
     return import_timm().create_model("resnet18", pretrained=False).state_dict()
 
@@ -83,7 +83,7 @@ def test_weights_file_that_is_not_a_state_dict(tmp_path):
 
 
 def test_weights_of_another_architecture(tmp_path):
-    from autoal._torch_compat import import_timm
+    from autoal.common.torch_compat import import_timm
 
     torch.save(import_timm().create_model("mobilenetv3_small_050").state_dict(), tmp_path / "w.pth")
     with pytest.raises(InputError, match=r"w.pth' lack \d+ of the \d+ tensors that timm architecture 'resnet18' needs .*'conv1.weight'"):

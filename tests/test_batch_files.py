@@ -8,11 +8,11 @@ import pytest
 from conftest import stored_labels
 
 import autoal
-from autoal.annotators import ExternalAnnotator
-from autoal.batch_files import export_batch, import_labels
-from autoal.cli import main
+from autoal.annotation.annotators import ExternalAnnotator
+from autoal.annotation.batch_files import export_batch, import_labels
+from autoal.cli.main import main
 from autoal.errors import InputError
-from autoal.run_state import open_run
+from autoal.store.run_state import open_run
 
 
 @pytest.fixture

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from autoal.batching import check_batch_rule, kmeans_batch
+from autoal.query.batching import check_batch_rule, kmeans_batch
 from autoal.errors import InputError
-from autoal.selection import select_lowest
+from autoal.query.batching import select_lowest
 
 
 def blobs(n_per_blob=30, n_blobs=5, seed=0):

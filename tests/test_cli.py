@@ -7,7 +7,7 @@ import pytest
 from conftest import write_images
 
 import autoal
-from autoal.cli import main
+from autoal.cli.main import main
 
 
 @pytest.fixture
@@ -83,7 +83,7 @@ def test_demo_builds_digits_offline_and_runs(tmp_path):
 
 
 def test_manifest_with_bom_and_windows_line_endings_loads(manifest):
-    from autoal.manifest import load_manifest
+    from autoal.data.manifest import load_manifest
 
     text = manifest.read_text()
     manifest.write_bytes(b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode())

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from autoal.cold_start import typical_examples, typicality
+from autoal.query.cold_start import typical_examples, typicality
 
 
 def clusters_with_outliers(seed=0):

@@ -1,6 +1,6 @@
 import numpy as np
 
-from autoal.consensus import consensus_labels, majority_vote
+from autoal.multiannotator.consensus import consensus_labels, majority_vote
 
 
 def test_majority_vote_and_agreement():

@@ -11,9 +11,9 @@ import pytest
 from conftest import stored_labels, write_images
 
 import autoal
-from autoal.cli import main
-from autoal.convert import convert_run
-from autoal.data import prepare_data
+from autoal.cli.main import main
+from autoal.store.convert import convert_run
+from autoal.data.prepare import prepare_data
 from autoal.errors import InputError
 
 # The store of autoal before the run store: ids and labels as JSON text.

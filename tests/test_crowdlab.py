@@ -1,4 +1,4 @@
-"""autoal.crowdlab gives cleanlab 2.9's CROWDLAB and ActiveLab results, faster, with a one-entry memo."""
+"""autoal.multiannotator.crowdlab gives cleanlab 2.9's CROWDLAB and ActiveLab results, faster, with a one-entry memo."""
 
 import warnings
 
@@ -9,8 +9,8 @@ from cleanlab.internal.multiannotator_utils import find_best_temp_scaler
 from cleanlab.internal.util import value_counts
 from cleanlab.multiannotator import get_active_learning_scores, get_label_quality_multiannotator
 
-from autoal import crowdlab
-from autoal.crowdlab import (
+from autoal.multiannotator import crowdlab
+from autoal.multiannotator.crowdlab import (
     CrowdlabResult,
     active_learning_scores,
     best_temperature,

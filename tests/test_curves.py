@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from autoal.curves import area_under_curve, budget_to_reach
+from autoal.results.curves import area_under_curve, budget_to_reach
 
 
 def test_area_under_a_straight_line_is_its_mean():
@@ -19,7 +19,7 @@ def test_budget_to_reach_interpolates():
 def test_summarize_runs_on_hand_made_curves():
     import pandas as pd
 
-    from autoal.curves import summarize_runs
+    from autoal.results.curves import summarize_runs
 
     rows = []
     for seed in (0, 1):

@@ -6,7 +6,7 @@ import pytest
 from conftest import FixedLearner, write_images
 
 import autoal
-from autoal.data import normalize_labels
+from autoal.data.prepare import normalize_labels
 from autoal.errors import InputError
 
 
@@ -169,8 +169,8 @@ def test_truncated_images_are_caught_even_after_autogluon_relaxed_pil(images, tm
 
 
 def test_big_image_sets_decode_a_sample_and_all_files_must_exist(tmp_path, monkeypatch):
-    from autoal import data as data_module
-    from autoal.data import find_bad_images
+    from autoal.data import prepare as data_module
+    from autoal.data.prepare import find_bad_images
 
     good = write_images(tmp_path / "img", 4)["image_path"].tolist()  # 12 images
     broken = tmp_path / "broken.png"
@@ -182,7 +182,7 @@ def test_big_image_sets_decode_a_sample_and_all_files_must_exist(tmp_path, monke
     assert set(every) == {str(broken), str(tmp_path / "missing.png")}
     assert dict(find_bad_images(paths, decode="exists")) == {str(tmp_path / "missing.png"): "does not exist"}
     decoded = []
-    monkeypatch.setattr("autoal.images.decode_check", lambda path: decoded.append(path))
+    monkeypatch.setattr("autoal.common.images.decode_check", lambda path: decoded.append(path))
     sampled = dict(find_bad_images(paths, decode="auto"))
     assert len(decoded) == 3 and set(decoded) <= set(paths[:-1]), "a sample of 3 of the 13 files that exist"
     assert sampled == {str(tmp_path / "missing.png"): "does not exist"}

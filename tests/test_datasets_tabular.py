@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from autoal.datasets import TABULAR_DATASETS, build_tabular, load_tabular
+from autoal.data.datasets import TABULAR_DATASETS, build_tabular, load_tabular
 from autoal.errors import InputError
 
 

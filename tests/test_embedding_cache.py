@@ -1,4 +1,4 @@
-"""The embedding cache (autoal.embedding_cache) and cached embedding of image files (autoal.embeddings)."""
+"""The embedding cache (autoal.vision.cache) and cached embedding of image files (autoal.vision.embedder)."""
 
 import hashlib
 import importlib.util
@@ -10,9 +10,9 @@ import pytest
 from conftest import write_images
 from PIL import Image
 
-from autoal.backbones import pretrained_checkpoint, random_init_checkpoint
-from autoal.embedding_cache import EmbeddingCache, file_key
-from autoal.embeddings import Embedder, embed_paths
+from autoal.vision.backbones import pretrained_checkpoint, random_init_checkpoint
+from autoal.vision.cache import EmbeddingCache, file_key
+from autoal.vision.embedder import Embedder, embed_paths
 
 BACKBONE, DIM = "net-0123456789abcdef-128px", 8
 
@@ -234,7 +234,7 @@ class EmbeddingExploder:
 def test_unchanged_files_are_hashed_once_and_a_changed_one_again(tmp_path, checkpoint, monkeypatch):
     import os
 
-    import autoal.embeddings as embeddings
+    import autoal.vision.embedder as embeddings
 
     df = write_images(tmp_path / "img", 2)  # 6 images
     paths = df["image_path"].tolist()

@@ -11,11 +11,11 @@ from conftest import stored_labels, write_images
 from serving import make_run, serve_in_process
 
 import autoal
-from autoal.annotators import ExternalAnnotator
-from autoal.batch_files import export_batch, import_labels
-from autoal.cli import main
-from autoal.export import csv_text, export_labels
-from autoal.run_state import open_run
+from autoal.annotation.annotators import ExternalAnnotator
+from autoal.annotation.batch_files import export_batch, import_labels
+from autoal.cli.main import main
+from autoal.results.export import csv_text, export_labels
+from autoal.store.run_state import open_run
 from autoal.server.app import UNAUTHORISED
 
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from autoal.errors import InputError
-from autoal.feature_columns import MAX_LEVELS, FeatureColumns, plan_features
+from autoal.data.feature_columns import MAX_LEVELS, FeatureColumns, plan_features
 from autoal.learners.feature_blocks import BlockScaler, block_weight, join_blocks
 
 

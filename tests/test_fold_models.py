@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 import autoal
-from autoal.fold_models import FoldModels, fold_assignment
+from autoal.multiannotator.fold_models import FoldModels, fold_assignment
 from autoal.learners import Learner, pad_probabilities
 
 
@@ -79,7 +79,7 @@ def test_in_a_run_labelled_and_pool_scores_come_from_the_same_fold_models(tmp_pa
 
     def spy(labels_multiannotator, pred_probs, pred_probs_unlabeled):
         seen.append((np.array(pred_probs), np.array(pred_probs_unlabeled)))
-        return autoal.strategies.activelab(labels_multiannotator, pred_probs, pred_probs_unlabeled)
+        return autoal.query.strategies.activelab(labels_multiannotator, pred_probs, pred_probs_unlabeled)
 
     Recording.fitted = []
     autoal.run(images, learner=Recording(), strategy=spy, annotators=autoal.simulated_annotators(3), oos="cross_val",

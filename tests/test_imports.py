@@ -23,7 +23,7 @@ def test_public_api_is_explicit():
 
 def test_torchvision_imports_after_the_remedy():
     out = run_python(
-        "from autoal._torch_compat import ensure_torchvision_importable as f; f(); "
+        "from autoal.common.torch_compat import ensure_torchvision_importable as f; f(); "
         "import torchvision.transforms as T, torch; "
         "print(T.Resize(8)(torch.zeros(3, 16, 16)).shape)"
     )

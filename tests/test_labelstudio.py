@@ -22,9 +22,9 @@ from pathlib import Path
 import pytest
 from serving import labels_of, make_run, table_rows
 
-from autoal.cli import main
+from autoal.cli.main import main
 from autoal.errors import InputError
-from autoal.labelstudio import LOCAL_FILES, export_labelstudio, import_labelstudio, parse_user_map
+from autoal.labelstudio.files import LOCAL_FILES, export_labelstudio, import_labelstudio, parse_user_map
 
 ROOT = Path(__file__).resolve().parents[1]
 LABEL_STUDIO = Path(os.environ.get("AUTOAL_LABEL_STUDIO", ROOT / ".venv-labelstudio" / "bin" / "label-studio"))
@@ -92,8 +92,8 @@ def test_predictions_new_leaves_the_guess_out_of_relabels_and_all_keeps_it(waiti
     """A relabel (an example someone labelled, asked again) carries the model's guess only with "all"."""
     import numpy as np
 
-    from autoal.labelstudio import batch_tasks
-    from autoal.run_state import open_run
+    from autoal.labelstudio.files import batch_tasks
+    from autoal.store.run_state import open_run
 
     run_dir, _ = waiting
     state = open_run(run_dir)
@@ -126,8 +126,8 @@ def test_activelab_scores_rank_the_batch_like_cleanlab(waiting):
     """The exported score is cleanlab's ActiveLab score of each example, on the stored labels and probabilities."""
     from cleanlab.multiannotator import get_active_learning_scores
 
-    from autoal.labelstudio import _stored_probs, activelab_scores
-    from autoal.run_state import open_run
+    from autoal.labelstudio.files import _stored_probs, activelab_scores
+    from autoal.store.run_state import open_run
 
     run_dir, _ = waiting
     state = open_run(run_dir)
@@ -421,7 +421,7 @@ def connection(studio, title):
 def test_push_pull_and_sync_a_full_round_with_two_users(waiting, capsys, studio, monkeypatch):
     import threading
 
-    from autoal.labelstudio_sync import sync
+    from autoal.labelstudio.sync import sync
 
     run_dir, truth = waiting
     title = "autoal live round trip"
@@ -495,7 +495,7 @@ def test_push_pull_and_sync_a_full_round_with_two_users(waiting, capsys, studio,
     import signal
     import sys
 
-    process = subprocess.Popen([sys.executable, "-m", "autoal.cli", "labelstudio", "sync", str(run_dir), "--url",
+    process = subprocess.Popen([sys.executable, "-m", "autoal.cli.main", "labelstudio", "sync", str(run_dir), "--url",
                                 studio.url, "--title", title, "--image-root", str(studio.document_root)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
                                env=dict(os.environ, LABEL_STUDIO_API_KEY=studio.token))
@@ -518,8 +518,8 @@ def test_live_commands_refuse_bad_settings_with_the_fix(waiting, tmp_path, monke
     import sys
 
     from autoal.errors import MissingDependencyError
-    from autoal.labelstudio_live import connect, pull, push
-    from autoal.labelstudio_sync import sync
+    from autoal.labelstudio.live import connect, pull, push
+    from autoal.labelstudio.sync import sync
 
     run_dir, _ = waiting
     before = table_rows(run_dir)

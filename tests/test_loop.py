@@ -8,7 +8,7 @@ import pytest
 from conftest import FixedLearner, TruthLearner, stored_labels
 
 import autoal
-from autoal.annotators import Annotator
+from autoal.annotation.annotators import Annotator
 from autoal.errors import AnnotationError, InputError
 
 

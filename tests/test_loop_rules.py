@@ -52,7 +52,7 @@ def test_auto_batch_rule_is_kmeans_with_embeddings_and_topk_without(images, tmp_
     with_features = autoal.run(images, learner=ColourFeatureLearner(), batch_size=5, n_rounds=1, initial_per_class=2,
                                output_dir=tmp_path / "a", verbose=False)
     assert with_features.history["batch_rule"].iloc[1] == "kmeans"
-    monkeypatch.setattr("autoal.backbones.pretrained_available", lambda name="mobilenetv2_100": False)
+    monkeypatch.setattr("autoal.vision.backbones.pretrained_available", lambda name="mobilenetv2_100": False)
     without = autoal.run(images, learner=TruthLearner(), batch_size=5, n_rounds=1, initial_per_class=2,
                          output_dir=tmp_path / "b", verbose=False)
     assert without.history["batch_rule"].iloc[1] == "topk"
@@ -175,7 +175,7 @@ def test_ray_scoring_picks_what_single_process_scoring_picks(images, tmp_path):
     kwargs = dict(learner="fast", strategy="margin", batch="topk", batch_size=5, n_rounds=2, initial_per_class=2,
                   verbose=False)
     local = autoal.run(images, output_dir=tmp_path / "local", **kwargs)
-    sharded = autoal.run(images, output_dir=tmp_path / "ray", scoring=autoal.scoring.RayScorer(num_workers=2), **kwargs)
+    sharded = autoal.run(images, output_dir=tmp_path / "ray", scoring=autoal.rounds.scoring.RayScorer(num_workers=2), **kwargs)
     assert [picked(sharded, r) for r in (1, 2)] == [picked(local, r) for r in (1, 2)]
     assert sharded.history["scoring_workers"].iloc[1:].tolist() == [2, 2]
 

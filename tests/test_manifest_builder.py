@@ -16,10 +16,10 @@ from PIL import Image
 from conftest import skip_for_platform
 
 from autoal.errors import InputError
-from autoal.manifest import load_manifest
-from autoal.manifest_builder import BuildReport, build_manifest
-from autoal.manifest_check import check_manifest
-from autoal.manifest_cli import add_manifest_arguments, manifest_command
+from autoal.data.manifest import load_manifest
+from autoal.data.manifest_builder import BuildReport, build_manifest
+from autoal.data.manifest_check import check_manifest
+from autoal.cli.manifest import add_manifest_arguments, manifest_command
 
 ROOT = "256_ObjectCategories"
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "prepare_manifest.py"

@@ -1,4 +1,4 @@
-"""Pretrained weights from an index package, converted by position to timm (autoal.backbones)."""
+"""Pretrained weights from an index package, converted by position to timm (autoal.vision.backbones)."""
 
 import importlib.util
 import json
@@ -8,9 +8,9 @@ import pytest
 import torch
 from PIL import Image
 
-from autoal import backbones
-from autoal._torch_compat import ensure_torchvision_importable
-from autoal.backbones import (
+from autoal.vision import backbones
+from autoal.common.torch_compat import ensure_torchvision_importable
+from autoal.vision.backbones import (
     convert_state_dict_by_position,
     load_weights_file,
     pretrained_checkpoint,
@@ -126,7 +126,7 @@ def test_load_weights_file_unwraps_model_key(tmp_path):
 
 
 def test_state_dict_of_another_architecture_is_refused(tmp_path):
-    from autoal._torch_compat import import_timm
+    from autoal.common.torch_compat import import_timm
 
     torch.save(import_timm().create_model("resnet18").state_dict(), tmp_path / "resnet18.pth")
     state = load_weights_file(tmp_path / "resnet18.pth")

@@ -7,8 +7,8 @@ import pytest
 from conftest import FixedLearner, stored_labels
 
 import autoal
-from autoal.run_state import open_run
-from autoal.terminal import TerminalAnnotator
+from autoal.store.run_state import open_run
+from autoal.annotation.terminal import TerminalAnnotator
 
 
 def test_batches_mix_new_labels_and_relabels_and_never_reask_an_annotator(images, tmp_path):

@@ -6,9 +6,9 @@ from conftest import FixedLearner
 
 import autoal
 from autoal.errors import InputError
-from autoal.relabel_policy import RelabelPolicy, make_relabel_policy, tied_examples
-from autoal.selection import Scores, select_batch
-from autoal.snapshot import Snapshot
+from autoal.query.relabel_policy import RelabelPolicy, make_relabel_policy, tied_examples
+from autoal.query.selection import Scores, select_batch
+from autoal.store.snapshot import Snapshot
 
 NAMES = ("a", "b", "c", "d")
 

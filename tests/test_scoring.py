@@ -10,10 +10,10 @@ from conftest import write_images
 from learners.test_contract import CLASSES
 from test_embedding_cache import mobilenet_checkpoint
 
-from autoal.embedding_cache import EmbeddingCache, file_key
+from autoal.vision.cache import EmbeddingCache, file_key
 from autoal.errors import InputError, MissingDependencyError
 from autoal.learners import EmbeddingLearner, FastLearner
-from autoal.scoring import RayScorer, _split, make_scorer, predict_pool
+from autoal.rounds.scoring import RayScorer, _split, make_scorer, predict_pool
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,6 @@
 import numpy as np
 
-from autoal.selection import select_lowest
+from autoal.query.batching import select_lowest
 
 
 def test_picks_lowest_scores_by_id_lowest_first():

@@ -106,8 +106,8 @@ def test_type_to_filter_among_257_classes(tmp_path, browser):
     import pandas as pd
     from PIL import Image
 
-    from autoal.annotators import PageAnnotator
-    from autoal.loop import start_session
+    from autoal.annotation.annotators import PageAnnotator
+    from autoal.rounds.loop import start_session
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)

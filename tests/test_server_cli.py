@@ -13,10 +13,11 @@ import pytest
 from conftest import write_images
 from serving import labels_of, make_run, serve_in_process, table_rows
 
-from autoal.annotators import PageAnnotator, annotator_from_spec
-from autoal.cli import main
+from autoal.annotation.annotators import PageAnnotator
+from autoal.annotation.specs import annotator_from_spec
+from autoal.cli.main import main
 from autoal.errors import InputError
-from autoal.loop import resume_session
+from autoal.rounds.loop import resume_session
 from autoal.server import access
 from autoal.server.labelling import Desk, RunFacts
 
@@ -204,7 +205,7 @@ def test_a_cold_start_deals_the_typical_initial_set_to_the_page_annotators(tmp_p
     df = write_images(tmp_path / "images", 12)
     truth = {str(i): c for i, c in df["label"].items()}
     df["label"] = np.nan
-    from autoal.loop import start_session
+    from autoal.rounds.loop import start_session
 
     session = start_session(df, learner="fast", annotators=[PageAnnotator("alice"), PageAnnotator("bob")],
                             classes=["red", "green", "blue"], batch_size=6, n_rounds=1, holdout_fraction=0,
@@ -233,7 +234,7 @@ def test_a_cold_start_deals_the_typical_initial_set_to_the_page_annotators(tmp_p
 def test_serve_listens_where_the_run_was_last_served_unless_told_otherwise():
     from argparse import Namespace
 
-    from autoal.server.commands import _address
+    from autoal.cli.serve import _address
 
     def args(host=None, port=None, url=None):
         return Namespace(host=host, port=port, url=url)

@@ -358,7 +358,7 @@ def test_train_now_with_nothing_new_is_refused_and_deals_no_batch(served):
 
 
 def test_rounds_trained_counts_the_rounds_recorded_before_a_restart(tmp_path):
-    from autoal.loop import resume_session
+    from autoal.rounds.loop import resume_session
 
     run_dir, truth, session = make_run(tmp_path, relabel=False)
     session.start_round(0)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from autoal.errors import InputError
-from autoal.stopping import StablePredictions, cohen_kappa, make_stop_rule
+from autoal.rounds.stopping import StablePredictions, cohen_kappa, make_stop_rule
 
 
 def test_kappa_matches_scikit_learn_and_handles_identical_vectors():

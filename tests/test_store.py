@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from autoal.data import PreparedData
+from autoal.data.prepare import PreparedData
 from autoal.errors import InputError
-from autoal.run_state import RunState, open_run
-from autoal.store import DuplicateAnnotation, RunStore
+from autoal.store.run_state import RunState, open_run
+from autoal.store.run_store import DuplicateAnnotation, RunStore
 
 SETTINGS = {"label": "label", "image_col": "image_path", "annotator_names": ["alice", "bob"], "random_state": 0}
 
@@ -158,7 +158,7 @@ def test_a_pickle_where_the_store_should_be_is_refused(tmp_path):
 
 
 def test_creation_is_atomic(tmp_path, monkeypatch):
-    from autoal import example_table
+    from autoal.store import example_table
 
     def crash(*args, **kwargs):
         raise KeyboardInterrupt("killed while writing the examples")

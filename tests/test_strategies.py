@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from autoal.errors import InputError
-from autoal.strategies import STRATEGIES, activelab, call_strategy, entropy, get_strategy, least_confidence, margin
+from autoal.query.strategies import STRATEGIES, activelab, call_strategy, entropy, get_strategy, least_confidence, margin
 
 POOL = np.array([
     [0.90, 0.05, 0.05],   # confident

@@ -11,7 +11,7 @@ from conftest import stored_labels
 from tables import CLASSES, QUICK_TABULAR, write_table
 
 import autoal
-from autoal.annotators import Annotator
+from autoal.annotation.annotators import Annotator
 from autoal.errors import InputError
 from autoal.learners import TabularLearner
 
@@ -125,7 +125,7 @@ def test_a_stopped_table_run_resumes_to_the_same_end_as_an_uninterrupted_one(tmp
 
 
 def test_files_round_trip_on_a_table(tmp_path):
-    from autoal.batch_files import export_batch, import_labels
+    from autoal.annotation.batch_files import export_batch, import_labels
 
     df = write_table(10)
     result = autoal.run(unlabelled(df, 3), annotators=[autoal.ExternalAnnotator("bo")], n_rounds=1,
@@ -145,7 +145,7 @@ def test_files_round_trip_on_a_table(tmp_path):
 
 
 def test_the_terminal_shows_a_row_s_values_when_there_is_no_image(tmp_path):
-    from autoal.terminal import TerminalAnnotator
+    from autoal.annotation.terminal import TerminalAnnotator
 
     df = write_table(10)
     out = io.StringIO()
@@ -177,7 +177,7 @@ def test_a_missing_image_column_mentions_image_col_none(tmp_path):
 
 
 def test_the_cli_runs_and_resumes_a_csv_of_features(tmp_path, capsys):
-    from autoal.cli import main
+    from autoal.cli.main import main
 
     df = write_table(10)
     df.to_csv(tmp_path / "table.csv", index=False)
@@ -194,7 +194,7 @@ def test_the_cli_runs_and_resumes_a_csv_of_features(tmp_path, capsys):
 
 
 def test_the_cli_says_how_to_run_a_table_and_refuses_bad_feature_cols(tmp_path, capsys):
-    from autoal.cli import main
+    from autoal.cli.main import main
 
     write_table(10).to_csv(tmp_path / "table.csv", index=False)
     assert main(["run", str(tmp_path / "table.csv"), "--out", str(tmp_path / "a")]) == 2

@@ -7,7 +7,7 @@ from pathlib import Path
 def write_tiny_bert(folder, words, *, seed=0) -> Path:
     """Write ``config.json``, ``model.safetensors`` and the tokenizer files of a random 1-layer BERT (hidden size
     32) whose vocabulary is BERT's special tokens, ``words`` and the letters; returns ``folder``."""
-    from autoal._torch_compat import ensure_torchvision_importable
+    from autoal.common.torch_compat import ensure_torchvision_importable
 
     ensure_torchvision_importable()  # transformers imports torchvision
     import torch

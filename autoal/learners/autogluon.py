@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..backbones import (
+from autoal.vision.backbones import (
     DEFAULT_ARCHITECTURE,
     PRETRAINED_SOURCES,
     checkpoint_from_weights,
@@ -22,8 +22,8 @@ from ..backbones import (
     pretrained_checkpoint,
     random_init_checkpoint,
 )
-from ..errors import InputError
-from .base import Learner, pad_probabilities
+from autoal.errors import InputError
+from autoal.learners.base import Learner, pad_probabilities
 
 __all__ = ["AutoGluonLearner", "offline_hyperparameters", "fine_tune_hyperparameters", "gpu_available", "model_names",
            "check_text_checkpoint"]
@@ -178,7 +178,7 @@ class AutoGluonLearner(Learner):
     checkpoint : path-like or "random-init", optional
         A local timm checkpoint folder (``config.json`` + ``pytorch_model.bin``) or a timm state-dict
         file (then ``architecture`` names its network). Default: ImageNet-pretrained MobileNetV2
-        (:func:`autoal.backbones.pretrained_checkpoint`) when its weights package is installed, else a
+        (:func:`autoal.vision.backbones.pretrained_checkpoint`) when its weights package is installed, else a
         randomly initialised ``architecture`` written once to autoal's cache; ``"random-init"``
         always takes the latter. None of them needs a download.
     architecture : str
@@ -280,7 +280,7 @@ class AutoGluonLearner(Learner):
         """The local checkpoint folder this learner trains from, created if needed; checks the user's path.
 
         ``checkpoint`` may also name a packaged pretrained network (a key of
-        :data:`autoal.backbones.PRETRAINED_SOURCES`, e.g. ``"tf_efficientnet_lite0"``)."""
+        :data:`autoal.vision.backbones.PRETRAINED_SOURCES`, e.g. ``"tf_efficientnet_lite0"``)."""
         if self.checkpoint is None and pretrained_available():
             return pretrained_checkpoint()
         if isinstance(self.checkpoint, str) and self.checkpoint in PRETRAINED_SOURCES:
@@ -378,8 +378,8 @@ class AutoGluonLearner(Learner):
         """An :class:`~autoal.learners.EmbeddingLearner` on this learner's backbone, frozen (cached embeddings +
         logistic regression): the K fold models of ``oos="cross_val"`` would otherwise be K more
         fine-tunings per round."""
-        from .embeddings import EmbeddingLearner
-        from .tabular import TabularLearner
+        from autoal.learners.embeddings import EmbeddingLearner
+        from autoal.learners.tabular import TabularLearner
 
         if getattr(self, "_fold_learner", None) is None:
             twin = EmbeddingLearner(checkpoint=self.resolve_checkpoint()) if self.image_col is not None \
@@ -390,7 +390,7 @@ class AutoGluonLearner(Learner):
         return self._fold_learner
 
     def fit(self, df: pd.DataFrame) -> "AutoGluonLearner":
-        from .._torch_compat import import_multimodal_predictor
+        from autoal.common.torch_compat import import_multimodal_predictor
 
         with _quiet_offline(self.quiet):
             MultiModalPredictor = import_multimodal_predictor()
@@ -467,7 +467,7 @@ class AutoGluonLearner(Learner):
     def _predictor(self):
         """The fitted predictor; a :meth:`worker_copy` loads it from its saved folder on first use."""
         if self.predictor_ is None and getattr(self, "predictor_path_", None):
-            from .._torch_compat import import_multimodal_predictor
+            from autoal.common.torch_compat import import_multimodal_predictor
 
             with _quiet_offline(self.quiet):
                 self.predictor_ = import_multimodal_predictor().load(self.predictor_path_, verbosity=0)

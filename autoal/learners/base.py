@@ -26,7 +26,7 @@ class Learner(ABC):
     A learner whose :meth:`features` returns embeddings sets ``provides_features = True``; autoal then
     uses them for k-means batches and the cold start instead of the default pretrained backbone's.
 
-    The run's feature columns besides the image (:class:`autoal.feature_columns.FeatureColumns`: which
+    The run's feature columns besides the image (:class:`autoal.data.feature_columns.FeatureColumns`: which
     columns are numeric, categorical or text, and their target-free encoding) arrive with
     :meth:`configure` as ``feature_columns``; :meth:`check_features` first tells the run which of them
     this learner can use.
@@ -45,8 +45,8 @@ class Learner(ABC):
     def configure(self, *, classes, label="label", image_col="image_path", output_dir=None, random_state=0,
                   feature_columns=None):
         """Give the learner the run's fixed class list, column names, output folder, seed and feature columns
-        (a :class:`~autoal.feature_columns.FeatureColumns` or its ``to_dict()``); returns self."""
-        from ..feature_columns import FeatureColumns
+        (a :class:`~autoal.data.feature_columns.FeatureColumns` or its ``to_dict()``); returns self."""
+        from autoal.data.feature_columns import FeatureColumns
 
         self.classes = list(classes)
         self.label = label
@@ -61,7 +61,7 @@ class Learner(ABC):
 
         Called once when a run starts, with ``image_col`` None for a run without images. A learner
         returns ``features`` with what it cannot read moved to the excluded ones
-        (:meth:`~autoal.feature_columns.FeatureColumns.without`, warning when it drops something the
+        (:meth:`~autoal.data.feature_columns.FeatureColumns.without`, warning when it drops something the
         user may expect to be used) and raises :class:`~autoal.errors.InputError` when it cannot work
         on this data at all, saying what to change. The default uses everything.
         """
@@ -70,7 +70,7 @@ class Learner(ABC):
     def features_of(self, df: pd.DataFrame):
         """The run's feature columns; outside a run, decided from ``df`` at the first call and kept."""
         if self.feature_columns is None:
-            from ..feature_columns import plan_features
+            from autoal.data.feature_columns import plan_features
 
             self.feature_columns = self.check_features(plan_features(df, label=self.label, image_col=self.image_col),
                                                        image_col=self.image_col)
@@ -95,7 +95,7 @@ class Learner(ABC):
     def worker_copy(self) -> "Learner":
         """A picklable copy of this fitted learner for ``predict_proba`` in another process.
 
-        :mod:`autoal.scoring` sends it to Ray workers, so it should be cheap to pickle: override to drop
+        :mod:`autoal.rounds.scoring` sends it to Ray workers, so it should be cheap to pickle: override to drop
         caches and handles that a worker can rebuild. The default returns ``self``.
         """
         return self

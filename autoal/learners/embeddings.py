@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError, MissingDependencyError
-from .base import Learner, pad_probabilities
+from autoal.errors import InputError, MissingDependencyError
+from autoal.learners.base import Learner, pad_probabilities
 
 __all__ = ["EmbeddingLearner", "HEADS"]
 
@@ -25,13 +25,13 @@ DEFAULT_BACKBONES = ("mobilenetv2_100", "tf_efficientnet_lite0")
 class EmbeddingLearner(Learner):
     """Logistic regression on standardised embeddings of one or more frozen pretrained networks.
 
-    Each image is embedded once per backbone (by content, see :mod:`autoal.embedding_cache`); later
+    Each image is embedded once per backbone (by content, see :mod:`autoal.vision.cache`); later
     rounds and later runs read its vectors from a disk cache per backbone, so a round costs little more
     than fitting the head. With several backbones, each image's vectors are joined side by side (the
     head standardises every dimension; for distances each backbone's block is scaled to the same
     spread). The run's numeric and categorical feature columns are used by either head; text columns are not
     read (a warning says so). The logistic head reads the standardised embeddings joined with the
-    encoded columns (scaled numbers, one-hot categories: :meth:`autoal.feature_columns.FeatureColumns.encode`),
+    encoded columns (scaled numbers, one-hot categories: :meth:`autoal.data.feature_columns.FeatureColumns.encode`),
     the column block weighted so that it counts as much as the image dimensions under the L2
     penalty (:class:`autoal.learners.feature_blocks.BlockScaler`). The tabular head stacks: a logistic regression
     on the embeddings gives out-of-fold class probabilities, and the ``TabularPredictor`` reads those
@@ -42,7 +42,7 @@ class EmbeddingLearner(Learner):
     ----------
     backbones : list of str or Path, optional
         The networks to embed with, each a packaged pretrained name (a key of
-        :data:`autoal.backbones.PRETRAINED_SOURCES`: ``"mobilenetv2_100"``, ``"tf_efficientnet_lite0"``,
+        :data:`autoal.vision.backbones.PRETRAINED_SOURCES`: ``"mobilenetv2_100"``, ``"tf_efficientnet_lite0"``,
         ``"tf_efficientnet_lite2"``) or a timm checkpoint folder (``config.json`` + ``pytorch_model.bin``).
         Default :data:`DEFAULT_BACKBONES` (those whose package is installed; randomly initialised
         MobileNetV2 weights with a warning when none is, much weaker features).
@@ -111,7 +111,7 @@ class EmbeddingLearner(Learner):
 
     def _checkpoint_dirs(self) -> list:
         """The checkpoint folder of each backbone, packaged weights converted on first use."""
-        from ..backbones import PRETRAINED_SOURCES, pretrained_checkpoint, random_init_checkpoint
+        from autoal.vision.backbones import PRETRAINED_SOURCES, pretrained_checkpoint, random_init_checkpoint
 
         if self.checkpoint is not None and self.backbones is not None:
             raise InputError("pass either checkpoint= (one checkpoint folder) or backbones=[...] to the embeddings "
@@ -143,7 +143,7 @@ class EmbeddingLearner(Learner):
     def _default_checkpoint_dirs(self) -> list:
         """:data:`DEFAULT_BACKBONES` whose weights package is installed (a warning names the missing ones);
         randomly initialised MobileNetV2 when none is."""
-        from .. import backbones as packaged
+        from autoal.vision import backbones as packaged
 
         dirs, missing = [], []
         for name in DEFAULT_BACKBONES:
@@ -162,9 +162,9 @@ class EmbeddingLearner(Learner):
 
     @property
     def embedders(self) -> list:
-        """One :class:`~autoal.embeddings.Embedder` per backbone (built on first use)."""
+        """One :class:`~autoal.vision.embedder.Embedder` per backbone (built on first use)."""
         if self._embedders is None:
-            from ..embeddings import Embedder
+            from autoal.vision.embedder import Embedder
 
             self._embedders = [Embedder(folder, image_size=self.image_size, batch_size=self.batch_size)
                                for folder in self._checkpoint_dirs()]
@@ -172,7 +172,7 @@ class EmbeddingLearner(Learner):
 
     @property
     def embedder(self):
-        """The first backbone's :class:`~autoal.embeddings.Embedder`."""
+        """The first backbone's :class:`~autoal.vision.embedder.Embedder`."""
         return self.embedders[0]
 
     @property
@@ -182,7 +182,7 @@ class EmbeddingLearner(Learner):
 
     def cache_root(self) -> Path:
         """The folder holding one embedding cache per backbone."""
-        from ..embeddings import default_embedding_dir
+        from autoal.vision.embedder import default_embedding_dir
 
         if self._shared_cache_root is not None:
             return self._shared_cache_root
@@ -194,9 +194,9 @@ class EmbeddingLearner(Learner):
 
     @property
     def caches(self) -> list:
-        """The :class:`~autoal.embedding_cache.EmbeddingCache` of each backbone (opened on first use)."""
+        """The :class:`~autoal.vision.cache.EmbeddingCache` of each backbone (opened on first use)."""
         if self._caches is None:
-            from ..embedding_cache import EmbeddingCache
+            from autoal.vision.cache import EmbeddingCache
 
             self._caches = [EmbeddingCache(self.cache_root() / re.sub(r"[^A-Za-z0-9_.-]", "_", e.backbone_id),
                                            e.backbone_id, e.num_features) for e in self.embedders]
@@ -204,16 +204,16 @@ class EmbeddingLearner(Learner):
 
     @property
     def cache(self):
-        """The first backbone's :class:`~autoal.embedding_cache.EmbeddingCache`."""
+        """The first backbone's :class:`~autoal.vision.cache.EmbeddingCache`."""
         return self.caches[0]
 
     def _embed_blocks(self, df: pd.DataFrame, stats=None, embed=None) -> list:
         """Each backbone's embeddings of ``df``'s images (a list of float32 arrays, one per backbone).
 
         ``embed``, when given, computes a backbone's missing images: ``embed(paths, backbone)`` with the
-        backbone's position in :attr:`embedders`. ``stats`` adds up :func:`~autoal.embeddings.embed_paths`'s.
+        backbone's position in :attr:`embedders`. ``stats`` adds up :func:`~autoal.vision.embedder.embed_paths`'s.
         """
-        from ..embeddings import embed_paths
+        from autoal.vision.embedder import embed_paths
 
         paths = df[self.image_col].tolist()
         blocks = []
@@ -239,7 +239,7 @@ class EmbeddingLearner(Learner):
 
     def _raw_columns(self, df: pd.DataFrame):
         """The feature columns as the tabular head's TabularPredictor reads them, or None when there are none."""
-        from .tabular import tabular_frame
+        from autoal.learners.tabular import tabular_frame
 
         features = self.features_of(df)
         return tabular_frame(features, df) if features.used else None
@@ -277,7 +277,7 @@ class EmbeddingLearner(Learner):
         from sklearn.linear_model import LogisticRegression
         from sklearn.pipeline import make_pipeline
 
-        from .feature_blocks import BlockScaler
+        from autoal.learners.feature_blocks import BlockScaler
 
         return make_pipeline(BlockScaler(n_image), LogisticRegression(C=self.C, max_iter=2000,
                                                                       random_state=self.random_state))
@@ -297,8 +297,8 @@ class EmbeddingLearner(Learner):
         embed : callable, optional
             Computes the embeddings of images missing from a backbone's cache: ``embed(paths, backbone)``
             (``backbone`` the position in :attr:`embedders`) -> float32 array (see
-            :func:`~autoal.embeddings.embed_paths`); default: this process's networks.
-            :func:`autoal.scoring.predict_pool` passes one that spreads the work over Ray workers.
+            :func:`~autoal.vision.embedder.embed_paths`); default: this process's networks.
+            :func:`autoal.rounds.scoring.predict_pool` passes one that spreads the work over Ray workers.
         """
         if self.model_ is None:
             self._embed(df, embed=embed)  # unreadable images still fail here, as with a model
@@ -313,7 +313,7 @@ class EmbeddingLearner(Learner):
         """The cached embeddings of ``df``'s images (computed for images not yet in the cache), each backbone's
         block scaled to the same spread when there are several, joined with its encoded feature columns
         (:func:`autoal.learners.feature_blocks.join_blocks`: each block weighs the same)."""
-        from .feature_blocks import equal_spread, join_blocks
+        from autoal.learners.feature_blocks import equal_spread, join_blocks
 
         blocks = self._embed_blocks(df)
         image = blocks[0] if len(blocks) == 1 else equal_spread(blocks)

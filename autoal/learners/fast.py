@@ -7,8 +7,8 @@ import copy
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError
-from .base import Learner, pad_probabilities
+from autoal.errors import InputError
+from autoal.learners.base import Learner, pad_probabilities
 
 __all__ = ["FastLearner"]
 
@@ -64,7 +64,7 @@ class FastLearner(Learner):
         from sklearn.linear_model import LogisticRegression
         from sklearn.pipeline import make_pipeline
 
-        from .feature_blocks import BlockScaler
+        from autoal.learners.feature_blocks import BlockScaler
 
         x = self._inputs(df)
         self.model_ = make_pipeline(  # BlockScaler: StandardScaler, the feature columns weighted as much as the pixels
@@ -81,7 +81,7 @@ class FastLearner(Learner):
     def features(self, df: pd.DataFrame) -> np.ndarray:
         """The thumbnails' pixels joined with the encoded columns (:func:`autoal.learners.feature_blocks.join_blocks`), one
         row per example, for diversity rules."""
-        from .feature_blocks import join_blocks
+        from autoal.learners.feature_blocks import join_blocks
 
         return join_blocks(self._featurize(df[self.image_col]), self.encoded_features(df))
 

@@ -1,6 +1,6 @@
 """Weighting image features against the encoded feature columns joined to them.
 
-An image learner joins a few encoded columns (:meth:`autoal.feature_columns.FeatureColumns.encode`) to
+An image learner joins a few encoded columns (:meth:`autoal.data.feature_columns.FeatureColumns.encode`) to
 hundreds or thousands of image dimensions. Without a weight the columns drown: these helpers give the
 column block as much weight as the image block, in a penalised model (:class:`BlockScaler`) and in the
 distances of the diversity rules (:func:`join_blocks`).

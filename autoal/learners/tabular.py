@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError, MissingDependencyError
-from .base import Learner, pad_probabilities
+from autoal.errors import InputError, MissingDependencyError
+from autoal.learners.base import Learner, pad_probabilities
 
 __all__ = ["TabularLearner", "DEFAULT_TABULAR_MODELS", "tabular_frame"]
 
@@ -27,7 +27,7 @@ _LABEL = "__autoal_label__"
 class TabularLearner(Learner):
     """AutoGluon ``TabularPredictor`` on the numeric, categorical and text columns (no image needed).
 
-    The run's :class:`~autoal.feature_columns.FeatureColumns` say which columns are read and of which
+    The run's :class:`~autoal.data.feature_columns.FeatureColumns` say which columns are read and of which
     kind: numeric columns as numbers, categorical ones as categories, text columns through AutoGluon's
     own n-gram features (nothing is downloaded). The image column, if any, is not read. Its
     :meth:`features` (for k-means batches and the cold start) are the scaled numeric and one-hot
@@ -128,7 +128,7 @@ class TabularLearner(Learner):
 
     def features(self, df: pd.DataFrame) -> np.ndarray:
         """The scaled numeric and one-hot categorical columns of ``df``, shape (len(df), d) (see
-        :meth:`autoal.feature_columns.FeatureColumns.encode`); for a table of text columns only, their
+        :meth:`autoal.data.feature_columns.FeatureColumns.encode`); for a table of text columns only, their
         hashed word counts (scikit-learn's ``HashingVectorizer``, 256 per column, L2-normalised)."""
         plan = self.features_of(df)
         if plan.encoded_width:

@@ -2,7 +2,7 @@
 
 Flask (routes, templates, test client) served by waitress (a pure-Python, multi-threaded WSGI server
 that writes no access log, so the tokens in links never reach a log). The run's
-:class:`~autoal.session.Session` is driven by one background thread (:mod:`autoal.server.driver`);
+:class:`~autoal.rounds.session.Session` is driven by one background thread (:mod:`autoal.server.driver`);
 each request works through its own connection to the run store (:mod:`autoal.server.labelling`);
 who may do what is decided in one place (:mod:`autoal.server.app`), with tokens kept only as hashes
 (:mod:`autoal.server.access`).
@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import threading
 
-from . import access
-from .labelling import RunFacts
+from autoal.server import access
+from autoal.server.labelling import RunFacts
 
 __all__ = ["LabellingServer", "issue_links", "page_annotator_names"]
 
@@ -63,7 +63,7 @@ class LabellingServer:
     run_dir : path-like
         The run folder.
     session : Session
-        The run's session (see :func:`autoal.loop.start_session`, :func:`autoal.loop.resume_session`);
+        The run's session (see :func:`autoal.rounds.loop.start_session`, :func:`autoal.rounds.loop.resume_session`);
         handed to the round driver's thread.
     host : str
         Address to listen on; 127.0.0.1 (this machine only) by default.
@@ -80,8 +80,8 @@ class LabellingServer:
     def __init__(self, run_dir, session, *, host="127.0.0.1", port=8765, threads=8, tick=2.0, log=None):
         import waitress
 
-        from .app import create_app
-        from .driver import RoundDriver
+        from autoal.server.app import create_app
+        from autoal.server.driver import RoundDriver
 
         self.facts = RunFacts(run_dir)
         self.driver = RoundDriver(session, self.facts, tick=tick, log=log)

@@ -23,7 +23,7 @@ import sqlite3
 import time
 from pathlib import Path
 
-from ..errors import InputError
+from autoal.errors import InputError
 
 __all__ = [
     "ANNOTATOR",
@@ -153,8 +153,8 @@ def add_annotator(run_dir, name) -> None:
     InputError
         For a name that is not allowed or is already an annotator of the run.
     """
-    from ..annotators import PageAnnotator
-    from ..run_state import open_run
+    from autoal.annotation.annotators import PageAnnotator
+    from autoal.store.run_state import open_run
 
     check_name(name)
     state = open_run(run_dir)

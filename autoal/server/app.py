@@ -36,9 +36,9 @@ from flask import Flask, Response, g, jsonify, render_template, request, send_fi
 from werkzeug.exceptions import HTTPException
 from werkzeug.utils import secure_filename
 
-from ..errors import InputError
-from . import access
-from .labelling import Desks, Refused, RunFacts
+from autoal.errors import InputError
+from autoal.server import access
+from autoal.server.labelling import Desks, Refused, RunFacts
 
 __all__ = ["create_app", "COOKIES", "MAX_BODY", "ROLE_OF"]
 
@@ -267,7 +267,7 @@ def create_app(facts: RunFacts, driver=None) -> Flask:
     @app.get("/organiser/<any(labels, consensus, annotators):what>.csv")
     def download_csv(what):
         need(access.ORGANISER)
-        from ..export import csv_text
+        from autoal.results.export import csv_text
 
         text, _ = csv_text(facts.run_dir, what)
         name = f"{secure_filename(facts.run_dir.name) or 'run'}-{what}.csv"

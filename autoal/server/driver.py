@@ -1,4 +1,4 @@
-"""The rounds behind the labelling page: one background thread drives the run's :class:`~autoal.session.Session`.
+"""The rounds behind the labelling page: one background thread drives the run's :class:`~autoal.rounds.session.Session`.
 
 The thread owns the session (its learner, its store connection); web requests never touch it. It
 wakes on every answer (and every few seconds), and:
@@ -11,7 +11,7 @@ wakes on every answer (and every few seconds), and:
 
 Annotators keep answering while it trains: their answers are committed by the request threads and
 counted in the next round. Every step commits before it returns, so the server may be killed at any
-moment and, started again, goes on from the store (:func:`autoal.loop.resume_session`).
+moment and, started again, goes on from the store (:func:`autoal.rounds.loop.resume_session`).
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ import threading
 import time
 import traceback
 
-from . import access
-from .labelling import Desk
+from autoal.server import access
+from autoal.server.labelling import Desk
 
 __all__ = ["RoundDriver"]
 
@@ -34,7 +34,7 @@ class RoundDriver:
     Parameters
     ----------
     session : Session
-        The run (from :func:`autoal.loop.start_session` or :func:`autoal.loop.resume_session`); used by
+        The run (from :func:`autoal.rounds.loop.start_session` or :func:`autoal.rounds.loop.resume_session`); used by
         this driver's thread only, once started.
     facts : RunFacts
         The run's fixed facts (for the driver's own store connection).
@@ -76,7 +76,7 @@ class RoundDriver:
             self._write_people_files()
 
     def _write_people_files(self) -> None:
-        from ..export import write_people_files
+        from autoal.results.export import write_people_files
 
         run_dir = self.facts.run_dir
         try:
@@ -169,7 +169,7 @@ class RoundDriver:
 
     def _sync_annotators(self, desk) -> None:
         """Annotators added while serving (``autoal annotators add``) join the session's team."""
-        from ..annotators import PageAnnotator
+        from autoal.annotation.annotators import PageAnnotator
 
         known = set(self.session.names)
         for name in access.annotator_names(desk.db):

@@ -3,7 +3,7 @@
 Every write (an answer, a skip, an undo, an edit) is one ``BEGIN IMMEDIATE`` transaction on the
 run store that checks what may be done and does it, so two requests for the same example cannot
 both pass the checks, and an answer is committed before the request returns. Writes go through
-:class:`autoal.store.RunStore` methods on this module's own connection; reads are plain SQL over
+:class:`autoal.store.run_store.RunStore` methods on this module's own connection; reads are plain SQL over
 the store's tables. The action log (``server_actions``) says what ``undo`` withdraws.
 
 An annotator sees and answers only their own open examples: assigned to them (in any round), neither
@@ -19,11 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data import UNKNOWN, match_class
-from ..errors import InputError, first_few
-from ..run_state import open_run
-from ..store import DuplicateAnnotation, RunStore, Transaction
-from . import access
+from autoal.data.prepare import UNKNOWN, match_class
+from autoal.errors import InputError, first_few
+from autoal.store.run_state import open_run
+from autoal.store.run_store import DuplicateAnnotation, RunStore, Transaction
+from autoal.server import access
 
 __all__ = ["RunFacts", "Desk", "Refused"]
 

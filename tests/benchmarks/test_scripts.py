@@ -52,7 +52,7 @@ def test_export_offline_datasets_digits(tmp_path):
 
 
 def test_fashion_mnist_absent_is_a_clear_error(tmp_path):
-    from autoal.datasets import build_fashion_mnist
+    from autoal.data.datasets import build_fashion_mnist
     from autoal.errors import InputError
 
     with pytest.raises(InputError, match="apt-get install dataset-fashion-mnist"):
@@ -60,7 +60,7 @@ def test_fashion_mnist_absent_is_a_clear_error(tmp_path):
 
 
 def test_manifest_subcommand_through_the_cli(tmp_path, capsys):
-    from autoal.cli import main
+    from autoal.cli.main import main
 
     tree = tmp_path / "tree"
     for colour in ("red", "blue"):

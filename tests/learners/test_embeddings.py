@@ -13,9 +13,9 @@ from PIL import Image
 from test_embedding_cache import mobilenet_checkpoint
 
 import autoal
-from autoal import backbones
-from autoal._torch_compat import import_timm
-from autoal.embeddings import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD, Embedder
+from autoal.vision import backbones
+from autoal.common.torch_compat import import_timm
+from autoal.vision.embedder import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD, Embedder
 from autoal.errors import InputError, MissingDependencyError
 from autoal.learners import EmbeddingLearner, make_learner
 from autoal.learners.embeddings import HEADS
@@ -262,7 +262,7 @@ def test_default_backbones_are_the_measured_pair(cache_home):
 
 
 def test_learner_auto_is_the_embeddings_learner_with_images_and_tabular_without(images, tmp_path, cache_home):
-    from autoal.learners import resolve_learner
+    from autoal.rounds.config import resolve_learner
 
     assert (resolve_learner("auto", "image_path"), resolve_learner("auto", None)) == ("embeddings", "tabular")
     result = autoal.run(images, strategy="margin", batch_size=3, n_rounds=1, initial_per_class=2,

@@ -12,7 +12,7 @@ from text_checkpoint import write_tiny_bert
 
 import autoal
 from autoal.errors import InputError
-from autoal.feature_columns import plan_features
+from autoal.data.feature_columns import plan_features
 from autoal.learners import AutoGluonLearner, EmbeddingLearner, FastLearner
 from autoal.learners.autogluon import check_text_checkpoint, model_names
 

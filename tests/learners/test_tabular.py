@@ -9,7 +9,7 @@ from learners.test_contract import CLASSES, check_contract
 from tables import QUICK_TABULAR, write_table
 
 from autoal.errors import InputError
-from autoal.feature_columns import plan_features
+from autoal.data.feature_columns import plan_features
 from autoal.learners import TabularLearner
 
 

@@ -1,0 +1,186 @@
+"""Command line: ``autoal run MANIFEST.csv ...`` and ``autoal demo``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from autoal.cli.run_options import add_run_options, positive_int, run_arguments
+from autoal.errors import AutoalError
+
+__all__ = ["main", "build_parser"]
+
+DEMO_SETTINGS = {"batch_size": 50, "n_rounds": 4, "initial_per_class": 8, "holdout_fraction": 0.25}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``autoal`` argument parser."""
+    parser = argparse.ArgumentParser(prog="autoal", description="Active learning with AutoGluon and cleanlab's ActiveLab.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run_p = sub.add_parser("run", help="active learning on a manifest CSV (label,image_path)")
+    run_p.add_argument("manifest", type=Path, help="CSV with label,image_path columns; paths relative to its folder")
+    run_p.add_argument("--test", type=Path, help="labelled holdout manifest (default: a split of the labelled rows)")
+    run_p.add_argument("--label", default="label", help="the label column (default label)")
+    images = run_p.add_mutually_exclusive_group()
+    images.add_argument("--image-col", default="image_path", help="the image path column (default image_path)")
+    images.add_argument("--no-images", action="store_true",
+                        help="a table without images: the label and feature columns (learner auto: tabular)")
+    add_run_options(run_p, defaults={})
+    demo_p = sub.add_parser("demo", help="a real active-learning run (the default learner and strategy) on sklearn's digits, "
+                            "built offline")
+    demo_p.add_argument("--data-dir", type=Path, help="where the digits PNGs go (default ~/.cache/autoal/datasets)")
+    add_run_options(demo_p, defaults=DEMO_SETTINGS)
+    resume_p = sub.add_parser("resume", help="continue a stopped run from its folder")
+    resume_p.add_argument("run_dir", type=Path)
+    resume_p.add_argument("--rounds", type=positive_int, help="total query rounds (default: the run's own)")
+    resume_p.add_argument("--partial", action="store_true",
+                          help="when the round waits for file labels, train on what has arrived and go on; the open "
+                          "examples stay with their annotators")
+    resume_p.add_argument("--quiet", action="store_true")
+    export_p = sub.add_parser("export-batch", help="write the examples waiting for an annotator as a CSV to label")
+    export_p.add_argument("run_dir", type=Path)
+    export_p.add_argument("--annotator", required=True)
+    export_p.add_argument("--out", type=Path, help="CSV to write (default RUN_DIR/batches/round_RR_NAME.csv)")
+    import_p = sub.add_parser("import-labels", help="store the labels of a batch CSV (example_id,label)")
+    import_p.add_argument("run_dir", type=Path)
+    import_p.add_argument("file", type=Path)
+    import_p.add_argument("--annotator", required=True)
+    labels_p = sub.add_parser("export-labels", help="write a run's labels as CSV: every annotation, or the consensus "
+                              "per example (paused, stopped or being served)")
+    labels_p.add_argument("run_dir", type=Path)
+    labels_p.add_argument("--consensus", action="store_true",
+                          help="one row per labelled example: consensus label, its quality, number of annotations")
+    labels_p.add_argument("--out", type=Path,
+                          help="CSV to write (default RUN_DIR/labels.csv, with --consensus RUN_DIR/consensus.csv)")
+    labels_p.add_argument("--annotators", type=Path, metavar="FILE",
+                          help="also write each annotator's label count and estimated quality to FILE")
+    convert_p = sub.add_parser("convert", help="convert a run folder written by an earlier autoal (data.pkl) into a "
+                               "run store, from the manifest it started with; nothing pickled is read")
+    convert_p.add_argument("run_dir", type=Path)
+    convert_p.add_argument("--manifest", type=Path, required=True, help="the manifest the run was started with")
+    convert_p.add_argument("--test", type=Path, help="the holdout manifest, if the run was given one")
+    from autoal.cli.manifest import add_manifest_arguments
+
+    add_manifest_arguments(sub.add_parser("manifest", help="build a manifest from a folder-per-class image tree, "
+                                          "or --check one against the files on disk"))
+    from autoal.cli.serve import add_parsers as add_server_parsers
+
+    add_server_parsers(sub)  # serve, annotators, export-labelstudio, import-labelstudio
+    return parser
+
+
+def _command_run(args):
+    from autoal.rounds.loop import run
+    from autoal.data.manifest import load_manifest
+
+    image_col = None if args.no_images else args.image_col
+    df = load_manifest(args.manifest, label=args.label, image_col=image_col)
+    _check_someone_labels(args, df, str(args.manifest))
+    test_df = load_manifest(args.test, label=args.label, image_col=image_col) if args.test else None
+    return run(df, test_df=test_df, label=args.label, image_col=image_col, **run_arguments(args, args.manifest.stem))
+
+
+def _check_someone_labels(args, df, source) -> None:
+    """A manifest with missing labels needs people to label: say so in the command's own flags."""
+    from autoal.errors import InputError
+
+    n_missing = int(df[args.label].isna().sum()) if args.label in df else 0
+    if n_missing and not (args.annotators or args.terminal or args.simulated):
+        raise InputError(f"{source!r} has {n_missing} rows without a label and nobody to label them: pass "
+                         "--annotators alice,bob (people answering through files or `autoal serve`), --terminal NAME "
+                         "(label here, in this terminal), or fill in every label to simulate labelling")
+
+
+def _command_demo(args):
+    from autoal.data.datasets import build_digits
+    from autoal.rounds.loop import run
+    from autoal.data.manifest import load_manifest
+
+    manifest = build_digits(args.data_dir)
+    if not args.quiet:
+        print(f"autoal demo: sklearn digits as PNG files, manifest {manifest}")
+    return run(load_manifest(manifest), holdout_fraction=DEMO_SETTINGS["holdout_fraction"], **run_arguments(args, "demo"))
+
+
+def _command_resume(args):
+    from autoal.rounds.loop import resume
+
+    return resume(args.run_dir, n_rounds=args.rounds, verbose=not args.quiet, partial=args.partial)
+
+
+def _command_export(args):
+    from autoal.annotation.batch_files import export_batch
+
+    path = export_batch(args.run_dir, args.annotator, args.out)
+    print(f"wrote {path}: fill in the label column, then `autoal import-labels {args.run_dir} {path} --annotator {args.annotator}`")
+
+
+def _command_import(args):
+    from autoal.annotation.batch_files import import_labels
+
+    report = import_labels(args.run_dir, args.file, args.annotator)
+    print(report.message())
+    print(report.next_step(args.run_dir))
+    return 1 if report.rejected else 0
+
+
+def _command_export_labels(args):
+    from autoal.results.export import export_labels
+
+    written = export_labels(args.run_dir, args.out, consensus=args.consensus, annotators=args.annotators)
+    path, rows = written["labels"]
+    what = "labelled example" if args.consensus else "annotation"
+    print(f"wrote {path}: {_count(rows, what)}")
+    if "annotators" in written:
+        path, rows = written["annotators"]
+        print(f"wrote {path}: {_count(rows, 'annotator')}")
+    return 0
+
+
+def _count(n, word) -> str:
+    """``1 row``, ``2 rows``."""
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _command_convert(args):
+    from autoal.store.convert import convert_run
+    from autoal.data.manifest import load_manifest
+
+    test_df = load_manifest(args.test) if args.test else None
+    folder = convert_run(args.run_dir, load_manifest(args.manifest), test_df=test_df)
+    print(f"converted {folder}: the old files are in {folder / 'old-format'}; continue with `autoal resume {folder}`")
+
+
+def main(argv=None) -> int:
+    """Entry point of the ``autoal`` command; returns the exit status (2 for a user error, 1 when an
+    import rejected some rows)."""
+    args = build_parser().parse_args(argv)
+    from autoal.cli.manifest import manifest_command
+
+    commands = {"run": _command_run, "demo": _command_demo, "resume": _command_resume,
+                "export-batch": _command_export, "import-labels": _command_import,
+                "export-labels": _command_export_labels, "convert": _command_convert,
+                "manifest": manifest_command}
+    from autoal.cli.serve import COMMANDS as SERVER_COMMANDS
+
+    commands.update(SERVER_COMMANDS)
+    try:
+        result = commands[args.command](args)
+    except AutoalError as exc:
+        print(f"autoal: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        folder = (args.out if args.command in ("run", "demo") else getattr(args, "run_dir", None)) or "RUN_DIR"
+        print("autoal: interrupted; every label given so far is in the run's label store: "
+              f"continue with `autoal resume {folder}`", file=sys.stderr)
+        return 130
+    if isinstance(result, int) or result is None:
+        return result or 0
+    if not args.quiet and not result.history.empty:
+        print(result.history[["round", "n_labeled", "n_annotations", "accuracy", "fit_seconds", "round_seconds"]].to_string(index=False))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

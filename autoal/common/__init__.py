@@ -1,0 +1,1 @@
+"""Plumbing every layer uses: atomic file writes, image decode checks, signal handling, torch import fixes."""

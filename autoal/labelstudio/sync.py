@@ -1,0 +1,126 @@
+"""Label Studio as the labelling front end of a run: pull answers, train when the batch is answered, push the next.
+
+One loop, one process, over the run's :class:`~autoal.rounds.session.Session` (the same steps ``autoal serve``
+drives): every ``poll`` seconds it pulls the answers given in Label Studio (:func:`autoal.labelstudio.live.pull`);
+when every example of the round's batch has its answers it finishes the round (consensus, training,
+holdout accuracy) and at once selects the next batch and pushes it (:func:`autoal.labelstudio.live.push`).
+Every step commits before it returns, so stopping it (Ctrl+C) at any moment loses nothing; started
+again, it goes on from the store. Do not drive the same run with ``autoal serve`` at the same time.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+
+from autoal.errors import InputError
+from autoal.labelstudio.live import connect, pull, push
+
+__all__ = ["sync"]
+
+
+def sync(run_dir, *, url, token, title=None, image_root=None, predictions="none", users=None, poll=1.0, log=print,
+         stop=None, session=None) -> str:
+    """Keep the run and its Label Studio project in step until the run stops (or ``stop`` is set).
+
+    Parameters
+    ----------
+    run_dir : path-like
+        The run folder (its annotators answer in Label Studio).
+    url, token, title, image_root, predictions, users :
+        As for :func:`autoal.labelstudio.live.push` and :func:`~autoal.labelstudio.live.pull`.
+    poll : float
+        Seconds between looks at Label Studio while the batch waits for answers.
+    log : callable
+        Where progress lines go.
+    stop : threading.Event, optional
+        Set it to stop after the step in progress (Ctrl+C stops the loop too).
+    session : Session, optional
+        The run's session (default :func:`autoal.rounds.loop.resume_session`); closed on return.
+
+    Returns
+    -------
+    str
+        Why it stopped: the run's stop reason, or ``"stopped"`` when ``stop`` was set.
+    """
+    from autoal.rounds.loop import resume_session
+
+    if poll <= 0 or not math.isfinite(poll):
+        raise InputError(f"--poll must be a positive number of seconds, got {poll}")
+    stop = stop or threading.Event()
+    ls = connect(url, token)
+    session = session or resume_session(run_dir, verbose=False)
+    where = dict(url=url, token=token, title=title, state=session.state, ls=ls)
+    reported, pushed, trouble = set(), set(), None
+    try:
+        while not stop.is_set():
+            try:
+                reason = _step(session, where, image_root, predictions, users, log, reported, pushed)
+            except InputError as exc:  # Label Studio away or refusing: said once, tried again every poll
+                if not pushed:
+                    raise  # the first look fails loudly (wrong --url, token, --image-root, title)
+                if str(exc) != trouble:
+                    log(f"autoal labelstudio sync: {exc}; trying again every {poll:g} s (answers stored so far are kept)")
+                trouble, reason = str(exc), None
+            else:
+                if trouble is not None:
+                    log("autoal labelstudio sync: Label Studio answers again")
+                trouble = None
+            if reason:
+                session.result(reason)
+                log(f"autoal labelstudio sync: the run has stopped: {reason}")
+                return reason
+            if reason is None:
+                stop.wait(poll)
+        return "stopped"
+    finally:
+        if session.scorer is not None:
+            session.scorer.shutdown()
+        session.state.close()
+
+
+def _step(session, where, image_root, predictions, users, log, reported, pushed):
+    """One look: a stop reason, ``""`` when a round was just trained (look again at once), else None."""
+    reason = session.stop_reason()
+    if reason:
+        return reason
+    r = session.next_round
+    started = time.perf_counter()
+    if not len(session.state.snapshot().assigned_in(r)):
+        reason = session.start_round(r)
+        if reason:
+            return reason
+        if any(not a.answers_later for a in session.annotators):
+            session.ask(r)
+    selected = time.perf_counter()
+    if r not in pushed:  # once per round (and once when the loop starts): tasks already there are left alone
+        done = push(session.state.folder, image_root=image_root, predictions=predictions, **where)
+        pushed.add(r)
+        where["project_id"] = done.project_id  # found (or made) once: later looks go straight to it
+        if done.pushed:
+            log(f"autoal labelstudio sync: round {r} selected in {selected - started:.1f} s and pushed in "
+                f"{time.perf_counter() - selected:.1f} s: {done.message()}")
+    report = pull(session.state.folder, users=users, **where)
+    _log_pull(report, log, reported)
+    if session.waiting(r):
+        return None
+    started = time.perf_counter()
+    row = session.finish_round(r)
+    accuracy = row.get("accuracy")
+    shown = "n/a" if accuracy is None or (isinstance(accuracy, float) and math.isnan(accuracy)) else f"{accuracy:.3f}"
+    log(f"autoal labelstudio sync: round {r} trained on {row.get('n_labeled')} labelled examples in "
+        f"{time.perf_counter() - started:.1f} s, holdout accuracy {shown}")
+    return ""
+
+
+def _log_pull(report, log, reported) -> None:
+    """Stored answers, and each rejection once (a rejection stays until someone fixes it in Label Studio)."""
+    if report.stored or report.skipped:
+        who = ", ".join(f"{n}: {k}" for n, k in sorted(report.by_annotator.items()))
+        log(f"autoal labelstudio sync: stored {report.stored} label{'' if report.stored == 1 else 's'}"
+            + (f" ({who})" if who else "") + f", {report.skipped} skip{'' if report.skipped == 1 else 's'}")
+    for where, why in report.rejected:
+        if (where, why) not in reported:
+            reported.add((where, why))
+            log(f"autoal labelstudio sync: not stored: {where}: {why}")

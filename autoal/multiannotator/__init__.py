@@ -1,0 +1,1 @@
+"""Several annotators per example: consensus labels, CROWDLAB, out-of-sample probabilities, fold models."""

@@ -1,0 +1,1 @@
+"""What to ask next: strategies (scores, lower = ask first), selection, batch rules, cold start, relabel policy."""

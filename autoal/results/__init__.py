@@ -1,0 +1,1 @@
+"""What a run returns and writes: the result, the history and reports, learning curves, label exports."""

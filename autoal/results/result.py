@@ -1,0 +1,64 @@
+"""What :func:`autoal.run` and :func:`autoal.resume` return."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from autoal.learners import Learner
+
+__all__ = ["RunResult"]
+
+
+@dataclass
+class RunResult:
+    """What :func:`run` and :func:`resume` return.
+
+    Attributes
+    ----------
+    history : DataFrame
+        One row per round (round 0 = the model on the initial labels): ``round``, ``n_labeled``,
+        ``n_annotations``, ``n_new_labels``, ``n_relabels``, ``n_multi_labeled``, ``accuracy``,
+        ``consensus_accuracy`` (simulation), per-stage seconds, ``picked_ids`` and more.
+    labels : DataFrame
+        Every annotation: ``example_id, annotator, label, round, timestamp``.
+    consensus : DataFrame
+        Per labelled example (index: id): ``label`` (consensus), ``quality``, ``n_annotations``.
+    annotator_quality : DataFrame
+        Per annotator: ``n_labels``, ``estimated_quality`` and, in simulation, ``true_accuracy``.
+    learner : Learner
+        The learner after the last round.
+    classes : list
+        The run's class list (column order of every ``predict_proba``).
+    test_ids : list
+        Ids of the holdout rows accuracy is measured on.
+    output_dir : Path
+        The run's folder.
+    summary : dict
+        Settings, versions, dataset sizes, final accuracy and why the run stopped.
+    """
+
+    history: pd.DataFrame
+    labels: pd.DataFrame
+    consensus: pd.DataFrame
+    annotator_quality: pd.DataFrame
+    learner: Learner
+    classes: list
+    test_ids: list
+    output_dir: Path
+    summary: dict = field(default_factory=dict)
+
+    @property
+    def predictor(self):
+        """The final trained model (AutoGluon's ``MultiModalPredictor`` for the default learner)."""
+        for attribute in ("predictor_", "model_"):
+            if getattr(self.learner, attribute, None) is not None:
+                return getattr(self.learner, attribute)
+        return self.learner
+
+    @property
+    def final_accuracy(self) -> float:
+        """Holdout accuracy after the last round."""
+        return float(self.history["accuracy"].iloc[-1])

@@ -1,0 +1,247 @@
+"""A run's options, validated once: :class:`RunConfig`.
+
+:func:`autoal.run` builds one ``RunConfig`` from its keyword arguments (the ``autoal`` command builds the
+same arguments from its flags, which :mod:`autoal.cli.run_options` generates from the fields below).
+Every check runs in ``__post_init__``, so a bad option fails before any data is read; every ``"auto"``
+is turned into a concrete choice by :meth:`RunConfig.resolved`, once, with the facts it depends on
+(annotators, embeddings, real or simulated labels). The resolved config is stored in the run store
+with :data:`CONFIG_VERSION` and read back on resume (:meth:`RunConfig.from_settings`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from autoal.errors import InputError
+from autoal.learners import LEARNERS, Learner, check_learner_choice
+from autoal.query.batching import BATCH_RULES, check_batch_rule
+from autoal.query.cold_start import INITIAL_RULES
+from autoal.query.relabel_policy import RelabelPolicy, make_relabel_policy
+from autoal.query.strategies import AUTO_STRATEGY, STRATEGIES, check_strategy_choice
+from autoal.rounds.scoring import RayScorer
+from autoal.rounds.stopping import StablePredictions, make_stop_rule
+
+__all__ = ["RunConfig", "CONFIG_VERSION", "OOS_MODES", "CHECK_IMAGES", "resolve_learner"]
+
+#: Version of the stored config's layout (``config_version`` in the run's settings); runs stored before it
+#: have none and are read as version 0 (their ``"auto"`` options are resolved when the run is opened).
+CONFIG_VERSION = 1
+
+#: Values of ``oos=``.
+OOS_MODES = ("auto", "cross_val", "pick")
+#: Values of ``check_images=``.
+CHECK_IMAGES = ("auto", "all", "exists")
+
+
+def _option(default=None, *, flag=None, help=None, page=True, factory=None, **cli) -> Any:
+    """A config field; ``flag`` and ``cli`` (argparse keywords, plus ``from_cli``, a converter of the parsed
+    value) describe its command-line option; ``page=False``: not offered by ``autoal serve``."""
+    metadata = {"flag": flag, "help": help, "page": page, **cli} if flag else {}
+    if factory is not None:
+        return field(default_factory=factory, metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+def _positive_int_text(text):
+    import argparse
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunConfig:
+    """Every option of a run but its data, annotators and folder (see :func:`autoal.run` for each one).
+
+    Frozen and validated when built: ``RunConfig(batch_size=0)`` raises :class:`~autoal.errors.InputError`.
+    ``relabel`` and ``stop`` are normalised to a :class:`~autoal.query.relabel_policy.RelabelPolicy` or None
+    and a :class:`~autoal.rounds.stopping.StablePredictions` or None.
+    """
+
+    label: str = "label"
+    image_col: str | None = "image_path"
+    id_col: str | None = None
+    feature_cols: Any = _option(None, flag="--feature-cols", metavar="A,B,...", from_cli="feature_cols", help=(
+        "the columns besides label and image the learner reads (default: every other column except identifiers, "
+        "paths, URLs, dates and constant columns, which are named and left out); COLUMN:KIND sets a kind "
+        "(numeric, categorical or text), e.g. --feature-cols age,zip:categorical"))
+    strategy: str | Callable = _option("auto", flag="--strategy", choices=("auto", *sorted(STRATEGIES)), help=(
+        "query strategy (default auto: margin with one annotator, activelab with several, with k-means batches "
+        "and initial set when embeddings are available)"))
+    batch: str = _option("auto", flag="--batch", choices=("auto", *BATCH_RULES),
+                         help="batch rule (default auto: kmeans when embeddings are available, else topk)")
+    candidates_factor: float = _option(10, flag="--candidates-factor", type=float,
+                                       help="kmeans batches: shortlist size in batches")
+    initial: str = _option("auto", flag="--initial", choices=("auto", *INITIAL_RULES), help=(
+        "first examples (default auto: k-means with the default strategy when embeddings are available, and in "
+        "real mode only when no label is given): random per class, or the most typical of k-means clusters "
+        "(cold start)"))
+    batch_size: int = _option(150, flag="--batch-size", type=_positive_int_text, help="labels asked per round")
+    n_rounds: int = _option(10, flag="--rounds", type=_positive_int_text, help="query rounds after round 0")
+    initial_per_class: int = _option(8, flag="--init-per-class", type=_positive_int_text, page=False,
+                                     help="labels per class revealed before round 1 (simulation mode)")
+    learner: str | Learner = _option("auto", flag="--learner", choices=("auto", *sorted(LEARNERS)), help=(
+        "model retrained every round (default auto: embeddings, i.e. frozen MobileNetV2 + EfficientNet-Lite0 "
+        "features and logistic regression, with images; tabular for a table without images)"))
+    learner_options: dict = _option(factory=dict)
+    relabel: Any = _option(True, flag="--no-relabel", action="store_true", from_cli="not",
+                           help="never ask a second label for a labelled example")
+    oos: str = "auto"
+    folds: int = 5
+    random_state: int = _option(0, flag="--seed", type=int, help="random seed")
+    target_accuracy: float | None = _option(None, flag="--target-accuracy", type=float,
+                                            help="stop once holdout accuracy reaches this")
+    stop: Any = _option(None, flag="--stop-stable", action="store_true", from_cli="stable", help=(
+        "stop when predictions on a stop set agree (Cohen's kappa >= 0.99) for 3 rounds"))
+    pool_subsample: int | None = _option(None, flag="--pool-subsample", type=_positive_int_text,
+                                         help="score only this many unlabelled examples per round")
+    scoring: Any = _option(None, flag="--scoring",
+                           help="where the pool is predicted: ray (local Ray runtime) or a Ray address")
+    holdout_fraction: float = 0.2
+    classes: list | None = _option(None, flag="--classes", from_cli="classes", help=(
+        "comma-separated class list: needed when the manifest has no label at all (the run then starts by asking "
+        "for typical examples), or when some classes have no label yet"))
+    simulate: bool | None = None
+    drop_bad_images: bool = _option(False, flag="--drop-bad-images", action="store_true",
+                                    help="drop rows whose image is missing or unreadable")
+    check_images: str = _option("auto", flag="--check-images", choices=CHECK_IMAGES, help=(
+        "images decoded before the run (default auto: all of up to 20,000 files, else a sample of 2,000; every "
+        "file must exist)"))
+    verbose: bool = _option(True, flag="--quiet", action="store_true", from_cli="not", help="no progress lines")
+
+    def __post_init__(self):
+        for name in ("batch_size", "n_rounds", "initial_per_class"):
+            _check_positive_int(name, getattr(self, name))
+        if self.target_accuracy is not None and not 0 < self.target_accuracy <= 1:
+            raise InputError(f"target_accuracy must be in (0, 1], got {self.target_accuracy!r}")
+        if isinstance(self.holdout_fraction, bool) or not isinstance(self.holdout_fraction, (int, float)) \
+                or not 0 <= self.holdout_fraction < 1:
+            raise InputError(f"holdout_fraction must be in [0, 1) (0: no holdout), got {self.holdout_fraction!r}")
+        check_batch_rule(self.batch, self.candidates_factor)
+        _check_choice("initial rule", self.initial, INITIAL_RULES + ("auto",))
+        _check_choice("oos", self.oos, OOS_MODES)
+        _check_choice("check_images", self.check_images, CHECK_IMAGES)
+        if self.pool_subsample is not None:
+            _check_positive_int("pool_subsample", self.pool_subsample, "or None")
+        if isinstance(self.folds, bool) or not isinstance(self.folds, (int, np.integer)) or self.folds < 2:
+            raise InputError(f"folds must be an integer >= 2, got {self.folds!r}")
+        if not (self.scoring is None or isinstance(self.scoring, (str, RayScorer))):
+            raise InputError(f"unknown scoring {self.scoring!r}; use None, 'ray', a Ray address or a RayScorer")
+        check_learner_choice(self.learner, self.learner_options)
+        check_strategy_choice(self.strategy)
+        object.__setattr__(self, "learner_options", dict(self.learner_options or {}))
+        object.__setattr__(self, "relabel", make_relabel_policy(self.relabel))
+        object.__setattr__(self, "stop", make_stop_rule(self.stop))
+
+    # -- "auto" ------------------------------------------------------------------------------------
+
+    @property
+    def is_resolved(self) -> bool:
+        """Whether no option is ``"auto"`` any more."""
+        return "auto" not in (self.learner, self.strategy, self.batch, self.initial, self.oos)
+
+    def resolved(self, *, n_annotators: int, embeddings: bool, simulation: bool, n_given: int) -> "RunConfig":
+        """This config with every ``"auto"`` replaced by what it stands for; the one place that decides them.
+
+        Parameters
+        ----------
+        n_annotators : int
+            Annotators of the run: ``strategy="auto"`` is margin with one, ActiveLab with several;
+            ``oos="auto"`` is ``"cross_val"`` with several and relabeling, else ``"pick"``.
+        embeddings : bool
+            Whether embeddings can be had (:func:`autoal.query.feature_source.embeddings_available`):
+            ``batch``/``initial`` ``"auto"`` are ``"kmeans"`` with ``strategy="auto"`` and embeddings.
+        simulation : bool
+            Simulation mode; in real mode ``initial="auto"`` starts from the given labels (``"random"``)
+            and runs a cold start (``"kmeans"``) only when there are none (``n_given`` 0).
+        n_given : int
+            Labels the data arrived with (real mode).
+        """
+        diverse = self.strategy == "auto" and embeddings
+        initial = self.initial
+        if initial == "auto":
+            initial = ("kmeans" if diverse else "random") if simulation else ("random" if n_given else "kmeans")
+        strategy = self.strategy
+        if strategy == "auto":
+            strategy = AUTO_STRATEGY["one annotator" if n_annotators <= 1 else "several annotators"]
+        oos = self.oos
+        if oos == "auto":
+            oos = "cross_val" if self.relabel is not None and n_annotators > 1 else "pick"
+        return dataclasses.replace(
+            self, learner=resolve_learner(self.learner, self.image_col), strategy=strategy, oos=oos, initial=initial,
+            batch=("kmeans" if diverse else "topk") if self.batch == "auto" else self.batch)
+
+    def check_holdout(self, *, has_test_df: bool) -> None:
+        """``target_accuracy`` needs a holdout: a ``test_df`` or a ``holdout_fraction`` above 0."""
+        if self.target_accuracy is not None and not has_test_df and self.holdout_fraction == 0:
+            raise InputError("target_accuracy needs a holdout, and holdout_fraction=0 keeps none; pass test_df, a "
+                             "holdout_fraction above 0, or stop='stable' to stop without a holdout")
+
+    # -- storing -----------------------------------------------------------------------------------
+
+    def to_settings(self) -> dict:
+        """The config as JSON-able settings (custom objects as None: they cannot be saved), with its version."""
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        out.update(
+            learner=self.learner if isinstance(self.learner, str) else None,
+            strategy=self.strategy if isinstance(self.strategy, str) else None,
+            scoring=self.scoring if self.scoring is None or isinstance(self.scoring, str) else None,
+            relabel=self.relabel.to_dict() if self.relabel is not None else False,
+            stop=self.stop.to_dict() if self.stop is not None else None,
+            config_version=CONFIG_VERSION,
+        )
+        return out
+
+    @classmethod
+    def from_settings(cls, settings: dict, *, learner=None, strategy=None) -> "RunConfig":
+        """The config a run stored (:meth:`to_settings`), with ``learner``/``strategy`` replacing custom
+        objects the settings could not keep; settings of older runs (no ``config_version``) are read too."""
+        version = settings.get("config_version", 0)
+        if version > CONFIG_VERSION:
+            raise InputError(f"this run's settings are config version {version}, newer than this autoal "
+                             f"({CONFIG_VERSION}): upgrade autoal to open it")
+        names = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in settings.items() if k in names and k not in ("learner", "strategy")}
+        if learner is None and settings.get("learner") is None:
+            raise InputError("the run used a custom Learner instance, which cannot be rebuilt; pass learner=... "
+                             "to resume")
+        if strategy is None and settings.get("strategy") is None:
+            raise InputError("the run used a custom strategy function, which cannot be rebuilt; pass strategy=... "
+                             "to resume")
+        options = (settings.get("learner_options") or {}) if learner is None else {}
+        return cls(**dict(values, learner_options=options, learner=learner or settings["learner"],
+                          strategy=strategy or settings["strategy"]))
+
+
+def resolve_learner(learner, image_col):
+    """``learner="auto"``: ``"embeddings"`` (frozen MobileNetV2 + EfficientNet-Lite0 embeddings, logistic
+    regression) for data with an image column, ``"tabular"`` (TabularPredictor) for a table without one
+    (``image_col=None``); anything else as given.
+
+    Measured on a 2-core CPU (benchmarks/RESULTS.md, benchmarks/round_speed.py): on Fashion-MNIST at 500
+    identical labels the embeddings learner is as accurate as fine-tuning MobileNetV2 with AutoGluon (0.821
+    against 0.817) at a round of seconds instead of about 90 s, so it gives the most accuracy per minute.
+    """
+    if isinstance(learner, str) and learner == "auto":
+        return "embeddings" if image_col is not None else "tabular"
+    return learner
+
+
+def _check_positive_int(name, value, alternative=""):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise InputError(f"{name} must be a positive integer{' ' + alternative if alternative else ''}, "
+                         f"got {value!r}")
+
+
+def _check_choice(name, value, choices):
+    if value not in choices:
+        raise InputError(f"unknown {name} {value!r}; choose one of {', '.join(choices)}")

@@ -1,0 +1,16 @@
+"""A run's state in one SQLite file: the store, its example table, snapshots, the run state, old-format conversion.
+
+Every SQL statement autoal runs is in this package. ``autoal.store`` was one module before the layout had
+subpackages; its public names are re-exported here.
+"""
+
+from autoal.store.run_store import (
+    OLD_FORMAT_FILES,
+    SCHEMA_VERSION,
+    STORE_FILE,
+    DuplicateAnnotation,
+    RunStore,
+    Transaction,
+)
+
+__all__ = ["RunStore", "Transaction", "DuplicateAnnotation", "SCHEMA_VERSION", "STORE_FILE", "OLD_FORMAT_FILES"]

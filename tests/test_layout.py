@@ -1,0 +1,109 @@
+"""The package's layout: layers that import only downwards, no import circle, old import paths kept working."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import warnings
+from pathlib import Path
+
+import pytest
+
+import autoal
+from autoal._moved import MOVED
+
+PACKAGE = Path(autoal.__file__).parent
+
+#: Subpackages from the bottom layer up: a module may import from its own layer and the layers below it.
+LAYERS = ["errors", "common", "data", "store", "vision", "learners", "multiannotator", "query", "annotation",
+          "results", "rounds", "server", "labelstudio", "cli"]
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imports_of(path: Path) -> set:
+    """Every autoal module ``path`` imports, at the top or inside a function."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("autoal"):
+            assert node.level == 0, f"{path}: relative import"
+            for alias in node.names:
+                candidate = f"{node.module}.{alias.name}"
+                found.add(candidate if (PACKAGE.parent / (candidate.replace(".", "/") + ".py")).exists()
+                          else node.module)
+        elif isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.startswith("autoal"))
+    return found
+
+
+def graph() -> dict:
+    modules = {module_name(p): p for p in PACKAGE.rglob("*.py")}
+    return {name: {m for m in imports_of(path) if m in modules and m != name} for name, path in modules.items()}
+
+
+def layer(module: str) -> int | None:
+    parts = module.split(".")
+    return LAYERS.index(parts[1]) if len(parts) > 1 and parts[1] in LAYERS else None
+
+
+def test_every_module_sits_in_a_layer():
+    loose = [m for m in graph() if layer(m) is None and m not in ("autoal", "autoal._moved")]
+    assert not loose, f"modules outside the layers {LAYERS}: {loose}"
+
+
+def test_no_import_runs_up_a_layer():
+    upward = [f"{m} -> {t}" for m, targets in graph().items() for t in targets
+              if layer(m) is not None and layer(t) is not None and layer(t) > layer(m)]
+    assert not upward, "imports that run up the layers:\n" + "\n".join(sorted(upward))
+
+
+def test_no_import_circle():
+    edges = graph()
+    circles, state = [], {}
+
+    def visit(node, stack):
+        state[node] = "open"
+        for target in sorted(edges[node]):
+            if state.get(target) == "open":
+                circles.append(stack[stack.index(target):] + [target])
+            elif target not in state:
+                visit(target, stack + [target])
+        state[node] = "done"
+
+    for node in sorted(edges):
+        if node not in state:
+            visit(node, [node])
+    assert not circles, "import circles: " + "; ".join(" -> ".join(c) for c in circles)
+
+
+@pytest.mark.parametrize("old", sorted(MOVED))
+def test_old_import_paths_give_the_moved_module_with_a_warning_naming_it(old):
+    with pytest.warns(DeprecationWarning, match=MOVED[old].replace(".", r"\.")):
+        module = importlib.import_module(old) if old not in __import__("sys").modules else \
+            _reimport(old)
+    assert module is importlib.import_module(MOVED[old])
+
+
+def _reimport(old):
+    import sys
+
+    del sys.modules[old]
+    return importlib.import_module(old)
+
+
+def test_old_names_of_the_documented_entry_points_still_import():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from autoal.loop import start_session
+        from autoal.terminal import TerminalAnnotator
+    from autoal.annotation.terminal import TerminalAnnotator as moved_terminal
+    from autoal.rounds.loop import start_session as moved_start
+
+    assert (start_session, TerminalAnnotator) == (moved_start, moved_terminal)
+    from autoal.data import prepare_data
+    from autoal.store import RunStore
+
+    assert prepare_data.__module__ == "autoal.data.prepare" and RunStore.__module__ == "autoal.store.run_store"
