@@ -234,8 +234,9 @@ def _base_url(db, url):
 
 
 def command_annotators(args):
-    from autoal.store.run_state import open_run
     from autoal.server import access, page_annotator_names
+    from autoal.store.labelling_queries import labels_per_annotator
+    from autoal.store.run_state import open_run
 
     run_dir = args.run_dir
     open_run(run_dir).close()  # a clear error when it is not a run
@@ -263,7 +264,7 @@ def command_annotators(args):
             print(f"{name}: {access.link(_base_url(db, args.url), role, token)}")
             return 0
         page = set(page_annotator_names(db))
-        labels = dict(db.execute("SELECT annotator, COUNT(*) FROM annotations GROUP BY annotator").fetchall())
+        labels = labels_per_annotator(db)
         for name in access.annotator_names(db):
             kind = "page/files" if name in page else "in-process"
             link = "has a link" if access.has_token(db, access.ANNOTATOR, name) else "no link yet"

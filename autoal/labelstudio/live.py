@@ -11,16 +11,15 @@ tasks that the project does not hold yet: a task is one example in one round (``
 ``pull`` reads every annotation of the project and stores it as :func:`autoal.labelstudio.files.store_answers`
 does for an exported file: users matched to annotators by email or an explicit map, each answer checked
 as ``import-labels`` checks a row, ``was_cancelled`` stored as a skip. Annotations it has dealt with are
-recorded in ``run.sqlite`` (table ``labelstudio_pulled``) and not read again, so a later pull reports
-only what is new; an annotation from a user who matches no annotator is left for a later pull (with
-``--user EMAIL=NAME``). An answer changed in Label Studio after it was pulled is not read again.
+recorded in ``run.sqlite`` (table ``labelstudio_pulled``, :mod:`autoal.store.labelstudio_ledger`) and not
+read again, so a later pull reports only what is new; an annotation from a user who matches no annotator
+is left for a later pull (with ``--user EMAIL=NAME``). An answer changed in Label Studio after it was
+pulled is not read again.
 """
 
 from __future__ import annotations
 
 import contextlib
-import sqlite3
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from xml.etree import ElementTree
@@ -29,19 +28,14 @@ from autoal.annotation.batch_files import AnswerChecks
 from autoal.errors import InputError, MissingDependencyError
 from autoal.labelstudio.files import (LabelStudioReport, UserMatcher, batch_tasks, check_predictions, image_folder, image_root_of,
                           labeling_config, parse_user_map, store_answers)
-from autoal.store.run_state import open_run
 from autoal.server import page_annotator_names
+from autoal.store.labelstudio_ledger import PullLedger
+from autoal.store.run_state import open_run
 
 __all__ = ["connect", "push", "pull", "PushReport", "project_title", "SDK_PIP"]
 
 SDK_PIP = "pip install 'label-studio-sdk>=2.1.2,<2.2'"
 PAGE_SIZE = 500
-
-_LEDGER = """
-CREATE TABLE IF NOT EXISTS labelstudio_pulled (
-    project TEXT NOT NULL, annotation INTEGER NOT NULL, example_id TEXT NOT NULL, annotator TEXT,
-    outcome TEXT NOT NULL, pulled REAL NOT NULL, PRIMARY KEY (project, annotation));
-"""
 
 
 def connect(url, token):
@@ -224,13 +218,6 @@ def push(run_dir, *, url, token, title=None, image_root=None, predictions="none"
             state.close()
 
 
-def _ledger(run_dir) -> sqlite3.Connection:
-    db = sqlite3.connect(str(Path(run_dir) / "run.sqlite"), timeout=60, isolation_level=None)
-    db.execute("PRAGMA busy_timeout = 60000")
-    db.executescript(_LEDGER)
-    return db
-
-
 def _users(ls) -> dict:
     """``{user id: {"id", "email"}}`` of the Label Studio server's users."""
     return {u.id: {"id": u.id, "email": u.email} for u in ls.users.list()}
@@ -261,7 +248,7 @@ def pull(run_dir, *, url, token, title=None, users=None, annotator=None, state=N
     """
     mapping = parse_user_map(",".join(users) if isinstance(users, (list, tuple)) else users)
     state, owned = _run(run_dir, state)
-    db = _ledger(state.folder)
+    ledger = PullLedger(state.folder)
     try:
         matcher = UserMatcher(state.settings["annotator_names"], annotator, mapping, flag="--user")
         if annotator is not None:
@@ -271,7 +258,7 @@ def pull(run_dir, *, url, token, title=None, users=None, annotator=None, state=N
             if project_id is None:
                 project_id = find_project(ls, title or project_title(state), state.classes, create=False)[0].id
             key = f"{str(url).rstrip('/')}/projects/{project_id}"
-            done = {a for (a,) in db.execute("SELECT annotation FROM labelstudio_pulled WHERE project = ?", (key,))}
+            done = ledger.pulled(key)
             tasks = _tasks(ls, project_id, annotations=True)
             fresh = [a for t in tasks for a in t["annotations"] if a.get("id") not in done]
             people = _users(ls) if fresh else {}
@@ -281,11 +268,10 @@ def pull(run_dir, *, url, token, title=None, users=None, annotator=None, state=N
 
         def record(annotation, example_id, name, outcome):  # at once: a pull cut short keeps what it did
             if annotation is not None and outcome in ("stored", "skip", "rejected"):
-                db.execute("INSERT OR IGNORE INTO labelstudio_pulled VALUES (?, ?, ?, ?, ?, ?)",
-                           (key, annotation, example_id, name, outcome, time.time()))
+                ledger.record(key, annotation, example_id, name, outcome)
 
         return store_answers(state, tasks, matcher, done=done, record=record)
     finally:
-        db.close()
+        ledger.close()
         if owned:
             state.close()

@@ -18,6 +18,7 @@ import threading
 
 from autoal.server import access
 from autoal.server.labelling import RunFacts
+from autoal.store import labelling_queries
 
 __all__ = ["LabellingServer", "issue_links", "page_annotator_names"]
 
@@ -27,10 +28,7 @@ def page_annotator_names(settings_or_db) -> list:
     if isinstance(settings_or_db, dict):
         specs, names = settings_or_db.get("annotators", []), settings_or_db.get("annotator_names", [])
     else:
-        import json
-
-        row = settings_or_db.execute("SELECT value FROM meta WHERE key = 'settings'").fetchone()
-        settings = json.loads(row[0]) if row else {}
+        settings = labelling_queries.run_settings(settings_or_db)
         specs, names = settings.get("annotators", []), settings.get("annotator_names", [])
     return [n for n, s in zip(names, specs) if s and s.get("kind") in ("page", "external")]
 

@@ -2,28 +2,29 @@
 
 A link carries a random token (``secrets.token_urlsafe``, 256 bits). The run store keeps only its
 SHA-256 hash (a fast hash is enough for a random 256-bit secret: there is nothing to guess), in the
-table ``server_tokens`` that this module adds to ``run.sqlite``; a presented token is hashed and
+table ``server_tokens`` that the server adds to ``run.sqlite``; a presented token is hashed and
 compared with every stored hash in constant time (:func:`hmac.compare_digest`, no early exit). The
 token itself is shown once, when the link is made, and never written anywhere.
 
 The same module keeps the server's own settings (``server_settings``: whether the model's guess is
 shown, when an absent annotator's examples are handed on, the address links point at) and adds
 annotators to a run (:func:`add_annotator`), so that ``autoal annotators add`` works whether or not
-a server is running.
+a server is running. The tables, their SQL and the connection set-up are the store's
+(:mod:`autoal.store.server_tables`); this module decides what they hold.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import re
 import secrets
-import sqlite3
 import time
 from pathlib import Path
 
 from autoal.errors import InputError
+from autoal.store import labelling_queries, server_tables
+from autoal.store.run_store import STORE_FILE
 
 __all__ = [
     "ANNOTATOR",
@@ -62,36 +63,19 @@ SETTING_DEFAULTS = {
     "base_url": DEFAULT_URL,
 }
 
-_TABLES = """
-CREATE TABLE IF NOT EXISTS server_tokens (
-    role TEXT NOT NULL, name TEXT NOT NULL, hash TEXT NOT NULL, created REAL NOT NULL, PRIMARY KEY (role, name));
-CREATE TABLE IF NOT EXISTS server_settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS server_seen (name TEXT PRIMARY KEY, last_seen REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS server_actions (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, annotator TEXT NOT NULL, example INTEGER NOT NULL, kind TEXT NOT NULL,
-    label INTEGER, previous INTEGER, round INTEGER NOT NULL, timestamp REAL NOT NULL, undone INTEGER NOT NULL DEFAULT 0);
-"""
-
-
-def connect(run_dir) -> sqlite3.Connection:
+def connect(run_dir):
     """A connection to ``RUN_DIR/run.sqlite`` set up as the run store's own (WAL, busy timeout, autocommit),
-    with the server's tables created if missing."""
-    path = Path(run_dir) / "run.sqlite"
+    with the server's tables created if missing (:func:`autoal.store.server_tables.connect`)."""
+    path = Path(run_dir) / STORE_FILE
     if not path.is_file():
         raise InputError(f"{str(run_dir)!r} is not an autoal run folder (no run.sqlite); pass the folder a run wrote, "
                          "or start a new run with `autoal serve RUN_DIR --manifest M.csv --annotators alice,bob`")
-    db = sqlite3.connect(str(path), timeout=60, isolation_level=None, check_same_thread=False)
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=NORMAL")
-    db.execute("PRAGMA foreign_keys=ON")
-    ensure_tables(db)
-    return db
+    return server_tables.connect(path)
 
 
 def ensure_tables(db) -> None:
     """Create the server's tables in a run store (no-op when they exist)."""
-    if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'server_actions'").fetchone() is None:
-        db.executescript(_TABLES)
+    server_tables.ensure_tables(db)
 
 
 def _hash(token: str) -> str:
@@ -104,13 +88,13 @@ def issue_token(db, role, name) -> str:
     The returned token is the only copy: print it in a link and forget it.
     """
     token = secrets.token_urlsafe(32)
-    db.execute("INSERT OR REPLACE INTO server_tokens VALUES (?, ?, ?, ?)", (role, name, _hash(token), time.time()))
+    server_tables.save_token_hash(db, role, name, _hash(token), time.time())
     return token
 
 
 def has_token(db, role, name) -> bool:
     """Whether ``(role, name)`` was given a link already."""
-    return db.execute("SELECT 1 FROM server_tokens WHERE role = ? AND name = ?", (role, name)).fetchone() is not None
+    return server_tables.has_token(db, role, name)
 
 
 def identify(db, token) -> tuple | None:
@@ -122,7 +106,7 @@ def identify(db, token) -> tuple | None:
         return None
     presented = _hash(token)
     found = None
-    for role, name, stored in db.execute("SELECT role, name, hash FROM server_tokens").fetchall():
+    for role, name, stored in server_tables.token_hashes(db):
         if hmac.compare_digest(presented, stored):
             found = (role, name)
     return found
@@ -171,13 +155,12 @@ def add_annotator(run_dir, name) -> None:
 
 def annotator_names(db) -> list:
     """The run's annotator names as its settings list them now (read afresh from the store)."""
-    row = db.execute("SELECT value FROM meta WHERE key = 'settings'").fetchone()
-    return list(json.loads(row[0]).get("annotator_names", [])) if row else []
+    return list(labelling_queries.run_settings(db).get("annotator_names", []))
 
 
 def get_settings(db) -> dict:
     """The server's settings (defaults where not set)."""
-    stored = {k: json.loads(v) for k, v in db.execute("SELECT key, value FROM server_settings")}
+    stored = server_tables.read_settings(db)
     return {k: stored.get(k, default) for k, default in SETTING_DEFAULTS.items()}
 
 
@@ -205,22 +188,14 @@ def check_settings(**changes) -> dict:
 def set_settings(db, **changes) -> dict:
     """Validate and store server settings; returns them all. InputError naming a bad key or value."""
     changes = check_settings(**changes)
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        db.executemany("INSERT OR REPLACE INTO server_settings VALUES (?, ?)",
-                       [(k, json.dumps(v)) for k, v in changes.items()])
-        db.execute("COMMIT")
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
+    server_tables.write_settings(db, changes)
     return get_settings(db)
 
 
 def save_address(db, host, port, url=None) -> None:
     """Remember where the server listens (``host``, the port it got) and the ``url`` given for links, if any,
     so that the next ``autoal serve`` of the run listens there again and the links keep working."""
-    value = json.dumps({"host": host, "port": int(port), "url": url})
-    db.execute("INSERT OR REPLACE INTO server_settings VALUES ('served_at', ?)", (value,))
+    server_tables.write_setting(db, "served_at", {"host": host, "port": int(port), "url": url})
 
 
 def last_address(db) -> dict | None:
@@ -229,11 +204,11 @@ def last_address(db) -> dict | None:
     Runs served before the address was kept have only the links' address: it is used when it names this
     machine (127.0.0.1, localhost, ::1) with a port.
     """
-    row = db.execute("SELECT value FROM server_settings WHERE key = 'served_at'").fetchone()
-    if row is not None:
-        return json.loads(row[0])
-    base = db.execute("SELECT value FROM server_settings WHERE key = 'base_url'").fetchone()
-    found = re.fullmatch(r"http://(127\.0\.0\.1|localhost|\[::1\]):(\d+)/?", json.loads(base[0])) if base else None
+    served_at = server_tables.read_setting(db, "served_at")
+    if served_at is not None:
+        return served_at
+    base = server_tables.read_setting(db, "base_url")
+    found = re.fullmatch(r"http://(127\.0\.0\.1|localhost|\[::1\]):(\d+)/?", base) if base is not None else None
     if found is None:
         return None
     return {"host": found.group(1).strip("[]"), "port": int(found.group(2)), "url": None}
@@ -241,9 +216,9 @@ def last_address(db) -> dict | None:
 
 def touch(db, name, now=None) -> None:
     """Record that ``name`` was seen now (for handing on the examples of annotators who stay away)."""
-    db.execute("INSERT OR REPLACE INTO server_seen VALUES (?, ?)", (name, now if now is not None else time.time()))
+    server_tables.mark_seen(db, name, now if now is not None else time.time())
 
 
 def last_seen(db) -> dict:
     """``{name: time last seen}``."""
-    return dict(db.execute("SELECT name, last_seen FROM server_seen").fetchall())
+    return server_tables.last_seen(db)

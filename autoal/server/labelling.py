@@ -3,8 +3,9 @@
 Every write (an answer, a skip, an undo, an edit) is one ``BEGIN IMMEDIATE`` transaction on the
 run store that checks what may be done and does it, so two requests for the same example cannot
 both pass the checks, and an answer is committed before the request returns. Writes go through
-:class:`autoal.store.run_store.RunStore` methods on this module's own connection; reads are plain SQL over
-the store's tables. The action log (``server_actions``) says what ``undo`` withdraws.
+:class:`autoal.store.run_store.RunStore` methods on this module's own connection; reads are the questions
+of :mod:`autoal.store.labelling_queries` on it. The action log (``server_actions``,
+:mod:`autoal.store.server_tables`) says what ``undo`` withdraws.
 
 An annotator sees and answers only their own open examples: assigned to them (in any round), neither
 labelled nor skipped by them. Nothing here ever returns another annotator's answers.
@@ -12,7 +13,6 @@ labelled nor skipped by them. Nothing here ever returns another annotator's answ
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from pathlib import Path
@@ -21,9 +21,11 @@ import numpy as np
 
 from autoal.data.prepare import UNKNOWN, match_class
 from autoal.errors import InputError, first_few
-from autoal.store.run_state import open_run
-from autoal.store.run_store import DuplicateAnnotation, RunStore, Transaction
 from autoal.server import access
+from autoal.store import labelling_queries as queries
+from autoal.store import server_tables
+from autoal.store.run_state import open_run
+from autoal.store.run_store import STORE_FILE, DuplicateAnnotation, RunStore, Transaction
 
 __all__ = ["RunFacts", "Desk", "Refused"]
 
@@ -99,51 +101,38 @@ class Desk:
     def __init__(self, facts: RunFacts):
         self.facts = facts
         self.db = access.connect(facts.run_dir)
-        self.store = RunStore(self.db, facts.run_dir / "run.sqlite")
+        self.store = RunStore(self.db, facts.run_dir / STORE_FILE)
 
     def close(self) -> None:
+        """Close this desk's connection to the run store."""
         self.db.close()
 
     # -- reading one annotator's work ----------------------------------------------------------------
 
     def queue(self, name) -> list:
         """``[(round, position), ...]``: ``name``'s open examples, oldest round first, in the order assigned."""
-        rows = self.db.execute(
-            "SELECT MIN(s.round), s.example, MIN(s.rowid) AS first FROM assignments s WHERE s.annotator = ? "
-            "AND NOT EXISTS (SELECT 1 FROM annotations n WHERE n.example = s.example AND n.annotator = s.annotator) "
-            "AND NOT EXISTS (SELECT 1 FROM skips k WHERE k.example = s.example AND k.annotator = s.annotator) "
-            "GROUP BY s.example ORDER BY MIN(s.round), first", (name,)).fetchall()
-        return [(int(r), int(e)) for r, e, _ in rows]
+        return queries.open_examples(self.db, name)
 
     def progress(self, name) -> dict:
         """``round`` (the latest round that asked ``name`` anything), ``done`` and ``assigned`` in it, and
         ``older_open``: examples still open from earlier rounds."""
-        row = self.db.execute("SELECT MAX(round) FROM assignments WHERE annotator = ?", (name,)).fetchone()
-        if row[0] is None:
+        latest = queries.latest_round_asked(self.db, name)
+        if latest is None:
             return {"round": None, "done": 0, "assigned": 0, "older_open": 0}
-        latest = int(row[0])
-        assigned, done = self.db.execute(
-            "SELECT COUNT(*), SUM(EXISTS (SELECT 1 FROM annotations n WHERE n.example = s.example AND n.annotator = s.annotator) "
-            "OR EXISTS (SELECT 1 FROM skips k WHERE k.example = s.example AND k.annotator = s.annotator)) "
-            "FROM assignments s WHERE s.annotator = ? AND s.round = ?", (name, latest)).fetchone()
+        assigned, done = queries.round_progress(self.db, name, latest)
         older = sum(1 for r, _ in self.queue(name) if r < latest)
-        return {"round": latest, "done": int(done or 0), "assigned": int(assigned), "older_open": older}
+        return {"round": latest, "done": done, "assigned": assigned, "older_open": older}
 
     def recent(self, name, n=RECENT) -> list:
         """``name``'s last ``n`` answered or skipped examples, newest first: ``example_id``, ``label`` (None
         for a skip), ``skipped``."""
-        rows = self.db.execute(
-            "SELECT example, MAX(seq) AS last FROM server_actions WHERE annotator = ? AND undone = 0 "
-            "GROUP BY example ORDER BY last DESC LIMIT ?", (name, n * 3)).fetchall()
         out = []
-        for example, _ in rows:
-            label = self.db.execute("SELECT label FROM annotations WHERE example = ? AND annotator = ?",
-                                    (example, name)).fetchone()
-            skipped = self.db.execute("SELECT 1 FROM skips WHERE example = ? AND annotator = ?", (example, name)).fetchone()
-            if label is None and skipped is None:
+        for example in server_tables.recently_acted_on(self.db, name, n * 3):
+            label = queries.label_given(self.db, example, name)
+            if label is None and queries.skip_round(self.db, example, name) is None:
                 continue  # undone since
             out.append({"example_id": self.facts.id_text[example],
-                        "label": None if label is None else self.facts.class_names[label[0]],
+                        "label": None if label is None else self.facts.class_names[label],
                         "skipped": label is None})
             if len(out) == n:
                 break
@@ -151,32 +140,22 @@ class Desk:
 
     def can_undo(self, name) -> bool:
         """Whether ``name`` has an answer, skip or edit that :meth:`undo` would withdraw."""
-        return self.db.execute("SELECT EXISTS (SELECT 1 FROM server_actions WHERE annotator = ? AND undone = 0)",
-                               (name,)).fetchone()[0] == 1
+        return server_tables.has_undoable_action(self.db, name)
 
     def holds(self, name, position) -> bool:
         """Whether ``name`` may see example ``position``: it was assigned to them (open or answered) or they
         labelled or skipped it."""
-        return self.db.execute(
-            "SELECT EXISTS (SELECT 1 FROM assignments WHERE example = ? AND annotator = ?) "
-            "OR EXISTS (SELECT 1 FROM annotations WHERE example = ? AND annotator = ?) "
-            "OR EXISTS (SELECT 1 FROM skips WHERE example = ? AND annotator = ?)",
-            (position, name) * 3).fetchone()[0] == 1
+        return queries.may_see(self.db, name, position)
 
     def is_relabel(self, name, position) -> bool:
         """Whether someone else has labelled example ``position`` (asking ``name`` is a second opinion)."""
-        return self.db.execute("SELECT EXISTS (SELECT 1 FROM annotations WHERE example = ? AND annotator != ?)",
-                               (position, name)).fetchone()[0] == 1
+        return queries.labelled_by_another(self.db, position, name)
 
     def guess(self, position) -> dict | None:
         """The model's guess for an example: ``label`` and ``p`` from the probabilities the run kept
         (when it was picked, else cross-validated), or None when it has none."""
-        row = self.db.execute("SELECT probs FROM probabilities WHERE example = ? ORDER BY kind = 'pick' DESC, round DESC",
-                              (position,)).fetchone()
-        if row is None:
-            return None
-        probs = np.frombuffer(row[0], dtype="<f8")
-        if len(probs) != len(self.facts.classes):
+        probs = queries.guess_probabilities(self.db, position)
+        if probs is None or len(probs) != len(self.facts.classes):
             return None
         best = int(probs.argmax())
         return {"label": self.facts.class_names[best], "p": round(float(probs[best]), 3)}
@@ -185,23 +164,19 @@ class Desk:
 
     def _open_round(self, name, position) -> int:
         """The round of ``name``'s open assignment of ``position``, or Refused saying why there is none."""
-        row = self.db.execute("SELECT MIN(round) FROM assignments WHERE example = ? AND annotator = ?",
-                              (position, name)).fetchone()
-        if row[0] is None:
-            others = self.db.execute("SELECT 1 FROM assignments WHERE example = ? AND annotator != ? LIMIT 1",
-                                     (position, name)).fetchone()
-            if others:
+        round_ = queries.first_assigned_round(self.db, position, name)
+        if round_ is None:
+            if queries.assigned_to_another(self.db, position, name):
                 raise Refused(403, "this example is assigned to another annotator, not to you")
             raise Refused(403, "this example is not in any batch assigned to you")
-        if self.db.execute("SELECT 1 FROM annotations WHERE example = ? AND annotator = ?", (position, name)).fetchone():
+        if queries.label_given(self.db, position, name) is not None:
             raise Refused(409, "you already answered this example; change your answer under 'Recent answers'")
-        if self.db.execute("SELECT 1 FROM skips WHERE example = ? AND annotator = ?", (position, name)).fetchone():
+        if queries.skip_round(self.db, position, name) is not None:
             raise Refused(409, "you skipped this example; change it under 'Recent answers'")
-        return int(row[0])
+        return round_
 
     def _log(self, name, position, kind, label, previous, round_) -> None:
-        self.db.execute("INSERT INTO server_actions (annotator, example, kind, label, previous, round, timestamp) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?)", (name, position, kind, label, previous, round_, time.time()))
+        server_tables.log_action(self.db, name, position, kind, label, previous, round_, time.time())
 
     def _transaction(self):
         return Transaction(self.db)
@@ -233,19 +208,17 @@ class Desk:
         position = self.facts.position(example_id)
         class_idx = self.facts.class_index(label)
         with self._transaction():
-            current = self.db.execute("SELECT label, round FROM annotations WHERE example = ? AND annotator = ?",
-                                      (position, name)).fetchone()
-            skipped = self.db.execute("SELECT round FROM skips WHERE example = ? AND annotator = ?",
-                                      (position, name)).fetchone()
+            current = queries.annotation_of(self.db, position, name)
+            skipped = queries.skip_round(self.db, position, name)
             if current is not None:
-                if current[0] != class_idx:
+                old_label, old_round = current
+                if old_label != class_idx:
                     self.store.change_label(position, name, class_idx)
-                    self._log(name, position, "edit", class_idx, int(current[0]), int(current[1]))
-            elif skipped is not None:
-                # a skip turned into a label (RunStore has no "unskip": the skip row goes in this transaction)
-                self.db.execute("DELETE FROM skips WHERE example = ? AND annotator = ?", (position, name))
-                self.store.add(position, name, class_idx, int(skipped[0]))
-                self._log(name, position, "edit", class_idx, None, int(skipped[0]))
+                    self._log(name, position, "edit", class_idx, old_label, old_round)
+            elif skipped is not None:  # a skip turned into a label, in this transaction
+                self.store.unskip(position, name)
+                self.store.add(position, name, class_idx, skipped)
+                self._log(name, position, "edit", class_idx, None, skipped)
             else:
                 raise Refused(409 if self.holds(name, position) else 403,
                               "you have not answered this example, so there is nothing to change")
@@ -254,40 +227,35 @@ class Desk:
     def undo(self, name) -> dict:
         """Withdraw ``name``'s latest answer, skip or edit; returns what was undone (``example_id``, ``kind``)."""
         with self._transaction():
-            row = self.db.execute("SELECT seq, example, kind, label, previous, round FROM server_actions "
-                                  "WHERE annotator = ? AND undone = 0 ORDER BY seq DESC LIMIT 1", (name,)).fetchone()
-            if row is None:
+            action = server_tables.last_action(self.db, name)
+            if action is None:
                 raise Refused(409, "nothing to undo")
-            seq, position, kind, _, previous, round_ = row
-            if kind == "label":
+            position = action.example
+            if action.kind == "label":
                 self.store.remove(position, name)
-            elif kind == "skip":
-                self.db.execute("DELETE FROM skips WHERE example = ? AND annotator = ?", (position, name))
-            elif previous is None:  # an edit that turned a skip into a label: back to the skip
+            elif action.kind == "skip":
+                self.store.unskip(position, name)
+            elif action.previous is None:  # an edit that turned a skip into a label: back to the skip
                 self.store.remove(position, name)
-                self.store.skip(position, name, round_)
+                self.store.skip(position, name, action.round)
             else:
-                self.store.change_label(position, name, previous)
-            self.db.execute("UPDATE server_actions SET undone = 1 WHERE seq = ?", (seq,))
+                self.store.change_label(position, name, action.previous)
+            server_tables.mark_undone(self.db, action.seq)
             access.touch(self.db, name)
-        return {"example_id": self.facts.id_text[position], "kind": kind}
+        return {"example_id": self.facts.id_text[position], "kind": action.kind}
 
     # -- the organiser's figures -------------------------------------------------------------------
 
     def history(self) -> list:
         """The finished rounds' records (round, n_labeled, n_annotations, accuracy, ...)."""
-        return [json.loads(r) for (r,) in self.db.execute("SELECT record FROM rounds ORDER BY round")]
+        return [record for record, _ in self.store.rounds()]
 
     def annotator_table(self, names) -> list:
         """Per annotator: ``labels``, ``skips``, ``open`` (pending), ``last_seen`` and ``quality`` (cleanlab's
         estimate from the last training, None before)."""
-        labels = dict(self.db.execute("SELECT annotator, COUNT(*) FROM annotations GROUP BY annotator").fetchall())
-        skips = dict(self.db.execute("SELECT annotator, COUNT(*) FROM skips GROUP BY annotator").fetchall())
-        open_ = dict(self.db.execute(
-            "SELECT s.annotator, COUNT(DISTINCT s.example) FROM assignments s "
-            "WHERE NOT EXISTS (SELECT 1 FROM annotations n WHERE n.example = s.example AND n.annotator = s.annotator) "
-            "AND NOT EXISTS (SELECT 1 FROM skips k WHERE k.example = s.example AND k.annotator = s.annotator) "
-            "GROUP BY s.annotator").fetchall())
+        labels = queries.labels_per_annotator(self.db)
+        skips = queries.skips_per_annotator(self.db)
+        open_ = queries.open_per_annotator(self.db)
         seen = access.last_seen(self.db)
         quality = self.quality()
         shown = list(names) + [n for n in labels if n not in names]
@@ -298,64 +266,58 @@ class Desk:
         """Answers that arrived since the last trained round: labels stored after its snapshot (from the page,
         files or any other way) plus label changes and withdrawals since it was trained. 0 means training
         again would see exactly the labels it saw."""
-        row = self.db.execute("SELECT record FROM rounds ORDER BY round DESC LIMIT 1").fetchone()
-        watermark = json.loads(row[0]).get("watermark", 0) if row else 0
-        arrived = self.db.execute("SELECT COUNT(*) FROM annotations WHERE seq > ?", (watermark,)).fetchone()[0]
-        mark = self.db.execute("SELECT value FROM server_settings WHERE key = 'trained_edits'").fetchone()
-        edits = self.store.edits() - json.loads(mark[0]) if mark and row else 0
-        return int(arrived) + max(int(edits), 0)
+        latest = queries.latest_round_record(self.db)
+        watermark = latest.get("watermark", 0) if latest is not None else 0
+        arrived = queries.count_annotations_after(self.db, watermark)
+        mark = server_tables.read_setting(self.db, "trained_edits")
+        edits = self.store.edits() - mark if mark is not None and latest is not None else 0
+        return arrived + max(int(edits), 0)
 
     def mark_trained(self) -> None:
         """Note the store's edit counter as a round starts training (for :meth:`news`)."""
-        self.db.execute("INSERT OR REPLACE INTO server_settings VALUES ('trained_edits', ?)",
-                        (json.dumps(self.store.edits()),))
+        server_tables.write_setting(self.db, "trained_edits", self.store.edits())
 
     def class_counts(self) -> list:
         """Per class: ``name``, ``annotations`` (answers naming it) and ``examples`` (examples whose most
         frequent answer it is; a tie counts for each tied class), in the run's class order."""
         per_example = {}
-        for example, label, n in self.db.execute("SELECT example, label, COUNT(*) FROM annotations GROUP BY example, label"):
-            per_example.setdefault(example, []).append((int(n), int(label)))
+        for example, label, n in queries.answer_counts(self.db):
+            per_example.setdefault(example, []).append((n, label))
         examples = np.zeros(len(self.facts.classes), dtype=int)
         for counts in per_example.values():
             top = max(n for n, _ in counts)
             for n, label in counts:
                 examples[label] += n == top
-        annotations = dict(self.db.execute("SELECT label, COUNT(*) FROM annotations GROUP BY label").fetchall())
+        annotations = queries.annotations_per_label(self.db)
         return [{"name": name, "annotations": int(annotations.get(k, 0)), "examples": int(examples[k])}
                 for k, name in enumerate(self.facts.class_names)]
 
     def disagreements(self, limit=50) -> tuple:
         """Examples whose annotations differ: ``(total, rows)``, rows (at most ``limit``, the latest answered
         first) with ``example_id`` and ``answers`` (``[{"annotator", "label"}, ...]`` in the order given)."""
-        positions = [int(e) for (e,) in self.db.execute(
-            "SELECT example FROM annotations GROUP BY example HAVING COUNT(DISTINCT label) > 1 ORDER BY MAX(seq) DESC")]
+        positions = queries.disagreed_examples(self.db)
         rows = []
         for position in positions[:limit]:
-            answers = self.db.execute("SELECT annotator, label FROM annotations WHERE example = ? ORDER BY seq",
-                                      (position,)).fetchall()
+            answers = queries.answers_to(self.db, position)
             rows.append({"example_id": self.facts.id_text[position],
                          "answers": [{"annotator": a, "label": self.facts.class_names[k]} for a, k in answers]})
         return len(positions), rows
 
     def quality(self) -> dict:
         """``{annotator: estimated quality}`` saved after the last training (cleanlab's CROWDLAB estimate)."""
-        row = self.db.execute("SELECT value FROM server_settings WHERE key = 'annotator_quality'").fetchone()
-        return json.loads(row[0]) if row else {}
+        return server_tables.read_setting(self.db, "annotator_quality", {})
 
     def save_quality(self, quality: dict) -> None:
-        self.db.execute("INSERT OR REPLACE INTO server_settings VALUES ('annotator_quality', ?)", (json.dumps(quality),))
+        """Keep ``{annotator: estimated quality}`` from the latest training (read back by :meth:`quality`)."""
+        server_tables.write_setting(self.db, "annotator_quality", quality)
 
     def pending(self, round_) -> dict:
         """``{annotator: open examples assigned in round_}``."""
-        return dict(self.db.execute(
-            "SELECT s.annotator, COUNT(*) FROM assignments s WHERE s.round = ? "
-            "AND NOT EXISTS (SELECT 1 FROM annotations n WHERE n.example = s.example AND n.annotator = s.annotator) "
-            "AND NOT EXISTS (SELECT 1 FROM skips k WHERE k.example = s.example AND k.annotator = s.annotator) "
-            "GROUP BY s.annotator", (round_,)).fetchall())
+        return queries.open_in_round_per_annotator(self.db, round_)
 
     def assigned_count(self, round_) -> int:
-        return int(self.db.execute("SELECT COUNT(*) FROM assignments WHERE round = ?", (round_,)).fetchone()[0])
+        """How many assignments ``round_`` made."""
+        return queries.assigned_in_round(self.db, round_)
 
     # -- handing on the examples of annotators who stay away -----------------------------------------
 
@@ -371,11 +333,7 @@ class Desk:
         present = [n for n in names if now - seen.get(n, -np.inf) <= limit]
         if not present:
             return []
-        rows = self.db.execute(
-            "SELECT s.round, s.example, s.annotator, s.assigned_at FROM assignments s "
-            "WHERE NOT EXISTS (SELECT 1 FROM annotations n WHERE n.example = s.example AND n.annotator = s.annotator) "
-            "AND NOT EXISTS (SELECT 1 FROM skips k WHERE k.example = s.example AND k.annotator = s.annotator) "
-            "ORDER BY s.rowid").fetchall()
+        rows = queries.open_assignments(self.db)
         load = {n: 0 for n in present}
         for _, _, holder, _ in rows:
             if holder in load:
@@ -384,9 +342,7 @@ class Desk:
         for round_, example, holder, assigned_at in rows:
             if holder not in names or holder in present or now - assigned_at < limit:
                 continue
-            blocked = {n for (n,) in self.db.execute(
-                "SELECT annotator FROM annotations WHERE example = ? UNION SELECT annotator FROM skips WHERE example = ? "
-                "UNION SELECT annotator FROM assignments WHERE example = ?", (example, example, example))}
+            blocked = queries.annotators_involved(self.db, example)
             takers = [n for n in present if n not in blocked]
             if not takers:
                 continue

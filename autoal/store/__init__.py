@@ -1,6 +1,8 @@
-"""A run's state in one SQLite file: the store, its example table, snapshots, the run state, old-format conversion.
+"""A run's state in one SQLite file: the store, its example table, snapshots, the run state, old-format conversion,
+the labelling server's tables and questions (``server_tables``, ``labelling_queries``) and the Label Studio
+pull ledger (``labelstudio_ledger``).
 
-Every SQL statement autoal runs is in this package. ``autoal.store`` was one module before the layout had
+Every SQL statement autoal runs is in this package (``tests/test_sql_in_store.py`` checks it). ``autoal.store`` was one module before the layout had
 subpackages; its public names are re-exported here.
 """
 

@@ -335,6 +335,12 @@ class RunStore:
         """Record that ``annotator`` could not label ``example``; it is not asked of them again."""
         self._db.execute("INSERT OR IGNORE INTO skips VALUES (?, ?, ?, ?)", (int(example), str(annotator), int(round), time.time()))
 
+    def unskip(self, example, annotator) -> bool:
+        """Withdraw an annotator's skip of an example (they label it after all, or undo the skip); False when
+        there was none."""
+        cursor = self._db.execute("DELETE FROM skips WHERE example = ? AND annotator = ?", (int(example), str(annotator)))
+        return cursor.rowcount > 0
+
     def skips(self) -> dict:
         """Every skip: ``example`` (int64), ``annotator`` (object), ``round`` (int64)."""
         rows = self._db.execute("SELECT example, annotator, round FROM skips ORDER BY rowid").fetchall()
