@@ -15,7 +15,7 @@ A configuration may add modifiers after slashes: ``/pick`` or ``/cross-val`` (``
 (k-means batches), ``/no-warmup`` or ``/warmup-N`` (relabel scores trusted from the start, or once N
 examples have two labels), ``/no-ties`` (no third label first for ties), ``/share-N`` (at most N%
 of a batch on relabels), ``/folds-K``, ``/counting-cleanlab`` or ``/counting-by-class`` (how the
-calibration temperature search counts labels, see ``autoal.multiannotator.crowdlab.COUNTING``).
+calibration temperature search counts labels, see ``autoal.multiannotator.crowdlab.counting_mode``).
 
     python benchmarks/multiannotator.py --dataset digits --learner embeddings --seeds 5 \\
         --out benchmarks/results/multiannotator_digits_embeddings
@@ -144,19 +144,14 @@ def run_one(name, seed, pool, test, args, work) -> tuple:
     counting = options.pop("_counting", None)
     low, high = (float(x) for x in args.accuracy.split(","))
     annotators = autoal.simulated_annotators(args.annotators, (low, high), random_state=seed)
-    from autoal.multiannotator import crowdlab
+    from autoal.multiannotator.crowdlab import counting_mode
 
-    crowdlab.clear_memo()
-    previous = crowdlab.COUNTING
-    crowdlab.COUNTING = counting or previous
-    try:
+    with counting_mode(counting or "cleanlab"):
         result = autoal.run(pool, test_df=test, annotators=annotators, learner=args.learner,
                             image_col=None if is_table(args) else "image_path",
                             learner_options=learner_options(args), batch_size=args.batch_size, n_rounds=args.rounds,
                             initial_per_class=args.init_per_class, random_state=seed,
                             output_dir=work / f"{name.replace('/', '_')}-{seed}", verbose=False, **options)
-    finally:
-        crowdlab.COUNTING = previous
     columns = ["round", "n_annotations", "n_labeled", "n_new_labels", "n_relabels", "n_multi_labeled", "accuracy",
                "consensus_accuracy", "round_seconds"]
     history = result.history.assign(config=name, seed=seed)

@@ -34,6 +34,7 @@ import pandas as pd
 
 import autoal
 from autoal.annotation.annotators import Annotator
+from autoal.errors import PoolExhausted
 from autoal.data.datasets import DATASETS, build_dataset
 from autoal.results.reporting import package_versions
 
@@ -72,7 +73,7 @@ def cleanlab_order(labels_multiannotator, pred_probs, pred_probs_unlabeled):
 
     from autoal.multiannotator.consensus import majority_vote
 
-    votes, _ = majority_vote(labels_multiannotator, ties="rarest")
+    votes, _ = majority_vote(labels_multiannotator)
     return get_label_quality_scores(votes, np.asarray(pred_probs)), np.asarray(pred_probs_unlabeled).max(axis=1)
 
 
@@ -126,11 +127,14 @@ def run_one(order, seed, pool, test, args, work) -> list:
     truth_index = truth.map({c: i for i, c in enumerate(classes)}).to_numpy()
     rows = []
     for r in range(args.rounds + 1):
-        if session.start_round(r):
+        try:
+            session.start_round(r)
+        except PoolExhausted:
             break
         session.ask(r)
         row = session.finish_round(r)
-        wrong = int((session.consensus.labels != truth_index[session.consensus_positions]).sum())
+        consensus, positions = session.last_consensus
+        wrong = int((consensus.labels != truth_index[positions]).sum())
         rows.append({"order": order, "seed": seed, "round": r, "n_annotations": row["n_annotations"],
                      "extra_annotations": row["n_annotations"] - len(pool), "wrong_left": wrong,
                      "accuracy": row["accuracy"], "max_labels": row["max_labels_per_example"]})

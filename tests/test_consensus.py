@@ -42,3 +42,26 @@ def test_several_annotators_use_crowdlab_and_rank_annotators():
     q = result.annotator_quality
     assert np.isnan(q["d"]) and q["a"] > q["b"] and q["c"] > q["b"]
     assert result.quality.shape == (60,) and np.all((result.quality >= 0) & (result.quality <= 1))
+
+
+def test_the_one_tie_rule_takes_the_rarest_class_then_the_lowest_index():
+    # class 2 has 1 label in the matrix, class 0 has 3, class 1 has 2: row 0 ties 0 and 2 -> 2 (rarer);
+    # row 1 ties 0 and 1 -> 1; row 2 ties 1 and 2 -> 2
+    labels = np.array([[0.0, 2.0], [0.0, 1.0], [1.0, np.nan], [0.0, np.nan]])
+    vote, agreement = majority_vote(labels)
+    assert vote.tolist() == [2, 1, 1, 0]
+    assert agreement.tolist() == [0.5, 0.5, 1.0, 1.0]
+    # equal totals: the lower index
+    assert majority_vote(np.array([[1.0, 0.0], [0.0, 1.0]]))[0].tolist() == [0, 0]
+
+
+def test_every_path_uses_the_one_tie_rule():
+    import inspect
+
+    import autoal
+
+    assert list(inspect.signature(majority_vote).parameters) == ["labels_multiannotator"]
+    root = __import__("pathlib").Path(autoal.__file__).parent
+    calls = [line for path in root.rglob("*.py") for line in path.read_text().splitlines() if "majority_vote(" in line
+             and "def majority_vote" not in line]
+    assert calls and all("ties" not in line for line in calls), calls

@@ -1,4 +1,5 @@
-"""autoal.multiannotator.crowdlab gives cleanlab 2.9's CROWDLAB and ActiveLab results, faster, with a one-entry memo."""
+"""autoal.multiannotator.crowdlab gives cleanlab 2.9's CROWDLAB and ActiveLab results, faster, with a one-entry memo,
+for float64 and float32 probabilities, with cleanlab's random tie-breaks seeded."""
 
 import warnings
 
@@ -11,10 +12,11 @@ from cleanlab.multiannotator import get_active_learning_scores, get_label_qualit
 
 from autoal.multiannotator import crowdlab
 from autoal.multiannotator.crowdlab import (
+    CrowdlabMemo,
     CrowdlabResult,
     active_learning_scores,
     best_temperature,
-    clear_memo,
+    counting_mode,
     multiannotator_quality,
 )
 
@@ -57,13 +59,6 @@ SHAPES = [  # (n, m, k, seed)
     (2000, 3, 3, 4),
     (1000, 5, 2, 5),
 ]
-
-
-@pytest.fixture(autouse=True)
-def _fresh_memo():
-    clear_memo()
-    yield
-    clear_memo()
 
 
 def cleanlab_quality(labels, pred_probs):
@@ -182,48 +177,136 @@ def test_labelled_and_pool_scores_are_on_one_scale():
 # --- memo -----------------------------------------------------------------------------------------
 
 
-def test_identical_inputs_reuse_the_crowdlab_result(monkeypatch):
+def test_identical_inputs_reuse_the_crowdlab_result_kept_in_the_memo(monkeypatch):
     labels, pred_probs, pool = make_data(200, 3, 3, seed=14, pool=100)
-    first = multiannotator_quality(labels, pred_probs)
+    memo = CrowdlabMemo()
+    first = multiannotator_quality(labels, pred_probs, memo=memo)
     calls = []
     monkeypatch.setattr(crowdlab, "_compute_crowdlab", lambda *a: calls.append(a))
-    assert multiannotator_quality(labels.copy(), pred_probs.copy()) is first
-    scores = active_learning_scores(labels, pred_probs, pool)
+    assert multiannotator_quality(labels.copy(), pred_probs.copy(), memo=memo) is first
+    scores = active_learning_scores(labels, pred_probs, pool, memo=memo)
     assert calls == []
     monkeypatch.undo()
-    clear_memo()
     np.testing.assert_allclose(scores[0], active_learning_scores(labels, pred_probs, pool)[0], **TOL)
+
+
+def test_without_a_memo_nothing_is_kept():
+    labels, pred_probs, _ = make_data(100, 3, 3, seed=19)
+    first = multiannotator_quality(labels, pred_probs)
+    second = multiannotator_quality(labels, pred_probs)
+    assert second is not first
+    np.testing.assert_array_equal(second.consensus_quality, first.consensus_quality)
 
 
 def test_a_changed_label_recomputes():
     labels, pred_probs, _ = make_data(200, 3, 3, seed=15)
-    first = multiannotator_quality(labels, pred_probs)
+    memo = CrowdlabMemo()
+    first = multiannotator_quality(labels, pred_probs, memo=memo)
     changed = labels.copy()
     row, col = np.argwhere(~np.isnan(changed))[5]
     changed[row, col] = (changed[row, col] + 1) % 3
-    second = multiannotator_quality(changed, pred_probs)
+    second = multiannotator_quality(changed, pred_probs, memo=memo)
     assert second is not first
     expected = cleanlab_quality(changed, pred_probs)["label_quality"]["consensus_quality_score"]
     np.testing.assert_allclose(second.consensus_quality, expected, **TOL)
 
 
-def test_a_changed_probability_recomputes():
+def test_a_changed_probability_seed_or_counting_recomputes():
     labels, pred_probs, _ = make_data(200, 3, 3, seed=16)
-    first = multiannotator_quality(labels, pred_probs)
+    memo = CrowdlabMemo()
+    first = multiannotator_quality(labels, pred_probs, memo=memo)
     changed = pred_probs.copy()
     changed[0] = changed[0][::-1]
-    assert multiannotator_quality(labels, changed) is not first
+    assert multiannotator_quality(labels, changed, memo=memo) is not first
+    first = multiannotator_quality(labels, pred_probs, memo=memo)
+    assert multiannotator_quality(labels, pred_probs, memo=memo, random_state=1) is not first
+    first = multiannotator_quality(labels, pred_probs, memo=memo)
+    assert multiannotator_quality(labels, pred_probs, memo=memo, counting="by_class") is not first
 
 
 def test_the_memo_keeps_one_result_and_its_arrays_are_read_only():
     a = make_data(100, 3, 3, seed=17)
     b = make_data(100, 3, 3, seed=18)
-    first = multiannotator_quality(*a[:2])
-    multiannotator_quality(*b[:2])
-    assert multiannotator_quality(*a[:2]) is not first
+    memo = CrowdlabMemo()
+    first = multiannotator_quality(*a[:2], memo=memo)
+    multiannotator_quality(*b[:2], memo=memo)
+    assert multiannotator_quality(*a[:2], memo=memo) is not first
     assert isinstance(first, CrowdlabResult)
     with pytest.raises(ValueError, match="read-only"):
         first.consensus_quality[0] = 0.0
+
+
+# --- float32, counting, seeded ties ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_float32_probabilities_give_cleanlabs_results_exactly(seed):
+    rng = np.random.default_rng(seed)
+    n, m, k = int(rng.integers(30, 300)), int(rng.integers(2, 5)), int(rng.integers(2, 8))
+    labels, pred_probs, pool = make_data(n, m, k, seed=100 + seed, pool=50)
+    pred_probs, pool = pred_probs.astype(np.float32), pool.astype(np.float32)
+    ours = multiannotator_quality(labels, pred_probs)
+    theirs = cleanlab_quality(labels, pred_probs)["label_quality"]
+    assert ours.temperature == find_best_temp_scaler(labels, pred_probs)
+    np.testing.assert_array_equal(ours.consensus_label, theirs["consensus_label"])
+    np.testing.assert_allclose(ours.consensus_quality, theirs["consensus_quality_score"], **TOL)
+    scores = active_learning_scores(labels, pred_probs, pool)
+    expected = get_active_learning_scores(labels, pred_probs, pool)
+    np.testing.assert_allclose(scores[0], expected[0], **TOL)
+    np.testing.assert_allclose(scores[1], expected[1], **TOL)
+
+
+def test_the_temperature_keeps_numpys_float64_type():
+    labels, pred_probs, _ = make_data(100, 3, 3, seed=21)
+    assert type(best_temperature(labels, pred_probs.astype(np.float32))) is np.float64
+    assert type(multiannotator_quality(labels, pred_probs).temperature) is np.float64
+
+
+def test_counting_by_class_differs_from_cleanlabs_and_the_block_sets_it():
+    labels = np.array([[2.0, 2.0], [0.0, 2.0]])
+    np.testing.assert_array_equal(crowdlab._empirical_label_distribution(labels, 3, "by_class"),
+                                  [[0, 0, 1], [0.5, 0, 0.5]])
+    labels, pred_probs, _ = make_data(300, 3, 3, seed=22)
+    with counting_mode("by_class"):
+        inside = best_temperature(labels, pred_probs)
+    assert inside == best_temperature(labels, pred_probs, counting="by_class")
+    assert best_temperature(labels, pred_probs) == find_best_temp_scaler(labels, pred_probs)
+    with pytest.raises(ValueError, match="counting must be one of cleanlab, by_class"):
+        best_temperature(labels, pred_probs, counting="by-class")
+
+
+def tied_case():
+    """Two annotators who disagree on every example, equally often right, and probabilities equal for the
+    tied classes: cleanlab's majority vote can only break the ties at random."""
+    labels = np.array([[0.0, 1.0], [1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 0.0], [1.0, 1.0]])
+    pred_probs = np.full((6, 2), 0.5)
+    return labels, pred_probs
+
+
+def test_cleanlabs_random_ties_are_seeded_by_the_run():
+    labels, pred_probs = tied_case()
+    results = []
+    for noise in (1, 2, 3):
+        np.random.seed(noise)  # another global state before each call: it must not matter
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            results.append(multiannotator_quality(labels, pred_probs, random_state=7).consensus_label.tolist())
+    assert results[0] == results[1] == results[2]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        others = {tuple(multiannotator_quality(labels, pred_probs, random_state=s).consensus_label) for s in range(20)}
+    assert len(others) > 1, "the seed decides the random tie-breaks"
+
+
+def test_the_seeded_tie_break_leaves_numpys_global_state_as_it_was():
+    labels, pred_probs = tied_case()
+    np.random.seed(5)
+    expected = np.random.random()
+    np.random.seed(5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        multiannotator_quality(labels, pred_probs, random_state=0)
+    assert np.random.random() == expected
 
 
 # --- errors ---------------------------------------------------------------------------------------

@@ -20,7 +20,9 @@ sys.path.insert(0, {tests!r})
 import autoal
 from slow_annotator import SlowAnnotator
 df = pd.read_csv({csv!r})
-autoal.run(df, learner="fast", annotators=[SlowAnnotator(0.9, name="slow_a", delay=0.2), SlowAnnotator(0.8, name="slow_b", random_state=1, delay=0.2)],
+# each answers its 3 of the initial 6, then slow_a hangs after 4 answers in round 1: the kill lands at 10 to 15 labels
+autoal.run(df, learner="fast", annotators=[SlowAnnotator(0.9, name="slow_a", delay=0.01, hang_after=7),
+                                           SlowAnnotator(0.8, name="slow_b", random_state=1, delay=0.01, hang_after=8)],
            batch_size=10, n_rounds=3, initial_per_class=2, output_dir={out!r}, verbose=False)
 """
 
@@ -40,7 +42,7 @@ def test_kill_9_mid_batch_loses_nothing_and_resume_completes(images, tmp_path):
     proc = subprocess.Popen([sys.executable, "-c", code])
     db = out / "run.sqlite"
     deadline = time.time() + 120
-    while count(db) < 6 + 4 and time.time() < deadline:  # initial set done and round 1 under way
+    while count(db) < 6 + 4 and time.time() < deadline:  # initial set done and round 1 under way, then a hang
         time.sleep(0.05)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()

@@ -41,6 +41,17 @@ def wait_for_url(log: Path, process, offset=0, timeout=120) -> str:
     raise AssertionError(f"the server did not start: {log.read_text()}")
 
 
+def wait_for_log(log: Path, pattern, offset=0, timeout=60) -> str:
+    """The log from ``offset`` once it matches ``pattern`` (a multi-line regex); fails after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        text = log.read_text()[offset:]
+        if re.search(pattern, text, flags=re.M):
+            return text
+        time.sleep(0.1)
+    raise AssertionError(f"{pattern!r} never appeared in the log: {log.read_text()[offset:]}")
+
+
 def stop_server(process, log: Path, signum=signal.SIGINT, timeout=120) -> None:
     """Send ``signum`` (SIGINT: what Ctrl+C sends); a server that has not stopped after ``timeout`` s fails
     the test with its threads' stacks (faulthandler, on SIGABRT) in the message."""
@@ -112,10 +123,8 @@ def test_kill_9_mid_batch_then_restart_keeps_every_answer_and_the_queues(tmp_pat
     second = start(["serve", str(run_dir), "--quiet"], log)  # no --port: where it was, so the links keep working
     try:
         assert wait_for_url(log, second, offset) == url  # the port the first start's --port 0 got
-        time.sleep(0.5)
-        restart = log.read_text()[offset:]
+        restart = wait_for_log(log, r"^\s+alice\s+issued earlier \(new one: `autoal annotators link .* alice`\)$", offset)
         assert "  the address it last served on, so the links given out before keep working" in restart
-        assert re.search(r"^\s+alice\s+issued earlier \(new one: `autoal annotators link .* alice`\)$", restart, flags=re.M)
         state = wait_for_item(url, tokens["alice"], 1)  # the same link still works
         assert state["item"]["example_id"] == left_for_alice
         assert state["progress"] == {"round": 1, "done": 2, "assigned": 3, "older_open": 0}

@@ -51,6 +51,7 @@ def test_stop_set_is_seeded_and_a_subset():
     ids = [f"e{k}" for k in range(100)]
     a, b = rule.stop_set(ids, 3), rule.stop_set(ids, 3)
     assert a == b and len(a) == 10 and set(a) <= set(ids)
+    assert rule.stop_set(ids, 4) != a, "another seed draws another stop set"
     assert rule.stop_set(ids[:4], 3) == ids[:4]
 
 

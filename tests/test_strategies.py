@@ -82,10 +82,12 @@ def test_strategy_returning_nan_is_reported():
 
 
 @pytest.mark.parametrize("name", sorted(STRATEGIES))
-def test_every_strategy_gives_one_finite_score_per_pool_row(name):
+def test_every_strategy_scores_the_pool_in_its_own_range(name):
     scores_labeled, scores = call_strategy(get_strategy(name), LABELS, LABELLED_PROBS, POOL)
-    assert scores.shape == (len(POOL),) and np.isfinite(scores).all()
-    assert scores_labeled is None or scores_labeled.shape == (len(LABELS),)
+    low = -np.log(POOL.shape[1]) if name == "entropy" else 0.0  # entropy's score is minus the entropy
+    assert np.isfinite(scores).all() and (scores >= low - 1e-12).all() and (scores <= 1 + 1e-12).all()
+    assert (name == "activelab") == (scores_labeled is not None), "only ActiveLab scores labelled examples"
+    assert len(np.unique(scores)) > 1, "the pool's rows are told apart"
 
 
 @pytest.mark.parametrize("name", ["activelab", "least_confidence", "margin", "entropy"])

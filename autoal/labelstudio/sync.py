@@ -14,7 +14,7 @@ import math
 import threading
 import time
 
-from autoal.errors import InputError
+from autoal.errors import InputError, PoolExhausted
 from autoal.labelstudio.live import connect, pull, push
 
 __all__ = ["sync"]
@@ -88,9 +88,10 @@ def _step(session, where, image_root, predictions, users, log, reported, pushed)
     r = session.next_round
     started = time.perf_counter()
     if not len(session.state.snapshot().assigned_in(r)):
-        reason = session.start_round(r)
-        if reason:
-            return reason
+        try:
+            session.start_round(r)
+        except PoolExhausted as exhausted:
+            return str(exhausted)
         if any(not a.answers_later for a in session.annotators):
             session.ask(r)
     selected = time.perf_counter()

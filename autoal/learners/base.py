@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from autoal.errors import InputError
+
 __all__ = ["Learner", "pad_probabilities"]
 
 
@@ -40,7 +42,8 @@ class Learner(ABC):
     feature_columns = None  # FeatureColumns, or None outside a run (a learner may then infer them at fit)
     output_dir: Path | None = None
     random_state: int = 0
-    last_fit_info_: dict = {}
+    # A fitted learner may set ``last_fit_info_`` (a dict of facts about its last fit, added to the round's
+    # history row); there is no class-level default, so no dict is shared between instances.
 
     def configure(self, *, classes, label="label", image_col="image_path", output_dir=None, random_state=0,
                   feature_columns=None):
@@ -114,15 +117,21 @@ class Learner(ABC):
         learner too costly to fit K times a round returns a cheaper stand-in."""
         return self
 
-    def get_params(self) -> dict:
-        """The constructor arguments, read back from attributes of the same names (scikit-learn style)."""
-        names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
-        return {name: getattr(self, name) for name in names if hasattr(self, name)}
+    def get_params(self, deep=True) -> dict:
+        """The constructor arguments, read back from attributes of the same names (scikit-learn's contract).
+
+        Not inherited from ``sklearn.base.BaseEstimator``: importing scikit-learn would add about a second to
+        ``import autoal``; :meth:`clone` uses scikit-learn's ``clone`` (imported when called) on this.
+        """
+        names = [p for p in inspect.signature(type(self).__init__).parameters if p not in ("self", "args", "kwargs")]
+        return {name: getattr(self, name) for name in names}
 
     def clone(self, *, subdir="clone") -> "Learner":
-        """A fresh, unfitted learner with the same parameters and run settings; its files go under
-        ``output_dir/subdir`` (emptied first)."""
-        twin = type(self)(**self.get_params())
+        """A fresh, unfitted learner with the same parameters (``sklearn.base.clone``) and run settings; its files
+        go under ``output_dir/subdir`` (emptied first)."""
+        from sklearn.base import clone
+
+        twin = clone(self)
         output_dir = None
         if self.output_dir is not None:
             output_dir = self.output_dir / subdir
@@ -152,7 +161,8 @@ def pad_probabilities(probs, model_classes, classes) -> np.ndarray:
     position = {c: i for i, c in enumerate(classes)}
     unknown = [c for c in model_classes if c not in position]
     if unknown:
-        raise ValueError(f"model predicts classes outside the run's class list: {unknown}")
+        raise InputError(f"the learner predicts classes outside the run's class list {list(classes)}: {unknown}; "
+                         "a Learner must return one column per class of the run, in its order")
     out = np.zeros((probs.shape[0], len(classes)), dtype=float)
     out[:, [position[c] for c in model_classes]] = probs
     return out

@@ -32,22 +32,29 @@ class Consensus:
     method: str
 
 
-def majority_vote(labels_multiannotator, *, ties="lowest") -> tuple[np.ndarray, np.ndarray]:
+def majority_vote(labels_multiannotator) -> tuple[np.ndarray, np.ndarray]:
     """Most frequent label per row and the share of votes it got.
+
+    The one tie rule of autoal (fold models, cross-validation, consensus and exports all use it): among
+    tied classes, the class with the fewest labels in the whole matrix (cleanlab's own tie-break without
+    probabilities, against class imbalance), then the lowest class index. Deterministic.
 
     Parameters
     ----------
     labels_multiannotator : array, shape (N, M)
         Class indices, NaN where missing; every row has at least one label.
-    ties : {"lowest", "rarest"}
-        Among tied classes: the lowest index, or the class with the fewest labels overall (cleanlab's
-        second tie-break, against class imbalance), then the lowest index. Both are deterministic.
+
+    Returns
+    -------
+    votes : ndarray of int, shape (N,)
+    agreement : ndarray of float, shape (N,)
+        Share of the row's labels that are its vote.
     """
     labels = np.asarray(labels_multiannotator, dtype=float)
     k = int(np.nanmax(labels)) + 1 if labels.size else 0
     counts = np.stack([(labels == c).sum(axis=1) for c in range(k)], axis=1) if k else np.zeros((len(labels), 0))
     ranked = counts.astype(float)
-    if ties == "rarest" and k:
+    if k:  # a fraction below 1 that is larger for rarer classes (ties in the total: the lower index)
         total = counts.sum(axis=0)
         ranked -= (np.argsort(np.argsort(total, kind="stable"), kind="stable") / (k + 1))[None, :]
     winner = ranked.argmax(axis=1)
@@ -55,7 +62,7 @@ def majority_vote(labels_multiannotator, *, ties="lowest") -> tuple[np.ndarray, 
     return winner.astype(int), agreement.astype(float)
 
 
-def consensus_labels(labels_multiannotator, pred_probs, annotators) -> Consensus:
+def consensus_labels(labels_multiannotator, pred_probs, annotators, *, random_state=0, memo=None) -> Consensus:
     """Consensus labels for a run's labelled examples.
 
     With at most one label per example (or one annotator), each example's label is its consensus.
@@ -72,6 +79,10 @@ def consensus_labels(labels_multiannotator, pred_probs, annotators) -> Consensus
     pred_probs : array, shape (N, K)
         Out-of-sample predicted probabilities of the same examples.
     annotators : sequence of M names
+    random_state : int
+        Seeds the ties cleanlab breaks at random (:mod:`autoal.multiannotator.crowdlab`).
+    memo : CrowdlabMemo, optional
+        The run's CROWDLAB memo.
     """
     labels = np.asarray(labels_multiannotator, dtype=float)
     active = ~np.isnan(labels).all(axis=0)
@@ -82,6 +93,7 @@ def consensus_labels(labels_multiannotator, pred_probs, annotators) -> Consensus
         return Consensus(vote, agreement, quality, "majority_vote")
     from autoal.multiannotator.crowdlab import multiannotator_quality
 
-    result = multiannotator_quality(labels[:, active], np.asarray(pred_probs, dtype=float))
+    result = multiannotator_quality(labels[:, active], np.asarray(pred_probs, dtype=float), random_state=random_state,
+                                    memo=memo)
     quality.update(pd.Series(result.annotator_quality, index=[a for a, on in zip(annotators, active) if on]))
     return Consensus(result.consensus_label.astype(int), np.array(result.consensus_quality, dtype=float), quality, "crowdlab")

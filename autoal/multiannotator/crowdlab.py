@@ -19,18 +19,35 @@ cleanlab 2.9's label counting that shifts the temperature (see ``_empirical_labe
 
 Memo
 ----
-The CROWDLAB part (temperature search plus ``get_label_quality_multiannotator``) is memoised: the
-most recent result is kept, keyed by a BLAKE2b hash of both arrays' dtypes, shapes and bytes. A loop
-that computes consensus at the end of a round (:func:`multiannotator_quality`) and ActiveLab scores at
-the start of the next (:func:`active_learning_scores`) with the same labels and probabilities does
-that work once. Only one result is kept, so memory stays bounded; its arrays are read-only because
-the same object is handed to every caller. :func:`clear_memo` drops it.
+The CROWDLAB part (temperature search plus ``get_label_quality_multiannotator``) can be memoised in a
+:class:`CrowdlabMemo` that the caller owns and passes as ``memo=``: it keeps the most recent result,
+keyed by a BLAKE2b hash of both arrays' dtypes, shapes and bytes and of the options. A run (its
+session owns one memo) that computes consensus at the end of a round (:func:`multiannotator_quality`)
+and ActiveLab scores at the start of the next (:func:`active_learning_scores`) with the same labels
+and probabilities does that work once. Only one result is kept, so memory stays bounded; its arrays
+are read-only because the same object is handed to every caller. Without ``memo`` nothing is kept.
+
+Ties and seeds
+--------------
+cleanlab's majority vote (the start of CROWDLAB) breaks the ties that its probability, class-frequency
+and annotator-quality rules leave with ``np.random.choice`` on NumPy's global, unseeded generator. Here
+that generator is seeded with ``random_state`` for the duration of the call and restored afterwards,
+so two identical runs (and a resumed one) get the same consensus.
+
+Counting
+--------
+``counting="cleanlab"`` (default) reproduces cleanlab 2.9's label counting in the temperature search;
+``"by_class"`` counts each label at its class index, as the search intends (see
+``_empirical_label_distribution``). Pass it to the functions, or set it for everything inside a block
+with :func:`counting_mode` (how a benchmark compares both over whole runs).
 
 cleanlab is imported inside the functions: it takes over a second to import.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import hashlib
 from dataclasses import dataclass
 
@@ -42,19 +59,51 @@ __all__ = [
     "best_temperature",
     "multiannotator_quality",
     "active_learning_scores",
-    "clear_memo",
+    "CrowdlabMemo",
+    "counting_mode",
+    "COUNTINGS",
 ]
 
 COARSE_TEMPERATURES = (0.1, 0.2, 0.5, 0.8, 1, 2, 3, 5, 8)  # find_best_temp_scaler's defaults
 FINE_SEARCH_SIZE = 4
 _SMALL_CONST = 1e-30  # cleanlab's SMALL_CONST, the clip floor before taking logs
 
-_memo: tuple[bytes, "CrowdlabResult"] | None = None
-
-#: How the temperature search counts each example's labels: ``"cleanlab"`` reproduces cleanlab 2.9
+#: How the temperature search can count each example's labels: ``"cleanlab"`` reproduces cleanlab 2.9
 #: exactly (counts of float labels packed into the first columns, see ``_empirical_label_distribution``);
 #: ``"by_class"`` puts each count at its class index, as the search intends.
-COUNTING = "cleanlab"
+COUNTINGS = ("cleanlab", "by_class")
+
+_counting: contextvars.ContextVar[str] = contextvars.ContextVar("autoal_crowdlab_counting", default="cleanlab")
+
+
+@contextlib.contextmanager
+def counting_mode(counting: str):
+    """Within the ``with`` block, calls that do not pass ``counting=`` count labels this way (:data:`COUNTINGS`)."""
+    _check_counting(counting)
+    token = _counting.set(counting)
+    try:
+        yield
+    finally:
+        _counting.reset(token)
+
+
+class CrowdlabMemo:
+    """The most recent CROWDLAB result, reused when the same inputs come again (see the module docstring)."""
+
+    def __init__(self):
+        self._entry: tuple[bytes, CrowdlabResult] | None = None
+
+    def get(self, key: bytes):
+        """The result stored under ``key``, or None."""
+        return self._entry[1] if self._entry is not None and self._entry[0] == key else None
+
+    def put(self, key: bytes, result) -> None:
+        """Keep ``result`` under ``key`` (dropping the one before)."""
+        self._entry = (key, result)
+
+    def clear(self) -> None:
+        """Forget the stored result."""
+        self._entry = None
 
 
 @dataclass(frozen=True, eq=False)  # eq on arrays is ambiguous; compare fields instead
@@ -73,7 +122,7 @@ class CrowdlabResult:
         Weight of the model's probabilities in CROWDLAB's weighted average.
     annotator_weight : ndarray of float, shape (M,)
         Weight of each annotator in that average.
-    temperature : float
+    temperature : numpy.float64
         Temperature the model's probabilities were scaled with before all of the above.
     """
 
@@ -85,7 +134,7 @@ class CrowdlabResult:
     temperature: float
 
 
-def best_temperature(labels_multiannotator, pred_probs) -> float:
+def best_temperature(labels_multiannotator, pred_probs, *, counting=None) -> float:
     """Temperature that best calibrates ``pred_probs`` to the annotators' labels.
 
     Returns exactly what cleanlab's ``find_best_temp_scaler`` returns: the temperature among
@@ -99,24 +148,29 @@ def best_temperature(labels_multiannotator, pred_probs) -> float:
         Class indices in ``0..K-1``, NaN where an annotator gave no label; every row has a label.
     pred_probs : ndarray of float, shape (N, K)
         Predicted class probabilities for the same examples.
+    counting : {"cleanlab", "by_class"}, optional
+        How labels are counted (default: :func:`counting_mode`'s, else ``"cleanlab"``).
 
     Returns
     -------
-    float
-        The temperature; below 1 sharpens the probabilities, above 1 smooths them.
+    numpy.float64
+        The temperature; below 1 sharpens the probabilities, above 1 smooths them. NumPy's float64 as
+        cleanlab's, so that float32 probabilities scaled by it are computed as cleanlab computes them.
     """
     labels = _as_label_array(labels_multiannotator)
     pred_probs = _check_pred_probs(pred_probs, len(labels))
     _check_labels_in_range(labels, pred_probs.shape[1])
-    return _best_temperature(labels, pred_probs)
+    return _best_temperature(labels, pred_probs, _resolve_counting(counting))
 
 
-def multiannotator_quality(labels_multiannotator, pred_probs) -> CrowdlabResult:
+def multiannotator_quality(labels_multiannotator, pred_probs, *, random_state=0, memo=None,
+                           counting=None) -> CrowdlabResult:
     """CROWDLAB consensus labels and annotator quality, with calibrated probabilities.
 
     Equal to cleanlab's ``get_label_quality_multiannotator(labels_multiannotator, pred_probs,
-    calibrate_probs=True, return_weights=True, return_annotator_stats=True)``. Memoised: a second
-    call with identical inputs returns the same object (see the module docstring).
+    calibrate_probs=True, return_weights=True, return_annotator_stats=True)`` with NumPy's global
+    generator seeded with ``random_state`` (cleanlab's last majority-vote tie-break). With a ``memo``,
+    a second call with identical inputs returns the same object (see the module docstring).
 
     Parameters
     ----------
@@ -125,6 +179,12 @@ def multiannotator_quality(labels_multiannotator, pred_probs) -> CrowdlabResult:
         least one label, and at least one row has two or more.
     pred_probs : ndarray of float, shape (N, K)
         Out-of-sample predicted class probabilities for the same examples.
+    random_state : int
+        Seeds the ties cleanlab breaks at random.
+    memo : CrowdlabMemo, optional
+        Where the result is kept and looked up.
+    counting : {"cleanlab", "by_class"}, optional
+        How the temperature search counts labels (default: :func:`counting_mode`'s, else ``"cleanlab"``).
 
     Returns
     -------
@@ -140,15 +200,17 @@ def multiannotator_quality(labels_multiannotator, pred_probs) -> CrowdlabResult:
     """
     labels = _as_label_array(labels_multiannotator)
     pred_probs = _check_pred_probs(pred_probs, len(labels))
-    return _crowdlab(labels, pred_probs)
+    return _crowdlab(labels, pred_probs, _Options(random_state, _resolve_counting(counting)), memo)
 
 
-def active_learning_scores(labels_multiannotator, pred_probs, pred_probs_unlabeled):
+def active_learning_scores(labels_multiannotator, pred_probs, pred_probs_unlabeled, *, random_state=0, memo=None,
+                           counting=None):
     """ActiveLab scores for labelled and unlabelled examples, on one comparable scale.
 
     Equal to cleanlab's ``multiannotator.get_active_learning_scores`` in each of its cases: every
     labelled example has one label (no calibration, unit weights), some have several (CROWDLAB on
-    temperature-scaled probabilities, memoised), no pool, or no labelled examples (only a pool).
+    temperature-scaled probabilities, kept in ``memo`` when one is given), no pool, or no labelled
+    examples (only a pool). ``random_state``, ``memo`` and ``counting`` as for :func:`multiannotator_quality`.
 
     Parameters
     ----------
@@ -188,7 +250,8 @@ def active_learning_scores(labels_multiannotator, pred_probs, pred_probs_unlabel
             "examples' predicted probabilities, or labels_multiannotator=None to score only the pool."
         )
     pred_probs = _check_pred_probs(pred_probs, len(labels))
-    temperature, quality, model_weight, annotator_weight = _labelled_estimates(labels, pred_probs)
+    options = _Options(random_state, _resolve_counting(counting))
+    temperature, quality, model_weight, annotator_weight = _labelled_estimates(labels, pred_probs, options, memo)
     num_classes = pred_probs.shape[1]
     scores_labeled = _labelled_scores(labels, quality, model_weight, annotator_weight, num_classes)
     if pred_probs_unlabeled is None:
@@ -199,10 +262,21 @@ def active_learning_scores(labels_multiannotator, pred_probs, pred_probs_unlabel
     return scores_labeled, scores_unlabeled
 
 
-def clear_memo() -> None:
-    """Forget the memoised CROWDLAB result (see the module docstring)."""
-    global _memo
-    _memo = None
+@dataclass(frozen=True)
+class _Options:
+    random_state: int
+    counting: str
+
+
+def _resolve_counting(counting) -> str:
+    counting = _counting.get() if counting is None else counting
+    _check_counting(counting)
+    return counting
+
+
+def _check_counting(counting) -> None:
+    if counting not in COUNTINGS:
+        raise ValueError(f"counting must be one of {', '.join(COUNTINGS)}, got {counting!r}")
 
 
 # --- input handling -------------------------------------------------------------------------------
@@ -267,19 +341,20 @@ def _check_crowdlab_inputs(labels: np.ndarray) -> None:
 # --- temperature ----------------------------------------------------------------------------------
 
 
-def _best_temperature(labels: np.ndarray, pred_probs: np.ndarray) -> float:
+def _best_temperature(labels: np.ndarray, pred_probs: np.ndarray, counting: str) -> np.float64:
     from cleanlab.internal.multiannotator_utils import _set_fine_search_range
 
-    distribution = _empirical_label_distribution(labels, pred_probs.shape[1])
+    distribution = _empirical_label_distribution(labels, pred_probs.shape[1], counting)
     log_pred_probs = np.log(pred_probs, where=pred_probs > 0, out=np.full(pred_probs.shape, -np.inf))
     coarse = list(COARSE_TEMPERATURES)
     coarse_entropy = [_mean_soft_cross_entropy(distribution, log_pred_probs, t) for t in coarse]
     fine = _set_fine_search_range(coarse, FINE_SEARCH_SIZE, np.argmin(coarse_entropy))
     fine_entropy = [_mean_soft_cross_entropy(distribution, log_pred_probs, t) for t in fine]
-    return float(fine[np.argmin(fine_entropy)])
+    # NumPy's float64, as cleanlab returns it: a Python float would leave float32 probabilities in float32
+    return np.float64(fine[np.argmin(fine_entropy)])
 
 
-def _empirical_label_distribution(labels: np.ndarray, num_classes: int) -> np.ndarray:
+def _empirical_label_distribution(labels: np.ndarray, num_classes: int, counting="cleanlab") -> np.ndarray:
     """Share of each row's labels per class, shape (N, K), laid out as cleanlab 2.9 lays it out.
 
     cleanlab fills each row with ``value_counts(row_labels, num_classes=K)``. For float labels (any
@@ -293,7 +368,7 @@ def _empirical_label_distribution(labels: np.ndarray, num_classes: int) -> np.nd
     classes = labels[rows, cols].astype(np.intp)
     counts = np.bincount(rows * num_classes + classes, minlength=len(labels) * num_classes)
     counts = counts.reshape(len(labels), num_classes)
-    if COUNTING == "cleanlab" and not np.issubdtype(labels.dtype, np.integer):
+    if counting == "cleanlab" and not np.issubdtype(labels.dtype, np.integer):
         counts = _pack_left(counts)
     return counts / counts.sum(axis=1, keepdims=True)
 
@@ -320,26 +395,38 @@ def _mean_soft_cross_entropy(distribution, log_pred_probs, temperature) -> float
 # --- CROWDLAB (memoised) --------------------------------------------------------------------------
 
 
-def _crowdlab(labels: np.ndarray, pred_probs: np.ndarray) -> CrowdlabResult:
-    global _memo
-    key = _memo_key(labels, pred_probs)
-    if _memo is not None and _memo[0] == key:
-        return _memo[1]
-    result = _compute_crowdlab(labels, pred_probs)
-    _memo = (key, result)
+def _crowdlab(labels: np.ndarray, pred_probs: np.ndarray, options: _Options, memo) -> CrowdlabResult:
+    key = _memo_key(labels, pred_probs, options) if memo is not None else None
+    result = memo.get(key) if memo is not None else None
+    if result is None:
+        result = _compute_crowdlab(labels, pred_probs, options)
+        if memo is not None:
+            memo.put(key, result)
     return result
 
 
-def _memo_key(labels: np.ndarray, pred_probs: np.ndarray) -> bytes:
+def _memo_key(labels: np.ndarray, pred_probs: np.ndarray, options: _Options) -> bytes:
     digest = hashlib.blake2b(digest_size=32)
-    digest.update(COUNTING.encode())
+    digest.update(repr(options).encode())
     for array in (labels, pred_probs):
         digest.update(f"{array.dtype.str}{array.shape}".encode())
         digest.update(np.ascontiguousarray(array).data)
     return digest.digest()
 
 
-def _compute_crowdlab(labels: np.ndarray, pred_probs: np.ndarray) -> CrowdlabResult:
+@contextlib.contextmanager
+def _seeded_global_numpy(random_state):
+    """Seed NumPy's global generator for the block and restore its state after: cleanlab breaks its last
+    majority-vote ties with ``np.random.choice`` and takes no seed, so this is the only way to seed them."""
+    state = np.random.get_state()
+    np.random.seed(np.random.SeedSequence(random_state).generate_state(1)[0])
+    try:
+        yield
+    finally:
+        np.random.set_state(state)
+
+
+def _compute_crowdlab(labels: np.ndarray, pred_probs: np.ndarray, options: _Options) -> CrowdlabResult:
     from cleanlab.internal.multiannotator_utils import (
         assert_valid_inputs_multiannotator,
         temp_scale_pred_probs,
@@ -349,15 +436,16 @@ def _compute_crowdlab(labels: np.ndarray, pred_probs: np.ndarray) -> CrowdlabRes
     _check_crowdlab_inputs(labels)
     _check_labels_in_range(labels, pred_probs.shape[1])
     assert_valid_inputs_multiannotator(labels, pred_probs)  # also rejects columns without labels
-    temperature = _best_temperature(labels, pred_probs)
-    info = get_label_quality_multiannotator(
-        labels,
-        temp_scale_pred_probs(pred_probs, temperature),
-        calibrate_probs=False,
-        return_weights=True,
-        return_annotator_stats=True,
-        verbose=False,
-    )
+    temperature = _best_temperature(labels, pred_probs, options.counting)
+    with _seeded_global_numpy(options.random_state):
+        info = get_label_quality_multiannotator(
+            labels,
+            temp_scale_pred_probs(pred_probs, temperature),
+            calibrate_probs=False,
+            return_weights=True,
+            return_annotator_stats=True,
+            verbose=False,
+        )
     per_example = info["label_quality"]
     annotator_stats = info["annotator_stats"].sort_index()  # cleanlab sorts it by quality
     return CrowdlabResult(
@@ -366,7 +454,7 @@ def _compute_crowdlab(labels: np.ndarray, pred_probs: np.ndarray) -> CrowdlabRes
         annotator_quality=_read_only(annotator_stats["annotator_quality"].to_numpy(dtype=float)),
         model_weight=float(info["model_weight"]),
         annotator_weight=_read_only(np.asarray(info["annotator_weight"], dtype=float)),
-        temperature=float(temperature),
+        temperature=temperature,
     )
 
 
@@ -379,11 +467,11 @@ def _read_only(array: np.ndarray) -> np.ndarray:
 # --- ActiveLab ------------------------------------------------------------------------------------
 
 
-def _labelled_estimates(labels: np.ndarray, pred_probs: np.ndarray):
+def _labelled_estimates(labels: np.ndarray, pred_probs: np.ndarray, options: _Options, memo):
     """(temperature, consensus quality (N,), model weight, annotator weights (M,)) as cleanlab has them."""
     if ((~np.isnan(labels)).sum(axis=1) == 1).all():
         return _single_label_estimates(labels, pred_probs)
-    result = _crowdlab(labels, pred_probs)
+    result = _crowdlab(labels, pred_probs, options, memo)
     return result.temperature, result.consensus_quality, result.model_weight, result.annotator_weight
 
 

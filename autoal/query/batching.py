@@ -9,11 +9,10 @@
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
 from autoal.errors import InputError
+from autoal.query.kmeans import kmeans_labels
 
 __all__ = ["BATCH_RULES", "check_batch_rule", "select_lowest", "kmeans_batch"]
 
@@ -101,7 +100,7 @@ def kmeans_batch(ids, scores, features_of, batch_size, *, candidates_factor=10, 
     features = np.asarray(features_of(shortlist), dtype=np.float64)  # sklearn's k-means is 2x slower on float32 (upcasts)
     if features.shape[0] != len(shortlist):
         raise ValueError(f"features_of returned {features.shape[0]} rows for {len(shortlist)} ids")
-    clusters = _cluster(features, batch_size, int(rng.integers(2**31 - 1)))
+    clusters = kmeans_labels(features, batch_size, int(rng.integers(2**31 - 1)))
     rank = {i: k for k, i in enumerate(shortlist)}  # shortlist order = score order with seeded ties
     best = {}
     for i, c in zip(shortlist, clusters):
@@ -110,12 +109,3 @@ def kmeans_batch(ids, scores, features_of, batch_size, *, candidates_factor=10, 
     picked = set(best.values())
     picked |= set([i for i in shortlist if i not in picked][: batch_size - len(picked)])
     return sorted(picked, key=rank.get)
-
-
-def _cluster(features, n_clusters, seed) -> np.ndarray:
-    """k-means cluster labels of the rows of ``features`` (collapsed clusters allowed)."""
-    from sklearn.cluster import KMeans
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # ConvergenceWarning when fewer distinct points than clusters
-        return KMeans(n_clusters=n_clusters, n_init=1, random_state=seed).fit_predict(features)

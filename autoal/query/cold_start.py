@@ -12,9 +12,9 @@ On a big pool the clustering runs on a seeded sample of :data:`MAX_CANDIDATES` e
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
+
+from autoal.query.kmeans import kmeans_labels
 
 __all__ = ["INITIAL_RULES", "MAX_CANDIDATES", "candidate_sample", "typical_examples", "typicality"]
 
@@ -70,16 +70,12 @@ def typical_examples(features, k, *, n_neighbors=20, random_state=None) -> np.nd
     ndarray of int
         Distinct row indices, one per cluster, in cluster order (largest cluster first).
     """
-    from sklearn.cluster import KMeans
-
     features = np.asarray(features, dtype=np.float32)
     n = features.shape[0]
     k = min(int(k), n)
     if k <= 0:
         return np.zeros(0, dtype=int)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        clusters = KMeans(n_clusters=k, n_init=1, random_state=random_state).fit_predict(features)
+    clusters = kmeans_labels(features, k, random_state)
     typical = np.empty(n)
     for c in np.unique(clusters):
         members = np.flatnonzero(clusters == c)

@@ -32,6 +32,7 @@ __all__ = [
     "margin",
     "entropy",
     "RandomStrategy",
+    "ActiveLab",
     "get_strategy",
     "check_strategy_choice",
     "AUTO_STRATEGY",
@@ -40,11 +41,12 @@ __all__ = [
 ]
 
 
-def activelab(labels_multiannotator, pred_probs, pred_probs_unlabeled):
+def activelab(labels_multiannotator, pred_probs, pred_probs_unlabeled, *, random_state=0, memo=None):
     """cleanlab's ActiveLab scores for labelled and unlabelled examples, on one comparable scale.
 
     cleanlab's :func:`cleanlab.multiannotator.get_active_learning_scores`, computed by
-    :func:`autoal.multiannotator.crowdlab.active_learning_scores` (equal results, fast at scale). Returns
+    :func:`autoal.multiannotator.crowdlab.active_learning_scores` (equal results, fast at scale; ``random_state``
+    seeds cleanlab's random tie-breaks, ``memo`` a :class:`~autoal.multiannotator.crowdlab.CrowdlabMemo`). Returns
     ``(scores_labeled, scores_unlabeled)`` in [0, 1]; lower = more informative to annotate (again).
     """
     from autoal.multiannotator.crowdlab import active_learning_scores
@@ -53,7 +55,8 @@ def activelab(labels_multiannotator, pred_probs, pred_probs_unlabeled):
     if labels.shape[0] == 0:
         return None, _pool_only_activelab(pred_probs_unlabeled)
     scores_labeled, scores_unlabeled = active_learning_scores(
-        labels, np.asarray(pred_probs, dtype=float), np.asarray(pred_probs_unlabeled, dtype=float)
+        labels, np.asarray(pred_probs, dtype=float), np.asarray(pred_probs_unlabeled, dtype=float),
+        random_state=random_state, memo=memo,
     )
     return np.asarray(scores_labeled, dtype=float), np.asarray(scores_unlabeled, dtype=float)
 
@@ -98,6 +101,20 @@ class RandomStrategy:
         return None, (rng if rng is not None else self._rng).random(len(pred_probs_unlabeled))
 
 
+class ActiveLab:
+    """:func:`activelab` for a run: its seed for cleanlab's random tie-breaks and the run's CROWDLAB memo (shared
+    with the run's consensus, so a round's consensus and the next round's scores compute CROWDLAB once)."""
+
+    __name__ = "activelab"
+
+    def __init__(self, random_state=0, memo=None):
+        self.random_state, self.memo = random_state, memo
+
+    def __call__(self, labels_multiannotator, pred_probs, pred_probs_unlabeled):
+        return activelab(labels_multiannotator, pred_probs, pred_probs_unlabeled, random_state=self.random_state,
+                         memo=self.memo)
+
+
 STRATEGIES: dict[str, Callable] = {
     "activelab": activelab,
     "random": RandomStrategy,
@@ -108,7 +125,7 @@ STRATEGIES: dict[str, Callable] = {
 
 
 #: What ``strategy="auto"`` means: margin with one annotator (measured best of the single-annotator
-#: strategies, README "Measured"), ActiveLab with several (the one strategy that weighs a second
+#: strategies, benchmarks/RESULTS.md), ActiveLab with several (the one strategy that weighs a second
 #: label for a shaky example against a first label for a new one).
 AUTO_STRATEGY = {"one annotator": "margin", "several annotators": "activelab"}
 
@@ -123,8 +140,10 @@ def check_strategy_choice(strategy) -> None:
     )
 
 
-def get_strategy(strategy, *, random_state=0) -> Callable:
+def get_strategy(strategy, *, random_state=0, memo=None) -> Callable:
     """Return the strategy callable for a name in :data:`STRATEGIES` or a user's callable.
+
+    ``random_state`` seeds random scores and ActiveLab's tie-breaks; ``memo`` is the run's CROWDLAB memo.
 
     Raises
     ------
@@ -139,6 +158,8 @@ def get_strategy(strategy, *, random_state=0) -> Callable:
                          f"strategy name, one of {', '.join(STRATEGIES)}")
     if strategy == "random":
         return RandomStrategy(random_state)
+    if strategy == "activelab":
+        return ActiveLab(random_state, memo)
     return STRATEGIES[strategy]
 
 

@@ -76,7 +76,8 @@ def store_consensus(state, snapshot=None) -> tuple:
         return consensus_labels(matrix, None, columns), positions, columns
     probs = stored_probabilities(state, positions)
     if probs is not None:
-        return consensus_labels(matrix, probs, columns), positions, columns
+        seed = state.settings.get("random_state", 0)  # the run's seed: the same tie-breaks as the run's consensus
+        return consensus_labels(matrix, probs, columns, random_state=seed), positions, columns
     vote, agreement = majority_vote(matrix)
     quality = pd.Series(np.nan, index=columns, dtype=float)
     return Consensus(vote, agreement, quality, "majority_vote"), positions, columns

@@ -19,7 +19,7 @@ import numpy as np
 from autoal.annotation.annotators import OracleAnnotator, StopAnnotation, as_annotators
 from autoal.annotation.specs import annotator_from_spec
 from autoal.data.prepare import prepare_data
-from autoal.errors import InputError
+from autoal.errors import InputError, PoolExhausted
 from autoal.data.feature_columns import choose_features
 from autoal.learners import make_learner
 from autoal.query.feature_source import embeddings_available
@@ -90,7 +90,7 @@ def run(
         model (AutoGluon learner with ``learner_options={"text_checkpoint": PATH}``), or the tabular
         learner's n-gram features.
     strategy : str or callable
-        ``"auto"`` (default: the recommended combination, see README "Measured": margin with one
+        ``"auto"`` (default: the recommended combination, see benchmarks/RESULTS.md: margin with one
         annotator, ActiveLab with several, with ``batch`` and ``initial`` ``"kmeans"`` when embeddings
         are available), ``"activelab"``, ``"random"``, ``"least_confidence"``, ``"margin"``,
         ``"entropy"`` or a callable (see :mod:`autoal.query.strategies`); lower scores are asked first. A
@@ -317,9 +317,10 @@ def _rounds(session: Session, partial: bool) -> tuple:
         if reason:
             return reason, False
         r = session.next_round
-        reason = session.start_round(r)
-        if reason:
-            return reason, False
+        try:
+            session.start_round(r)
+        except PoolExhausted as exhausted:
+            return str(exhausted), False
         session.ask(r)
         waiting = session.waiting(r)
         if waiting and not partial:

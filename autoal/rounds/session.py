@@ -15,9 +15,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from autoal.annotation.asking import ask_open_assignments
+from autoal.errors import PoolExhausted
 from autoal.annotation.assignment import assign_batch
 from autoal.query.cold_start import candidate_sample, typical_examples
 from autoal.multiannotator.consensus import consensus_labels, majority_vote
+from autoal.multiannotator.crowdlab import CrowdlabMemo
 from autoal.results.export import with_image_paths
 from autoal.query.feature_source import FeatureSource
 from autoal.multiannotator.fold_models import FoldModels
@@ -69,7 +71,8 @@ class Session:
             annotator.prepare(classes=data.classes, true_labels=data.frame[state.label] if data.simulation else None,
                               image_col=config.image_col)
         self.annotators, self.names = annotators, [a.name for a in annotators]
-        self.score_fn = get_strategy(config.strategy, random_state=config.random_state)
+        self.crowdlab_memo = CrowdlabMemo()  # shared by the consensus and ActiveLab: CROWDLAB once per label set
+        self.score_fn = get_strategy(config.strategy, random_state=config.random_state, memo=self.crowdlab_memo)
         self.scorer = make_scorer(config.scoring)
         self.features = FeatureSource(self.learner, self.inputs)
         self.oos = OutOfSampleProbs(state.store, len(state.ids), len(data.classes))
@@ -116,17 +119,22 @@ class Session:
             return f"{self.config.n_rounds} rounds done"
         return None
 
-    def start_round(self, r) -> str | None:
+    def start_round(self, r) -> None:
         """Select round ``r``'s batch and commit its assignments (the initial set in round 0).
 
-        Does nothing when the round was already started (a resumed run). Returns a stop reason when
-        nothing is left to pick, else None.
+        Does nothing when the round was already started (a resumed run).
+
+        Raises
+        ------
+        PoolExhausted
+            When nothing is left to pick; its message is the run's stop reason.
         """
         snapshot = self.state.snapshot()
         if len(snapshot.assigned_in(r)):
             return None
         if r == 0:
-            return self._start_initial(snapshot)
+            self._start_initial(snapshot)
+            return
         self._ensure_trained(snapshot)
         scored = self._score(r, snapshot)
         started = time.perf_counter()
@@ -137,14 +145,14 @@ class Session:
             random_state=np.random.default_rng([seed, r]), policy_random_state=[seed, r, 5])
         pairs = assign_batch(picked, snapshot, self.names)
         if not pairs:
-            return self._exhausted(snapshot)
+            raise PoolExhausted(waiting=int(snapshot.open_examples.sum()),
+                                relabeling=self.config.relabel is not None and len(self.names) > 1)
         relabels = int((snapshot.counts[[p for p, _ in pairs]] > 0).sum())
         facts = dict(scored.timings, **policy_facts, select_seconds=time.perf_counter() - started,
                      batch_rule=config.batch, oos=config.oos, relabel_share=relabels / len(pairs))
         self._commit_batch(r, pairs, scored, facts)
         if len(pairs) < config.batch_size and config.verbose:
             print(f"  batch_size {config.batch_size} > {len(pairs)} examples left to label: taking all of them")
-        return None
 
     def ask(self, r) -> float:
         """Ask the in-process annotators for their open assignments (answers committed one by one); returns
@@ -266,7 +274,7 @@ class Session:
         """K-fold models on the labels of ``snapshot`` (refitted only when the labels changed)."""
         if self.fold_models is None or self.folds_at != snapshot.watermark:
             positions = snapshot.labelled
-            votes, _ = majority_vote(snapshot.matrix(positions, self._columns(snapshot)), ties="rarest")
+            votes, _ = majority_vote(snapshot.matrix(positions, self._columns(snapshot)))
             if self.fold_models is not None:
                 self.fold_models.close()
             self.fold_models = FoldModels.fit(
@@ -300,14 +308,6 @@ class Session:
         self.state.assign(r, pairs, probabilities=probs, facts=facts)
         self.oos.add_picks(np.array(list(probs), dtype=np.int64), np.array(list(probs.values())))
 
-    def _exhausted(self, snapshot) -> str:
-        waiting = int(snapshot.open_examples.sum())
-        if waiting:
-            return f"nothing left to pick: the other {waiting} examples wait for answers already asked for"
-        if self.config.relabel is not None and len(self.names) > 1:
-            return "pool exhausted: every example has a label from every annotator who can be asked"
-        return "pool exhausted: no example left to label"
-
     # -- consensus and training --------------------------------------------------------------------
 
     def _columns(self, snapshot) -> list:
@@ -334,7 +334,8 @@ class Session:
         if snapshot.n_multi_labelled:
             probs = self._fold_models(snapshot).out_of_fold if self.config.oos == "cross_val" \
                 else self.oos.get(positions, self._cross_validated(snapshot))
-        return consensus_labels(matrix, probs, columns), positions
+        return consensus_labels(matrix, probs, columns, random_state=self.config.random_state,
+                                memo=self.crowdlab_memo), positions
 
     def _training_set(self, consensus, positions):
         """The examples at ``positions`` with their consensus labels."""

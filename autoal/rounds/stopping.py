@@ -19,17 +19,16 @@ __all__ = ["StablePredictions", "StopMonitor", "cohen_kappa", "make_stop_rule"]
 
 
 def cohen_kappa(a, b) -> float:
-    """Cohen's kappa between two label vectors; 1.0 when they are identical (also if constant)."""
+    """Cohen's kappa between two label vectors (``sklearn.metrics.cohen_kappa_score``); 1.0 when they are
+    identical, also when both are one constant class, where scikit-learn's formula is 0/0."""
+    from sklearn.metrics import cohen_kappa_score
+
     a, b = np.asarray(a), np.asarray(b)
     if a.shape != b.shape:
         raise ValueError(f"label vectors of different lengths: {a.shape} and {b.shape}")
     if len(a) == 0 or np.array_equal(a, b):
         return 1.0
-    values = np.unique(np.concatenate([a, b]))
-    pa = np.array([(a == v).mean() for v in values])
-    pb = np.array([(b == v).mean() for v in values])
-    observed, expected = float((a == b).mean()), float(pa @ pb)
-    return 1.0 if expected == 1.0 else (observed - expected) / (1.0 - expected)
+    return float(cohen_kappa_score(a, b))
 
 
 @dataclass(frozen=True)

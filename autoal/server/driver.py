@@ -22,6 +22,7 @@ import threading
 import time
 import traceback
 
+from autoal.errors import PoolExhausted
 from autoal.server import access
 from autoal.server.labelling import Desk
 
@@ -218,15 +219,20 @@ class RoundDriver:
             self.log(f"autoal serve: example {example_id} handed from {old} (away) to {new}")
         return False
 
-    def _start(self, r):
-        return self.session.start_round(r)
+    def _start(self, r) -> str | None:
+        """Start round ``r``; the stop reason when nothing is left to pick, else None."""
+        try:
+            self.session.start_round(r)
+        except PoolExhausted as exhausted:
+            return str(exhausted)
+        return None
 
     def _train(self, desk, r) -> None:
         self._set(phase="training", round=r, message=f"training round {r}", error=None)
         started = time.time()
         desk.mark_trained()  # before the round's snapshot: an edit made while it trains counts as new
         row = self.session.finish_round(r)
-        consensus = self.session.consensus
+        consensus, _ = self.session.last_consensus
         if consensus is not None:
             quality = {str(k): (None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v))
                        for k, v in consensus.annotator_quality.items()}
