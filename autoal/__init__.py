@@ -19,10 +19,11 @@ from autoal.annotation.annotators import (  # noqa: E402
     simulated_annotators,
 )
 from autoal.data.manifest import load_manifest  # noqa: E402
-from autoal.errors import AnnotationError, AutoalError, InputError, MissingDependencyError  # noqa: E402
+from autoal.errors import AnnotationError, AutoalError, InputError, MissingDependencyError, PoolExhausted  # noqa: E402
 from autoal.learners import LEARNERS, AutoGluonLearner, FastLearner, Learner, TabularLearner  # noqa: E402
 from autoal.query.relabel_policy import RelabelPolicy  # noqa: E402
 from autoal.query.strategies import STRATEGIES  # noqa: E402
+from autoal.rounds.config import RunConfig  # noqa: E402
 from autoal.rounds.loop import RunResult, resume, run  # noqa: E402
 from autoal.rounds.scoring import RayScorer  # noqa: E402
 from autoal.rounds.stopping import StablePredictions  # noqa: E402
@@ -33,6 +34,7 @@ __all__ = [
     "run",
     "resume",
     "RunResult",
+    "RunConfig",
     "simulated_annotators",
     "load_manifest",
     "StablePredictions",
@@ -54,5 +56,6 @@ __all__ = [
     "InputError",
     "AnnotationError",
     "MissingDependencyError",
+    "PoolExhausted",
     "__version__",
 ]

@@ -61,6 +61,13 @@ SHAPES = [  # (n, m, k, seed)
 ]
 
 
+def assert_scores_equal_cleanlabs(labels, pred_probs, pool):
+    ours = active_learning_scores(labels, pred_probs, pool)
+    theirs = get_active_learning_scores(labels, pred_probs, pool)
+    np.testing.assert_allclose(ours[0], theirs[0], **TOL)
+    np.testing.assert_allclose(ours[1], theirs[1], **TOL)
+
+
 def cleanlab_quality(labels, pred_probs):
     return get_label_quality_multiannotator(
         labels, pred_probs, calibrate_probs=True, return_weights=True, return_annotator_stats=True,
@@ -143,10 +150,7 @@ def test_active_learning_scores_equal_cleanlab_with_one_label_per_row(m, k):
     labels[np.arange(m), :] = np.nan
     labels[np.arange(m), np.arange(m)] = np.arange(m) % k  # the guaranteed labels, one per row
     assert ((~np.isnan(labels)).sum(axis=1) == 1).all()
-    ours = active_learning_scores(labels, pred_probs, pool)
-    theirs = get_active_learning_scores(labels, pred_probs, pool)
-    np.testing.assert_allclose(ours[0], theirs[0], **TOL)
-    np.testing.assert_allclose(ours[1], theirs[1], **TOL)
+    assert_scores_equal_cleanlabs(labels, pred_probs, pool)
 
 
 def test_active_learning_scores_equal_cleanlab_without_a_pool():
@@ -250,10 +254,7 @@ def test_float32_probabilities_give_cleanlabs_results_exactly(seed):
     assert ours.temperature == find_best_temp_scaler(labels, pred_probs)
     np.testing.assert_array_equal(ours.consensus_label, theirs["consensus_label"])
     np.testing.assert_allclose(ours.consensus_quality, theirs["consensus_quality_score"], **TOL)
-    scores = active_learning_scores(labels, pred_probs, pool)
-    expected = get_active_learning_scores(labels, pred_probs, pool)
-    np.testing.assert_allclose(scores[0], expected[0], **TOL)
-    np.testing.assert_allclose(scores[1], expected[1], **TOL)
+    assert_scores_equal_cleanlabs(labels, pred_probs, pool)
 
 
 def test_the_temperature_keeps_numpys_float64_type():

@@ -169,15 +169,15 @@ def import_labels(run_dir, path, annotator) -> ImportReport:
     try:
         _check_annotator(state, annotator)
         header, rows = _read_rows(path)
-        lookup = _Lookup(state, annotator)
         known = BATCH_COLUMNS + [str(c) for c in state.data.frame.columns]  # what export-batch may have written
         report = ImportReport(ignored_columns=[c for c in header if c not in known])
+        checks = AnswerChecks(state, report)
         column = {name: header.index(name) for name in ("example_id", "label")}
         seen = {}
         for line, row in rows:
             cells = row + [""] * (len(header) - len(row))
             text_id, text_label = cells[column["example_id"]].strip(), cells[column["label"]].strip()
-            problem = _store_row(state, lookup, annotator, text_id, text_label, seen.get(text_id), report)
+            problem = checks.label(annotator, text_id, text_label, seen.get(text_id))
             seen.setdefault(text_id, line)
             if problem:
                 report.rejected.append((line, problem))
@@ -188,35 +188,9 @@ def import_labels(run_dir, path, annotator) -> ImportReport:
         state.close()
 
 
-def _store_row(state, lookup, annotator, text_id, text_label, first_line, report) -> str:
-    """Store one row; returns why it was rejected, or ``""``."""
-    if first_line is not None:
-        return f"example {text_id!r} appears again (first on line {first_line})"
-    if text_id in lookup.done:
-        return f"{annotator} already labelled example {text_id!r}"
-    if text_id in lookup.skipped:
-        return f"{annotator} skipped example {text_id!r} earlier; it was given to someone else"
-    if text_id not in lookup.open:
-        return (f"example {text_id!r} was never assigned to {annotator}; the examples waiting for them are in "
-                f"`autoal export-batch {state.folder} --annotator {annotator}`")
-    value = match_class(text_label, state.classes)
-    if value is None:
-        report.blank += 1
-        return ""
-    if value is UNKNOWN:
-        return f"{text_label!r} is not a class; classes: {first_few(state.classes, 20)}"
-    position, round_ = lookup.open[text_id]
-    try:
-        state.add_label(position, annotator, state.class_index[value], round_)
-    except DuplicateAnnotation:
-        return f"{annotator} already labelled example {text_id!r}"
-    report.stored += 1
-    return ""
-
-
 class AnswerChecks:
-    """Answers that arrive from another labelling tool (Label Studio), checked exactly as
-    :func:`import_labels` checks a row and stored one by one.
+    """The one path by which answers from a file or another labelling tool are checked and stored: the rows of
+    :func:`import_labels` and Label Studio's answers (:mod:`autoal.labelstudio`), one by one.
 
     ``label`` and ``skip`` return why an answer was refused, or ``""`` when it was stored (a label that
     matches no text, e.g. empty, counts in ``report.blank`` and stays open). ``first`` names where the
@@ -238,20 +212,46 @@ class AnswerChecks:
 
     def label(self, annotator, text_id, text_label, first=None) -> str:
         """Store ``annotator``'s label for example ``text_id`` (both as text); returns why refused, or ``""``."""
-        return _store_row(self.state, self._lookup(annotator), annotator, text_id, text_label, first, self.report)
+        lookup = self._lookup(annotator)
+        refused = self._refusal(lookup, annotator, text_id, first, skipping=False)
+        if refused:
+            return refused
+        value = match_class(text_label, self.state.classes)
+        if value is None:
+            self.report.blank += 1
+            return ""
+        if value is UNKNOWN:
+            return f"{text_label!r} is not a class; classes: {first_few(self.state.classes, 20)}"
+        position, round_ = lookup.open[text_id]
+        try:
+            self.state.add_label(position, annotator, self.state.class_index[value], round_)
+        except DuplicateAnnotation:
+            return f"{annotator} already labelled example {text_id!r}"
+        lookup.done.add(text_id)
+        self.report.stored += 1
+        return ""
 
     def skip(self, annotator, text_id, first=None) -> str:
         """Store that ``annotator`` could not tell example ``text_id``; returns why refused, or ``""``."""
         lookup = self._lookup(annotator)
+        refused = self._refusal(lookup, annotator, text_id, first, skipping=True)
+        if refused:
+            return refused
+        position, round_ = lookup.open.pop(text_id)
+        self.state.skip(position, annotator, round_)
+        lookup.skipped.add(text_id)
+        return ""
+
+    def _refusal(self, lookup, annotator, text_id, first, *, skipping) -> str:
+        """Why ``annotator`` may not answer ``text_id`` (the same rules for a label and a skip), or ``""``."""
         if first is not None:
             return f"example {text_id!r} appears again (first on line {first})"
         if text_id in lookup.done:
             return f"{annotator} already labelled example {text_id!r}"
         if text_id in lookup.skipped:
-            return f"{annotator} already skipped example {text_id!r}"
+            return (f"{annotator} already skipped example {text_id!r}" if skipping else
+                    f"{annotator} skipped example {text_id!r} earlier; it was given to someone else")
         if text_id not in lookup.open:
-            return f"example {text_id!r} was never assigned to {annotator}"
-        position, round_ = lookup.open.pop(text_id)
-        self.state.skip(position, annotator, round_)
-        lookup.skipped.add(text_id)
+            return (f"example {text_id!r} was never assigned to {annotator}; the examples waiting for them are in "
+                    f"`autoal export-batch {self.state.folder} --annotator {annotator}`")
         return ""

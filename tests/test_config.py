@@ -1,0 +1,153 @@
+"""RunConfig: one frozen, validated set of a run's options, "auto" resolved once, stored and read back."""
+
+import dataclasses
+import inspect
+import json
+import sqlite3
+
+import pytest
+
+import autoal
+from autoal.cli.main import build_parser
+from autoal.cli.run_options import run_arguments
+from autoal.errors import InputError
+from autoal.query.relabel_policy import RelabelPolicy
+from autoal.rounds.config import CONFIG_VERSION, RunConfig
+from autoal.rounds.loop import resume_session
+from autoal.rounds.stopping import StablePredictions
+
+
+def test_frozen_and_keyword_only():
+    config = RunConfig(batch_size=5)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.batch_size = 6
+    with pytest.raises(TypeError):
+        RunConfig("label")
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"batch_size": 0}, "batch_size must be a positive integer, got 0"),
+    ({"n_rounds": True}, "n_rounds must be a positive integer, got True"),
+    ({"target_accuracy": 1.5}, r"target_accuracy must be in \(0, 1\]"),
+    ({"holdout_fraction": 1}, r"holdout_fraction must be in \[0, 1\)"),
+    ({"batch": "clusters"}, "unknown batch rule 'clusters'"),
+    ({"initial": "first"}, "unknown initial rule 'first'; choose one of random, kmeans, auto"),
+    ({"oos": "fold"}, "unknown oos 'fold'; choose one of auto, cross_val, pick"),
+    ({"check_images": "some"}, "unknown check_images 'some'"),
+    ({"folds": 1}, "folds must be an integer >= 2, got 1"),
+    ({"pool_subsample": 0}, "pool_subsample must be a positive integer or None, got 0"),
+    ({"learner": "svm"}, "unknown learner 'svm'"),
+    ({"strategy": "bald"}, "unknown strategy 'bald'"),
+    ({"relabel": "yes"}, "relabel must be True, False, a dict"),
+    ({"stop": "soon"}, "unknown stop rule 'soon'"),
+    ({"scoring": 3}, "unknown scoring 3"),
+])
+def test_every_option_is_checked_when_the_config_is_built(options, message):
+    with pytest.raises(InputError, match=message):
+        RunConfig(**options)
+
+
+def test_relabel_and_stop_are_normalised_to_their_rules():
+    config = RunConfig(relabel={"max_share": 0.5}, stop="stable")
+    assert config.relabel == RelabelPolicy(max_share=0.5) and config.stop == StablePredictions()
+    assert RunConfig(relabel=False).relabel is None
+
+
+def test_run_declares_the_same_defaults_as_the_config():
+    parameters = inspect.signature(autoal.run).parameters
+    fields = {f.name: f for f in dataclasses.fields(RunConfig)}
+    assert set(fields) <= set(parameters), "every config field is an option of autoal.run"
+    for name, field in fields.items():
+        default = field.default if field.default is not dataclasses.MISSING else field.default_factory()
+        given = parameters[name].default
+        assert given == default or (given is None and default == {}), name
+
+
+@pytest.mark.parametrize("facts, expected", [
+    ({"n_annotators": 1, "embeddings": True, "simulation": True, "n_given": 0},
+     {"strategy": "margin", "batch": "kmeans", "initial": "kmeans", "oos": "pick"}),
+    ({"n_annotators": 3, "embeddings": True, "simulation": True, "n_given": 0},
+     {"strategy": "activelab", "batch": "kmeans", "initial": "kmeans", "oos": "cross_val"}),
+    ({"n_annotators": 3, "embeddings": False, "simulation": True, "n_given": 0},
+     {"strategy": "activelab", "batch": "topk", "initial": "random", "oos": "cross_val"}),
+    ({"n_annotators": 1, "embeddings": True, "simulation": False, "n_given": 10},
+     {"strategy": "margin", "batch": "kmeans", "initial": "random", "oos": "pick"}),
+    ({"n_annotators": 1, "embeddings": False, "simulation": False, "n_given": 0},
+     {"strategy": "margin", "batch": "topk", "initial": "kmeans", "oos": "pick"}),
+])
+def test_every_auto_is_resolved_in_one_place(facts, expected):
+    resolved = RunConfig().resolved(**facts)
+    assert {k: getattr(resolved, k) for k in expected} == expected
+    assert resolved.learner == "embeddings" and resolved.is_resolved
+    assert RunConfig(image_col=None).resolved(**facts).learner == "tabular"
+
+
+def test_a_named_strategy_keeps_plain_batches_and_no_relabel_means_pick():
+    resolved = RunConfig(strategy="entropy", relabel=False).resolved(n_annotators=3, embeddings=True,
+                                                                      simulation=True, n_given=0)
+    assert (resolved.strategy, resolved.batch, resolved.initial, resolved.oos) == ("entropy", "topk", "random", "pick")
+
+
+def test_settings_round_trip_and_carry_the_version():
+    config = RunConfig(batch_size=7, relabel={"max_share": 0.25}, stop={"kappa": 0.95}, classes=["a", "b"])
+    settings = json.loads(json.dumps(config.to_settings()))
+    assert settings["config_version"] == CONFIG_VERSION
+    assert RunConfig.from_settings(settings) == config
+
+
+def test_a_newer_config_version_is_refused_naming_the_fix():
+    settings = dict(RunConfig().to_settings(), config_version=CONFIG_VERSION + 1)
+    with pytest.raises(InputError, match="newer than this autoal .* upgrade autoal"):
+        RunConfig.from_settings(settings)
+
+
+def test_custom_objects_must_be_passed_again():
+    settings = RunConfig(strategy=lambda labels, probs, pool: pool[:, 0]).to_settings()
+    assert settings["strategy"] is None
+    with pytest.raises(InputError, match="custom strategy function, which cannot be rebuilt; pass strategy="):
+        RunConfig.from_settings(settings)
+    assert RunConfig.from_settings(settings, strategy="margin").strategy == "margin"
+
+
+def test_a_run_stores_its_resolved_config_and_resume_reads_it_back(images, tmp_path):
+    autoal.run(images, learner="fast", batch_size=6, n_rounds=1, initial_per_class=2, output_dir=tmp_path / "run",
+               verbose=False)
+    with sqlite3.connect(tmp_path / "run" / "run.sqlite") as db:
+        stored = json.loads(db.execute("SELECT value FROM meta WHERE key = 'settings'").fetchone()[0])
+    assert stored["config_version"] == CONFIG_VERSION
+    assert (stored["strategy"], stored["batch"], stored["initial"], stored["oos"]) == ("margin", "kmeans", "kmeans",
+                                                                                         "pick")
+    session = resume_session(tmp_path / "run", n_rounds=3)
+    assert session.config == dataclasses.replace(RunConfig.from_settings(stored), n_rounds=3)
+    session.state.close()
+
+
+def test_a_run_stored_before_configs_is_resolved_when_opened(images, tmp_path):
+    autoal.run(images, learner="fast", batch_size=6, n_rounds=1, initial_per_class=2, output_dir=tmp_path / "run",
+               verbose=False)
+    with sqlite3.connect(tmp_path / "run" / "run.sqlite") as db:  # as an older autoal wrote it
+        settings = json.loads(db.execute("SELECT value FROM meta WHERE key = 'settings'").fetchone()[0])
+        old = dict(settings, strategy="auto", batch="auto", initial="auto", oos="auto", strategy_used="margin")
+        del old["config_version"]
+        db.execute("UPDATE meta SET value = ? WHERE key = 'settings'", (json.dumps(old),))
+    session = resume_session(tmp_path / "run")
+    assert (session.config.strategy, session.config.batch, session.config.oos) == ("margin", "kmeans", "pick")
+    session.state.close()
+
+
+def test_the_cli_run_options_come_from_the_config_fields():
+    parser = build_parser()
+    run_help = parser._subparsers._group_actions[0].choices["run"].format_help()
+    flags = [f.metadata["flag"] for f in dataclasses.fields(RunConfig) if f.metadata.get("flag")]
+    assert len(flags) >= 15 and all(flag in run_help for flag in flags)
+    args = parser.parse_args(["run", "m.csv", "--batch-size", "7", "--rounds", "2", "--quiet", "--no-relabel",
+                              "--stop-stable", "--classes", "a,b", "--feature-cols", "x:numeric", "--seed", "3"])
+    arguments = run_arguments(args, "m")
+    config = RunConfig(**{k: v for k, v in arguments.items() if k in {f.name for f in dataclasses.fields(RunConfig)}})
+    assert (config.batch_size, config.n_rounds, config.verbose, config.relabel, config.random_state) == (7, 2, False,
+                                                                                                         None, 3)
+    assert config.stop == StablePredictions() and config.classes == ["a", "b"]
+    assert config.feature_cols == {"x": "numeric"}
+    defaults = RunConfig(**{k: v for k, v in run_arguments(parser.parse_args(["run", "m.csv"]), "m").items()
+                            if k in {f.name for f in dataclasses.fields(RunConfig)}})
+    assert defaults == RunConfig(), "the command's defaults are the config's"
