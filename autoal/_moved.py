@@ -3,7 +3,8 @@
 Until the layout had subpackages, every module sat in ``autoal/`` (``autoal.loop``, ``autoal.terminal``,
 ...). A user's ``import autoal.loop`` or ``from autoal.terminal import TerminalAnnotator`` still works: the
 finder below answers the old name with the module at its new place (the same module object, so
-``isinstance`` checks and patches agree) and warns once with the new name.
+``isinstance`` checks and patches agree) and warns once with the new name (a ``FutureWarning``, which Python
+shows by default). The few names that left their module say where they went (:func:`removed_name`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import importlib.util
 import sys
 import warnings
 
-__all__ = ["MOVED", "install"]
+__all__ = ["MOVED", "REMOVED", "install", "removed_name"]
 
 #: Old module path -> new module path.
 MOVED = {
@@ -66,6 +67,24 @@ MOVED = {
 # ``autoal.data``, ``autoal.store``, ``autoal.cli`` and ``autoal.labelstudio`` were modules and are now packages
 # of the same name that re-export what the module offered.
 
+#: (module, name) -> what to use instead, for public names that left their module.
+REMOVED = {
+    ("autoal.annotation.annotators", "annotator_from_spec"): "autoal.annotation.specs.annotator_from_spec",
+    ("autoal.multiannotator.crowdlab", "clear_memo"): "a CrowdlabMemo() passed as memo= (nothing is kept without one)",
+    ("autoal.multiannotator.crowdlab", "COUNTING"): "counting= or the counting_mode(...) block",
+    ("autoal.learners", "resolve_learner"): "autoal.rounds.config.resolve_learner",
+    ("autoal.query.strategies", "resolve_strategy"): "autoal.rounds.config.RunConfig.resolved",
+}
+
+
+def removed_name(module: str, name: str):
+    """A module's ``__getattr__``: ImportError naming what replaced a removed public name; AttributeError
+    otherwise. (An ImportError, so that ``from module import name`` shows the message.)"""
+    if (module, name) in REMOVED:
+        raise ImportError(f"{module}.{name} was removed when autoal was split into subpackages; use "
+                          f"{REMOVED[module, name]}")
+    raise AttributeError(f"module {module!r} has no attribute {name!r}")
+
 
 class _MovedModuleFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     """Answers an old module path with the module at its new path."""
@@ -77,7 +96,7 @@ class _MovedModuleFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
     def create_module(self, spec):
         new = MOVED[spec.name]
-        warnings.warn(f"{spec.name} moved to {new}; import it from there", DeprecationWarning, stacklevel=3)
+        warnings.warn(f"{spec.name} moved to {new}; import it from there", FutureWarning, stacklevel=3)
         return importlib.import_module(new)
 
     def exec_module(self, module):

@@ -163,7 +163,7 @@ def main(argv=None) -> int:
         clients = {"alice": admin, "bob": LabelStudio(base_url=studio.url, api_key=studio.user_token("bob@example.com"))}
         sync_log = open(out / "sync.log", "w")
         started = time.perf_counter()
-        sync = subprocess.Popen([sys.executable, "-m", "autoal.cli.main", "labelstudio", "sync", str(run_dir), "--url",
+        sync = subprocess.Popen([sys.executable, "-m", "autoal.cli.commands", "labelstudio", "sync", str(run_dir), "--url",
                                  studio.url, "--title", title, "--image-root", str(image_root), "--poll", str(args.poll)],
                                 env=dict(os.environ, LABEL_STUDIO_API_KEY=studio.token), stdout=sync_log,
                                 stderr=subprocess.STDOUT, cwd=ROOT)

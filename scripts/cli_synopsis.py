@@ -4,7 +4,7 @@
     .venv/bin/python scripts/cli_synopsis.py --write    # put it into README.md, between the cli-synopsis markers
     .venv/bin/python scripts/cli_synopsis.py --check    # exit 1 when README.md's block differs
 
-One usage line (wrapped) per command and subcommand, walked from ``autoal.cli.main.build_parser()``. The
+One usage line (wrapped) per command and subcommand, walked from ``autoal.cli.commands.build_parser()``. The
 options that ``autoal run``, ``autoal demo`` and ``autoal serve`` share (the run options) are written once,
 at the end, and stand as ``[run options]`` in those commands. ``tests/test_readme.py`` fails when README.md's
 block is not what this script writes, so a changed option shows up there: run ``--write`` and commit.
@@ -107,7 +107,7 @@ def _wrap(head: str, tokens: list[str], indent: int) -> list[str]:
 def synopsis(parser=None) -> str:
     """The synopsis text (without the fence): one usage block per command, then the shared run options."""
     if parser is None:
-        from autoal.cli.main import build_parser
+        from autoal.cli.commands import build_parser
 
         parser = build_parser()
     commands = [(name, _tokens(p)) for name, p in _commands(parser)]

@@ -10,7 +10,7 @@ from conftest import stored_labels
 import autoal
 from autoal.annotation.annotators import ExternalAnnotator
 from autoal.annotation.batch_files import export_batch, import_labels
-from autoal.cli.main import main
+from autoal.cli.commands import main
 from autoal.errors import InputError
 from autoal.store.run_state import open_run
 

@@ -7,7 +7,7 @@ import pytest
 from conftest import write_images
 
 import autoal
-from autoal.cli.main import main
+from autoal.cli.commands import main
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import sqlite3
 import pytest
 
 import autoal
-from autoal.cli.main import build_parser
+from autoal.cli.commands import build_parser
 from autoal.cli.run_options import run_arguments
 from autoal.errors import InputError
 from autoal.query.relabel_policy import RelabelPolicy
@@ -117,8 +117,27 @@ def test_a_run_stores_its_resolved_config_and_resume_reads_it_back(images, tmp_p
     assert stored["config_version"] == CONFIG_VERSION
     assert (stored["strategy"], stored["batch"], stored["initial"], stored["oos"]) == ("margin", "kmeans", "kmeans",
                                                                                          "pick")
+    assert stored["auto_options"] == ["strategy", "batch", "initial", "oos"]
     session = resume_session(tmp_path / "run", n_rounds=3)
-    assert session.config == dataclasses.replace(RunConfig.from_settings(stored), n_rounds=3)
+    expected = {k: v for k, v in stored.items() if k in {f.name for f in dataclasses.fields(RunConfig)}}
+    assert dataclasses.asdict(session.config) == dataclasses.asdict(RunConfig.from_settings(dict(
+        stored, auto_options=[], n_rounds=3)))
+    assert session.config.batch_size == expected["batch_size"] == 6
+    session.state.close()
+
+
+def test_auto_options_are_resolved_again_when_the_team_grows(images, tmp_path):
+    from autoal.annotation.annotators import simulated_annotators
+
+    autoal.run(images, learner="fast", batch_size=6, n_rounds=1, initial_per_class=2, output_dir=tmp_path / "run",
+               verbose=False)
+    session = resume_session(tmp_path / "run", annotators=simulated_annotators(3))
+    assert (session.config.strategy, session.config.oos) == ("activelab", "cross_val")
+    session.state.close()
+    autoal.run(images, learner="fast", strategy="margin", oos="pick", batch_size=6, n_rounds=1, initial_per_class=2,
+               output_dir=tmp_path / "fixed", verbose=False)
+    session = resume_session(tmp_path / "fixed", annotators=simulated_annotators(3))
+    assert (session.config.strategy, session.config.oos) == ("margin", "pick"), "options given stay as given"
     session.state.close()
 
 
@@ -128,7 +147,7 @@ def test_a_run_stored_before_configs_is_resolved_when_opened(images, tmp_path):
     with sqlite3.connect(tmp_path / "run" / "run.sqlite") as db:  # as an older autoal wrote it
         settings = json.loads(db.execute("SELECT value FROM meta WHERE key = 'settings'").fetchone()[0])
         old = dict(settings, strategy="auto", batch="auto", initial="auto", oos="auto", strategy_used="margin")
-        del old["config_version"]
+        del old["config_version"], old["auto_options"]
         db.execute("UPDATE meta SET value = ? WHERE key = 'settings'", (json.dumps(old),))
     session = resume_session(tmp_path / "run")
     assert (session.config.strategy, session.config.batch, session.config.oos) == ("margin", "kmeans", "pick")
@@ -151,3 +170,23 @@ def test_the_cli_run_options_come_from_the_config_fields():
     defaults = RunConfig(**{k: v for k, v in run_arguments(parser.parse_args(["run", "m.csv"]), "m").items()
                             if k in {f.name for f in dataclasses.fields(RunConfig)}})
     assert defaults == RunConfig(), "the command's defaults are the config's"
+
+
+def test_a_run_stored_before_configs_without_some_settings_gets_the_old_fallbacks(images, tmp_path):
+    autoal.run(images, learner="fast", batch_size=6, n_rounds=1, initial_per_class=2, output_dir=tmp_path / "run",
+               verbose=False)
+    with sqlite3.connect(tmp_path / "run" / "run.sqlite") as db:  # as autoal convert writes older runs
+        settings = json.loads(db.execute("SELECT value FROM meta WHERE key = 'settings'").fetchone()[0])
+        old = {k: v for k, v in settings.items() if k not in ("config_version", "auto_options", "oos", "batch",
+                                                               "initial")}
+        db.execute("UPDATE meta SET value = ? WHERE key = 'settings'", (json.dumps(dict(old, strategy="auto")),))
+    session = resume_session(tmp_path / "run", annotators=autoal.simulated_annotators(2))
+    assert (session.config.oos, session.config.batch, session.config.initial) == ("pick", "topk", "random")
+    assert session.config.strategy == "activelab"
+    session.state.close()
+
+
+def test_a_scoring_address_that_cannot_work_fails_before_the_run_folder_is_made(images, tmp_path):
+    with pytest.raises(InputError, match="bad address"):
+        autoal.run(images, learner="fast", scoring="bad address!", output_dir=tmp_path / "run", verbose=False)
+    assert not (tmp_path / "run").exists()

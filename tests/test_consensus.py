@@ -6,7 +6,7 @@ from autoal.multiannotator.consensus import consensus_labels, majority_vote
 def test_majority_vote_and_agreement():
     labels = np.array([[0, np.nan, 1], [2, 2, 1], [np.nan, 1, np.nan]])
     vote, agreement = majority_vote(labels)
-    assert vote.tolist() == [0, 2, 1]  # the 0/1 tie goes to the lower class
+    assert vote.tolist() == [0, 2, 1]  # the 0/1 tie goes to class 0, the rarer (1 label in all against 3)
     np.testing.assert_allclose(agreement, [0.5, 2 / 3, 1.0])
 
 

@@ -11,7 +11,7 @@ import pytest
 from conftest import stored_labels, write_images
 
 import autoal
-from autoal.cli.main import main
+from autoal.cli.commands import main
 from autoal.store.convert import convert_run
 from autoal.data.prepare import prepare_data
 from autoal.errors import InputError

@@ -13,7 +13,7 @@ from serving import make_run, serve_in_process
 import autoal
 from autoal.annotation.annotators import ExternalAnnotator
 from autoal.annotation.batch_files import export_batch, import_labels
-from autoal.cli.main import main
+from autoal.cli.commands import main
 from autoal.results.export import csv_text, export_labels
 from autoal.store.run_state import open_run
 from autoal.server.app import UNAUTHORISED

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from serving import labels_of, make_run, table_rows
 
-from autoal.cli.main import main
+from autoal.cli.commands import main
 from autoal.errors import InputError
 from autoal.labelstudio.files import LOCAL_FILES, export_labelstudio, import_labelstudio, parse_user_map
 
@@ -495,7 +495,7 @@ def test_push_pull_and_sync_a_full_round_with_two_users(waiting, capsys, studio,
     import signal
     import sys
 
-    process = subprocess.Popen([sys.executable, "-m", "autoal.cli.main", "labelstudio", "sync", str(run_dir), "--url",
+    process = subprocess.Popen([sys.executable, "-m", "autoal.cli", "labelstudio", "sync", str(run_dir), "--url",
                                 studio.url, "--title", title, "--image-root", str(studio.document_root)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
                                env=dict(os.environ, LABEL_STUDIO_API_KEY=studio.token))

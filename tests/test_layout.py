@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import ast
 import importlib
+import re
 import warnings
 from pathlib import Path
 
 import pytest
 
 import autoal
-from autoal._moved import MOVED
+from autoal._moved import MOVED, REMOVED
 
 PACKAGE = Path(autoal.__file__).parent
 
@@ -81,7 +82,7 @@ def test_no_import_circle():
 
 @pytest.mark.parametrize("old", sorted(MOVED))
 def test_old_import_paths_give_the_moved_module_with_a_warning_naming_it(old):
-    with pytest.warns(DeprecationWarning, match=MOVED[old].replace(".", r"\.")):
+    with pytest.warns(FutureWarning, match=MOVED[old].replace(".", r"\.")):
         module = importlib.import_module(old) if old not in __import__("sys").modules else \
             _reimport(old)
     assert module is importlib.import_module(MOVED[old])
@@ -96,7 +97,7 @@ def _reimport(old):
 
 def test_old_names_of_the_documented_entry_points_still_import():
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", FutureWarning)
         from autoal.loop import start_session
         from autoal.terminal import TerminalAnnotator
     from autoal.annotation.terminal import TerminalAnnotator as moved_terminal
@@ -107,3 +108,11 @@ def test_old_names_of_the_documented_entry_points_still_import():
     from autoal.store import RunStore
 
     assert prepare_data.__module__ == "autoal.data.prepare" and RunStore.__module__ == "autoal.store.run_store"
+
+
+@pytest.mark.parametrize("module, name", sorted(REMOVED))
+def test_removed_names_say_what_replaced_them(module, name):
+    with pytest.raises(ImportError, match=f"{module}.{name} was removed .* use {re.escape(REMOVED[module, name])}"):
+        exec(f"from {module} import {name}")
+    with pytest.raises(AttributeError, match="has no attribute 'no_such_name'"):
+        getattr(importlib.import_module(module), "no_such_name")

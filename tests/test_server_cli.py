@@ -15,7 +15,7 @@ from serving import labels_of, make_run, serve_in_process, table_rows
 
 from autoal.annotation.annotators import PageAnnotator
 from autoal.annotation.specs import annotator_from_spec
-from autoal.cli.main import main
+from autoal.cli.commands import main
 from autoal.errors import InputError
 from autoal.rounds.loop import resume_session
 from autoal.server import access

@@ -17,7 +17,7 @@ import numpy as np
 from conftest import write_images
 from serving import labels_of, table_rows
 
-AUTOAL = [sys.executable, "-X", "faulthandler", "-m", "autoal.cli.main"]  # SIGABRT prints every thread's stack
+AUTOAL = [sys.executable, "-X", "faulthandler", "-m", "autoal.cli"]  # SIGABRT prints every thread's stack
 
 
 def start(args, log: Path, *, sigint_ignored=False):

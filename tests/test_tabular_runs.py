@@ -177,7 +177,7 @@ def test_a_missing_image_column_mentions_image_col_none(tmp_path):
 
 
 def test_the_cli_runs_and_resumes_a_csv_of_features(tmp_path, capsys):
-    from autoal.cli.main import main
+    from autoal.cli.commands import main
 
     df = write_table(10)
     df.to_csv(tmp_path / "table.csv", index=False)
@@ -194,7 +194,7 @@ def test_the_cli_runs_and_resumes_a_csv_of_features(tmp_path, capsys):
 
 
 def test_the_cli_says_how_to_run_a_table_and_refuses_bad_feature_cols(tmp_path, capsys):
-    from autoal.cli.main import main
+    from autoal.cli.commands import main
 
     write_table(10).to_csv(tmp_path / "table.csv", index=False)
     assert main(["run", str(tmp_path / "table.csv"), "--out", str(tmp_path / "a")]) == 2

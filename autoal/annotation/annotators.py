@@ -205,3 +205,9 @@ def as_annotators(annotators) -> list:
     if len(set(names)) != len(names):
         raise InputError(f"annotator names must be unique, got {names}; give each annotator its own name")
     return out
+
+
+def __getattr__(name):
+    from autoal._moved import removed_name
+
+    return removed_name(__name__, name)

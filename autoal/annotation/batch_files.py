@@ -171,7 +171,8 @@ def import_labels(run_dir, path, annotator) -> ImportReport:
         header, rows = _read_rows(path)
         known = BATCH_COLUMNS + [str(c) for c in state.data.frame.columns]  # what export-batch may have written
         report = ImportReport(ignored_columns=[c for c in header if c not in known])
-        checks = AnswerChecks(state, report)
+        checks = AnswerChecks(state, report, where_open=lambda name: f"`autoal export-batch {state.folder} "
+                                                                     f"--annotator {name}`")
         column = {name: header.index(name) for name in ("example_id", "label")}
         seen = {}
         for line, row in rows:
@@ -198,8 +199,9 @@ class AnswerChecks:
     What an annotator may answer is read once, when they first answer here.
     """
 
-    def __init__(self, state, report):
+    def __init__(self, state, report, *, where_open=None):
         self.state, self.report, self._open = state, report, {}
+        self.where_open = where_open  # (annotator) -> where that annotator's open examples are, for refusals
 
     def check_annotator(self, annotator) -> None:
         """InputError unless ``annotator`` is one of the run's annotators."""
@@ -252,6 +254,6 @@ class AnswerChecks:
             return (f"{annotator} already skipped example {text_id!r}" if skipping else
                     f"{annotator} skipped example {text_id!r} earlier; it was given to someone else")
         if text_id not in lookup.open:
-            return (f"example {text_id!r} was never assigned to {annotator}; the examples waiting for them are in "
-                    f"`autoal export-batch {self.state.folder} --annotator {annotator}`")
+            hint = f"; the examples waiting for them are in {self.where_open(annotator)}" if self.where_open else ""
+            return f"example {text_id!r} was never assigned to {annotator}{hint}"
         return ""

@@ -41,3 +41,9 @@ def make_learner(learner, **options) -> Learner:
         return LEARNERS[learner](**options)
     except TypeError as exc:
         raise InputError(f"bad learner_options for {learner!r}: {exc}") from exc
+
+
+def __getattr__(name):
+    from autoal._moved import removed_name
+
+    return removed_name(__name__, name)

@@ -131,7 +131,12 @@ class Learner(ABC):
         go under ``output_dir/subdir`` (emptied first)."""
         from sklearn.base import clone
 
-        twin = clone(self)
+        try:
+            twin = clone(self)
+        except (RuntimeError, AttributeError) as exc:
+            raise InputError(f"cannot clone {type(self).__name__} for the fold models: {exc}. A Learner's __init__ must "
+                             "store each argument unchanged under an attribute of the same name (scikit-learn's "
+                             "convention), e.g. self.layers = layers") from exc
         output_dir = None
         if self.output_dir is not None:
             output_dir = self.output_dir / subdir

@@ -520,3 +520,9 @@ def _pool_only_scores(pred_probs, pred_probs_unlabeled):
     if pred_probs_unlabeled is None:
         return np.array([]), np.array([])
     return get_active_learning_scores(None, None, pred_probs_unlabeled)
+
+
+def __getattr__(name):
+    from autoal._moved import removed_name
+
+    return removed_name(__name__, name)

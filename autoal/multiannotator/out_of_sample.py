@@ -81,19 +81,26 @@ class OutOfSampleProbs:
         if len(positions):
             self._add("pick", positions, probs)
 
-    def get(self, positions, fit_cross_validated) -> np.ndarray:
-        """Probabilities of the examples at ``positions``, shape (n, n_classes).
-
-        Pick-time probabilities where the example has them; otherwise cross-validated ones, computed
-        for every example still missing by ``fit_cross_validated(missing_positions) -> (m, K)`` and
-        saved in the store.
-        """
+    def missing(self, positions) -> np.ndarray:
+        """The positions among ``positions`` that have no probabilities yet (they need cross-validated ones)."""
         positions = np.asarray(positions, dtype=np.int64)
-        missing = positions[~self.has(positions)]
-        if len(missing):
-            probs = fit_cross_validated(missing)
-            self.store.save_probabilities("cv", 0, dict(zip(missing.tolist(), probs)))
-            self._add("cv", missing, probs)
+        return positions[~self.has(positions)]
+
+    def add_cross_validated(self, positions, probs) -> None:
+        """Keep and save in the store cross-validated probabilities (m, K) of the examples at ``positions``."""
+        positions = np.asarray(positions, dtype=np.int64)
+        if len(positions):
+            self.store.save_probabilities("cv", 0, dict(zip(positions.tolist(), probs)))
+            self._add("cv", positions, probs)
+
+    def get(self, positions) -> np.ndarray:
+        """Probabilities of the examples at ``positions``, shape (n, n_classes): pick-time ones where the example
+        has them, else cross-validated ones (:meth:`add_cross_validated` first for :meth:`missing` ones)."""
+        positions = np.asarray(positions, dtype=np.int64)
+        left = self.missing(positions)
+        if len(left):
+            raise KeyError(f"no out-of-sample probabilities for {len(left)} examples (first: {left[:5].tolist()}); "
+                           "add_cross_validated them first")
         out = np.empty((len(positions), self.n_classes))
         pick = self._row["pick"][positions]
         has_pick = pick >= 0

@@ -22,14 +22,22 @@ from autoal.query.batching import BATCH_RULES, check_batch_rule
 from autoal.query.cold_start import INITIAL_RULES
 from autoal.query.relabel_policy import RelabelPolicy, make_relabel_policy
 from autoal.query.strategies import AUTO_STRATEGY, STRATEGIES, check_strategy_choice
-from autoal.rounds.scoring import RayScorer
+from autoal.rounds.scoring import make_scorer
 from autoal.rounds.stopping import StablePredictions, make_stop_rule
 
-__all__ = ["RunConfig", "CONFIG_VERSION", "OOS_MODES", "CHECK_IMAGES", "resolve_learner"]
+__all__ = ["RunConfig", "CONFIG_VERSION", "OOS_MODES", "CHECK_IMAGES", "AUTO_OPTIONS", "resolve_learner"]
 
 #: Version of the stored config's layout (``config_version`` in the run's settings); runs stored before it
 #: have none and are read as version 0 (their ``"auto"`` options are resolved when the run is opened).
 CONFIG_VERSION = 1
+
+#: The options whose ``"auto"`` depends on the run's facts (:meth:`RunConfig.resolved`). A run stores them resolved
+#: and names the ones that were ``"auto"`` (``auto_options`` in its settings), so that opening the run resolves them
+#: again with the facts of then (e.g. ``strategy`` and ``oos`` after a second annotator joined the page).
+AUTO_OPTIONS = ("learner", "strategy", "batch", "initial", "oos")
+
+#: What runs stored before configs (no ``config_version``) used when a setting was missing.
+_VERSION_0_DEFAULTS = {"oos": "pick", "batch": "topk", "initial": "random", "strategy": "auto"}
 
 #: Values of ``oos=``.
 OOS_MODES = ("auto", "cross_val", "pick")
@@ -85,9 +93,10 @@ class RunConfig:
         "first examples (default auto: k-means with the default strategy when embeddings are available, and in "
         "real mode only when no label is given): random per class, or the most typical of k-means clusters "
         "(cold start)"))
-    batch_size: int = _option(150, flag="--batch-size", type=_positive_int_text, help="labels asked per round")
-    n_rounds: int = _option(10, flag="--rounds", type=_positive_int_text, help="query rounds after round 0")
-    initial_per_class: int = _option(8, flag="--init-per-class", type=_positive_int_text, page=False,
+    batch_size: int = _option(150, flag="--batch-size", type=_positive_int_text, metavar="N",
+                              help="labels asked per round")
+    n_rounds: int = _option(10, flag="--rounds", type=_positive_int_text, metavar="N", help="query rounds after round 0")
+    initial_per_class: int = _option(8, flag="--init-per-class", type=_positive_int_text, page=False, metavar="N",
                                      help="labels per class revealed before round 1 (simulation mode)")
     learner: str | Learner = _option("auto", flag="--learner", choices=("auto", *sorted(LEARNERS)), help=(
         "model retrained every round (default auto: embeddings, i.e. frozen MobileNetV2 + EfficientNet-Lite0 "
@@ -97,12 +106,12 @@ class RunConfig:
                            help="never ask a second label for a labelled example")
     oos: str = "auto"
     folds: int = 5
-    random_state: int = _option(0, flag="--seed", type=int, help="random seed")
+    random_state: int = _option(0, flag="--seed", type=int, metavar="SEED", help="random seed")
     target_accuracy: float | None = _option(None, flag="--target-accuracy", type=float,
                                             help="stop once holdout accuracy reaches this")
     stop: Any = _option(None, flag="--stop-stable", action="store_true", from_cli="stable", help=(
         "stop when predictions on a stop set agree (Cohen's kappa >= 0.99) for 3 rounds"))
-    pool_subsample: int | None = _option(None, flag="--pool-subsample", type=_positive_int_text,
+    pool_subsample: int | None = _option(None, flag="--pool-subsample", type=_positive_int_text, metavar="N",
                                          help="score only this many unlabelled examples per round")
     scoring: Any = _option(None, flag="--scoring",
                            help="where the pool is predicted: ray (local Ray runtime) or a Ray address")
@@ -134,8 +143,7 @@ class RunConfig:
             _check_positive_int("pool_subsample", self.pool_subsample, "or None")
         if isinstance(self.folds, bool) or not isinstance(self.folds, (int, np.integer)) or self.folds < 2:
             raise InputError(f"folds must be an integer >= 2, got {self.folds!r}")
-        if not (self.scoring is None or isinstance(self.scoring, (str, RayScorer))):
-            raise InputError(f"unknown scoring {self.scoring!r}; use None, 'ray', a Ray address or a RayScorer")
+        make_scorer(self.scoring)  # raises InputError naming the forms; connects to nothing
         check_learner_choice(self.learner, self.learner_options)
         check_strategy_choice(self.strategy)
         object.__setattr__(self, "learner_options", dict(self.learner_options or {}))
@@ -188,8 +196,13 @@ class RunConfig:
 
     # -- storing -----------------------------------------------------------------------------------
 
-    def to_settings(self) -> dict:
-        """The config as JSON-able settings (custom objects as None: they cannot be saved), with its version."""
+    def auto_options(self) -> list:
+        """The names of the options that are ``"auto"`` (before :meth:`resolved`)."""
+        return [name for name in AUTO_OPTIONS if getattr(self, name) == "auto"]
+
+    def to_settings(self, *, auto_options=()) -> dict:
+        """The config as JSON-able settings (custom objects as None: they cannot be saved), with its version and
+        ``auto_options``, the names of options that were ``"auto"`` before resolving (resolved again on open)."""
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         out.update(
             learner=self.learner if isinstance(self.learner, str) else None,
@@ -198,6 +211,7 @@ class RunConfig:
             relabel=self.relabel.to_dict() if self.relabel is not None else False,
             stop=self.stop.to_dict() if self.stop is not None else None,
             config_version=CONFIG_VERSION,
+            auto_options=list(auto_options),
         )
         return out
 
@@ -211,6 +225,9 @@ class RunConfig:
                              f"({CONFIG_VERSION}): upgrade autoal to open it")
         names = {f.name for f in dataclasses.fields(cls)}
         values = {k: v for k, v in settings.items() if k in names and k not in ("learner", "strategy")}
+        if version == 0:  # older runs: the fallbacks their sessions used for settings they did not store
+            values = {**{k: v for k, v in _VERSION_0_DEFAULTS.items() if k != "strategy"}, **values}
+        values.update({name: "auto" for name in settings.get("auto_options", []) if name not in ("learner", "strategy")})
         if learner is None and settings.get("learner") is None:
             raise InputError("the run used a custom Learner instance, which cannot be rebuilt; pass learner=... "
                              "to resume")
@@ -218,8 +235,11 @@ class RunConfig:
             raise InputError("the run used a custom strategy function, which cannot be rebuilt; pass strategy=... "
                              "to resume")
         options = (settings.get("learner_options") or {}) if learner is None else {}
-        return cls(**dict(values, learner_options=options, learner=learner or settings["learner"],
-                          strategy=strategy or settings["strategy"]))
+        auto = settings.get("auto_options", [])
+        stored_learner = "auto" if "learner" in auto else settings["learner"]
+        stored_strategy = "auto" if "strategy" in auto else settings.get("strategy", "auto")
+        return cls(**dict(values, learner_options=options, learner=learner or stored_learner,
+                          strategy=strategy or stored_strategy))
 
 
 def resolve_learner(learner, image_col):

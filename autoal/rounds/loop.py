@@ -232,9 +232,10 @@ def _new_session(df, config: RunConfig, *, test_df, annotators, output_dir) -> S
                                feature_cols=config.feature_cols, verbose=config.verbose)
     out = out or Path(tempfile.mkdtemp(prefix="autoal-run-"))
     _configure(model, config, data.classes, out, features)
+    auto = config.auto_options()
     config = config.resolved(n_annotators=len(annotator_list), embeddings=embeddings_available(model),
                              simulation=data.simulation, n_given=len(data.initial_ids))
-    settings = dict(config.to_settings(), features=features, output_dir=str(out),
+    settings = dict(config.to_settings(auto_options=auto), features=features, output_dir=str(out),
                     annotators=[a.spec() for a in annotator_list], annotator_names=[a.name for a in annotator_list])
     state = RunState.create(out, data, settings)
     return Session(state, config, model, annotator_list)
@@ -280,7 +281,7 @@ def resume_session(run_dir, *, annotators=None, learner=None, strategy=None, n_r
     annotator_list = _rebuild_annotators(state.settings, annotators)
     model = make_learner(resolve_learner(config.learner, config.image_col), **config.learner_options)
     _configure(model, config, state.data.classes, state.folder, state.settings.get("features"))
-    if not config.is_resolved:  # a run stored before configs were resolved when made
+    if not config.is_resolved:  # "auto" options: resolved again with today's facts (e.g. annotators who joined)
         config = config.resolved(n_annotators=len(annotator_list), embeddings=embeddings_available(model),
                                  simulation=state.data.simulation, n_given=len(state.data.initial_ids))
     return Session(state, config, model, annotator_list)

@@ -250,7 +250,7 @@ class Session:
         used = snapshot.annotators_used()  # only annotators with labels: cleanlab rejects all-NaN columns
         matrix = snapshot.matrix(labelled, used)
         rng = np.random.default_rng([self.config.random_state, r, 3])
-        scores_labelled, scores_pool = call_strategy(self.score_fn, matrix, labelled_probs(), pool_probs, rng=rng)
+        scores_labelled, scores_pool = call_strategy(self.score_fn, matrix, labelled_probs, pool_probs, rng=rng)
         timings = {"predict_seconds": predict_seconds, "score_seconds": time.perf_counter() - started,
                    "n_scored": len(pool)}
         if self.scorer is not None:
@@ -258,14 +258,14 @@ class Session:
         return ScoredRound(Scores(pool, scores_pool, labelled, scores_labelled), pool_probs, timings)
 
     def _probabilities(self, snapshot, labelled, pool) -> tuple:
-        """(labelled examples' out-of-sample probabilities, as a function; the pool's probabilities)."""
+        """(the labelled examples' out-of-sample probabilities, the pool's probabilities)."""
         if self.config.oos == "cross_val" and len(labelled):
             folds = self._fold_models(snapshot)
-            return (lambda: folds.out_of_fold), folds.predict(self.inputs.iloc[pool], predict=self._predict)
+            return folds.out_of_fold, folds.predict(self.inputs.iloc[pool], predict=self._predict)
         probs = self._predict(self.learner, self.inputs.iloc[np.concatenate([labelled, pool])])
         if len(snapshot.annotators_used()) > 1:
-            return (lambda: self.oos.get(labelled, self._cross_validated(snapshot))), probs[len(labelled):]
-        return (lambda: probs[:len(labelled)]), probs[len(labelled):]
+            return self._pick_time_probs(snapshot, labelled), probs[len(labelled):]
+        return probs[:len(labelled)], probs[len(labelled):]
 
     def _predict(self, learner, frame):
         return predict_pool(learner, frame, self.scorer)
@@ -315,15 +315,16 @@ class Session:
         used = snapshot.annotators_used()
         return used + [a for a in self.names if a not in used]
 
-    def _cross_validated(self, snapshot):
-        columns = self._columns(snapshot)
-
-        def fit(positions):
-            votes, _ = majority_vote(snapshot.matrix(positions, columns))
-            frame = self.inputs.iloc[positions].assign(**{self.state.label: np.asarray(self.state.classes)[votes]})
-            return cross_val_probs(self.learner, frame, random_state=self.config.random_state)
-
-        return fit
+    def _pick_time_probs(self, snapshot, positions) -> np.ndarray:
+        """``oos="pick"``: each example's probabilities from when it was picked; examples without any (the initial
+        set) get cross-validated ones on their majority labels, computed once and stored."""
+        missing = self.oos.missing(positions)
+        if len(missing):
+            votes, _ = majority_vote(snapshot.matrix(missing, self._columns(snapshot)))
+            frame = self.inputs.iloc[missing].assign(**{self.state.label: np.asarray(self.state.classes)[votes]})
+            self.oos.add_cross_validated(missing, cross_val_probs(self.learner, frame,
+                                                                  random_state=self.config.random_state))
+        return self.oos.get(positions)
 
     def _consensus(self, snapshot) -> tuple:
         """``(Consensus, positions)``: the consensus labels of the labelled examples of ``snapshot``."""
@@ -333,7 +334,7 @@ class Session:
         probs = None
         if snapshot.n_multi_labelled:
             probs = self._fold_models(snapshot).out_of_fold if self.config.oos == "cross_val" \
-                else self.oos.get(positions, self._cross_validated(snapshot))
+                else self._pick_time_probs(snapshot, positions)
         return consensus_labels(matrix, probs, columns, random_state=self.config.random_state,
                                 memo=self.crowdlab_memo), positions
 

@@ -60,7 +60,7 @@ def test_fashion_mnist_absent_is_a_clear_error(tmp_path):
 
 
 def test_manifest_subcommand_through_the_cli(tmp_path, capsys):
-    from autoal.cli.main import main
+    from autoal.cli.commands import main
 
     tree = tmp_path / "tree"
     for colour in ("red", "blue"):

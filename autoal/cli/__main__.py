@@ -1,0 +1,7 @@
+"""``python -m autoal.cli``: the ``autoal`` command."""
+
+import sys
+
+from autoal.cli.commands import main
+
+sys.exit(main())
