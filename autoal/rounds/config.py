@@ -22,7 +22,7 @@ from autoal.query.batching import BATCH_RULES, check_batch_rule
 from autoal.query.cold_start import INITIAL_RULES
 from autoal.query.relabel_policy import RelabelPolicy, make_relabel_policy
 from autoal.query.strategies import AUTO_STRATEGY, STRATEGIES, check_strategy_choice
-from autoal.rounds.scoring import make_scorer
+from autoal.rounds.scoring import check_scoring
 from autoal.rounds.stopping import StablePredictions, make_stop_rule
 
 __all__ = ["RunConfig", "CONFIG_VERSION", "OOS_MODES", "CHECK_IMAGES", "AUTO_OPTIONS", "resolve_learner"]
@@ -143,7 +143,7 @@ class RunConfig:
             _check_positive_int("pool_subsample", self.pool_subsample, "or None")
         if isinstance(self.folds, bool) or not isinstance(self.folds, (int, np.integer)) or self.folds < 2:
             raise InputError(f"folds must be an integer >= 2, got {self.folds!r}")
-        make_scorer(self.scoring)  # raises InputError naming the forms; connects to nothing
+        check_scoring(self.scoring)
         check_learner_choice(self.learner, self.learner_options)
         check_strategy_choice(self.strategy)
         object.__setattr__(self, "learner_options", dict(self.learner_options or {}))

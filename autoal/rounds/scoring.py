@@ -25,7 +25,7 @@ import pandas as pd
 
 from autoal.errors import InputError, MissingDependencyError
 
-__all__ = ["predict_pool", "make_scorer", "RayScorer"]
+__all__ = ["predict_pool", "make_scorer", "check_scoring", "RayScorer"]
 
 #: How to write ``scoring``, for error messages.
 SCORING_FORMS = "None or 'local' (this process), 'ray' (a local Ray runtime), 'auto', 'ray://host:port' or 'host:port'"
@@ -239,6 +239,16 @@ def _unreachable(address, exc) -> InputError:
                       "scoring=None to score in this process")
 
 
+def check_scoring(scoring) -> None:
+    """Raise InputError unless ``scoring`` is one of the forms :func:`make_scorer` takes (no scorer is made)."""
+    if scoring is None or scoring in ("local", "ray") or isinstance(scoring, RayScorer):
+        return
+    if isinstance(scoring, str):
+        _parse_address(scoring)
+        return
+    raise InputError(f"unknown scoring {scoring!r}; use {SCORING_FORMS}, or a RayScorer")
+
+
 def make_scorer(scoring=None):
     """The scorer that ``scoring`` names: ``None`` for this process, else a :class:`RayScorer`.
 
@@ -254,15 +264,12 @@ def make_scorer(scoring=None):
     InputError
         When ``scoring`` is none of these.
     """
+    check_scoring(scoring)
     if scoring is None or scoring == "local":
         return None
     if isinstance(scoring, RayScorer):
         return scoring
-    if scoring == "ray":
-        return RayScorer()
-    if isinstance(scoring, str):
-        return RayScorer(address=scoring)
-    raise InputError(f"unknown scoring {scoring!r}; use {SCORING_FORMS}, or a RayScorer")
+    return RayScorer() if scoring == "ray" else RayScorer(address=scoring)
 
 
 def predict_pool(learner, df: pd.DataFrame, scoring=None) -> np.ndarray:
