@@ -18,10 +18,10 @@ __all__ = ["add_run_options", "run_arguments", "positive_int"]
 
 
 def positive_int(text):
-    """argparse type: a positive integer."""
-    from autoal.rounds.config import _positive_int_text
+    """argparse type: a positive integer (the config's own check)."""
+    from autoal.rounds.config import positive_int_text
 
-    return _positive_int_text(text)
+    return positive_int_text(text)
 
 
 def add_run_options(p, *, defaults, page=False):

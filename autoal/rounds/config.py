@@ -20,10 +20,10 @@ from autoal.errors import InputError
 from autoal.learners import LEARNERS, Learner, check_learner_choice
 from autoal.query.batching import BATCH_RULES, check_batch_rule
 from autoal.query.cold_start import INITIAL_RULES
-from autoal.query.relabel_policy import RelabelPolicy, make_relabel_policy
+from autoal.query.relabel_policy import make_relabel_policy
 from autoal.query.strategies import AUTO_STRATEGY, STRATEGIES, check_strategy_choice
 from autoal.rounds.scoring import check_scoring
-from autoal.rounds.stopping import StablePredictions, make_stop_rule
+from autoal.rounds.stopping import make_stop_rule
 
 __all__ = ["RunConfig", "CONFIG_VERSION", "OOS_MODES", "CHECK_IMAGES", "AUTO_OPTIONS", "resolve_learner"]
 
@@ -54,7 +54,8 @@ def _option(default=None, *, flag=None, help=None, page=True, factory=None, **cl
     return field(default=default, metadata=metadata)
 
 
-def _positive_int_text(text):
+def positive_int_text(text):
+    """argparse type of the run options that take a positive integer."""
     import argparse
 
     try:
@@ -93,10 +94,10 @@ class RunConfig:
         "first examples (default auto: k-means with the default strategy when embeddings are available, and in "
         "real mode only when no label is given): random per class, or the most typical of k-means clusters "
         "(cold start)"))
-    batch_size: int = _option(150, flag="--batch-size", type=_positive_int_text, metavar="N",
+    batch_size: int = _option(150, flag="--batch-size", type=positive_int_text, metavar="N",
                               help="labels asked per round")
-    n_rounds: int = _option(10, flag="--rounds", type=_positive_int_text, metavar="N", help="query rounds after round 0")
-    initial_per_class: int = _option(8, flag="--init-per-class", type=_positive_int_text, page=False, metavar="N",
+    n_rounds: int = _option(10, flag="--rounds", type=positive_int_text, metavar="N", help="query rounds after round 0")
+    initial_per_class: int = _option(8, flag="--init-per-class", type=positive_int_text, page=False, metavar="N",
                                      help="labels per class revealed before round 1 (simulation mode)")
     learner: str | Learner = _option("auto", flag="--learner", choices=("auto", *sorted(LEARNERS)), help=(
         "model retrained every round (default auto: embeddings, i.e. frozen MobileNetV2 + EfficientNet-Lite0 "
@@ -111,7 +112,7 @@ class RunConfig:
                                             help="stop once holdout accuracy reaches this")
     stop: Any = _option(None, flag="--stop-stable", action="store_true", from_cli="stable", help=(
         "stop when predictions on a stop set agree (Cohen's kappa >= 0.99) for 3 rounds"))
-    pool_subsample: int | None = _option(None, flag="--pool-subsample", type=_positive_int_text, metavar="N",
+    pool_subsample: int | None = _option(None, flag="--pool-subsample", type=positive_int_text, metavar="N",
                                          help="score only this many unlabelled examples per round")
     scoring: Any = _option(None, flag="--scoring",
                            help="where the pool is predicted: ray (local Ray runtime) or a Ray address")
