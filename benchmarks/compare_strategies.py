@@ -60,7 +60,8 @@ def parse_args(argv=None):
     p.add_argument("--pool-size", type=int, help="seeded stratified subsample of the pool")
     p.add_argument("--test-size", type=int, help="seeded stratified subsample of the holdout")
     p.add_argument("--max-epochs", type=int, help="AutoGluon epochs per fit (default 20)")
-    p.add_argument("--image-size", type=int, help="AutoGluon image side (default 64)")
+    p.add_argument("--image-size", type=int, help="image side in pixels: AutoGluon's (default 64) or the "
+                   "embeddings learner's (default: its own rule)")
     p.add_argument("--checkpoint", help="AutoGluon backbone: a checkpoint folder or random-init (default: the "
                    "pretrained MobileNetV2 when installed)")
     p.add_argument("--candidates-factor", type=float, default=10, help="shortlist size of kmeans batches, in batches")
@@ -98,7 +99,9 @@ def load_data(args):
         pool, test = autoal.load_manifest(manifest, split="train"), autoal.load_manifest(manifest, split="test")
     else:
         frame = autoal.load_manifest(manifest)
-        test = frame.groupby("label", group_keys=False).apply(lambda g: g.sample(frac=0.2, random_state=0))
+        # each class sampled with its own generator seeded 0, as before (groupby.sample shares one generator)
+        held = [i for _, g in frame.groupby("label") for i in g.sample(frac=0.2, random_state=0).index]
+        test = frame.loc[held]
         pool = frame.drop(index=test.index)
     return subsample(pool, args.pool_size), subsample(test, args.test_size)
 
@@ -124,7 +127,8 @@ def parse_config(name):
 def learner_options(args):
     learner = args.learner if args.learner != "auto" else ("tabular" if is_table(args) else "autogluon")
     if learner == "embeddings":  # one cache for all runs: each image is embedded once
-        return {"cache_dir": str(args.out / "embedding_cache")}
+        options = {"cache_dir": str(args.out / "embedding_cache"), "image_size": args.image_size}
+        return {k: v for k, v in options.items() if v}
     if learner != "autogluon":
         return {}
     options = {"max_epochs": args.max_epochs, "image_size": args.image_size, "checkpoint": args.checkpoint}

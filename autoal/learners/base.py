@@ -95,6 +95,12 @@ class Learner(ABC):
     def close(self) -> None:
         """Release resources held between rounds (optional)."""
 
+    def resolve_options(self, df: pd.DataFrame) -> dict:
+        """Options this learner decides from the data (given as ``"auto"``), decided from ``df``'s rows and kept:
+        ``{name: value}``. A run calls this once with its pool and stores the answer with its
+        ``learner_options``. Default: nothing to decide, ``{}``."""
+        return {}
+
     def worker_copy(self) -> "Learner":
         """A picklable copy of this fitted learner for ``predict_proba`` in another process.
 

@@ -57,8 +57,12 @@ class EmbeddingLearner(Learner):
         ``{"LR": {}, "NN_TORCH": {}}``, the model types that need no extra packages.
     time_limit : float, optional
         Seconds per fit of the ``"tabular"`` head.
-    image_size : int
-        Side of the square each image is resized to before embedding.
+    image_size : int or "auto"
+        Side of the square each image is resized to before embedding. ``"auto"`` (the default): 224 px
+        when the images are photos at least that large on their shorter side, else 128 px
+        (:func:`autoal.vision.image_size.embedding_image_size`), decided from the first images this
+        learner embeds (a run decides from its whole pool and stores the choice:
+        :meth:`resolve_options`).
     batch_size : int
         Images per forward pass.
     C : float
@@ -71,7 +75,7 @@ class EmbeddingLearner(Learner):
 
     provides_features = True
 
-    def __init__(self, *, backbones=None, checkpoint=None, head="logistic", image_size=128, batch_size=32, C=1.0,
+    def __init__(self, *, backbones=None, checkpoint=None, head="logistic", image_size="auto", batch_size=32, C=1.0,
                  cache_dir=None, tabular_hyperparameters=None, time_limit=None):
         self.backbones = backbones
         self.checkpoint = checkpoint
@@ -92,7 +96,25 @@ class EmbeddingLearner(Learner):
 
     def configure(self, **settings) -> "EmbeddingLearner":
         self._check_head()
+        self._check_image_size()
         return super().configure(**settings)
+
+    def _check_image_size(self) -> None:
+        size = self.image_size
+        if size != "auto" and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
+            raise InputError(f"image_size must be a positive number of pixels or 'auto', got {size!r}")
+
+    def resolve_options(self, df: pd.DataFrame) -> dict:
+        """``{"image_size": N}`` decided from ``df``'s images when ``image_size`` is ``"auto"`` (``{}`` otherwise);
+        the learner keeps the choice. A run calls this with its pool and stores the answer in its settings,
+        so that a resumed run embeds at the same size."""
+        if self.image_size != "auto":
+            return {}
+        from autoal.vision.image_size import embedding_image_size
+
+        self._check_image_size()
+        self.image_size = embedding_image_size(df[self.image_col])
+        return {"image_size": self.image_size}
 
     def check_features(self, features, *, image_col):
         """Numeric and categorical columns; text columns are left out with a warning. Needs an image column."""
@@ -166,8 +188,12 @@ class EmbeddingLearner(Learner):
         if self._embedders is None:
             from autoal.vision.embedder import Embedder
 
+            folders = self._checkpoint_dirs()
+            if self.image_size == "auto":
+                raise RuntimeError("image_size 'auto' is decided from the images: call resolve_options(df) or embed "
+                                   "some images first")
             self._embedders = [Embedder(folder, image_size=self.image_size, batch_size=self.batch_size)
-                               for folder in self._checkpoint_dirs()]
+                               for folder in folders]
         return self._embedders
 
     @property
@@ -215,6 +241,7 @@ class EmbeddingLearner(Learner):
         """
         from autoal.vision.embedder import embed_paths
 
+        self.resolve_options(df)
         paths = df[self.image_col].tolist()
         blocks = []
         for index, (embedder, cache) in enumerate(zip(self.embedders, self.caches)):

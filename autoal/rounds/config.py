@@ -29,7 +29,8 @@ __all__ = ["RunConfig", "CONFIG_VERSION", "OOS_MODES", "CHECK_IMAGES", "AUTO_OPT
 
 #: Version of the stored config's layout (``config_version`` in the run's settings); runs stored before it
 #: have none and are read as version 0 (their ``"auto"`` options are resolved when the run is opened).
-CONFIG_VERSION = 1
+#: Version 2: the embeddings learner's ``image_size`` is stored in ``learner_options`` (chosen from the pool).
+CONFIG_VERSION = 2
 
 #: The options whose ``"auto"`` depends on the run's facts (:meth:`RunConfig.resolved`). A run stores them resolved
 #: and names the ones that were ``"auto"`` (``auto_options`` in its settings), so that opening the run resolves them
@@ -38,6 +39,9 @@ AUTO_OPTIONS = ("learner", "strategy", "batch", "initial", "oos")
 
 #: What runs stored before configs (no ``config_version``) used when a setting was missing.
 _VERSION_0_DEFAULTS = {"oos": "pick", "batch": "topk", "initial": "random", "strategy": "auto"}
+
+#: The embeddings learner's image side before version 2 (runs that did not store one embedded at this size).
+_VERSION_1_EMBEDDING_SIDE = 128
 
 #: Values of ``oos=``.
 OOS_MODES = ("auto", "cross_val", "pick")
@@ -235,9 +239,12 @@ class RunConfig:
         if strategy is None and settings.get("strategy") is None:
             raise InputError("the run used a custom strategy function, which cannot be rebuilt; pass strategy=... "
                              "to resume")
-        options = (settings.get("learner_options") or {}) if learner is None else {}
+        options = dict(settings.get("learner_options") or {}) if learner is None else {}
         auto = settings.get("auto_options", [])
         stored_learner = "auto" if "learner" in auto else settings["learner"]
+        if version < 2 and learner is None and \
+                resolve_learner(stored_learner, values.get("image_col", "image_path")) == "embeddings":
+            options.setdefault("image_size", _VERSION_1_EMBEDDING_SIDE)
         stored_strategy = "auto" if "strategy" in auto else settings.get("strategy", "auto")
         return cls(**dict(values, learner_options=options, learner=learner or stored_learner,
                           strategy=strategy or stored_strategy))

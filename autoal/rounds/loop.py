@@ -232,6 +232,7 @@ def _new_session(df, config: RunConfig, *, test_df, annotators, output_dir) -> S
                                feature_cols=config.feature_cols, verbose=config.verbose)
     out = out or Path(tempfile.mkdtemp(prefix="autoal-run-"))
     _configure(model, config, data.classes, out, features)
+    config = _with_chosen_learner_options(config, model, data.frame)
     auto = config.auto_options()
     config = config.resolved(n_annotators=len(annotator_list), embeddings=embeddings_available(model),
                              simulation=data.simulation, n_given=len(data.initial_ids))
@@ -285,6 +286,15 @@ def resume_session(run_dir, *, annotators=None, learner=None, strategy=None, n_r
         config = config.resolved(n_annotators=len(annotator_list), embeddings=embeddings_available(model),
                                  simulation=state.data.simulation, n_given=len(state.data.initial_ids))
     return Session(state, config, model, annotator_list)
+
+
+def _with_chosen_learner_options(config: RunConfig, model, pool) -> RunConfig:
+    """The config with the options the learner chose from the pool (e.g. the embeddings learner's image size)
+    added to ``learner_options``, so that the run stores them and a resumed run chooses the same."""
+    chosen = model.resolve_options(pool)
+    if not chosen or not isinstance(config.learner, str):
+        return config
+    return dataclasses.replace(config, learner_options={**config.learner_options, **chosen})
 
 
 def _configure(model, config: RunConfig, classes, folder, features) -> None:

