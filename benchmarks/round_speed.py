@@ -134,6 +134,7 @@ def task_throughput(params):
     cache = Path(params["cache_dir"])
     shutil.rmtree(cache, ignore_errors=True)
     learner = EmbeddingLearner(cache_dir=cache).configure(classes=sorted(pool["label"].unique()))
+    learner.resolve_options(pool)  # the image size the learner would choose for these images
     embedder = learner.embedder
     model = embedder.model  # built before timing either side
     size, batch = embedder.image_size, embedder.batch_size

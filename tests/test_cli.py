@@ -215,3 +215,15 @@ def test_adding_an_existing_annotator_points_at_annotators_link(tmp_path, capsys
     assert main(["annotators", "add", str(run_dir), "alice"]) == 2
     err = capsys.readouterr().err
     assert f"`autoal annotators link {run_dir} alice` gives them a new link" in err and "--new-link" not in err
+
+
+def test_the_embeddings_learner_options_reach_the_run():
+    from autoal.cli.commands import build_parser
+    from autoal.cli.run_options import run_arguments
+
+    args = build_parser().parse_args(["run", "m.csv", "--learner", "embeddings", "--backbones",
+                                      "mobilenetv2_100, tf_efficientnet_lite2", "--image-size", "160"])
+    options = run_arguments(args, "run")["learner_options"]
+    assert options == {"image_size": 160, "backbones": ["mobilenetv2_100", "tf_efficientnet_lite2"]}
+    plain = build_parser().parse_args(["run", "m.csv", "--learner", "embeddings"])
+    assert run_arguments(plain, "run")["learner_options"] == {}, "unset: the learner's own defaults (image size auto)"
