@@ -72,6 +72,8 @@ REMOVED = {
     ("autoal.annotation.annotators", "annotator_from_spec"): "autoal.annotation.specs.annotator_from_spec",
     ("autoal.multiannotator.crowdlab", "clear_memo"): "a CrowdlabMemo() passed as memo= (nothing is kept without one)",
     ("autoal.multiannotator.crowdlab", "COUNTING"): "counting= or the counting_mode(...) block",
+    ("autoal.multiannotator.crowdlab", "active_learning_scores"):
+        "autoal.multiannotator.activelab.active_learning_scores",
     ("autoal.learners", "resolve_learner"): "autoal.rounds.config.resolve_learner",
     ("autoal.query.strategies", "resolve_strategy"): "autoal.rounds.config.RunConfig.resolved",
 }

@@ -11,10 +11,10 @@ from cleanlab.internal.util import value_counts
 from cleanlab.multiannotator import get_active_learning_scores, get_label_quality_multiannotator
 
 from autoal.multiannotator import crowdlab
+from autoal.multiannotator.activelab import active_learning_scores
 from autoal.multiannotator.crowdlab import (
     CrowdlabMemo,
     CrowdlabResult,
-    active_learning_scores,
     best_temperature,
     counting_mode,
     multiannotator_quality,

@@ -1,1 +1,2 @@
-"""Several annotators per example: consensus labels, CROWDLAB, out-of-sample probabilities, fold models."""
+"""Several annotators per example: consensus labels, CROWDLAB, ActiveLab scores, out-of-sample probabilities, fold
+models."""

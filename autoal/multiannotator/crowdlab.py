@@ -1,21 +1,20 @@
-"""CROWDLAB consensus and ActiveLab scores, equal to cleanlab 2.9's but fast at scale.
+"""CROWDLAB consensus and annotator quality, equal to cleanlab 2.9's but fast at scale.
 
-cleanlab's ``multiannotator.get_active_learning_scores`` and
-``get_label_quality_multiannotator(..., calibrate_probs=True)`` spend almost all their time in
+cleanlab's ``get_label_quality_multiannotator(..., calibrate_probs=True)`` (and with it
+``multiannotator.get_active_learning_scores``) spends almost all its time in
 ``cleanlab.internal.multiannotator_utils.find_best_temp_scaler``: it tries 13 temperatures and, for
 each, rebuilds the annotators' empirical label distribution with a per-example Python loop, although
-that distribution does not depend on the temperature. ``get_active_learning_scores`` then adds a
-second per-example Python loop (``np.average`` per row) for the labelled scores. With 100,000
-labelled examples x 3 annotators x 10 classes each call takes about 20 s on 2 cores.
+that distribution does not depend on the temperature. With 100,000 labelled examples x 3 annotators x
+10 classes each call takes about 20 s on 2 cores.
 
-This module re-implements only those two parts: the empirical distribution is built once with
-``np.bincount``, and the labelled scores are one vectorised expression. Everything else is cleanlab's
-own code (``softmax``, ``temp_scale_pred_probs``, ``_set_fine_search_range``, and
-``get_label_quality_multiannotator`` with ``calibrate_probs=False`` on the temperature-scaled
-probabilities, which is exactly how cleanlab applies its calibration). The results equal cleanlab's:
-the same temperature, the same consensus labels, and scores within floating-point rounding (the
-tests check ``rtol=1e-10``; in practice they are bit-for-bit equal). That includes a quirk of
-cleanlab 2.9's label counting that shifts the temperature (see ``_empirical_label_distribution``).
+This module re-implements only that part: the empirical distribution is built once with
+``np.bincount``. Everything else is cleanlab's own code (``softmax``, ``temp_scale_pred_probs``,
+``_set_fine_search_range``, and ``get_label_quality_multiannotator`` with ``calibrate_probs=False`` on the
+temperature-scaled probabilities, which is exactly how cleanlab applies its calibration). The results
+equal cleanlab's: the same temperature, the same consensus labels, and scores within floating-point
+rounding (the tests check ``rtol=1e-10``; in practice they are bit-for-bit equal). That includes a quirk
+of cleanlab 2.9's label counting that shifts the temperature (see ``_empirical_label_distribution``).
+ActiveLab's scores, built on these estimates, are in :mod:`autoal.multiannotator.activelab`.
 
 Memo
 ----
@@ -23,7 +22,8 @@ The CROWDLAB part (temperature search plus ``get_label_quality_multiannotator``)
 :class:`CrowdlabMemo` that the caller owns and passes as ``memo=``: it keeps the most recent result,
 keyed by a BLAKE2b hash of both arrays' dtypes, shapes and bytes and of the options. A run (its
 session owns one memo) that computes consensus at the end of a round (:func:`multiannotator_quality`)
-and ActiveLab scores at the start of the next (:func:`active_learning_scores`) with the same labels
+and ActiveLab scores at the start of the next
+(:func:`autoal.multiannotator.activelab.active_learning_scores`) with the same labels
 and probabilities does that work once. Only one result is kept, so memory stays bounded; its arrays
 are read-only because the same object is handed to every caller. Without ``memo`` nothing is kept.
 
@@ -58,7 +58,9 @@ __all__ = [
     "CrowdlabResult",
     "best_temperature",
     "multiannotator_quality",
-    "active_learning_scores",
+    "as_label_array",
+    "check_pred_probs",
+    "resolve_counting",
     "CrowdlabMemo",
     "counting_mode",
     "COUNTINGS",
@@ -157,10 +159,10 @@ def best_temperature(labels_multiannotator, pred_probs, *, counting=None) -> flo
         The temperature; below 1 sharpens the probabilities, above 1 smooths them. NumPy's float64 as
         cleanlab's, so that float32 probabilities scaled by it are computed as cleanlab computes them.
     """
-    labels = _as_label_array(labels_multiannotator)
-    pred_probs = _check_pred_probs(pred_probs, len(labels))
+    labels = as_label_array(labels_multiannotator)
+    pred_probs = check_pred_probs(pred_probs, len(labels))
     _check_labels_in_range(labels, pred_probs.shape[1])
-    return _best_temperature(labels, pred_probs, _resolve_counting(counting))
+    return _best_temperature(labels, pred_probs, resolve_counting(counting))
 
 
 def multiannotator_quality(labels_multiannotator, pred_probs, *, random_state=0, memo=None,
@@ -198,68 +200,9 @@ def multiannotator_quality(labels_multiannotator, pred_probs, *, random_state=0,
         With fewer than 2 annotator columns, no example labelled twice, or inputs cleanlab rejects
         (rows or columns without labels, labels outside ``0..K-1``, mismatched lengths).
     """
-    labels = _as_label_array(labels_multiannotator)
-    pred_probs = _check_pred_probs(pred_probs, len(labels))
-    return _crowdlab(labels, pred_probs, _Options(random_state, _resolve_counting(counting)), memo)
-
-
-def active_learning_scores(labels_multiannotator, pred_probs, pred_probs_unlabeled, *, random_state=0, memo=None,
-                           counting=None):
-    """ActiveLab scores for labelled and unlabelled examples, on one comparable scale.
-
-    Equal to cleanlab's ``multiannotator.get_active_learning_scores`` in each of its cases: every
-    labelled example has one label (no calibration, unit weights), some have several (CROWDLAB on
-    temperature-scaled probabilities, kept in ``memo`` when one is given), no pool, or no labelled
-    examples (only a pool). ``random_state``, ``memo`` and ``counting`` as for :func:`multiannotator_quality`.
-
-    Parameters
-    ----------
-    labels_multiannotator : ndarray, DataFrame or None, shape (N, M)
-        Class indices in ``0..K-1``, NaN where missing; every row has at least one label. None or
-        zero rows when nothing is labelled yet.
-    pred_probs : ndarray of float or None, shape (N, K)
-        Out-of-sample predicted probabilities of the labelled examples; None (or zero rows) when
-        nothing is labelled.
-    pred_probs_unlabeled : ndarray of float or None, shape (P, K)
-        Predicted probabilities of the unlabelled pool; None when there is no pool.
-
-    Returns
-    -------
-    scores_labeled : ndarray of float, shape (N,)
-        In [0, 1]; lower = more informative to label again. Empty when nothing is labelled.
-    scores_unlabeled : ndarray of float, shape (P,)
-        In [0, 1], comparable with ``scores_labeled``; lower = more informative to label. Empty when
-        there is no pool.
-
-    Raises
-    ------
-    ValueError
-        When both ``pred_probs`` and ``pred_probs_unlabeled`` are None, when labels and
-        ``pred_probs`` are not given together (cleanlab silently ignores labels without
-        ``pred_probs``; this raises instead), or on inputs cleanlab rejects.
-    """
-    from cleanlab.internal.multiannotator_utils import assert_valid_pred_probs
-
-    assert_valid_pred_probs(pred_probs=pred_probs, pred_probs_unlabeled=pred_probs_unlabeled)
-    labels = None if labels_multiannotator is None else _as_label_array(labels_multiannotator)
-    if labels is None or len(labels) == 0:
-        return _pool_only_scores(pred_probs, pred_probs_unlabeled)
-    if pred_probs is None:
-        raise ValueError(
-            f"pred_probs is None but labels_multiannotator has {len(labels)} rows: pass the labelled "
-            "examples' predicted probabilities, or labels_multiannotator=None to score only the pool."
-        )
-    pred_probs = _check_pred_probs(pred_probs, len(labels))
-    options = _Options(random_state, _resolve_counting(counting))
-    temperature, quality, model_weight, annotator_weight = _labelled_estimates(labels, pred_probs, options, memo)
-    num_classes = pred_probs.shape[1]
-    scores_labeled = _labelled_scores(labels, quality, model_weight, annotator_weight, num_classes)
-    if pred_probs_unlabeled is None:
-        return scores_labeled, np.array([])
-    scores_unlabeled = _unlabelled_scores(
-        pred_probs_unlabeled, temperature, model_weight, np.mean(annotator_weight), num_classes
-    )
-    return scores_labeled, scores_unlabeled
+    labels = as_label_array(labels_multiannotator)
+    pred_probs = check_pred_probs(pred_probs, len(labels))
+    return _crowdlab(labels, pred_probs, _Options(random_state, resolve_counting(counting)), memo)
 
 
 @dataclass(frozen=True)
@@ -268,7 +211,9 @@ class _Options:
     counting: str
 
 
-def _resolve_counting(counting) -> str:
+def resolve_counting(counting) -> str:
+    """``counting`` itself, or :func:`counting_mode`'s when None (``"cleanlab"`` outside one); ValueError when it
+    is not one of :data:`COUNTINGS`."""
     counting = _counting.get() if counting is None else counting
     _check_counting(counting)
     return counting
@@ -282,7 +227,8 @@ def _check_counting(counting) -> None:
 # --- input handling -------------------------------------------------------------------------------
 
 
-def _as_label_array(labels_multiannotator) -> np.ndarray:
+def as_label_array(labels_multiannotator) -> np.ndarray:
+    """``labels_multiannotator`` (ndarray or DataFrame, examples x annotators) as a 2-D array, as cleanlab reads it."""
     # Like cleanlab: a DataFrame becomes float (pd.NA -> NaN); an ndarray keeps its dtype, which
     # matters because cleanlab's empirical distribution differs for integer and float labels.
     if isinstance(labels_multiannotator, pd.DataFrame):
@@ -297,7 +243,8 @@ def _as_label_array(labels_multiannotator) -> np.ndarray:
     return labels
 
 
-def _check_pred_probs(pred_probs, num_examples: int) -> np.ndarray:
+def check_pred_probs(pred_probs, num_examples: int) -> np.ndarray:
+    """``pred_probs`` itself when it is a 2-D ndarray with ``num_examples`` rows; TypeError or ValueError otherwise."""
     if not isinstance(pred_probs, np.ndarray):
         raise TypeError(f"pred_probs must be a numpy array, got {type(pred_probs).__name__}.")
     if pred_probs.ndim != 2 or len(pred_probs) != num_examples:
@@ -462,64 +409,6 @@ def _read_only(array: np.ndarray) -> np.ndarray:
     array = np.array(array)
     array.flags.writeable = False
     return array
-
-
-# --- ActiveLab ------------------------------------------------------------------------------------
-
-
-def _labelled_estimates(labels: np.ndarray, pred_probs: np.ndarray, options: _Options, memo):
-    """(temperature, consensus quality (N,), model weight, annotator weights (M,)) as cleanlab has them."""
-    if ((~np.isnan(labels)).sum(axis=1) == 1).all():
-        return _single_label_estimates(labels, pred_probs)
-    result = _crowdlab(labels, pred_probs, options, memo)
-    return result.temperature, result.consensus_quality, result.model_weight, result.annotator_weight
-
-
-def _single_label_estimates(labels: np.ndarray, pred_probs: np.ndarray):
-    # cleanlab's branch for one label per example: no calibration, unit weights.
-    from cleanlab.internal.multiannotator_utils import assert_valid_inputs_multiannotator
-    from cleanlab.multiannotator import get_majority_vote_label
-    from cleanlab.rank import get_label_quality_scores
-
-    assert_valid_inputs_multiannotator(labels, pred_probs, allow_single_label=True)
-    consensus = get_majority_vote_label(labels, pred_probs=pred_probs, verbose=False)
-    quality = get_label_quality_scores(consensus, pred_probs)
-    return 1.0, quality, 1, np.full(labels.shape[1], 1)
-
-
-def _labelled_scores(labels, quality, model_weight, annotator_weight, num_classes) -> np.ndarray:
-    # cleanlab: np.average((quality[i], 1/K), weights=(sum of row i's annotator weights + model
-    # weight, mean annotator weight)) per row; the same sum and division, for all rows at once.
-    row_weight = np.where(np.isnan(labels), 0, annotator_weight).sum(axis=1) + model_weight
-    prior_weight = np.mean(annotator_weight)
-    quality = np.asarray(quality, dtype=float)
-    return (quality * row_weight + (1 / num_classes) * prior_weight) / (row_weight + prior_weight)
-
-
-def _unlabelled_scores(pred_probs_unlabeled, temperature, model_weight, prior_weight, num_classes):
-    from cleanlab.internal.multiannotator_utils import temp_scale_pred_probs
-
-    quality = np.max(temp_scale_pred_probs(pred_probs_unlabeled, temperature), axis=1)
-    return np.average(
-        np.stack([quality, np.full(len(quality), 1 / num_classes)]),
-        weights=[model_weight, prior_weight],
-        axis=0,
-    )
-
-
-def _pool_only_scores(pred_probs, pred_probs_unlabeled):
-    # No labelled examples: cleanlab's own branch is vectorised, so it is used as is. cleanlab
-    # rejects zero-row labels; here they mean "nothing labelled yet", like None.
-    from cleanlab.multiannotator import get_active_learning_scores
-
-    if pred_probs is not None and len(pred_probs):
-        raise ValueError(
-            f"pred_probs has {len(pred_probs)} rows but labels_multiannotator has none: pass the "
-            "labels of those examples, or pred_probs=None to score only the pool."
-        )
-    if pred_probs_unlabeled is None:
-        return np.array([]), np.array([])
-    return get_active_learning_scores(None, None, pred_probs_unlabeled)
 
 
 def __getattr__(name):

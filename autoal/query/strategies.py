@@ -45,11 +45,11 @@ def activelab(labels_multiannotator, pred_probs, pred_probs_unlabeled, *, random
     """cleanlab's ActiveLab scores for labelled and unlabelled examples, on one comparable scale.
 
     cleanlab's :func:`cleanlab.multiannotator.get_active_learning_scores`, computed by
-    :func:`autoal.multiannotator.crowdlab.active_learning_scores` (equal results, fast at scale; ``random_state``
+    :func:`autoal.multiannotator.activelab.active_learning_scores` (equal results, fast at scale; ``random_state``
     seeds cleanlab's random tie-breaks, ``memo`` a :class:`~autoal.multiannotator.crowdlab.CrowdlabMemo`). Returns
     ``(scores_labeled, scores_unlabeled)`` in [0, 1]; lower = more informative to annotate (again).
     """
-    from autoal.multiannotator.crowdlab import active_learning_scores
+    from autoal.multiannotator.activelab import active_learning_scores
 
     labels = np.asarray(labels_multiannotator, dtype=float)
     if labels.shape[0] == 0:
