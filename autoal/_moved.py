@@ -72,16 +72,26 @@ REMOVED = {
     ("autoal.annotation.annotators", "annotator_from_spec"): "autoal.annotation.specs.annotator_from_spec",
     ("autoal.multiannotator.crowdlab", "clear_memo"): "a CrowdlabMemo() passed as memo= (nothing is kept without one)",
     ("autoal.multiannotator.crowdlab", "COUNTING"): "counting= or the counting_mode(...) block",
-    ("autoal.multiannotator.crowdlab", "active_learning_scores"):
-        "autoal.multiannotator.activelab.active_learning_scores",
     ("autoal.learners", "resolve_learner"): "autoal.rounds.config.resolve_learner",
     ("autoal.query.strategies", "resolve_strategy"): "autoal.rounds.config.RunConfig.resolved",
 }
 
 
+#: (module, name) -> the module it moved to, for public names that moved to a sibling module: still given, with a
+#: FutureWarning naming the new place.
+MOVED_NAMES = {
+    ("autoal.multiannotator.crowdlab", "active_learning_scores"): "autoal.multiannotator.activelab",
+}
+
+
 def removed_name(module: str, name: str):
-    """A module's ``__getattr__``: ImportError naming what replaced a removed public name; AttributeError
-    otherwise. (An ImportError, so that ``from module import name`` shows the message.)"""
+    """A module's ``__getattr__``: a name that moved (:data:`MOVED_NAMES`) with a FutureWarning; ImportError
+    naming what replaced a removed public name; AttributeError otherwise. (An ImportError, so that
+    ``from module import name`` shows the message.)"""
+    if (module, name) in MOVED_NAMES:
+        new = MOVED_NAMES[module, name]
+        warnings.warn(f"{module}.{name} moved to {new}.{name}; import it from there", FutureWarning, stacklevel=3)
+        return getattr(importlib.import_module(new), name)
     if (module, name) in REMOVED:
         raise ImportError(f"{module}.{name} was removed when autoal was split into subpackages; use "
                           f"{REMOVED[module, name]}")

@@ -41,7 +41,8 @@ def parse_args(argv=None):
     p.add_argument("--keep-clutter", action="store_true", help="keep 257.clutter as a class (dropped by default)")
     p.add_argument("--time-limit", type=float, help="AutoGluon seconds per round's fit")
     p.add_argument("--max-epochs", type=int)
-    p.add_argument("--image-size", type=int)
+    p.add_argument("--image-size", type=int, help="image side in pixels (AutoGluon default 64; embeddings: 224 "
+                   "for photos at least that large, else 128)")
     p.add_argument("--checkpoint", help="local timm checkpoint folder or weights file")
     return p.parse_args(argv)
 
@@ -72,6 +73,15 @@ def prepare_manifest(args) -> Path:
     return manifest
 
 
+def learner_options(args, autogluon_options):
+    """The options ``--learner`` takes: all of them for AutoGluon, the image size for the embeddings learner."""
+    if args.learner == "autogluon":
+        return autogluon_options
+    if args.learner == "embeddings" and args.image_size:
+        return {"image_size": args.image_size}
+    return None
+
+
 def main(argv=None) -> int:
     import autoal
     from autoal.errors import AutoalError
@@ -89,7 +99,7 @@ def main(argv=None) -> int:
             options = {k: v for k, v in {"time_limit": args.time_limit, "max_epochs": args.max_epochs,
                                          "image_size": args.image_size, "checkpoint": args.checkpoint}.items() if v}
             result = autoal.run(df, test_df=test_df, strategy=args.strategy, learner=args.learner,
-                                learner_options=options if args.learner == "autogluon" else None,
+                                learner_options=learner_options(args, options),
                                 batch_size=args.batch_size, n_rounds=args.rounds,
                                 initial_per_class=args.init_per_class, holdout_fraction=args.test_fraction,
                                 random_state=args.seed, output_dir=args.out)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import autoal
-from autoal._moved import MOVED, REMOVED
+from autoal._moved import MOVED, MOVED_NAMES, REMOVED
 
 PACKAGE = Path(autoal.__file__).parent
 
@@ -116,3 +116,11 @@ def test_removed_names_say_what_replaced_them(module, name):
         exec(f"from {module} import {name}")
     with pytest.raises(AttributeError, match="has no attribute 'no_such_name'"):
         getattr(importlib.import_module(module), "no_such_name")
+
+
+@pytest.mark.parametrize("module, name", sorted(MOVED_NAMES))
+def test_names_that_moved_to_a_sibling_module_still_import_with_a_warning(module, name):
+    new = importlib.import_module(MOVED_NAMES[module, name])
+    with pytest.warns(FutureWarning, match=f"{module}.{name} moved to {MOVED_NAMES[module, name]}.{name}"):
+        exec(f"from {module} import {name} as old", namespace := {})
+    assert namespace["old"] is getattr(new, name)

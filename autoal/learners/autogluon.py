@@ -380,9 +380,12 @@ class AutoGluonLearner(Learner):
         fine-tunings per round."""
         from autoal.learners.embeddings import EmbeddingLearner
         from autoal.learners.tabular import TabularLearner
+        from autoal.vision.image_size import SMALL_IMAGE_SIDE
 
         if getattr(self, "_fold_learner", None) is None:
-            twin = EmbeddingLearner(checkpoint=self.resolve_checkpoint()) if self.image_col is not None \
+            # 128 px, as the k-means features (autoal.query.feature_source): one cache, and the size of older runs
+            twin = EmbeddingLearner(checkpoint=self.resolve_checkpoint(), image_size=SMALL_IMAGE_SIDE) \
+                if self.image_col is not None \
                 else TabularLearner(refit_full=False)  # no image: TabularPredictor on the same columns
             self._fold_learner = twin.configure(
                 classes=self.classes, label=self.label, image_col=self.image_col, output_dir=self.output_dir,

@@ -62,7 +62,7 @@ class EmbeddingLearner(Learner):
         when the images are photos at least that large on their shorter side, else 128 px
         (:func:`autoal.vision.image_size.embedding_image_size`), decided from the first images this
         learner embeds (a run decides from its whole pool and stores the choice:
-        :meth:`resolve_options`).
+        :meth:`resolve_options`). The parameter keeps the value given; the decision is kept beside it.
     batch_size : int
         Images per forward pass.
     C : float
@@ -89,6 +89,7 @@ class EmbeddingLearner(Learner):
         self._embedders = None
         self._caches = None
         self._shared_cache_root = None
+        self._chosen_size = None  # image_size="auto" decided from the images (resolve_options)
 
     def _check_head(self) -> None:
         if self.head not in HEADS:
@@ -101,20 +102,25 @@ class EmbeddingLearner(Learner):
 
     def _check_image_size(self) -> None:
         size = self.image_size
-        if size != "auto" and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
+        if size != "auto" and (isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1):
             raise InputError(f"image_size must be a positive number of pixels or 'auto', got {size!r}")
 
     def resolve_options(self, df: pd.DataFrame) -> dict:
-        """``{"image_size": N}`` decided from ``df``'s images when ``image_size`` is ``"auto"`` (``{}`` otherwise);
-        the learner keeps the choice. A run calls this with its pool and stores the answer in its settings,
-        so that a resumed run embeds at the same size."""
+        """``{"image_size": N}`` when ``image_size`` is ``"auto"`` (``{}`` otherwise): decided from ``df``'s images
+        the first time, then kept for this learner and its clones. A run calls this with its pool and stores the
+        answer in its settings, so that a resumed run embeds at the same size."""
         if self.image_size != "auto":
             return {}
-        from autoal.vision.image_size import embedding_image_size
+        if self._chosen_size is None:
+            from autoal.vision.image_size import embedding_image_size
 
-        self._check_image_size()
-        self.image_size = embedding_image_size(df[self.image_col])
-        return {"image_size": self.image_size}
+            self._chosen_size = embedding_image_size(df[self.image_col])
+        return {"image_size": self._chosen_size}
+
+    @property
+    def side(self):
+        """The side images are resized to: ``image_size``, or what ``"auto"`` decided (None before that)."""
+        return self._chosen_size if self.image_size == "auto" else int(self.image_size)
 
     def check_features(self, features, *, image_col):
         """Numeric and categorical columns; text columns are left out with a warning. Needs an image column."""
@@ -184,15 +190,16 @@ class EmbeddingLearner(Learner):
 
     @property
     def embedders(self) -> list:
-        """One :class:`~autoal.vision.embedder.Embedder` per backbone (built on first use)."""
+        """One :class:`~autoal.vision.embedder.Embedder` per backbone (built on first use; RuntimeError while an
+        ``"auto"`` image size is not decided yet)."""
         if self._embedders is None:
             from autoal.vision.embedder import Embedder
 
             folders = self._checkpoint_dirs()
-            if self.image_size == "auto":
-                raise RuntimeError("image_size 'auto' is decided from the images: call resolve_options(df) or embed "
-                                   "some images first")
-            self._embedders = [Embedder(folder, image_size=self.image_size, batch_size=self.batch_size)
+            if self.side is None:
+                raise RuntimeError("image_size 'auto' is decided from the images, and none was seen yet: embed some "
+                                   "(fit, features), call resolve_options(df), or pass image_size=128 or 224")
+            self._embedders = [Embedder(folder, image_size=self.side, batch_size=self.batch_size)
                                for folder in folders]
         return self._embedders
 
@@ -241,7 +248,8 @@ class EmbeddingLearner(Learner):
         """
         from autoal.vision.embedder import embed_paths
 
-        self.resolve_options(df)
+        if len(df):
+            self.resolve_options(df)
         paths = df[self.image_col].tolist()
         blocks = []
         for index, (embedder, cache) in enumerate(zip(self.embedders, self.caches)):
@@ -351,6 +359,7 @@ class EmbeddingLearner(Learner):
         twin = super().clone(subdir=subdir)
         twin._shared_cache_root = self.cache_root()
         twin._embedders, twin._caches = self._embedders, self._caches
+        twin._chosen_size = self._chosen_size
         return twin
 
     def worker_copy(self) -> "EmbeddingLearner":

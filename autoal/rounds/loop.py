@@ -282,6 +282,7 @@ def resume_session(run_dir, *, annotators=None, learner=None, strategy=None, n_r
     annotator_list = _rebuild_annotators(state.settings, annotators)
     model = make_learner(resolve_learner(config.learner, config.image_col), **config.learner_options)
     _configure(model, config, state.data.classes, state.folder, state.settings.get("features"))
+    model.resolve_options(state.data.frame)  # a learner given again decides from the same pool (stored: no-op)
     if not config.is_resolved:  # "auto" options: resolved again with today's facts (e.g. annotators who joined)
         config = config.resolved(n_annotators=len(annotator_list), embeddings=embeddings_available(model),
                                  simulation=state.data.simulation, n_given=len(state.data.initial_ids))

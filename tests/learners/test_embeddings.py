@@ -302,6 +302,9 @@ def test_the_image_size_follows_the_typical_shorter_side(tmp_path):
     assert embedding_image_size(small) == 128
     just_under = write_sized(tmp_path / "under", [(300, 223)] * 3)
     assert embedding_image_size(just_under) == 128
+    # a list sorted by source: the sample spans all of it, not only its head
+    sorted_by_source = write_sized(tmp_path / "sorted", [(28, 28)] * 60 + [(300, 260)] * 90)
+    assert typical_short_side(sorted_by_source) == 260, "64 of 150, spread over the whole list"
     (tmp_path / "bad.png").write_bytes(b"not an image")
     with pytest.raises(InputError, match=r"could not read image .*bad\.png"):
         typical_short_side([tmp_path / "bad.png"])
@@ -313,13 +316,23 @@ def test_the_learner_decides_its_image_size_from_the_first_images_it_embeds(tmp_
     small = write_images(tmp_path / "small", 3)
     learner = EmbeddingLearner(checkpoint=checkpoint, cache_dir=tmp_path / "cache").configure(classes=CLASSES)
     assert learner.image_size == "auto"
+    with pytest.raises(RuntimeError, match="none was seen yet.*pass image_size=128 or 224"):
+        learner.embedder
     learner.fit(small)
-    assert learner.image_size == 128 and learner.embedder.image_size == 128
-    assert learner.resolve_options(small) == {}, "decided once and kept"
+    assert learner.embedder.image_size == 128 and learner.side == 128
+    assert learner.image_size == "auto", "the parameter keeps the value given (scikit-learn's rule)"
     photos = pd.DataFrame({"label": "red", "image_path": [str(p) for p in write_sized(tmp_path / "p", [(260, 240)] * 3)]})
+    assert learner.resolve_options(photos) == {"image_size": 128}, "decided once and kept"
+    assert learner.clone().side == 128, "clones embed alike"
     other = EmbeddingLearner(checkpoint=checkpoint, cache_dir=tmp_path / "cache").configure(classes=CLASSES)
     assert other.resolve_options(photos) == {"image_size": 224}
     assert other.embedder.backbone_id.endswith("-224px")
+    assert other.get_params()["image_size"] == "auto"
+
+
+def test_a_numpy_integer_image_size_is_taken(checkpoint):
+    learner = EmbeddingLearner(checkpoint=checkpoint, image_size=np.int64(96)).configure(classes=CLASSES)
+    assert learner.embedder.image_size == 96
 
 
 @pytest.mark.parametrize("size", [0, -5, "big", 12.5, True])
@@ -344,7 +357,9 @@ def test_a_run_stores_the_image_size_it_chose_and_a_resumed_run_keeps_it(tmp_pat
                initial_per_class=2, output_dir=run_dir, verbose=False)
     assert open_run(run_dir).settings["learner_options"] == {"image_size": 224}
     assert sorted(p.name.rsplit("-", 1)[-1] for p in (run_dir / "embeddings").iterdir()) == ["224px", "224px"]
-    assert resume_session(run_dir).learner.image_size == 224
+    assert resume_session(run_dir).learner.side == 224
+    given_again = EmbeddingLearner()  # a Learner instance passed to resume: decides from the same pool
+    assert resume_session(run_dir, learner=given_again).learner.side == 224
 
 
 def test_runs_stored_before_the_image_size_rule_keep_128_px():
