@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import statistics
 
+import numpy as np
+
 from autoal.errors import InputError
 
 __all__ = ["SMALL_IMAGE_SIDE", "LARGE_IMAGE_SIDE", "SAMPLE_SIZE", "typical_short_side", "embedding_image_size"]
@@ -30,8 +32,6 @@ def typical_short_side(paths, *, sample=SAMPLE_SIZE) -> int:
     naming it.
     """
     from PIL import Image
-
-    import numpy as np
 
     paths = list(paths)
     if not paths:
