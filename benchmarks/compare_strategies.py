@@ -39,6 +39,7 @@ import autoal
 from autoal.results.curves import plot_curves, summarize_runs
 from autoal.data.datasets import DATASETS, TABULAR_DATASETS, build_dataset, load_tabular
 from autoal.results.reporting import package_versions
+from autoal.rounds.config import resolve_learner
 
 
 def parse_args(argv=None):
@@ -53,7 +54,7 @@ def parse_args(argv=None):
     p.add_argument("--strategies", default="activelab,random,least_confidence,margin,entropy")
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--learner", default="auto", choices=["auto"] + sorted(autoal.LEARNERS),
-                   help="default auto: autogluon for images, tabular for a table")
+                   help="default auto: what autoal.run picks (embeddings for images, tabular for a table)")
     p.add_argument("--rounds", type=int, default=10)
     p.add_argument("--batch-size", type=int, default=150)
     p.add_argument("--init-per-class", type=int, default=8)
@@ -125,7 +126,7 @@ def parse_config(name):
 
 
 def learner_options(args):
-    learner = args.learner if args.learner != "auto" else ("tabular" if is_table(args) else "autogluon")
+    learner = resolve_learner(args.learner, None if is_table(args) else "image_path")
     if learner == "embeddings":  # one cache for all runs: each image is embedded once
         options = {"cache_dir": str(args.out / "embedding_cache"), "image_size": args.image_size}
         return {k: v for k, v in options.items() if v}

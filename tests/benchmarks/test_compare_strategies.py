@@ -107,3 +107,17 @@ def test_one_autogluon_round(manifest, tmp_path):
     results = pd.read_csv(out / "results.csv")
     assert results.groupby("strategy")["n_labeled"].apply(list).to_dict() == {"activelab": [9, 15], "random": [9, 15]}
     assert (results["fit_seconds"] > 0).all()
+
+
+def test_learner_auto_gets_the_options_of_the_learner_autoal_picks(tmp_path):
+    """``--learner auto`` on images is the embeddings learner (autoal.run's rule), so it gets that learner's shared
+    embedding cache, not AutoGluon's epochs, which the embeddings learner would refuse."""
+    script = load_script()
+    args = script.parse_args(["--dataset", "digits", "--out", str(tmp_path)])
+    assert args.learner == "auto"
+    assert script.learner_options(args) == {"cache_dir": str(tmp_path / "embedding_cache")}
+    table = script.parse_args(["--dataset", "satellite", "--out", str(tmp_path)])
+    assert script.learner_options(table) == {}
+    fine_tune = script.parse_args(["--dataset", "digits", "--learner", "autogluon", "--max-epochs", "3",
+                                   "--out", str(tmp_path)])
+    assert script.learner_options(fine_tune) == {"max_epochs": 3}
