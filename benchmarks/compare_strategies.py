@@ -42,6 +42,17 @@ from autoal.results.reporting import package_versions
 from autoal.rounds.config import resolve_learner
 
 
+def json_object(text) -> dict:
+    """``--learner-options``: a JSON object, or argparse's error naming what is wrong with it."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"not JSON ({exc}); write e.g. '{{\"lr\": 0.004}}'") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"a JSON object of option names and values, not {text!r}")
+    return value
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     source = p.add_mutually_exclusive_group(required=True)
@@ -65,6 +76,8 @@ def parse_args(argv=None):
                    "embeddings learner's (default: its own rule)")
     p.add_argument("--checkpoint", help="AutoGluon backbone: a checkpoint folder or random-init (default: the "
                    "pretrained MobileNetV2 when installed)")
+    p.add_argument("--learner-options", type=json_object, default={}, metavar="JSON",
+                   help='more learner options, as JSON, e.g. \'{"peft": "norm_fit", "lr": 0.004}\' (over the flags above)')
     p.add_argument("--candidates-factor", type=float, default=10, help="shortlist size of kmeans batches, in batches")
     p.add_argument("--pool-subsample", type=int, help="score only this many unlabelled examples per round")
     p.add_argument("--stop-report", action="store_true", help="record the stable-predictions rule's kappa per round")
@@ -129,11 +142,11 @@ def learner_options(args):
     learner = resolve_learner(args.learner, None if is_table(args) else "image_path")
     if learner == "embeddings":  # one cache for all runs: each image is embedded once
         options = {"cache_dir": str(args.out / "embedding_cache"), "image_size": args.image_size}
-        return {k: v for k, v in options.items() if v}
-    if learner != "autogluon":
-        return {}
-    options = {"max_epochs": args.max_epochs, "image_size": args.image_size, "checkpoint": args.checkpoint}
-    return {k: v for k, v in options.items() if v}
+    elif learner == "autogluon":
+        options = {"max_epochs": args.max_epochs, "image_size": args.image_size, "checkpoint": args.checkpoint}
+    else:
+        options = {}
+    return {**{k: v for k, v in options.items() if v}, **args.learner_options}
 
 
 def main(argv=None):

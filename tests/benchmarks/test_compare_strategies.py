@@ -121,3 +121,14 @@ def test_learner_auto_gets_the_options_of_the_learner_autoal_picks(tmp_path):
     fine_tune = script.parse_args(["--dataset", "digits", "--learner", "autogluon", "--max-epochs", "3",
                                    "--out", str(tmp_path)])
     assert script.learner_options(fine_tune) == {"max_epochs": 3}
+
+
+def test_learner_options_as_json_go_over_the_flags(tmp_path, capsys):
+    script = load_script()
+    args = script.parse_args(["--dataset", "digits", "--learner", "autogluon", "--max-epochs", "3", "--out", str(tmp_path),
+                              "--learner-options", '{"peft": "norm_fit", "max_epochs": 5}'])
+    assert script.learner_options(args) == {"max_epochs": 5, "peft": "norm_fit"}
+    for bad, says in (("{peft: 1}", "not JSON"), ('["peft"]', "a JSON object")):
+        with pytest.raises(SystemExit):
+            script.parse_args(["--dataset", "digits", "--out", str(tmp_path), "--learner-options", bad])
+        assert says in capsys.readouterr().err
