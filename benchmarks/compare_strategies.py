@@ -38,7 +38,7 @@ import pandas as pd
 import autoal
 from autoal.results.curves import plot_curves, summarize_runs
 from autoal.data.datasets import DATASETS, TABULAR_DATASETS, build_dataset, load_tabular
-from autoal.results.reporting import package_versions
+from autoal.results.reporting import command_line, package_versions
 from autoal.rounds.config import resolve_learner
 
 
@@ -193,8 +193,7 @@ def summarize(results, args):
     per_round.to_csv(args.out / "summary.csv", index=False)
     per_strategy.to_csv(args.out / "strategies.csv", index=False)
     plot_curves(per_round, args.out / "learning_curves.png")
-    command = "python benchmarks/compare_strategies.py " + " ".join(
-        f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if v not in (None, False) and k != "verbose")
+    command = command_line("benchmarks/compare_strategies.py", args, leave_out=("verbose",))
     summary = {"date": time.strftime("%Y-%m-%d"), "command": command, "versions": package_versions(),
                "strategies": json.loads(per_strategy.to_json(orient="records"))}
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2))

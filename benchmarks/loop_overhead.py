@@ -215,7 +215,7 @@ def main(argv=None):
 
 
 def summarize(rounds: pd.DataFrame, cold, args) -> None:
-    from autoal.results.reporting import package_versions
+    from autoal.results.reporting import command_line, package_versions
 
     query = rounds[rounds["round"] > 0]
     per_size = query.groupby("n").agg(
@@ -236,8 +236,7 @@ def summarize(rounds: pd.DataFrame, cold, args) -> None:
                      f"examples {cold['cold_start_seconds']:.1f} s (+ {cold['features_seconds']:.1f} s of the fake "
                      f"learner's embeddings), peak RSS {cold['peak_rss_gb']:.2f} GB")
     (args.out / "summary.md").write_text("\n".join(lines) + "\n")
-    command = "python benchmarks/loop_overhead.py " + " ".join(
-        f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if v not in (None, False) and k not in ("one",))
+    command = command_line("benchmarks/loop_overhead.py", args, leave_out=("one",))
     (args.out / "summary.json").write_text(json.dumps(
         {"date": time.strftime("%Y-%m-%d"), "command": command, "versions": package_versions(),
          "per_size": json.loads(per_size.to_json(orient="records")), "cold_start": cold}, indent=2))

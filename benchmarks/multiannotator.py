@@ -42,7 +42,7 @@ import pandas as pd
 import autoal
 from autoal.results.curves import plot_curves, summarize_runs
 from autoal.data.datasets import DATASETS, TABULAR_DATASETS, build_dataset
-from autoal.results.reporting import package_versions
+from autoal.results.reporting import command_line, package_versions
 
 sys.path.insert(0, str(Path(__file__).parent))
 from compare_strategies import is_table, subsample  # noqa: E402
@@ -204,8 +204,7 @@ def summarize(results: pd.DataFrame, args):
     per_round.to_csv(args.out / "summary.csv", index=False)
     per_config.to_csv(args.out / "configs.csv", index=False)
     plot_curves(per_round, args.out / "accuracy_vs_annotations.png", group="config", xlabel="annotations")
-    command = "python benchmarks/multiannotator.py " + " ".join(
-        f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if v not in (None, False) and k != "summarize_only")
+    command = command_line("benchmarks/multiannotator.py", args, leave_out=("summarize_only",))
     summary = {"date": time.strftime("%Y-%m-%d"), "command": command, "versions": package_versions(),
                "configs": json.loads(per_config.to_json(orient="records"))}
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2))

@@ -36,7 +36,7 @@ import autoal
 from autoal.annotation.annotators import Annotator
 from autoal.errors import PoolExhausted
 from autoal.data.datasets import DATASETS, build_dataset
-from autoal.results.reporting import package_versions
+from autoal.results.reporting import command_line, package_versions
 
 sys.path.insert(0, str(Path(__file__).parent))
 from compare_strategies import subsample  # noqa: E402
@@ -189,8 +189,7 @@ def summarize(rounds: pd.DataFrame, args) -> None:
                                                    accuracy_std=("wrong_left", "std")).reset_index()
     plot_curves(curve, args.out / "wrong_labels.png", group="order", xlabel="extra annotations",
                 ylabel="wrong consensus labels left")
-    command = "python benchmarks/relabel_only.py " + " ".join(
-        f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if v not in (None, False))
+    command = command_line("benchmarks/relabel_only.py", args)
     (args.out / "summary.json").write_text(json.dumps(
         {"date": time.strftime("%Y-%m-%d"), "command": command, "versions": package_versions(),
          "orders": json.loads(table.reset_index().to_json(orient="records"))}, indent=2))

@@ -26,7 +26,7 @@ import pandas as pd
 
 import autoal
 from autoal.data.datasets import build_digits
-from autoal.results.reporting import package_versions
+from autoal.results.reporting import command_line, package_versions
 
 SPLIT = ["fit_seconds", "predict_seconds", "score_seconds", "select_seconds", "eval_seconds"]
 
@@ -152,8 +152,7 @@ def summarize(rounds, args):
     per_round = rounds.groupby("implementation")[SPLIT + ["round_seconds"]].mean().round(3)
     return {
         "date": time.strftime("%Y-%m-%d"),
-        "command": "python benchmarks/round_timing.py " + " ".join(
-            f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if k not in ("out", "import_seconds")),
+        "command": command_line("benchmarks/round_timing.py", args, leave_out=("out", "import_seconds")),
         "autogluon_import_seconds_once_per_process": args.import_seconds,
         "versions": package_versions(),
         "totals_seconds": totals.round(1).to_dict(),

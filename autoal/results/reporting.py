@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import platform
+import shlex
 import time
 from importlib import metadata
 from pathlib import Path
@@ -19,7 +20,7 @@ import pandas as pd
 
 from autoal.common.files import write_csv_atomic, write_json_atomic
 
-__all__ = ["RunReporter", "package_versions", "plot_learning_curve", "label_counts", "consensus_table",
+__all__ = ["RunReporter", "package_versions", "command_line", "plot_learning_curve", "label_counts", "consensus_table",
            "annotator_table", "HISTORY_COLUMNS"]
 
 _PACKAGES = ("autoal", "autogluon.multimodal", "cleanlab", "torch", "timm", "scikit-learn", "pandas", "numpy")
@@ -28,6 +29,20 @@ _PACKAGES = ("autoal", "autogluon.multimodal", "cleanlab", "torch", "timm", "sci
 HISTORY_COLUMNS = ["round", "n_labeled", "n_annotations", "n_new_labels", "n_relabels", "n_multi_labeled", "n_pool",
                    "accuracy", "consensus_accuracy", "fit_seconds", "predict_seconds", "score_seconds",
                    "select_seconds", "annotate_seconds", "eval_seconds", "round_seconds"]
+
+
+def command_line(script: str, args, *, leave_out=()) -> str:
+    """The shell command that repeats a benchmark: ``python SCRIPT`` and its parsed ``args`` (an argparse
+    namespace) as options, shell-quoted; a true flag bare, dictionaries as JSON; None, False, empty
+    dictionaries and the names in ``leave_out`` left out (for a benchmark's ``summary.json``)."""
+    words = ["python", script]
+    for name, value in vars(args).items():
+        if value is None or value is False or value == {} or name in leave_out:
+            continue
+        words.append(f"--{name.replace('_', '-')}")
+        if value is not True:
+            words.append(json.dumps(value) if isinstance(value, dict) else str(value))
+    return shlex.join(words)
 
 
 def package_versions() -> dict:

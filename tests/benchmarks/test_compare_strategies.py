@@ -2,11 +2,13 @@
 
 import importlib.util
 import json
+import shlex
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from autoal.results.reporting import command_line
 from conftest import write_images
 from PIL import Image
 
@@ -132,3 +134,14 @@ def test_learner_options_as_json_go_over_the_flags(tmp_path, capsys):
         with pytest.raises(SystemExit):
             script.parse_args(["--dataset", "digits", "--out", str(tmp_path), "--learner-options", bad])
         assert says in capsys.readouterr().err
+
+
+def test_the_recorded_command_parses_back_to_the_same_arguments(tmp_path):
+    script = load_script()
+    argv = ["--dataset", "digits", "--out", str(tmp_path / "a b"), "--stop-report", "--learner-options",
+            '{"peft": "norm_fit"}']
+    args = script.parse_args(argv)
+    words = shlex.split(command_line("benchmarks/compare_strategies.py", args, leave_out=("verbose",)))
+    assert words[:2] == ["python", "benchmarks/compare_strategies.py"]
+    assert "--verbose" not in words and "True" not in words
+    assert vars(script.parse_args(words[2:])) == vars(args)
