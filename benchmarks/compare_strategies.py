@@ -39,6 +39,8 @@ import autoal
 from autoal.results.curves import plot_curves, summarize_runs
 from autoal.data.datasets import DATASETS, TABULAR_DATASETS, build_dataset, load_tabular
 from autoal.results.reporting import command_line, package_versions
+from autoal.errors import InputError
+from autoal.learners import make_learner
 from autoal.rounds.config import resolve_learner
 
 
@@ -47,7 +49,7 @@ def json_object(text) -> dict:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise argparse.ArgumentTypeError(f"not JSON ({exc}); write e.g. '{{\"lr\": 0.004}}'") from None
+        raise argparse.ArgumentTypeError(f"not JSON ({exc}); write e.g. '{{\"C\": 0.5}}'") from None
     if not isinstance(value, dict):
         raise argparse.ArgumentTypeError(f"a JSON object of option names and values, not {text!r}")
     return value
@@ -77,7 +79,8 @@ def parse_args(argv=None):
     p.add_argument("--checkpoint", help="AutoGluon backbone: a checkpoint folder or random-init (default: the "
                    "pretrained MobileNetV2 when installed)")
     p.add_argument("--learner-options", type=json_object, default={}, metavar="JSON",
-                   help='more learner options, as JSON, e.g. \'{"peft": "norm_fit", "lr": 0.004}\' (over the flags above)')
+                   help='more options of the learner, as JSON, over the flags above: e.g. \'{"C": 0.5}\' for the '
+                   'embeddings learner, \'{"peft": "norm_fit"}\' with --learner autogluon')
     p.add_argument("--candidates-factor", type=float, default=10, help="shortlist size of kmeans batches, in batches")
     p.add_argument("--pool-subsample", type=int, help="score only this many unlabelled examples per round")
     p.add_argument("--stop-report", action="store_true", help="record the stable-predictions rule's kappa per round")
@@ -138,15 +141,30 @@ def parse_config(name):
     return options
 
 
-def learner_options(args):
-    learner = resolve_learner(args.learner, None if is_table(args) else "image_path")
+def chosen_learner(args) -> str:
+    """The learner ``autoal.run`` uses for ``--learner`` (``auto``: embeddings for images, tabular for a table)."""
+    return resolve_learner(args.learner, None if is_table(args) else "image_path")
+
+
+def learner_options(args) -> dict:
+    """The chosen learner's options from the flags, ``--learner-options`` over them; exits naming the fix when a
+    flag or option belongs to another learner (before any data is read)."""
+    learner = chosen_learner(args)
     if learner == "embeddings":  # one cache for all runs: each image is embedded once
         options = {"cache_dir": str(args.out / "embedding_cache"), "image_size": args.image_size}
     elif learner == "autogluon":
         options = {"max_epochs": args.max_epochs, "image_size": args.image_size, "checkpoint": args.checkpoint}
     else:
         options = {}
-    return {**{k: v for k, v in options.items() if v}, **args.learner_options}
+    if learner != "autogluon" and (args.max_epochs or args.checkpoint):
+        sys.exit(f"--max-epochs and --checkpoint set the AutoGluon learner, but this comparison uses {learner!r}: "
+                 "add --learner autogluon, or leave them out")
+    options = {**{k: v for k, v in options.items() if v}, **args.learner_options}
+    try:
+        make_learner(learner, **options)  # only stores the options: an unknown name fails here, not in the first run
+    except InputError as exc:
+        sys.exit(f"--learner-options: {exc}")
+    return options
 
 
 def main(argv=None):
@@ -154,8 +172,10 @@ def main(argv=None):
     args.out.mkdir(parents=True, exist_ok=True)
     strategies = [s.strip() for s in args.strategies.split(",") if s.strip()]
     configs = {name: parse_config(name) for name in strategies}
+    options = learner_options(args)
     pool, test = load_data(args)
-    print(f"pool {len(pool)}, holdout {len(test)}, {pool['label'].nunique()} classes; learner {args.learner}", flush=True)
+    print(f"pool {len(pool)}, holdout {len(test)}, {pool['label'].nunique()} classes; learner {chosen_learner(args)}",
+          flush=True)
     results_path = args.out / "results.csv"
     done = pd.read_csv(results_path) if results_path.exists() else pd.DataFrame(columns=["strategy", "seed"])
     finished = set(zip(done["strategy"], done["seed"]))
@@ -170,7 +190,7 @@ def main(argv=None):
                 folder = work / f"{strategy.replace('/', '_')}-{seed}"
                 result = autoal.run(pool, test_df=test, **configs[strategy], learner=args.learner,
                                     image_col=None if is_table(args) else "image_path",
-                                    learner_options=learner_options(args), batch_size=args.batch_size,
+                                    learner_options=options, batch_size=args.batch_size,
                                     candidates_factor=args.candidates_factor, pool_subsample=args.pool_subsample,
                                     stop={"report_only": True} if args.stop_report else None,
                                     n_rounds=args.rounds, initial_per_class=args.init_per_class, random_state=seed,

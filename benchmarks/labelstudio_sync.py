@@ -22,6 +22,7 @@ import ast
 import json
 import os
 import platform
+import shlex
 import signal
 import socket
 import sqlite3
@@ -197,7 +198,7 @@ def main(argv=None) -> int:
                  for (record,) in db.execute("SELECT record FROM rounds ORDER BY round")]
     seconds = [f["last_answer_to_next_batch_seconds"] for f in figures]
     summary = {"date": time.strftime("%Y-%m-%d %H:%M"),
-               "command": "python " + " ".join([Path(sys.argv[0]).name] + (argv or sys.argv[1:])),
+               "command": shlex.join(["python", "benchmarks/labelstudio_sync.py"] + list(argv or sys.argv[1:])),
                "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "load_average": os.getloadavg()},
                "versions": package_versions(), "settings": vars(args) | {"out": str(args.out)},
                "first_batch_seconds": first_batch, "rounds": figures, "run_timings": steps,

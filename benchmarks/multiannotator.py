@@ -45,7 +45,7 @@ from autoal.data.datasets import DATASETS, TABULAR_DATASETS, build_dataset
 from autoal.results.reporting import command_line, package_versions
 
 sys.path.insert(0, str(Path(__file__).parent))
-from compare_strategies import is_table, subsample  # noqa: E402
+from compare_strategies import chosen_learner, is_table, json_object, learner_options, subsample  # noqa: E402
 from compare_strategies import load_data as load_table  # noqa: E402
 
 BASES = {
@@ -94,16 +94,20 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     source = p.add_mutually_exclusive_group()
     source.add_argument("--manifest", type=Path, help="fully labelled manifest (default: --dataset)")
-    source.add_argument("--dataset", choices=sorted(DATASETS) + sorted(TABULAR_DATASETS), default="digits",
-                        help="a built-in offline dataset (satellite, letter: tables without images)")
+    source.add_argument("--dataset", choices=sorted(DATASETS) + sorted(TABULAR_DATASETS),
+                        help="a built-in offline dataset (default digits; satellite, letter: tables without images)")
     p.add_argument("--no-images", action="store_true", help="--manifest is a table: label and feature columns")
     p.add_argument("--pool-size", type=int, help="seeded stratified subsample of the pool")
     p.add_argument("--test-size", type=int, help="seeded stratified subsample of the holdout")
     p.add_argument("--configs", default="random,activelab/no-relabel,activelab,auto/no-relabel,auto")
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--learner", default="auto", choices=["auto"] + sorted(autoal.LEARNERS),
-                   help="default auto: autogluon for images, tabular for a table")
-    p.add_argument("--max-epochs", type=int, default=20, help="AutoGluon epochs per fit")
+                   help="default auto: what autoal.run picks (embeddings for images, tabular for a table)")
+    p.add_argument("--max-epochs", type=int, help="AutoGluon epochs per fit (default 20)")
+    p.add_argument("--image-size", type=int, help="image side in pixels: AutoGluon's (default 64) or the "
+                   "embeddings learner's (default: its own rule)")
+    p.add_argument("--learner-options", type=json_object, default={}, metavar="JSON",
+                   help="more options of the learner, as JSON, over the flags above")
     p.add_argument("--checkpoint", help="AutoGluon backbone: a checkpoint folder or random-init (default: the "
                    "pretrained MobileNetV2 when installed)")
     p.add_argument("--annotators", type=int, default=5)
@@ -120,7 +124,7 @@ def load_data(args):
     """(pool, holdout): the manifest's or dataset's split=train/test rows, else a seeded 20% holdout."""
     if is_table(args):
         return load_table(args)
-    manifest = args.manifest or build_dataset(args.dataset)
+    manifest = args.manifest or build_dataset(args.dataset or "digits")
     frame = autoal.load_manifest(manifest)
     if "split" in pd.read_csv(manifest, nrows=1).columns:
         pool, test = autoal.load_manifest(manifest, split="train"), autoal.load_manifest(manifest, split="test")
@@ -128,15 +132,6 @@ def load_data(args):
         test = subsample(frame, round(0.2 * len(frame)), seed=0)
         pool = frame.drop(index=test.index)
     return subsample(pool, args.pool_size), subsample(test, args.test_size)
-
-
-def learner_options(args):
-    learner = args.learner if args.learner != "auto" else ("tabular" if is_table(args) else "autogluon")
-    if learner == "embeddings":  # one cache for all runs: each image is embedded once
-        return {"cache_dir": str(args.out / "embedding_cache")}
-    if learner == "autogluon":
-        return {k: v for k, v in {"max_epochs": args.max_epochs, "checkpoint": args.checkpoint}.items() if v}
-    return {}
 
 
 def run_one(name, seed, pool, test, args, work) -> tuple:
@@ -168,8 +163,10 @@ def main(argv=None):
     configs = [c.strip() for c in args.configs.split(",") if c.strip()]
     for name in configs:
         parse_config(name)  # fail before any run
+    learner_options(args)  # a flag or option the learner does not take fails here, before any data is read
     pool, test = load_data(args)
-    print(f"pool {len(pool)}, holdout {len(test)}, {pool['label'].nunique()} classes; learner {args.learner}", flush=True)
+    print(f"pool {len(pool)}, holdout {len(test)}, {pool['label'].nunique()} classes; learner {chosen_learner(args)}",
+          flush=True)
     done = pd.read_csv(results_path) if results_path.exists() else pd.DataFrame(columns=["config", "seed"])
     finished = set(zip(done["config"], done["seed"]))
     work = Path(tempfile.mkdtemp(prefix="autoal-multi-"))

@@ -152,7 +152,7 @@ def summarize(rounds, args):
     per_round = rounds.groupby("implementation")[SPLIT + ["round_seconds"]].mean().round(3)
     return {
         "date": time.strftime("%Y-%m-%d"),
-        "command": command_line("benchmarks/round_timing.py", args, leave_out=("out", "import_seconds")),
+        "command": command_line("benchmarks/round_timing.py", args, leave_out=("import_seconds",)),
         "autogluon_import_seconds_once_per_process": args.import_seconds,
         "versions": package_versions(),
         "totals_seconds": totals.round(1).to_dict(),

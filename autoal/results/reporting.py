@@ -37,7 +37,7 @@ def command_line(script: str, args, *, leave_out=()) -> str:
     dictionaries and the names in ``leave_out`` left out (for a benchmark's ``summary.json``)."""
     words = ["python", script]
     for name, value in vars(args).items():
-        if value is None or value is False or value == {} or name in leave_out:
+        if name in leave_out or value is None or value is False or (isinstance(value, dict) and not value):
             continue
         words.append(f"--{name.replace('_', '-')}")
         if value is not True:

@@ -136,12 +136,35 @@ def test_learner_options_as_json_go_over_the_flags(tmp_path, capsys):
         assert says in capsys.readouterr().err
 
 
-def test_the_recorded_command_parses_back_to_the_same_arguments(tmp_path):
+def load_benchmark(name):
+    spec = importlib.util.spec_from_file_location(name, SCRIPT.parent / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("script, argv, leave_out", [
+    ("compare_strategies", ["--dataset", "digits", "--stop-report", "--compare-to", "", "--learner-options",
+                            '{"peft": "norm_fit"}', "--candidates-factor", "2.5"], ("verbose",)),
+    ("multiannotator", ["--manifest", "m.csv", "--no-images", "--max-epochs", "3"], ("summarize_only",)),
+    ("relabel_only", ["--noise", "0", "--orders", "activelab,random"], ()),
+    ("loop_overhead", ["--cold-start-size", "0", "--sizes", "100,200"], ("one",)),
+])
+def test_the_recorded_command_parses_back_to_the_same_arguments(script, argv, leave_out, tmp_path):
+    """What a benchmark writes as its command repeats it: zeros, empty strings, flags, JSON and paths with spaces
+    come back as they were given (and a default --dataset does not clash with --manifest)."""
+    module = load_benchmark(script)
+    args = module.parse_args(argv + ["--out", str(tmp_path / "a b")])
+    words = shlex.split(command_line(f"benchmarks/{script}.py", args, leave_out=leave_out))
+    assert words[:2] == ["python", f"benchmarks/{script}.py"] and "True" not in words
+    assert vars(module.parse_args(words[2:])) == vars(args)
+
+
+def test_a_flag_of_another_learner_is_refused_before_any_data_is_read(tmp_path, capsys):
     script = load_script()
-    argv = ["--dataset", "digits", "--out", str(tmp_path / "a b"), "--stop-report", "--learner-options",
-            '{"peft": "norm_fit"}']
-    args = script.parse_args(argv)
-    words = shlex.split(command_line("benchmarks/compare_strategies.py", args, leave_out=("verbose",)))
-    assert words[:2] == ["python", "benchmarks/compare_strategies.py"]
-    assert "--verbose" not in words and "True" not in words
-    assert vars(script.parse_args(words[2:])) == vars(args)
+    for argv, says in ((["--max-epochs", "5"], "add --learner autogluon"),
+                       (["--learner-options", '{"max_epochs": 5}'], "--learner-options: bad learner_options")):
+        with pytest.raises(SystemExit) as stop:
+            script.main(["--dataset", "digits", "--out", str(tmp_path)] + argv)
+        assert says in str(stop.value)
+    assert "pool" not in capsys.readouterr().out
