@@ -134,7 +134,7 @@ def load_data(args):
     return subsample(pool, args.pool_size), subsample(test, args.test_size)
 
 
-def run_one(name, seed, pool, test, args, work) -> tuple:
+def run_one(name, seed, pool, test, args, work, learner_options) -> tuple:
     options = parse_config(name)
     counting = options.pop("_counting", None)
     low, high = (float(x) for x in args.accuracy.split(","))
@@ -144,7 +144,7 @@ def run_one(name, seed, pool, test, args, work) -> tuple:
     with counting_mode(counting or "cleanlab"):
         result = autoal.run(pool, test_df=test, annotators=annotators, learner=args.learner,
                             image_col=None if is_table(args) else "image_path",
-                            learner_options=learner_options(args), batch_size=args.batch_size, n_rounds=args.rounds,
+                            learner_options=learner_options, batch_size=args.batch_size, n_rounds=args.rounds,
                             initial_per_class=args.init_per_class, random_state=seed,
                             output_dir=work / f"{name.replace('/', '_')}-{seed}", verbose=False, **options)
     columns = ["round", "n_annotations", "n_labeled", "n_new_labels", "n_relabels", "n_multi_labeled", "accuracy",
@@ -163,7 +163,7 @@ def main(argv=None):
     configs = [c.strip() for c in args.configs.split(",") if c.strip()]
     for name in configs:
         parse_config(name)  # fail before any run
-    learner_options(args)  # a flag or option the learner does not take fails here, before any data is read
+    options = learner_options(args)  # a flag or option the learner does not take fails here, before any data is read
     pool, test = load_data(args)
     print(f"pool {len(pool)}, holdout {len(test)}, {pool['label'].nunique()} classes; learner {chosen_learner(args)}",
           flush=True)
@@ -177,7 +177,7 @@ def main(argv=None):
                     print(f"seed {seed} {name:28s} already in {results_path}, skipped", flush=True)
                     continue
                 started = time.perf_counter()
-                history, annotators = run_one(name, seed, pool, test, args, work)
+                history, annotators = run_one(name, seed, pool, test, args, work, options)
                 history.to_csv(results_path, mode="a", header=not results_path.exists(), index=False)
                 annotators_path = args.out / "annotators.csv"
                 annotators.to_csv(annotators_path, mode="a", header=not annotators_path.exists(), index=False)
