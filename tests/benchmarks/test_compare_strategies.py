@@ -127,7 +127,8 @@ def test_learner_auto_gets_the_options_of_the_learner_autoal_picks(tmp_path):
 
 def test_learner_options_as_json_go_over_the_flags(tmp_path, capsys):
     script = load_script()
-    args = script.parse_args(["--dataset", "digits", "--learner", "autogluon", "--max-epochs", "3", "--out", str(tmp_path),
+    args = script.parse_args(["--dataset", "digits", "--learner", "autogluon", "--max-epochs", "3",
+                              "--out", str(tmp_path),
                               "--learner-options", '{"peft": "norm_fit", "max_epochs": 5}'])
     assert script.learner_options(args) == {"max_epochs": 5, "peft": "norm_fit"}
     for bad, says in (("{peft: 1}", "not JSON"), ('["peft"]', "a JSON object")):
