@@ -55,6 +55,20 @@ def json_object(text) -> dict:
     return value
 
 
+def add_learner_arguments(p: argparse.ArgumentParser) -> None:
+    """The learner and its options (read by :func:`learner_options`); this benchmark's and multiannotator's."""
+    p.add_argument("--learner", default="auto", choices=["auto"] + sorted(autoal.LEARNERS),
+                   help="default auto: what autoal.run picks (embeddings for images, tabular for a table)")
+    p.add_argument("--max-epochs", type=int, help="AutoGluon epochs per fit (default 20)")
+    p.add_argument("--image-size", type=int, help="image side in pixels: AutoGluon's (default 64) or the "
+                   "embeddings learner's (default: its own rule)")
+    p.add_argument("--checkpoint", help="AutoGluon backbone: a checkpoint folder or random-init (default: the "
+                   "pretrained MobileNetV2 when installed)")
+    p.add_argument("--learner-options", type=json_object, default={}, metavar="JSON",
+                   help='more options of the learner, as JSON, over the flags above: e.g. \'{"C": 0.5}\' for the '
+                   'embeddings learner, \'{"peft": "norm_fit"}\' with --learner autogluon')
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     source = p.add_mutually_exclusive_group(required=True)
@@ -66,21 +80,12 @@ def parse_args(argv=None):
                    "else a seeded stratified 20%% of it)")
     p.add_argument("--strategies", default="activelab,random,least_confidence,margin,entropy")
     p.add_argument("--seeds", type=int, default=3)
-    p.add_argument("--learner", default="auto", choices=["auto"] + sorted(autoal.LEARNERS),
-                   help="default auto: what autoal.run picks (embeddings for images, tabular for a table)")
+    add_learner_arguments(p)
     p.add_argument("--rounds", type=int, default=10)
     p.add_argument("--batch-size", type=int, default=150)
     p.add_argument("--init-per-class", type=int, default=8)
     p.add_argument("--pool-size", type=int, help="seeded stratified subsample of the pool")
     p.add_argument("--test-size", type=int, help="seeded stratified subsample of the holdout")
-    p.add_argument("--max-epochs", type=int, help="AutoGluon epochs per fit (default 20)")
-    p.add_argument("--image-size", type=int, help="image side in pixels: AutoGluon's (default 64) or the "
-                   "embeddings learner's (default: its own rule)")
-    p.add_argument("--checkpoint", help="AutoGluon backbone: a checkpoint folder or random-init (default: the "
-                   "pretrained MobileNetV2 when installed)")
-    p.add_argument("--learner-options", type=json_object, default={}, metavar="JSON",
-                   help='more options of the learner, as JSON, over the flags above: e.g. \'{"C": 0.5}\' for the '
-                   'embeddings learner, \'{"peft": "norm_fit"}\' with --learner autogluon')
     p.add_argument("--candidates-factor", type=float, default=10, help="shortlist size of kmeans batches, in batches")
     p.add_argument("--pool-subsample", type=int, help="score only this many unlabelled examples per round")
     p.add_argument("--stop-report", action="store_true", help="record the stable-predictions rule's kappa per round")

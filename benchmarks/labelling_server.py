@@ -302,7 +302,8 @@ def main(argv=None) -> int:
     for k, learner in enumerate(args.learners):
         records.append(measure(learner, args, args.out, shoot=args.screenshots and k == len(args.learners) - 1))
         print(json.dumps(records[-1], indent=1))
-    summary = {"date": time.strftime("%Y-%m-%d %H:%M"), "command": shlex.join(["python", "benchmarks/labelling_server.py"] + list(argv or sys.argv[1:])),
+    command = shlex.join(["python", "benchmarks/labelling_server.py"] + list(argv or sys.argv[1:]))
+    summary = {"date": time.strftime("%Y-%m-%d %H:%M"), "command": command,
                "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
                "versions": package_versions(), "results": records}
     (args.out / "results.json").write_text(json.dumps(summary, indent=1) + "\n")

@@ -45,7 +45,7 @@ from autoal.data.datasets import DATASETS, TABULAR_DATASETS, build_dataset
 from autoal.results.reporting import command_line, package_versions
 
 sys.path.insert(0, str(Path(__file__).parent))
-from compare_strategies import chosen_learner, is_table, json_object, learner_options, subsample  # noqa: E402
+from compare_strategies import add_learner_arguments, chosen_learner, is_table, learner_options, subsample  # noqa: E402
 from compare_strategies import load_data as load_table  # noqa: E402
 
 BASES = {
@@ -101,15 +101,7 @@ def parse_args(argv=None):
     p.add_argument("--test-size", type=int, help="seeded stratified subsample of the holdout")
     p.add_argument("--configs", default="random,activelab/no-relabel,activelab,auto/no-relabel,auto")
     p.add_argument("--seeds", type=int, default=3)
-    p.add_argument("--learner", default="auto", choices=["auto"] + sorted(autoal.LEARNERS),
-                   help="default auto: what autoal.run picks (embeddings for images, tabular for a table)")
-    p.add_argument("--max-epochs", type=int, help="AutoGluon epochs per fit (default 20)")
-    p.add_argument("--image-size", type=int, help="image side in pixels: AutoGluon's (default 64) or the "
-                   "embeddings learner's (default: its own rule)")
-    p.add_argument("--learner-options", type=json_object, default={}, metavar="JSON",
-                   help="more options of the learner, as JSON, over the flags above")
-    p.add_argument("--checkpoint", help="AutoGluon backbone: a checkpoint folder or random-init (default: the "
-                   "pretrained MobileNetV2 when installed)")
+    add_learner_arguments(p)
     p.add_argument("--annotators", type=int, default=5)
     p.add_argument("--accuracy", default="0.65,0.95", help="LOW,HIGH accuracy range of the simulated annotators")
     p.add_argument("--init-per-class", type=int, default=5)
@@ -134,7 +126,7 @@ def load_data(args):
     return subsample(pool, args.pool_size), subsample(test, args.test_size)
 
 
-def run_one(name, seed, pool, test, args, work, learner_options) -> tuple:
+def run_one(name, seed, pool, test, args, work, learner_settings) -> tuple:
     options = parse_config(name)
     counting = options.pop("_counting", None)
     low, high = (float(x) for x in args.accuracy.split(","))
@@ -144,7 +136,7 @@ def run_one(name, seed, pool, test, args, work, learner_options) -> tuple:
     with counting_mode(counting or "cleanlab"):
         result = autoal.run(pool, test_df=test, annotators=annotators, learner=args.learner,
                             image_col=None if is_table(args) else "image_path",
-                            learner_options=learner_options, batch_size=args.batch_size, n_rounds=args.rounds,
+                            learner_options=learner_settings, batch_size=args.batch_size, n_rounds=args.rounds,
                             initial_per_class=args.init_per_class, random_state=seed,
                             output_dir=work / f"{name.replace('/', '_')}-{seed}", verbose=False, **options)
     columns = ["round", "n_annotations", "n_labeled", "n_new_labels", "n_relabels", "n_multi_labeled", "accuracy",
