@@ -48,7 +48,8 @@ def run_plain(df, test, autoal_history, args, out):
 
     from autoal.common.torch_compat import import_multimodal_predictor
     from autoal.learners import AutoGluonLearner
-    from autoal.learners.autogluon import _quiet_offline, offline_hyperparameters
+    from autoal.learners.autogluon import _quiet_offline
+    from autoal.learners.autogluon_settings import offline_hyperparameters
 
     with _quiet_offline(True):
         MultiModalPredictor = import_multimodal_predictor()

@@ -14,7 +14,7 @@ import autoal
 from autoal.errors import InputError
 from autoal.data.feature_columns import plan_features
 from autoal.learners import AutoGluonLearner, EmbeddingLearner, FastLearner
-from autoal.learners.autogluon import check_text_checkpoint, model_names
+from autoal.learners.autogluon_settings import check_text_checkpoint, model_names
 
 CLASSES = ["low", "mid", "high"]
 
