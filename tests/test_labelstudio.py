@@ -24,7 +24,8 @@ from serving import labels_of, make_run, table_rows
 
 from autoal.cli.commands import main
 from autoal.errors import InputError
-from autoal.labelstudio.files import LOCAL_FILES, export_labelstudio, import_labelstudio, parse_user_map
+from autoal.labelstudio.answers import import_labelstudio, parse_user_map
+from autoal.labelstudio.tasks import LOCAL_FILES, export_labelstudio
 
 ROOT = Path(__file__).resolve().parents[1]
 LABEL_STUDIO = Path(os.environ.get("AUTOAL_LABEL_STUDIO", ROOT / ".venv-labelstudio" / "bin" / "label-studio"))
@@ -92,7 +93,7 @@ def test_predictions_new_leaves_the_guess_out_of_relabels_and_all_keeps_it(waiti
     """A relabel (an example someone labelled, asked again) carries the model's guess only with "all"."""
     import numpy as np
 
-    from autoal.labelstudio.files import batch_tasks
+    from autoal.labelstudio.tasks import batch_tasks
     from autoal.store.run_state import open_run
 
     run_dir, _ = waiting
@@ -126,7 +127,7 @@ def test_activelab_scores_rank_the_batch_like_cleanlab(waiting):
     """The exported score is cleanlab's ActiveLab score of each example, on the stored labels and probabilities."""
     from cleanlab.multiannotator import get_active_learning_scores
 
-    from autoal.labelstudio.files import _stored_probs, activelab_scores
+    from autoal.labelstudio.tasks import _stored_probs, activelab_scores
     from autoal.store.run_state import open_run
 
     run_dir, _ = waiting

@@ -275,7 +275,7 @@ def command_annotators(args):
 
 
 def command_export_labelstudio(args):
-    from autoal.labelstudio.files import export_labelstudio
+    from autoal.labelstudio.tasks import export_labelstudio
 
     tasks, config, root = export_labelstudio(args.run_dir, args.annotator, out_dir=args.out, image_root=args.image_root,
                                              paths=args.paths, predictions=args.predictions)
@@ -292,7 +292,7 @@ def command_export_labelstudio(args):
 
 
 def command_import_labelstudio(args):
-    from autoal.labelstudio.files import import_labelstudio
+    from autoal.labelstudio.answers import import_labelstudio
 
     report = import_labelstudio(args.run_dir, args.export, annotator=args.annotator, user_map=args.user_map)
     print(report.message())

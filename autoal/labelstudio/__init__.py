@@ -1,22 +1,12 @@
-"""Label Studio as a front end: export and import files, and live push/pull/sync through its SDK.
+"""Label Studio as a front end: tasks out (:mod:`.tasks`), answers in (:mod:`.answers`), and live push/pull/sync
+through its SDK (:mod:`.live`, :mod:`.sync`).
 
 ``autoal.labelstudio`` was one module (the file export and import) before the layout had subpackages;
 its public names are re-exported here.
 """
 
-from autoal.labelstudio.files import (
-    FROM_NAME,
-    PREDICTIONS,
-    TO_NAME,
-    LabelStudioReport,
-    UserMatcher,
-    batch_tasks,
-    export_labelstudio,
-    import_labelstudio,
-    labeling_config,
-    parse_user_map,
-    store_answers,
-)
+from autoal.labelstudio.answers import LabelStudioReport, UserMatcher, import_labelstudio, parse_user_map, store_answers
+from autoal.labelstudio.tasks import FROM_NAME, PREDICTIONS, TO_NAME, batch_tasks, export_labelstudio, labeling_config
 
 __all__ = ["export_labelstudio", "import_labelstudio", "labeling_config", "parse_user_map", "LabelStudioReport",
            "batch_tasks", "store_answers", "UserMatcher", "PREDICTIONS", "FROM_NAME", "TO_NAME"]

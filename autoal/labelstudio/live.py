@@ -8,7 +8,7 @@ tasks that the project does not hold yet: a task is one example in one round (``
 ``data.autoal_round``), so pushing twice adds nothing. The model's guess goes along only when asked
 (``predictions="new"|"all"``), as on autoal's own page.
 
-``pull`` reads every annotation of the project and stores it as :func:`autoal.labelstudio.files.store_answers`
+``pull`` reads every annotation of the project and stores it as :func:`autoal.labelstudio.answers.store_answers`
 does for an exported file: users matched to annotators by email or an explicit map, each answer checked
 as ``import-labels`` checks a row, ``was_cancelled`` stored as a skip. Annotations it has dealt with are
 recorded in ``run.sqlite`` (table ``labelstudio_pulled``, :mod:`autoal.store.labelstudio_ledger`) and not
@@ -26,8 +26,8 @@ from xml.etree import ElementTree
 
 from autoal.annotation.batch_files import AnswerChecks
 from autoal.errors import InputError, MissingDependencyError
-from autoal.labelstudio.files import (LabelStudioReport, UserMatcher, batch_tasks, check_predictions, image_folder, image_root_of,
-                          labeling_config, parse_user_map, store_answers)
+from autoal.labelstudio.answers import LabelStudioReport, UserMatcher, parse_user_map, store_answers
+from autoal.labelstudio.tasks import batch_tasks, check_predictions, image_folder, image_root_of, labeling_config
 from autoal.server import page_annotator_names
 from autoal.store.labelstudio_ledger import PullLedger
 from autoal.store.run_state import open_run
@@ -235,7 +235,7 @@ def pull(run_dir, *, url, token, title=None, users=None, annotator=None, state=N
         As for :func:`push`.
     users : str, dict or list, optional
         Label Studio users to annotators, beyond matching by email: ``{"alice@x.org": "alice"}``, entries
-        ``"EMAIL_OR_ID=NAME"`` (a list or one comma-separated string), or a JSON file (:func:`autoal.labelstudio.files.parse_user_map`).
+        ``"EMAIL_OR_ID=NAME"`` (a list or one comma-separated string), or a JSON file (:func:`autoal.labelstudio.answers.parse_user_map`).
     annotator : str, optional
         The one annotator who answered every task.
     state, ls, project_id : optional
