@@ -60,7 +60,7 @@ def add_learner_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--learner", default="auto", choices=["auto"] + sorted(autoal.LEARNERS),
                    help="default auto: what autoal.run picks (embeddings for images, tabular for a table)")
     p.add_argument("--max-epochs", type=int, help="AutoGluon epochs per fit (default 20)")
-    p.add_argument("--image-size", type=int, help="image side in pixels: AutoGluon's (default 64) or the "
+    p.add_argument("--image-size", type=int, help="image side in pixels: AutoGluon's (default 128) or the "
                    "embeddings learner's (default: its own rule)")
     p.add_argument("--checkpoint", help="AutoGluon backbone: a checkpoint folder or random-init (default: the "
                    "pretrained MobileNetV2 when installed)")

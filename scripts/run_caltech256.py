@@ -41,7 +41,7 @@ def parse_args(argv=None):
     p.add_argument("--keep-clutter", action="store_true", help="keep 257.clutter as a class (dropped by default)")
     p.add_argument("--time-limit", type=float, help="AutoGluon seconds per round's fit")
     p.add_argument("--max-epochs", type=int)
-    p.add_argument("--image-size", type=int, help="image side in pixels (AutoGluon default 64; embeddings: 224 "
+    p.add_argument("--image-size", type=int, help="image side in pixels (AutoGluon default 128; embeddings: 224 "
                    "for photos at least that large, else 128)")
     p.add_argument("--checkpoint", help="local timm checkpoint folder or weights file")
     return p.parse_args(argv)

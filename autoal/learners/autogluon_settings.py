@@ -11,7 +11,7 @@ __all__ = ["offline_hyperparameters", "fine_tune_hyperparameters", "gpu_availabl
            "check_text_checkpoint", "FEATURE_MODELS_LR", "GPU_SETTINGS", "SMALL_IMAGE_SIDE"]
 
 
-def offline_hyperparameters(checkpoint_dir, *, image_size=64, max_epochs=20, lr=2e-3, batch_size=16) -> dict:
+def offline_hyperparameters(checkpoint_dir, *, image_size=128, max_epochs=20, lr=2e-3, batch_size=16) -> dict:
     """MultiModalPredictor settings that train a local timm checkpoint on CPU with no download.
 
     Patience is set beyond ``max_epochs`` with one validation per epoch: with the default patience a

@@ -30,7 +30,8 @@ __all__ = ["RunConfig", "CONFIG_VERSION", "OOS_MODES", "CHECK_IMAGES", "AUTO_OPT
 #: Version of the stored config's layout (``config_version`` in the run's settings); runs stored before it
 #: have none and are read as version 0 (their ``"auto"`` options are resolved when the run is opened).
 #: Version 2: the embeddings learner's ``image_size`` is stored in ``learner_options`` (chosen from the pool).
-CONFIG_VERSION = 2
+#: Version 3: the AutoGluon learner's default image side is 128 px (64 px before).
+CONFIG_VERSION = 3
 
 #: The options whose ``"auto"`` depends on the run's facts (:meth:`RunConfig.resolved`). A run stores them resolved
 #: and names the ones that were ``"auto"`` (``auto_options`` in its settings), so that opening the run resolves them
@@ -42,6 +43,8 @@ _VERSION_0_DEFAULTS = {"oos": "pick", "batch": "topk", "initial": "random", "str
 
 #: The embeddings learner's image side before version 2 (runs that did not store one embedded at this size).
 _VERSION_1_EMBEDDING_SIDE = 128
+#: The AutoGluon learner's default image side before version 3 (runs that did not set one fine-tuned at this size).
+_VERSION_2_AUTOGLUON_SIDE = 64
 
 #: Values of ``oos=``.
 OOS_MODES = ("auto", "cross_val", "pick")
@@ -242,12 +245,22 @@ class RunConfig:
         options = dict(settings.get("learner_options") or {}) if learner is None else {}
         auto = settings.get("auto_options", [])
         stored_learner = "auto" if "learner" in auto else settings["learner"]
-        if version < 2 and learner is None and \
-                resolve_learner(stored_learner, values.get("image_col", "image_path")) == "embeddings":
-            options.setdefault("image_size", _VERSION_1_EMBEDDING_SIDE)
+        if learner is None:
+            options = _older_image_side(options, version,
+                                        resolve_learner(stored_learner, values.get("image_col", "image_path")))
         stored_strategy = "auto" if "strategy" in auto else settings.get("strategy", "auto")
         return cls(**dict(values, learner_options=options, learner=learner or stored_learner,
                           strategy=strategy or stored_strategy))
+
+
+def _older_image_side(options: dict, version: int, learner: str) -> dict:
+    """``options`` with the image side that a run stored before its learner's default changed used, when it
+    did not set one: resuming it keeps the size its rounds were fitted at."""
+    if learner == "embeddings" and version < 2:
+        return {"image_size": _VERSION_1_EMBEDDING_SIDE, **options}
+    if learner == "autogluon" and version < 3:
+        return {"image_size": _VERSION_2_AUTOGLUON_SIDE, **options}
+    return options
 
 
 def resolve_learner(learner, image_col):

@@ -109,3 +109,17 @@ def test_the_gpu_is_used_when_torch_sees_one_and_the_cpu_settings_stay_otherwise
     gpu = AutoGluonLearner().configure(classes=CLASSES)._all_hyperparameters()
     assert (gpu["env.num_gpus"], gpu["env.accelerator"], gpu["env.precision"]) == (1, "gpu", "16-mixed")
     assert {k: v for k, v in gpu.items() if not k.startswith("env.")} == {k: v for k, v in cpu.items() if not k.startswith("env.")}
+
+
+def test_runs_stored_before_the_128_px_default_keep_fine_tuning_at_64_px():
+    from autoal.rounds.config import RunConfig
+
+    assert AutoGluonLearner().image_size == 128
+    old = dict(RunConfig(learner="autogluon").to_settings(), config_version=2)
+    assert RunConfig.from_settings(old).learner_options == {"image_size": 64}
+    given = dict(old, learner_options={"image_size": 96, "max_epochs": 5})
+    assert RunConfig.from_settings(given).learner_options == {"image_size": 96, "max_epochs": 5}
+    new = RunConfig(learner="autogluon").to_settings()
+    assert RunConfig.from_settings(new).learner_options == {}, "version 3 runs get the 128 px default"
+    embeddings = dict(RunConfig(learner="embeddings").to_settings(), config_version=2)
+    assert RunConfig.from_settings(embeddings).learner_options == {}, "the embeddings learner stored its size"
