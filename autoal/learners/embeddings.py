@@ -1,4 +1,4 @@
-"""A fast learner on frozen pretrained features: cached MobileNetV2 embeddings + logistic regression."""
+"""A fast learner on frozen pretrained features: cached embeddings of one or more networks + logistic regression."""
 
 from __future__ import annotations
 
@@ -10,16 +10,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from autoal.errors import InputError, MissingDependencyError
+from autoal.errors import InputError
 from autoal.learners.base import Learner, pad_probabilities
 
 __all__ = ["EmbeddingLearner", "HEADS"]
 
 #: Classifier heads that :class:`EmbeddingLearner` can train on the embeddings.
 HEADS = ("logistic", "tabular")
-DEFAULT_ARCHITECTURE = "mobilenetv2_100"
-#: The packaged pretrained networks embedded by default, joined (benchmarks/backbones.py measured them).
-DEFAULT_BACKBONES = ("mobilenetv2_100", "tf_efficientnet_lite0")
 
 
 class EmbeddingLearner(Learner):
@@ -44,8 +41,8 @@ class EmbeddingLearner(Learner):
         The networks to embed with, each a packaged pretrained name (a key of
         :data:`autoal.vision.backbones.PRETRAINED_SOURCES`: ``"mobilenetv2_100"``, ``"tf_efficientnet_lite0"``,
         ``"tf_efficientnet_lite2"``) or a timm checkpoint folder (``config.json`` + ``pytorch_model.bin``).
-        Default :data:`DEFAULT_BACKBONES` (those whose package is installed; randomly initialised
-        MobileNetV2 weights with a warning when none is, much weaker features).
+        Default :data:`~autoal.learners.embedding_backbones.DEFAULT_BACKBONES` (those whose package is installed;
+        randomly initialised MobileNetV2 weights with a warning when none is, much weaker features).
     checkpoint : str or Path, optional
         One timm checkpoint folder: the same as ``backbones=[checkpoint]``.
     head : str
@@ -137,65 +134,15 @@ class EmbeddingLearner(Learner):
 
     # -- embeddings -------------------------------------------------------------------------------
 
-    def _checkpoint_dirs(self) -> list:
-        """The checkpoint folder of each backbone, packaged weights converted on first use."""
-        from autoal.vision.backbones import PRETRAINED_SOURCES, pretrained_checkpoint, random_init_checkpoint
-
-        if self.checkpoint is not None and self.backbones is not None:
-            raise InputError("pass either checkpoint= (one checkpoint folder) or backbones=[...] to the embeddings "
-                             "learner, not both")
-        if self.checkpoint is not None:
-            return [Path(self.checkpoint)]
-        if self.backbones is None:
-            return self._default_checkpoint_dirs()
-        names = [self.backbones] if isinstance(self.backbones, (str, Path)) else list(self.backbones)
-        if not names:
-            raise InputError("backbones=[] names no network; pass packaged names (e.g. "
-                             f"{', '.join(PRETRAINED_SOURCES)}) or checkpoint folders")
-        dirs = []
-        for name in names:
-            if str(name) in PRETRAINED_SOURCES:
-                dirs.append(pretrained_checkpoint(str(name)))
-            elif str(name) == "random-init":
-                dirs.append(random_init_checkpoint(DEFAULT_ARCHITECTURE))
-            elif Path(name).expanduser().is_dir():
-                dirs.append(Path(name).expanduser())
-            else:
-                raise InputError(f"backbone {str(name)!r} is neither a packaged pretrained network "
-                                 f"({', '.join(PRETRAINED_SOURCES)}) nor a checkpoint folder (config.json + "
-                                 "pytorch_model.bin); fix the name or the path")
-        if len(set(dirs)) != len(dirs):
-            raise InputError(f"backbones {names} name the same network twice; list each once")
-        return dirs
-
-    def _default_checkpoint_dirs(self) -> list:
-        """:data:`DEFAULT_BACKBONES` whose weights package is installed (a warning names the missing ones);
-        randomly initialised MobileNetV2 when none is."""
-        from autoal.vision import backbones as packaged
-
-        dirs, missing = [], []
-        for name in DEFAULT_BACKBONES:
-            try:
-                dirs.append(packaged.pretrained_checkpoint(name))
-            except MissingDependencyError as exc:
-                missing.append(str(exc))
-        if dirs and missing:
-            warnings.warn(f"autoal: the embeddings learner runs without {len(missing)} of its default backbones: "
-                          f"{'; '.join(missing)}", RuntimeWarning, stacklevel=5)
-        if not dirs:
-            warnings.warn(f"autoal: {missing[0]}; the embeddings learner falls back to randomly initialised "
-                          f"{DEFAULT_ARCHITECTURE} weights (much weaker features)", RuntimeWarning, stacklevel=5)
-            dirs = [packaged.random_init_checkpoint(DEFAULT_ARCHITECTURE)]
-        return dirs
-
     @property
     def embedders(self) -> list:
         """One :class:`~autoal.vision.embedder.Embedder` per backbone (built on first use; RuntimeError while an
         ``"auto"`` image size is not decided yet)."""
         if self._embedders is None:
+            from autoal.learners.embedding_backbones import backbone_folders
             from autoal.vision.embedder import Embedder
 
-            folders = self._checkpoint_dirs()
+            folders = backbone_folders(checkpoint=self.checkpoint, backbones=self.backbones)
             if self.side is None:
                 raise RuntimeError("image_size 'auto' is decided from the images, and none was seen yet: embed some "
                                    "(fit, features), call resolve_options(df), or pass image_size=128 or 224")
@@ -293,7 +240,9 @@ class EmbeddingLearner(Learner):
         if len(labels) == 1:  # a classifier needs two classes; one class is certain
             self.model_, self.classes_ = None, labels
         elif self.head == "tabular":
-            self.model_ = _TabularHead(self._tabular_path(), self.tabular_hyperparameters, self.time_limit,
+            from autoal.learners.tabular_head import TabularHead
+
+            self.model_ = TabularHead(self._tabular_path(), self.tabular_hyperparameters, self.time_limit,
                                        self.random_state, image_model=self._logistic(x.shape[1])).fit(
                 x, y, self._raw_columns(df))
             self.classes_ = self.model_.classes_
@@ -377,64 +326,3 @@ class EmbeddingLearner(Learner):
     def close(self) -> None:
         """Drop the networks and the cache mappings (both are rebuilt on next use)."""
         self._embedders = self._caches = None
-
-
-class _TabularHead:
-    """An AutoGluon ``TabularPredictor`` on embedding columns with a scikit-learn-like face.
-
-    With feature columns (``columns`` given to :meth:`fit`), it stacks: ``image_model`` (logistic
-    regression on the embeddings) gives out-of-fold class probabilities on the training rows (its
-    full fit's on new rows), and the predictor reads those K columns beside the feature columns.
-    """
-
-    def __init__(self, path, hyperparameters, time_limit, seed, image_model=None):
-        self.path, self.time_limit, self.seed = Path(path), time_limit, seed
-        self.hyperparameters = hyperparameters or {"LR": {}, "NN_TORCH": {}}
-        self.image_model = image_model
-
-    @staticmethod
-    def _frame(x, prefix="e") -> pd.DataFrame:
-        return pd.DataFrame(np.asarray(x, dtype=np.float32), columns=[f"{prefix}{k}" for k in range(x.shape[1])])
-
-    def _table(self, x, columns, probs=None) -> pd.DataFrame:
-        if columns is None:
-            return self._frame(x)
-        probs = self.image_model_.predict_proba(x) if probs is None else probs
-        return pd.concat([self._frame(probs, prefix="__image_p"), columns.reset_index(drop=True)], axis=1)
-
-    def _out_of_fold(self, x, y) -> np.ndarray:
-        """The image model's out-of-fold probabilities (stratified folds, fewer when a class has fewer than 3
-        labels; in-sample when one has a single label), in ``image_model_.classes_`` order."""
-        from sklearn.base import clone
-        from sklearn.model_selection import StratifiedKFold, cross_val_predict
-
-        smallest = int(pd.Series(y).value_counts().min())
-        if smallest < 2:
-            return self.image_model_.predict_proba(x)
-        folds = StratifiedKFold(min(3, smallest), shuffle=True, random_state=self.seed)
-        return cross_val_predict(clone(self.image_model), x, y, cv=folds, method="predict_proba")
-
-    def fit(self, x, y, columns=None) -> "_TabularHead":
-        try:
-            from autogluon.tabular import TabularPredictor
-        except ImportError as exc:
-            raise MissingDependencyError(f"head='tabular' needs autogluon.tabular ({exc}); install it with "
-                                         "`pip install autogluon.tabular` or use head='logistic'") from exc
-        probs = None
-        if columns is not None:
-            self.image_model_ = self.image_model.fit(x, y)
-            probs = self._out_of_fold(x, y)
-        train = self._table(x, columns, probs).assign(__autoal_label__=np.asarray(y, dtype=object))
-        problem = "binary" if len(set(train["__autoal_label__"])) == 2 else "multiclass"
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            # label_count_threshold=1: AutoGluon otherwise may ignore classes with fewer than 10 labels
-            self.predictor_ = TabularPredictor(label="__autoal_label__", problem_type=problem, path=str(self.path),
-                                               verbosity=0, learner_kwargs={"label_count_threshold": 1})
-            self.predictor_.fit(train, hyperparameters=self.hyperparameters, time_limit=self.time_limit)
-        self.classes_ = list(self.predictor_.class_labels)
-        return self
-
-    def predict_proba(self, x, columns=None) -> np.ndarray:
-        probs = self.predictor_.predict_proba(self._table(x, columns), as_multiclass=True)
-        return probs[self.classes_].to_numpy()

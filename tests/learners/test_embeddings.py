@@ -258,7 +258,7 @@ def test_bad_backbones_are_refused(options, match, cache_home):
 
 
 def test_default_backbones_are_the_measured_pair(cache_home):
-    from autoal.learners.embeddings import DEFAULT_BACKBONES
+    from autoal.learners.embedding_backbones import DEFAULT_BACKBONES
 
     learner = EmbeddingLearner(image_size=128)
     assert [e.architecture for e in learner.embedders] == list(DEFAULT_BACKBONES)
