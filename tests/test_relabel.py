@@ -3,7 +3,6 @@
 import io
 
 import numpy as np
-import pytest
 from conftest import FixedLearner, stored_labels
 
 import autoal

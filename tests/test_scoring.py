@@ -2,7 +2,6 @@
 
 import pickle
 import sys
-import time
 
 import numpy as np
 import pytest
