@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from autoal.multiannotator.crowdlab import as_label_array, check_pred_probs, multiannotator_quality, resolve_counting
+from autoal.multiannotator.crowdlab import multiannotator_quality, resolve_counting
+from autoal.multiannotator.label_inputs import as_label_array, check_pred_probs
 
 __all__ = ["active_learning_scores"]
 

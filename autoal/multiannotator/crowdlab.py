@@ -52,14 +52,18 @@ import hashlib
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
+
+from autoal.multiannotator.label_inputs import (
+    as_label_array,
+    check_crowdlab_inputs,
+    check_labels_in_range,
+    check_pred_probs,
+)
 
 __all__ = [
     "CrowdlabResult",
     "best_temperature",
     "multiannotator_quality",
-    "as_label_array",
-    "check_pred_probs",
     "resolve_counting",
     "CrowdlabMemo",
     "counting_mode",
@@ -161,7 +165,7 @@ def best_temperature(labels_multiannotator, pred_probs, *, counting=None) -> flo
     """
     labels = as_label_array(labels_multiannotator)
     pred_probs = check_pred_probs(pred_probs, len(labels))
-    _check_labels_in_range(labels, pred_probs.shape[1])
+    check_labels_in_range(labels, pred_probs.shape[1])
     return _best_temperature(labels, pred_probs, resolve_counting(counting))
 
 
@@ -222,67 +226,6 @@ def resolve_counting(counting) -> str:
 def _check_counting(counting) -> None:
     if counting not in COUNTINGS:
         raise ValueError(f"counting must be one of {', '.join(COUNTINGS)}, got {counting!r}")
-
-
-# --- input handling -------------------------------------------------------------------------------
-
-
-def as_label_array(labels_multiannotator) -> np.ndarray:
-    """``labels_multiannotator`` (ndarray or DataFrame, examples x annotators) as a 2-D array, as cleanlab reads it."""
-    # Like cleanlab: a DataFrame becomes float (pd.NA -> NaN); an ndarray keeps its dtype, which
-    # matters because cleanlab's empirical distribution differs for integer and float labels.
-    if isinstance(labels_multiannotator, pd.DataFrame):
-        return labels_multiannotator.replace({pd.NA: np.nan}).astype(float).to_numpy()
-    labels = np.asarray(labels_multiannotator)
-    if labels.dtype == object:
-        labels = labels.astype(float)
-    if labels.ndim != 2:
-        raise ValueError(
-            f"labels_multiannotator must be 2-D (examples x annotators), got shape {labels.shape}."
-        )
-    return labels
-
-
-def check_pred_probs(pred_probs, num_examples: int) -> np.ndarray:
-    """``pred_probs`` itself when it is a 2-D ndarray with ``num_examples`` rows; TypeError or ValueError otherwise."""
-    if not isinstance(pred_probs, np.ndarray):
-        raise TypeError(f"pred_probs must be a numpy array, got {type(pred_probs).__name__}.")
-    if pred_probs.ndim != 2 or len(pred_probs) != num_examples:
-        raise ValueError(
-            f"pred_probs must have shape (N, K) with N = {num_examples} rows like "
-            f"labels_multiannotator, got {pred_probs.shape}."
-        )
-    return pred_probs
-
-
-def _check_labels_in_range(labels: np.ndarray, num_classes: int) -> None:
-    given = ~np.isnan(labels)
-    empty = np.flatnonzero(~given.any(axis=1))
-    if empty.size:
-        raise ValueError(
-            f"{empty.size} rows of labels_multiannotator have no label (first: {empty[:10].tolist()}); "
-            "leave unlabelled examples out of it and score them as pred_probs_unlabeled."
-        )
-    values = labels[given]
-    bad = (values != np.round(values)) | (values < 0) | (values >= num_classes)
-    if bad.any():
-        raise ValueError(
-            f"labels must be class indices in 0..{num_classes - 1} (pred_probs has {num_classes} "
-            f"columns); found {np.unique(values[bad])[:10].tolist()}."
-        )
-
-
-def _check_crowdlab_inputs(labels: np.ndarray) -> None:
-    if labels.shape[1] < 2:
-        raise ValueError(
-            f"CROWDLAB needs at least 2 annotator columns, got {labels.shape[1]}; with one annotator "
-            "use cleanlab.rank.get_label_quality_scores on its labels."
-        )
-    if not ((~np.isnan(labels)).sum(axis=1) >= 2).any():
-        raise ValueError(
-            f"CROWDLAB needs at least one example labelled by 2 or more annotators; none of the "
-            f"{len(labels)} examples is. Use each example's label as its consensus instead."
-        )
 
 
 # --- temperature ----------------------------------------------------------------------------------
@@ -380,8 +323,8 @@ def _compute_crowdlab(labels: np.ndarray, pred_probs: np.ndarray, options: _Opti
     )
     from cleanlab.multiannotator import get_label_quality_multiannotator
 
-    _check_crowdlab_inputs(labels)
-    _check_labels_in_range(labels, pred_probs.shape[1])
+    check_crowdlab_inputs(labels)
+    check_labels_in_range(labels, pred_probs.shape[1])
     assert_valid_inputs_multiannotator(labels, pred_probs)  # also rejects columns without labels
     temperature = _best_temperature(labels, pred_probs, options.counting)
     with _seeded_global_numpy(options.random_state):
