@@ -8,10 +8,11 @@ from pathlib import Path
 
 from autoal.errors import InputError, MissingDependencyError
 
-__all__ = ["backbone_folders", "DEFAULT_BACKBONES", "DEFAULT_ARCHITECTURE"]
+__all__ = ["backbone_folders", "DEFAULT_BACKBONES", "FALLBACK_ARCHITECTURE"]
 
-#: The architecture of the randomly initialised fallback (and of ``backbones=["random-init"]``).
-DEFAULT_ARCHITECTURE = "mobilenetv2_100"
+#: The architecture of the randomly initialised fallback (and of ``backbones=["random-init"]``); not
+#: :data:`autoal.vision.backbones.DEFAULT_ARCHITECTURE`, the AutoGluon learner's random-init network.
+FALLBACK_ARCHITECTURE = "mobilenetv2_100"
 #: The packaged pretrained networks embedded by default, joined (benchmarks/backbones.py measured them).
 DEFAULT_BACKBONES = ("mobilenetv2_100", "tf_efficientnet_lite0")
 
@@ -38,7 +39,7 @@ def backbone_folders(*, checkpoint=None, backbones=None) -> list:
         if str(name) in PRETRAINED_SOURCES:
             dirs.append(pretrained_checkpoint(str(name)))
         elif str(name) == "random-init":
-            dirs.append(random_init_checkpoint(DEFAULT_ARCHITECTURE))
+            dirs.append(random_init_checkpoint(FALLBACK_ARCHITECTURE))
         elif Path(name).expanduser().is_dir():
             dirs.append(Path(name).expanduser())
         else:
@@ -66,6 +67,6 @@ def _default_folders() -> list:
                       f"{'; '.join(missing)}", RuntimeWarning, stacklevel=5)
     if not dirs:
         warnings.warn(f"autoal: {missing[0]}; the embeddings learner falls back to randomly initialised "
-                      f"{DEFAULT_ARCHITECTURE} weights (much weaker features)", RuntimeWarning, stacklevel=5)
-        dirs = [packaged.random_init_checkpoint(DEFAULT_ARCHITECTURE)]
+                      f"{FALLBACK_ARCHITECTURE} weights (much weaker features)", RuntimeWarning, stacklevel=5)
+        dirs = [packaged.random_init_checkpoint(FALLBACK_ARCHITECTURE)]
     return dirs

@@ -243,7 +243,7 @@ class EmbeddingLearner(Learner):
             from autoal.learners.tabular_head import TabularHead
 
             self.model_ = TabularHead(self._tabular_path(), self.tabular_hyperparameters, self.time_limit,
-                                       self.random_state, image_model=self._logistic(x.shape[1])).fit(
+                                      self.random_state, image_model=self._logistic(x.shape[1])).fit(
                 x, y, self._raw_columns(df))
             self.classes_ = self.model_.classes_
         else:
