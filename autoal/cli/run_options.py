@@ -65,7 +65,7 @@ def _add_learner_options(p):
     p.add_argument("--time-limit", type=float, help="AutoGluon: seconds per round's fit")
     p.add_argument("--max-epochs", type=positive_int, help="AutoGluon: epochs per fit (default 20)")
     p.add_argument("--image-size", type=positive_int, help="image side in pixels (AutoGluon default 128; "
-                   "embeddings: 224 for photos at least that large, else 128)")
+                   "embeddings: 224 for photos at least that large, else 160)")
     p.add_argument("--checkpoint", help="AutoGluon: local timm checkpoint folder or weights file, or a packaged "
                    "network (mobilenetv2_100, tf_efficientnet_lite0, tf_efficientnet_lite2)")
     p.add_argument("--backbones", metavar="A,B,...",

@@ -278,11 +278,11 @@ class AutoGluonLearner(Learner):
         fine-tunings per round."""
         from autoal.learners.embeddings import EmbeddingLearner
         from autoal.learners.tabular import TabularLearner
-        from autoal.vision.image_size import SMALL_IMAGE_SIDE
+        from autoal.vision.image_size import DIVERSITY_FEATURE_SIDE
 
         if getattr(self, "_fold_learner", None) is None:
-            # 128 px, as the k-means features (autoal.query.feature_source): one cache, and the size of older runs
-            twin = EmbeddingLearner(checkpoint=self.resolve_checkpoint(), image_size=SMALL_IMAGE_SIDE) \
+            # the k-means features' side (autoal.query.feature_source): one cache, and the size of older runs
+            twin = EmbeddingLearner(checkpoint=self.resolve_checkpoint(), image_size=DIVERSITY_FEATURE_SIDE) \
                 if self.image_col is not None \
                 else TabularLearner(refit_full=False)  # no image: TabularPredictor on the same columns
             self._fold_learner = twin.configure(

@@ -56,7 +56,7 @@ class EmbeddingLearner(Learner):
         Seconds per fit of the ``"tabular"`` head.
     image_size : int or "auto"
         Side of the square each image is resized to before embedding. ``"auto"`` (the default): 224 px
-        when the images are photos at least that large on their shorter side, else 128 px
+        when the images are photos at least that large on their shorter side, else 160 px
         (:func:`autoal.vision.image_size.embedding_image_size`), decided from the first images this
         learner embeds (a run decides from its whole pool and stores the choice:
         :meth:`resolve_options`). The parameter keeps the value given; the decision is kept beside it.
@@ -145,7 +145,7 @@ class EmbeddingLearner(Learner):
             folders = backbone_folders(checkpoint=self.checkpoint, backbones=self.backbones)
             if self.side is None:
                 raise RuntimeError("image_size 'auto' is decided from the images, and none was seen yet: embed some "
-                                   "(fit, features), call resolve_options(df), or pass image_size=128 or 224")
+                                   "(fit, features), call resolve_options(df), or pass image_size=160 or 224")
             self._embedders = [Embedder(folder, image_size=self.side, batch_size=self.batch_size)
                                for folder in folders]
         return self._embedders

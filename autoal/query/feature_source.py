@@ -51,11 +51,11 @@ class FeatureSource:
     def _backbone(self):
         if self._fallback is None:
             from autoal.learners import EmbeddingLearner
-            from autoal.vision.image_size import SMALL_IMAGE_SIDE
+            from autoal.vision.image_size import DIVERSITY_FEATURE_SIDE
 
-            # 128 px whatever the images: the size these diversity features always had, so that resumed runs
+            # one side whatever the images: the size these diversity features always had, so that resumed runs
             # and the fold models' stand-in (autoal.learners.autogluon) embed alike and share one cache.
-            self._fallback = EmbeddingLearner(image_size=SMALL_IMAGE_SIDE).configure(
+            self._fallback = EmbeddingLearner(image_size=DIVERSITY_FEATURE_SIDE).configure(
                 classes=self.learner.classes, label=self.learner.label, image_col=self.learner.image_col,
                 output_dir=self.learner.output_dir, random_state=self.learner.random_state,
                 feature_columns=self.learner.feature_columns)

@@ -276,7 +276,7 @@ def test_learner_auto_is_the_embeddings_learner_with_images_and_tabular_without(
         ["mobilenetv2_100", "tf_efficientnet_lite0"]
 
 
-# -- image size: 224 px for photos, 128 px for small images ------------------------------------------------
+# -- image size: 224 px for photos, 160 px for small images ------------------------------------------------
 
 
 def write_sized(folder, sizes, label="red") -> list:
@@ -299,9 +299,9 @@ def test_the_image_size_follows_the_typical_shorter_side(tmp_path):
     assert embedding_image_size(photos) == 224
     small = write_sized(tmp_path / "small", [(28, 28)] * 3 + [(400, 300)] * 2)
     assert typical_short_side(small) == 28, "the median, not the largest"
-    assert embedding_image_size(small) == 128
+    assert embedding_image_size(small) == 160
     just_under = write_sized(tmp_path / "under", [(300, 223)] * 3)
-    assert embedding_image_size(just_under) == 128
+    assert embedding_image_size(just_under) == 160
     # a list sorted by source: the sample spans all of it, not only its head
     sorted_by_source = write_sized(tmp_path / "sorted", [(28, 28)] * 60 + [(300, 260)] * 90)
     assert typical_short_side(sorted_by_source) == 260, "64 of 150, spread over the whole list"
@@ -316,14 +316,14 @@ def test_the_learner_decides_its_image_size_from_the_first_images_it_embeds(tmp_
     small = write_images(tmp_path / "small", 3)
     learner = EmbeddingLearner(checkpoint=checkpoint, cache_dir=tmp_path / "cache").configure(classes=CLASSES)
     assert learner.image_size == "auto"
-    with pytest.raises(RuntimeError, match="none was seen yet.*pass image_size=128 or 224"):
+    with pytest.raises(RuntimeError, match="none was seen yet.*pass image_size=160 or 224"):
         learner.embedder
     learner.fit(small)
-    assert learner.embedder.image_size == 128 and learner.side == 128
+    assert learner.embedder.image_size == 160 and learner.side == 160
     assert learner.image_size == "auto", "the parameter keeps the value given (scikit-learn's rule)"
     photos = pd.DataFrame({"label": "red", "image_path": [str(p) for p in write_sized(tmp_path / "p", [(260, 240)] * 3)]})
-    assert learner.resolve_options(photos) == {"image_size": 128}, "decided once and kept"
-    assert learner.clone().side == 128, "clones embed alike"
+    assert learner.resolve_options(photos) == {"image_size": 160}, "decided once and kept"
+    assert learner.clone().side == 160, "clones embed alike"
     other = EmbeddingLearner(checkpoint=checkpoint, cache_dir=tmp_path / "cache").configure(classes=CLASSES)
     assert other.resolve_options(photos) == {"image_size": 224}
     assert other.embedder.backbone_id.endswith("-224px")
