@@ -43,6 +43,7 @@ sys.path.insert(0, str(ROOT))
 LEARNERS = {  # name -> (learner, learner_options, run() extras)
     "embeddings": ("embeddings", {}, {}),  # the default backbones (MobileNetV2 + EfficientNet-Lite0)
     "embeddings-mobilenetv2": ("embeddings", {"backbones": ["mobilenetv2_100"]}, {}),  # the default before 2026-12-02
+    "embeddings-128px": ("embeddings", {"image_size": 128}, {}),  # the small-image side before 2026-12-03
     "embeddings-3backbones": ("embeddings", {"backbones": ["mobilenetv2_100", "tf_efficientnet_lite0",
                                                            "tf_efficientnet_lite2"]}, {}),
     "embeddings+kmeans": ("embeddings", {}, {"batch": "kmeans"}),
