@@ -64,9 +64,8 @@ def learner_for(side, cache_dir, classes):
     return EmbeddingLearner(image_size=side, cache_dir=cache_dir).configure(classes=classes, random_state=0)
 
 
-def measure(name, side, counts, args, done):
+def measure(name, pool, holdout, side, counts, args, done):
     """Records for one dataset and side: the embedding pass, then mean and spread of accuracy per label count."""
-    pool, holdout = load(name)
     classes = sorted(pool["label"].unique().tolist())
     cache = args.out / "embedding_cache"
     learner = learner_for(side, cache, classes)
@@ -115,10 +114,12 @@ def main(argv=None):
         done = {r["key"]: r for r in map(json.loads, results.read_text().splitlines())}
     for name in args.datasets.split(","):
         counts = [int(n) for n in (args.fashion_labels if name == "fashion-mnist" else args.labels).split(",")]
-        for side in (int(s) for s in args.sides.split(",")):
-            if all(f"{name}/{side}/{n}" in done for n in counts):
-                continue
-            measure(name, side, counts, args, done)
+        sides = [int(s) for s in args.sides.split(",")]
+        sides = [side for side in sides if not all(f"{name}/{side}/{n}" in done for n in counts)]
+        if sides:
+            pool, holdout = load(name)
+            for side in sides:
+                measure(name, pool, holdout, side, counts, args, done)
     write_summary(list(done.values()), args.out)
 
 
