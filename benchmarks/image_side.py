@@ -66,6 +66,8 @@ def learner_for(side, cache_dir, classes):
 
 def measure(name, pool, holdout, side, counts, args, done):
     """Records for one dataset and side: the embedding pass, then mean and spread of accuracy per label count."""
+    from sklearn.metrics import accuracy_score
+
     classes = sorted(pool["label"].unique().tolist())
     cache = args.out / "embedding_cache"
     learner = learner_for(side, cache, classes)
@@ -82,7 +84,7 @@ def measure(name, pool, holdout, side, counts, args, done):
             rows = np.random.default_rng(100 + subset).choice(len(pool), n, replace=False)
             model = learner_for(side, cache, classes).fit(pool.iloc[rows])
             predicted = np.asarray(model.classes)[model.predict_proba(holdout.drop(columns=["label"])).argmax(1)]
-            accuracies.append(float((predicted == truth).mean()))
+            accuracies.append(float(accuracy_score(truth, predicted)))
         record = {"key": key, "dataset": name, "side": side, "labels": n, "pool": len(pool), "holdout": len(holdout),
                   "mean": float(np.mean(accuracies)), "sd": float(np.std(accuracies)), "accuracies": accuracies,
                   "embed_seconds": round(embed_seconds, 1), "images": len(pool) + len(holdout),
@@ -94,13 +96,15 @@ def measure(name, pool, holdout, side, counts, args, done):
 
 
 def write_summary(records, out: Path):
+    from round_speed import markdown  # not pandas' to_markdown: tabulate is not among autoal's dependencies
+
     frame = pd.DataFrame(records)
     table = frame.pivot_table(index=["dataset", "labels"], columns="side", values="mean").round(3).reset_index()
     embed = frame.groupby(["dataset", "side"])["embed_seconds"].max().unstack().round(0).reset_index()
     lines = [f"# Image side of small images ({time.strftime('%Y-%m-%d')}; `python benchmarks/image_side.py --out {out}`)",
-             "", "Mean holdout accuracy over the label sets, by side (px):", "", table.to_markdown(index=False), "",
+             "", "Mean holdout accuracy over the label sets, by side (px):", "", markdown(table), "",
              "First embedding pass of pool and holdout with both networks (s; a few when the cache was already warm):",
-             "", embed.to_markdown(index=False), ""]
+             "", markdown(embed), ""]
     (out / "summary.md").write_text("\n".join(lines))
     print("\n".join(lines))
 
