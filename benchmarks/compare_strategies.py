@@ -43,6 +43,14 @@ from autoal.learners import make_learner
 from autoal.rounds.config import resolve_learner
 
 
+def seed_list(text: str) -> list:
+    """``--only-seeds``: comma-separated whole numbers, or argparse's error naming what is wrong."""
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated seed numbers such as 3,0; got {text!r}") from None
+
+
 def json_object(text) -> dict:
     """``--learner-options``: a JSON object, or argparse's error naming what is wrong with it."""
     try:
@@ -79,6 +87,8 @@ def parse_args(argv=None):
                    "else a seeded stratified 20%% of it)")
     p.add_argument("--strategies", default="activelab,random,least_confidence,margin,entropy")
     p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--only-seeds", type=seed_list, metavar="A,B,...", help="run only these of the seeds, in this "
+                   "order (a long comparison spread over several sittings; the summary covers every finished run)")
     add_learner_arguments(p)
     p.add_argument("--rounds", type=int, default=10)
     p.add_argument("--batch-size", type=int, default=150)
@@ -177,6 +187,9 @@ def main(argv=None):
     strategies = [s.strip() for s in args.strategies.split(",") if s.strip()]
     configs = {name: parse_config(name) for name in strategies}
     options = learner_options(args)
+    outside = [seed for seed in args.only_seeds or () if seed not in range(args.seeds)]
+    if outside:
+        sys.exit(f"--only-seeds: {outside} not among the --seeds {args.seeds} seeds (0 to {args.seeds - 1})")
     pool, test = load_data(args)
     print(f"pool {len(pool)}, holdout {len(test)}, {pool['label'].nunique()} classes; learner {chosen_learner(args)}",
           flush=True)
@@ -185,7 +198,7 @@ def main(argv=None):
     finished = set(zip(done["strategy"], done["seed"]))
     work = Path(tempfile.mkdtemp(prefix="autoal-compare-"))
     try:
-        for seed in range(args.seeds):
+        for seed in args.only_seeds or range(args.seeds):
             for strategy in strategies:
                 if (strategy, seed) in finished:
                     print(f"seed {seed} {strategy:17s} already in {results_path}, skipped", flush=True)

@@ -66,6 +66,8 @@ def _add_learner_options(p):
     p.add_argument("--max-epochs", type=positive_int, help="AutoGluon: epochs per fit (default 20)")
     p.add_argument("--image-size", type=positive_int, help="image side in pixels (AutoGluon default 128; "
                    "embeddings: 224 for photos at least that large, else 160)")
+    p.add_argument("--fits-per-round", type=positive_int, help="AutoGluon: fresh fits per round, their "
+                   "probabilities averaged (default 1; 2 steadies the curve for twice the fit time)")
     p.add_argument("--checkpoint", help="AutoGluon: local timm checkpoint folder or weights file, or a packaged "
                    "network (mobilenetv2_100, tf_efficientnet_lite0, tf_efficientnet_lite2)")
     p.add_argument("--backbones", metavar="A,B,...",
@@ -117,7 +119,8 @@ def _learner_options(args) -> dict:
     if learner != "autogluon":
         return {}
     options = {"time_limit": args.time_limit, "max_epochs": args.max_epochs, "image_size": args.image_size,
-               "checkpoint": args.checkpoint, "text_checkpoint": args.text_checkpoint}
+               "checkpoint": args.checkpoint, "text_checkpoint": args.text_checkpoint,
+               "fits_per_round": args.fits_per_round}
     return {k: v for k, v in options.items() if v is not None}
 
 

@@ -52,7 +52,10 @@ class RunResult:
 
     @property
     def predictor(self):
-        """The final trained model (AutoGluon's ``MultiModalPredictor`` for the default learner)."""
+        """The final trained model (AutoGluon's ``MultiModalPredictor`` for the default learner; the learner itself,
+        whose ``predict_proba`` averages them, when it trains several fits per round)."""
+        if len(getattr(self.learner, "members_", ())) > 1:
+            return self.learner
         for attribute in ("predictor_", "model_"):
             if getattr(self.learner, attribute, None) is not None:
                 return getattr(self.learner, attribute)

@@ -41,6 +41,37 @@ def test_a_fresh_fit_is_reproducible_with_its_seed_and_differs_with_another(tmp_
     assert np.abs(first - other).max() > 1e-4, "another seed trains another model"
 
 
+def test_fits_per_round_averages_differently_seeded_fresh_fits_and_a_worker_loads_them_all(tmp_path):
+    df = write_images(tmp_path / "img", 6, size=24)
+    test = write_images(tmp_path / "test", 4, seed=1, size=24).drop(columns=["label"])
+    pair = AutoGluonLearner(**TINY, fits_per_round=2).configure(classes=CLASSES, output_dir=tmp_path / "pair",
+                                                               random_state=0)
+    pair.fit(df)
+    assert sorted(os.listdir(tmp_path / "pair" / "models")) == ["fit_00", "fit_00-m1"]
+    assert pair.last_fit_info_["ensemble_size"] == 2 and pair.last_fit_info_["model_dir"].endswith("fit_00")
+    single = {seed: AutoGluonLearner(**TINY).configure(classes=CLASSES, output_dir=tmp_path / f"s{seed}",
+                                                      random_state=seed).fit(df).predict_proba(test)
+              for seed in (0, 1000)}
+    assert np.abs(single[0] - single[1000]).max() > 1e-4, "the second fit has its own seed"
+    np.testing.assert_allclose(pair.predict_proba(test), (single[0] + single[1000]) / 2, rtol=0, atol=1e-6)
+    twin = pair.worker_copy()
+    assert twin.predictor_ is None and len(twin.predictor_paths_) == 2
+    np.testing.assert_allclose(twin.predict_proba(test), pair.predict_proba(test), rtol=0, atol=1e-6)
+    pair.fit(df)
+    assert sorted(os.listdir(tmp_path / "pair" / "models")) == ["fit_00", "fit_00-m1", "fit_01", "fit_01-m1"]
+
+
+@pytest.mark.parametrize("options, problem", [({"fits_per_round": 0}, "1 or more"),
+                                              ({"fits_per_round": 1.5}, "whole number"),
+                                              ({"fits_per_round": 2, "continue_training": True}, "fresh fits")])
+def test_a_wrong_fits_per_round_is_refused_before_anything_trains(tmp_path, options, problem):
+    df = write_images(tmp_path / "img", 2)
+    learner = AutoGluonLearner(**TINY, **options).configure(classes=CLASSES, output_dir=tmp_path / "out")
+    with pytest.raises(autoal.InputError, match=problem):
+        learner.fit(df)
+    assert not (tmp_path / "out" / "models").exists()
+
+
 def test_checkpoints_are_scored_on_training_rows_so_none_is_left_out(tmp_path):
     df = write_images(tmp_path / "img", 40)  # 120 rows
     learner = AutoGluonLearner(tuning_rows=30).configure(classes=CLASSES, random_state=0)
