@@ -48,10 +48,10 @@ def run_plain(df, test, autoal_history, args, out):
 
     from autoal.common.torch_compat import import_multimodal_predictor
     from autoal.learners import AutoGluonLearner
-    from autoal.learners.autogluon import _quiet_offline
+    from autoal.learners.autogluon_offline import quiet_offline
     from autoal.learners.autogluon_settings import offline_hyperparameters
 
-    with _quiet_offline(True):
+    with quiet_offline(True):
         MultiModalPredictor = import_multimodal_predictor()
     backbone = AutoGluonLearner(checkpoint=args.checkpoint).configure(classes=[0, 1], random_state=args.seed) \
         .resolve_checkpoint()  # the backbone autoal's side trains
@@ -63,7 +63,7 @@ def run_plain(df, test, autoal_history, args, out):
         if r > 0:  # score the pool with last round's model, as autoal does before asking for labels
             pool = [i for i in df.index if i not in set(labelled)]
             t = time.perf_counter()
-            with _quiet_offline(True):
+            with quiet_offline(True):
                 probs = predictor.predict_proba(df.loc[labelled + pool].drop(columns=["label"]), as_pandas=False)
             row["predict_seconds"] = time.perf_counter() - t
             t = time.perf_counter()
@@ -75,7 +75,7 @@ def run_plain(df, test, autoal_history, args, out):
             row["select_seconds"] = time.perf_counter() - t
         labelled = labelled + list(picked)  # train on exactly what autoal trained on
         t = time.perf_counter()
-        with _quiet_offline(True):
+        with quiet_offline(True):
             if predictor is None:
                 predictor = MultiModalPredictor(label="label", problem_type="multiclass", path=str(out / f"r{r}"),
                                                 verbosity=0, enable_progress_bar=False)
@@ -84,7 +84,7 @@ def run_plain(df, test, autoal_history, args, out):
                 predictor.fit(df.loc[labelled], hyperparameters=hp, save_path=str(out / f"r{r}"))
         row["fit_seconds"] = time.perf_counter() - t
         t = time.perf_counter()
-        with _quiet_offline(True):
+        with quiet_offline(True):
             test_probs = predictor.predict_proba(test.drop(columns=["label"]), as_pandas=False)
         row["accuracy"] = float((np.array(classes)[test_probs.argmax(1)] == test["label"].to_numpy()).mean())
         row["eval_seconds"] = time.perf_counter() - t
@@ -109,10 +109,10 @@ def main(argv=None):
     df = autoal.load_manifest(build_digits())
     # AutoGluon's first import (once per process) is not a per-round cost: pay it before timing either loop
     from autoal.common.torch_compat import import_multimodal_predictor
-    from autoal.learners.autogluon import _quiet_offline
+    from autoal.learners.autogluon_offline import quiet_offline
 
     t = time.perf_counter()
-    with _quiet_offline(True):
+    with quiet_offline(True):
         import_multimodal_predictor()
     args.import_seconds = round(time.perf_counter() - t, 2)
     work = Path(tempfile.mkdtemp(prefix="autoal-bench-"))

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import logging
-import os
 import shutil
 import tempfile
 import warnings
@@ -32,34 +29,10 @@ from autoal.learners.autogluon_settings import (
     model_names,
     offline_hyperparameters,
 )
+from autoal.learners.autogluon_offline import explain_hub_errors, quiet_offline
 from autoal.learners.base import Learner, pad_probabilities
 
 __all__ = ["AutoGluonLearner"]
-
-_NOISY_LOGGERS = ("lightning", "lightning.pytorch", "lightning.fabric", "lightning_fabric", "pytorch_lightning", "autogluon", "transformers", "timm")
-
-
-@contextlib.contextmanager
-def _quiet_offline(quiet: bool):
-    """Make hub look-ups fail fast and, if ``quiet``, silence AutoGluon/Lightning chatter; restore after."""
-    saved_env = os.environ.get("HF_HUB_OFFLINE")
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    saved_levels = {name: logging.getLogger(name).level for name in _NOISY_LOGGERS}
-    try:
-        with warnings.catch_warnings():
-            if quiet:
-                warnings.simplefilter("ignore")
-                for name in _NOISY_LOGGERS:
-                    logging.getLogger(name).setLevel(logging.ERROR)
-            yield
-    finally:
-        for name, level in saved_levels.items():
-            logging.getLogger(name).setLevel(level)
-        if saved_env is None:
-            os.environ.pop("HF_HUB_OFFLINE", None)
-        else:
-            os.environ["HF_HUB_OFFLINE"] = saved_env
-
 
 class AutoGluonLearner(Learner):
     """AutoGluon MultiModal on the image column and the run's other feature columns, saved every round.
@@ -311,7 +284,7 @@ class AutoGluonLearner(Learner):
         hyperparameters = self._all_hyperparameters()
         tuning = self._tuning_rows(df)
         paths = [save_path] + [save_path.with_name(f"{save_path.name}-m{k}") for k in range(1, n_fits)]
-        with _quiet_offline(self.quiet), _explain_hub_errors():
+        with quiet_offline(self.quiet), explain_hub_errors():
             if continued:
                 previous.fit(df, tuning_data=tuning, hyperparameters=hyperparameters, time_limit=self.time_limit,
                              save_path=str(save_path), seed=self.random_state)
@@ -390,7 +363,7 @@ class AutoGluonLearner(Learner):
     def predict_proba(self, df: pd.DataFrame) -> np.ndarray:
         """Class probabilities, in ``classes`` order: the mean over the round's fits when ``fits_per_round`` > 1."""
         frame = self._frame(df)
-        with _quiet_offline(self.quiet):
+        with quiet_offline(self.quiet):
             tables = [predictor.predict_proba(frame, as_pandas=True, as_multiclass=True)
                       for predictor in self._predictors()]
         return np.mean([pad_probabilities(t.to_numpy(), list(t.columns), self.classes) for t in tables], axis=0)
@@ -400,7 +373,7 @@ class AutoGluonLearner(Learner):
         if not self.members_ and getattr(self, "predictor_paths_", None):
             from autoal.common.torch_compat import import_multimodal_predictor
 
-            with _quiet_offline(self.quiet):
+            with quiet_offline(self.quiet):
                 load = import_multimodal_predictor().load
                 self.members_ = [load(path, verbosity=0) for path in self.predictor_paths_]
             self.predictor_ = self.members_[0]
@@ -415,18 +388,3 @@ class AutoGluonLearner(Learner):
             twin.predictor_path_ = twin.predictor_paths_[0]
         twin.predictor_, twin.members_ = None, []
         return twin
-
-
-@contextlib.contextmanager
-def _explain_hub_errors():
-    try:
-        yield
-    except Exception as exc:
-        text = f"{type(exc).__name__}: {exc}"
-        if any(s in text for s in ("LocalEntryNotFound", "HF_HUB_OFFLINE", "offline mode", "huggingface.co")):
-            raise InputError(
-                f"AutoGluon tried to download a backbone, which this machine cannot do ({text[:200]}). Point "
-                "checkpoint= at a local timm checkpoint folder or weights file, or leave it unset for the "
-                "built-in offline backbone"
-            ) from exc
-        raise
