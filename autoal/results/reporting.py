@@ -33,15 +33,16 @@ HISTORY_COLUMNS = ["round", "n_labeled", "n_annotations", "n_new_labels", "n_rel
 
 def command_line(script: str, args, *, leave_out=()) -> str:
     """The shell command that repeats a benchmark: ``python SCRIPT`` and its parsed ``args`` (an argparse
-    namespace) as options, shell-quoted; a true flag bare, dictionaries as JSON; None, False, empty
-    dictionaries and the names in ``leave_out`` left out (for a benchmark's ``summary.json``)."""
+    namespace) as options, shell-quoted; a true flag bare, dictionaries as JSON, lists comma-separated; None,
+    False, empty dictionaries and the names in ``leave_out`` left out (for a benchmark's ``summary.json``)."""
     words = ["python", script]
     for name, value in vars(args).items():
         if name in leave_out or value is None or value is False or (isinstance(value, dict) and not value):
             continue
         words.append(f"--{name.replace('_', '-')}")
         if value is not True:
-            words.append(json.dumps(value) if isinstance(value, dict) else str(value))
+            words.append(json.dumps(value) if isinstance(value, dict)
+                         else ",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value))
     return shlex.join(words)
 
 

@@ -146,7 +146,7 @@ def load_benchmark(name):
 
 @pytest.mark.parametrize("script, argv, leave_out", [
     ("compare_strategies", ["--dataset", "digits", "--stop-report", "--compare-to", "", "--learner-options",
-                            '{"peft": "norm_fit"}', "--candidates-factor", "2.5"], ("verbose",)),
+                            '{"peft": "norm_fit"}', "--candidates-factor", "2.5", "--only-seeds", "3,0"], ("verbose",)),
     ("multiannotator", ["--manifest", "m.csv", "--no-images", "--max-epochs", "3"], ("summarize_only",)),
     ("relabel_only", ["--noise", "0", "--orders", "activelab,random"], ()),
     ("loop_overhead", ["--cold-start-size", "0", "--sizes", "100,200"], ("one",)),
