@@ -163,7 +163,7 @@ def test_ray_scoring_of_the_autogluon_learner_loads_the_saved_predictor(ray_clus
     train, pool = train_and_pool
     learner = fitted(AutoGluonLearner(max_epochs=1, image_size=32), train, tmp_path)
     twin = pickle.loads(pickle.dumps(learner.worker_copy()))
-    assert twin.predictor_ is None and twin.predictor_path_ == learner.last_fit_info_["model_dir"]
+    assert twin.predictor_ is None and twin.predictor_paths_ == [learner.last_fit_info_["model_dir"]]
     scorer = RayScorer(num_workers=2)
     # a worker runs the network with its own thread count: float32 sums in another order differ in the last bits
     # (seen: 1.04e-6), so the same model is asserted to within 1e-5, far below any difference in the argmax

@@ -312,8 +312,7 @@ class AutoGluonLearner(Learner):
         if n_fits > 1 and continue_training:
             raise InputError(f"fits_per_round={n_fits} averages fresh fits, but this learner continues the last "
                              "round's fit (continue_training=True, or tabular/text columns take part); pass "
-                             "fits_per_round=1 or "
-                             "continue_training=False")
+                             "fits_per_round=1 or continue_training=False")
         return int(n_fits)
 
     def _member_seed(self, k: int):
@@ -385,6 +384,5 @@ class AutoGluonLearner(Learner):
         twin = copy.copy(self)
         if self.members_:
             twin.predictor_paths_ = [str(p.path) for p in self.members_]
-            twin.predictor_path_ = twin.predictor_paths_[0]
         twin.predictor_, twin.members_ = None, []
         return twin
