@@ -48,8 +48,10 @@ LEARNERS = {  # name -> (learner, learner_options, run() extras)
                                                            "tf_efficientnet_lite2"]}, {}),
     "embeddings+kmeans": ("embeddings", {}, {"batch": "kmeans"}),
     "embeddings-tabular": ("embeddings", {"head": "tabular"}, {}),
-    "autogluon": ("autogluon", {}, {}),
-    "autogluon+subsample5k": ("autogluon", {}, {"pool_subsample": 5000}),
+    # fine-tuning as its figures were measured: 64 px, one fit a round (the defaults until 2026-12-03)
+    "autogluon": ("autogluon", {"image_size": 64, "fits_per_round": 1}, {}),
+    "autogluon+subsample5k": ("autogluon", {"image_size": 64, "fits_per_round": 1}, {"pool_subsample": 5000}),
+    "autogluon-default": ("autogluon", {}, {}),  # today's defaults: 128 px, two fits a round
 }
 
 
@@ -209,7 +211,7 @@ def task_ray(params):
     for name in params["learners"]:
         results = {}
         for mode in ("local", "ray"):
-            options = {}
+            options = dict(LEARNERS[name][1])
             if name == "embeddings":  # a cold cache for each mode: the embedding pass is what Ray shards
                 cache = Path(params["work"]) / f"cache-{mode}"
                 shutil.rmtree(cache, ignore_errors=True)

@@ -161,7 +161,7 @@ def test_ray_scoring_of_the_autogluon_learner_loads_the_saved_predictor(ray_clus
     from autoal.learners import AutoGluonLearner
 
     train, pool = train_and_pool
-    learner = fitted(AutoGluonLearner(max_epochs=1, image_size=32), train, tmp_path)
+    learner = fitted(AutoGluonLearner(max_epochs=1, image_size=32, fits_per_round=1), train, tmp_path)
     twin = pickle.loads(pickle.dumps(learner.worker_copy()))
     assert twin.predictor_ is None and twin.predictor_paths_ == [learner.last_fit_info_["model_dir"]]
     scorer = RayScorer(num_workers=2)

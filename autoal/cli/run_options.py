@@ -67,7 +67,7 @@ def _add_learner_options(p):
     p.add_argument("--image-size", type=positive_int, help="image side in pixels (AutoGluon default 128; "
                    "embeddings: 224 for photos at least that large, else 160)")
     p.add_argument("--fits-per-round", type=positive_int, help="AutoGluon: fresh fits per round, their "
-                   "probabilities averaged (default 1; 2 steadies the curve for twice the fit time)")
+                   "probabilities averaged (default 2, 1 when continuing; 1 halves the fit time, the curve jumps more)")
     p.add_argument("--checkpoint", help="AutoGluon: local timm checkpoint folder or weights file, or a packaged "
                    "network (mobilenetv2_100, tf_efficientnet_lite0, tf_efficientnet_lite2)")
     p.add_argument("--backbones", metavar="A,B,...",

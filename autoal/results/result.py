@@ -52,8 +52,9 @@ class RunResult:
 
     @property
     def predictor(self):
-        """The final trained model (AutoGluon's ``MultiModalPredictor`` for the default learner; the learner itself,
-        whose ``predict_proba`` averages them, when it trains several fits per round)."""
+        """The final trained model (e.g. AutoGluon's ``MultiModalPredictor``; the learner itself, whose
+        ``predict_proba`` averages them, when it trains several fits per round, as the AutoGluon learner does by
+        default: ``learner.members_`` holds them)."""
         if len(getattr(self.learner, "members_", ())) > 1:
             return self.learner
         for attribute in ("predictor_", "model_"):

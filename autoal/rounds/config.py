@@ -31,7 +31,8 @@ __all__ = ["RunConfig", "CONFIG_VERSION", "OOS_MODES", "CHECK_IMAGES", "AUTO_OPT
 #: have none and are read as version 0 (their ``"auto"`` options are resolved when the run is opened).
 #: Version 2: the embeddings learner's ``image_size`` is stored in ``learner_options`` (chosen from the pool).
 #: Version 3: the AutoGluon learner's default image side is 128 px (64 px before).
-CONFIG_VERSION = 3
+#: Version 4: the AutoGluon learner fits twice a round by default when it fits afresh (once before).
+CONFIG_VERSION = 4
 
 #: The options whose ``"auto"`` depends on the run's facts (:meth:`RunConfig.resolved`). A run stores them resolved
 #: and names the ones that were ``"auto"`` (``auto_options`` in its settings), so that opening the run resolves them
@@ -45,6 +46,8 @@ _VERSION_0_DEFAULTS = {"oos": "pick", "batch": "topk", "initial": "random", "str
 _VERSION_1_EMBEDDING_SIDE = 128
 #: The AutoGluon learner's default image side before version 3 (runs that did not set one fine-tuned at this size).
 _VERSION_2_AUTOGLUON_SIDE = 64
+#: The AutoGluon learner's fits per round before version 4 (runs that did not set ``fits_per_round`` fitted once).
+_VERSION_3_AUTOGLUON_FITS = 1
 
 #: Values of ``oos=``.
 OOS_MODES = ("auto", "cross_val", "pick")
@@ -246,21 +249,24 @@ class RunConfig:
         auto = settings.get("auto_options", [])
         stored_learner = "auto" if "learner" in auto else settings["learner"]
         if learner is None:
-            options = _older_image_side(options, version,
-                                        resolve_learner(stored_learner, values.get("image_col", "image_path")))
+            options = _older_learner_defaults(options, version,
+                                              resolve_learner(stored_learner, values.get("image_col", "image_path")))
         stored_strategy = "auto" if "strategy" in auto else settings.get("strategy", "auto")
         return cls(**dict(values, learner_options=options, learner=learner or stored_learner,
                           strategy=strategy or stored_strategy))
 
 
-def _older_image_side(options: dict, version: int, learner: str) -> dict:
-    """``options`` with the image side that a run stored before its learner's default changed used, when it
-    did not set one: resuming it keeps the size its rounds were fitted at."""
+def _older_learner_defaults(options: dict, version: int, learner: str) -> dict:
+    """``options`` with the defaults that a run stored before its learner's defaults changed used, where it
+    did not set them: resuming it keeps the image size and the fits per round its rounds were fitted with."""
+    older = {}
     if learner == "embeddings" and version < 2:
-        return {"image_size": _VERSION_1_EMBEDDING_SIDE, **options}
+        older["image_size"] = _VERSION_1_EMBEDDING_SIDE
     if learner == "autogluon" and version < 3:
-        return {"image_size": _VERSION_2_AUTOGLUON_SIDE, **options}
-    return options
+        older["image_size"] = _VERSION_2_AUTOGLUON_SIDE
+    if learner == "autogluon" and version < 4:
+        older["fits_per_round"] = _VERSION_3_AUTOGLUON_FITS
+    return {**older, **options}
 
 
 def resolve_learner(learner, image_col):
@@ -271,8 +277,8 @@ def resolve_learner(learner, image_col):
     Measured on a 2-core CPU (benchmarks/RESULTS.md, benchmarks/round_speed.py): on Fashion-MNIST at 500
     identical labels the embeddings learner (160 px) is more accurate than fine-tuning MobileNetV2 at 64 px with
     AutoGluon (0.847 against 0.817) at a round of seconds instead of about 90 s, so it gives the most accuracy per
-    minute; fine-tuning at 128 px is within 0.02 of it on Fashion-MNIST at 50-250 labels (0.826 against 0.822 at
-    250), at 97 s a fit.
+    minute. Fine-tuning at 128 px with two fits a round (the AutoGluon default) is 0.016-0.037 above it on
+    Fashion-MNIST at 50-250 labels (0.845 against 0.822 at 250), but a round takes 1-7 minutes instead of seconds.
     """
     if isinstance(learner, str) and learner == "auto":
         return "embeddings" if image_col is not None else "tabular"

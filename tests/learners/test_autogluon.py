@@ -13,7 +13,7 @@ from autoal.learners import AutoGluonLearner
 
 pytestmark = pytest.mark.autogluon
 
-TINY = {"max_epochs": 3, "image_size": 32}
+TINY = {"max_epochs": 3, "image_size": 32, "fits_per_round": 1}  # one fit a round keeps these tests short
 
 
 def test_autogluon_learner_meets_the_contract_and_restarts_on_a_new_class(tmp_path):
@@ -44,7 +44,7 @@ def test_a_fresh_fit_is_reproducible_with_its_seed_and_differs_with_another(tmp_
 def test_fits_per_round_averages_differently_seeded_fresh_fits_and_a_worker_loads_them_all(tmp_path):
     df = write_images(tmp_path / "img", 6, size=24)
     test = write_images(tmp_path / "test", 4, seed=1, size=24).drop(columns=["label"])
-    pair = AutoGluonLearner(**TINY, fits_per_round=2).configure(classes=CLASSES, output_dir=tmp_path / "pair",
+    pair = AutoGluonLearner(**{**TINY, "fits_per_round": 2}).configure(classes=CLASSES, output_dir=tmp_path / "pair",
                                                                random_state=0)
     pair.fit(df)
     assert sorted(os.listdir(tmp_path / "pair" / "models")) == ["fit_00", "fit_00-m1"]
@@ -66,7 +66,7 @@ def test_fits_per_round_averages_differently_seeded_fresh_fits_and_a_worker_load
                                               ({"fits_per_round": 2, "continue_training": True}, "fresh fits")])
 def test_a_wrong_fits_per_round_is_refused_before_anything_trains(tmp_path, options, problem):
     df = write_images(tmp_path / "img", 2)
-    learner = AutoGluonLearner(**TINY, **options).configure(classes=CLASSES, output_dir=tmp_path / "out")
+    learner = AutoGluonLearner(**{**TINY, **options}).configure(classes=CLASSES, output_dir=tmp_path / "out")
     with pytest.raises(autoal.InputError, match=problem):
         learner.fit(df)
     assert not (tmp_path / "out" / "models").exists()
@@ -92,22 +92,31 @@ def test_two_rounds_of_real_autogluon_write_nothing_to_the_working_directory(tmp
     workdir = tmp_path / "cwd"
     workdir.mkdir()
     monkeypatch.chdir(workdir)
-    result = autoal.run(df, learner="autogluon", learner_options=TINY, strategy="margin", batch_size=6, n_rounds=2,
-                        initial_per_class=3, output_dir=tmp_path / "run", verbose=False)
+    default_fits = {k: v for k, v in TINY.items() if k != "fits_per_round"}
+    result = autoal.run(df, learner="autogluon", learner_options=default_fits, strategy="margin", batch_size=6,
+                        n_rounds=2, initial_per_class=3, output_dir=tmp_path / "run", verbose=False)
     assert os.listdir(workdir) == []
     h = result.history
     assert h["n_labeled"].tolist() == [9, 15, 21]
     assert h["continued"].tolist() == [False, False, False], "a fresh fit from the pretrained weights every round"
     assert (h["fit_seconds"] > 0).all() and (h["predict_seconds"].iloc[1:] > 0).all()
-    assert type(result.predictor).__name__ == "MultiModalPredictor"
-    for r in range(3):
+    assert result.predictor is result.learner, "two fits: the learner, whose predict_proba averages them"
+    assert [type(m).__name__ for m in result.learner.members_] == ["MultiModalPredictor"] * 2
+    for r in range(3):  # two differently seeded fits a round by default
         assert (tmp_path / "run" / "models" / f"fit_{r:02d}" / "model.ckpt").is_file()
+        assert (tmp_path / "run" / "models" / f"fit_{r:02d}-m1" / "model.ckpt").is_file()
     probs = result.learner.predict_proba(df.drop(columns=["label"]).iloc[:5])
     assert probs.shape == (5, 3) and np.allclose(probs.sum(axis=1), 1)
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["versions"]["autogluon.multimodal"].startswith("1.6")
-    # solid colours are easy: three epochs on 15 images must beat chance (1/3) clearly
-    assert result.final_accuracy > 0.6
+    # No accuracy bar: three epochs on 9-21 tiny images read between 0.33 and 0.67 on the 9 holdout images
+    # from round to round (measured 2026-12-03, one fit and two alike). That fine-tuning learns is asserted by
+    # test_autogluon_learner_uses_the_column (0.95 and more at 8 epochs).
+    # the recorded accuracy is the two fits' averaged prediction on the holdout, recomputed here
+    holdout = df.loc[result.test_ids]
+    probs = result.learner.predict_proba(holdout.drop(columns=["label"]))
+    truth = [result.classes.index(c) for c in holdout["label"]]
+    assert result.final_accuracy == pytest.approx(float((probs.argmax(axis=1) == truth).mean()))
 
 
 def test_autogluon_fine_tunes_the_offline_pretrained_backbone(tmp_path):
@@ -115,7 +124,8 @@ def test_autogluon_fine_tunes_the_offline_pretrained_backbone(tmp_path):
     from autoal.vision.backbones import pretrained_checkpoint
 
     df = write_images(tmp_path / "img", 6)
-    learner = AutoGluonLearner(checkpoint=pretrained_checkpoint(cache_dir=tmp_path / "ckpt"), max_epochs=2, image_size=32)
+    learner = AutoGluonLearner(checkpoint=pretrained_checkpoint(cache_dir=tmp_path / "ckpt"), max_epochs=2, image_size=32,
+                               fits_per_round=1)
     learner.configure(classes=CLASSES, output_dir=tmp_path / "out")
     learner.fit(df)
     probs = learner.predict_proba(df.drop(columns=["label"]))
@@ -127,7 +137,8 @@ def test_autogluon_fine_tunes_the_offline_pretrained_backbone(tmp_path):
 def test_autogluon_fine_tunes_a_packaged_efficientnet_lite0_by_name(tmp_path, monkeypatch):
     monkeypatch.setenv("AUTOAL_CACHE_DIR", str(tmp_path / "cache"))
     df = write_images(tmp_path / "img", 6)
-    learner = AutoGluonLearner(checkpoint="tf_efficientnet_lite0", max_epochs=2, image_size=32)
+    learner = AutoGluonLearner(checkpoint="tf_efficientnet_lite0", max_epochs=2, image_size=32,
+                               fits_per_round=1)
     learner.configure(classes=CLASSES, output_dir=tmp_path / "out").fit(df)
     assert learner.predict_proba(df.drop(columns=["label"])).shape == (18, 3)
     assert "tf_efficientnet_lite0-imagenet" in (tmp_path / "out" / "models" / "fit_00" / "config.yaml").read_text()
@@ -142,16 +153,26 @@ def test_the_gpu_is_used_when_torch_sees_one_and_the_cpu_settings_stay_otherwise
     assert {k: v for k, v in gpu.items() if not k.startswith("env.")} == {k: v for k, v in cpu.items() if not k.startswith("env.")}
 
 
+def test_two_fits_a_round_by_default_when_fitting_afresh_and_one_when_continuing():
+    learner = AutoGluonLearner()
+    assert learner.fits_per_round is None
+    assert learner._checked_fits_per_round(continue_training=False) == 2
+    assert learner._checked_fits_per_round(continue_training=True) == 1, "a continued fit is one predictor"
+    assert AutoGluonLearner(fits_per_round=3)._checked_fits_per_round(continue_training=False) == 3
+
+
 def test_runs_stored_before_the_128_px_default_keep_fine_tuning_at_64_px():
     from autoal.rounds.config import RunConfig
 
     assert AutoGluonLearner().image_size == 128
     old = dict(RunConfig(learner="autogluon").to_settings(), config_version=2)
-    assert RunConfig.from_settings(old).learner_options == {"image_size": 64}
+    assert RunConfig.from_settings(old).learner_options == {"image_size": 64, "fits_per_round": 1}
     given = dict(old, learner_options={"image_size": 96, "max_epochs": 5})
-    assert RunConfig.from_settings(given).learner_options == {"image_size": 96, "max_epochs": 5}
+    assert RunConfig.from_settings(given).learner_options == {"image_size": 96, "max_epochs": 5, "fits_per_round": 1}
+    version_3 = dict(RunConfig(learner="autogluon").to_settings(), config_version=3)
+    assert RunConfig.from_settings(version_3).learner_options == {"fits_per_round": 1}, "they fitted once a round"
     new = RunConfig(learner="autogluon").to_settings()
-    assert RunConfig.from_settings(new).learner_options == {}, "version 3 runs get the 128 px default"
+    assert RunConfig.from_settings(new).learner_options == {}, "version 4 runs get the defaults: 128 px, two fits"
     embeddings = dict(RunConfig(learner="embeddings").to_settings(), config_version=2)
     assert RunConfig.from_settings(embeddings).learner_options == {}, "the embeddings learner stored its size"
 

@@ -2,6 +2,7 @@
 column, every image learner reaches near-perfect holdout accuracy with the column and chance without it. Text
 columns reach AutoGluon through a tiny local Hugging Face checkpoint."""
 
+import os
 import warnings
 
 import numpy as np
@@ -81,7 +82,7 @@ def test_a_run_passes_the_columns_to_its_learner(noise, tmp_path):
 
 @pytest.mark.autogluon
 def test_autogluon_learner_uses_the_column(noise, tmp_path):
-    with_column, without = accuracy_with_and_without(lambda: AutoGluonLearner(max_epochs=8, image_size=32),
+    with_column, without = accuracy_with_and_without(lambda: AutoGluonLearner(max_epochs=8, image_size=32, fits_per_round=1),
                                                      *noise, tmp_path)
     assert with_column >= 0.95, "numerical_mlp + fusion_mlp learn the column"
     assert without <= 0.55
@@ -145,6 +146,7 @@ def test_a_run_on_text_and_numbers_with_a_text_checkpoint(tiny_bert, tmp_path):
     assert result.summary["settings"]["features"]["text"] == ["review"]
     assert result.history["n_labeled"].tolist() == [80, 100]
     assert result.final_accuracy >= 0.85, result.history["accuracy"].tolist()
+    assert sorted(os.listdir(tmp_path / "run" / "models")) == ["fit_00", "fit_01"], "continued fits: one a round"
 
 
 @pytest.mark.autogluon
