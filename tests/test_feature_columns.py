@@ -174,6 +174,23 @@ def test_block_scaler_is_standard_scaling_then_weights_the_column_block():
     np.testing.assert_array_equal(BlockScaler(6).fit_transform(x), StandardScaler().fit_transform(x))
 
 
+def test_block_scaler_standardises_with_reference_statistics_and_clones_keep_them():
+    from sklearn.base import clone
+
+    from autoal.learners.feature_blocks import reference_statistics
+
+    rng = np.random.default_rng(1)
+    population, rows = rng.normal(3, 2, (500, 5)), rng.normal(5, 1, (8, 5))  # rows: an unfair sample
+    mean, scale = reference_statistics(population)
+    scaler = BlockScaler(5, reference=(mean, scale))
+    np.testing.assert_allclose(scaler.fit_transform(rows), (rows - population.mean(axis=0)) / population.std(axis=0))
+    assert abs(scaler.transform(rows).mean()) > 0.5, "the rows' own mean was not subtracted"
+    twin = clone(scaler)
+    np.testing.assert_array_equal(twin.fit_transform(rows), scaler.transform(rows))
+    with pytest.raises(ValueError, match="reference statistics for 5 columns, rows with 4"):
+        BlockScaler(4, reference=(mean, scale)).fit(rows[:, :4])
+
+
 def test_join_blocks_gives_each_block_the_same_total_variance():
     rng = np.random.default_rng(0)
     image, columns = rng.normal(0, 5, (200, 64)).astype(np.float32), rng.normal(0, 1, (200, 4)).astype(np.float32)

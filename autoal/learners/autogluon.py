@@ -270,7 +270,9 @@ class AutoGluonLearner(Learner):
 
         if getattr(self, "_fold_learner", None) is None:
             # the k-means features' side (autoal.query.feature_source): one cache, and the size of older runs
-            twin = EmbeddingLearner(checkpoint=self.resolve_checkpoint(), image_size=DIVERSITY_FEATURE_SIDE) \
+            # standardised on the labelled rows, as measured in benchmarks/RESULTS.md (its runs' statistics are not)
+            twin = EmbeddingLearner(checkpoint=self.resolve_checkpoint(), image_size=DIVERSITY_FEATURE_SIDE,
+                                    standardise_on="labelled") \
                 if self.image_col is not None \
                 else TabularLearner(refit_full=False)  # no image: TabularPredictor on the same columns
             self._fold_learner = twin.configure(

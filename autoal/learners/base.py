@@ -101,6 +101,11 @@ class Learner(ABC):
         ``learner_options``. Default: nothing to decide, ``{}``."""
         return {}
 
+    def set_population(self, frame: pd.DataFrame) -> None:
+        """Called once by a run before its first fit with every example it holds (labels removed). A learner may
+        derive label-free facts from them (the embeddings learner standardises by their statistics); clones share
+        them. Default: ignored."""
+
     def worker_copy(self) -> "Learner":
         """A picklable copy of this fitted learner for ``predict_proba`` in another process.
 

@@ -12,7 +12,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.preprocessing import StandardScaler
 
-__all__ = ["block_weight", "BlockScaler", "join_blocks", "equal_spread"]
+__all__ = ["block_weight", "BlockScaler", "reference_statistics", "join_blocks", "equal_spread"]
 
 
 def block_weight(n_image: int, n_columns: int) -> float:
@@ -28,13 +28,26 @@ class BlockScaler(TransformerMixin, BaseEstimator):
     encoded feature columns after ``n_image`` image dimensions, by :func:`block_weight`.
 
     With no feature columns it is exactly ``StandardScaler``. A scikit-learn transformer (pipeline step).
+
+    Parameters
+    ----------
+    n_image : int
+        Leading columns that hold image dimensions.
+    reference : tuple of (mean, scale) arrays, optional
+        Column means and standard deviations measured on other rows (the embeddings learner measures them on
+        every example of its run): ``fit`` standardises with them instead of the training rows' own. Plain
+        arrays, not a fitted scaler, so that scikit-learn's ``clone`` copies them instead of unfitting them.
     """
 
-    def __init__(self, n_image):
+    def __init__(self, n_image, reference=None):
         self.n_image = n_image
+        self.reference = reference
 
     def fit(self, x, y=None) -> "BlockScaler":
-        self.scaler_ = StandardScaler().fit(x)
+        if self.reference is None:
+            self.scaler_ = StandardScaler().fit(x)
+        else:
+            self.scaler_ = _fixed_scaler(*self.reference, np.shape(x)[1])
         self.weight_ = block_weight(self.n_image, np.shape(x)[1] - self.n_image)
         return self
 
@@ -43,6 +56,25 @@ class BlockScaler(TransformerMixin, BaseEstimator):
         if z.shape[1] > self.n_image:
             z[:, self.n_image:] *= self.weight_
         return z
+
+
+def reference_statistics(x) -> tuple:
+    """``(mean, scale)`` of ``x``'s columns as ``StandardScaler`` measures them (a zero spread counts as 1), for
+    :class:`BlockScaler`'s ``reference``."""
+    scaler = StandardScaler().fit(x)
+    return scaler.mean_, scaler.scale_
+
+
+def _fixed_scaler(mean, scale, width) -> StandardScaler:
+    """A ``StandardScaler`` that standardises with the given ``mean`` and ``scale`` (its fitted attributes set, so
+    that ``transform`` is scikit-learn's own)."""
+    mean, scale = np.asarray(mean, dtype=np.float64), np.asarray(scale, dtype=np.float64)
+    if mean.shape != (width,) or scale.shape != (width,):
+        raise ValueError(f"reference statistics for {mean.shape[0]} columns, rows with {width}")
+    scaler = StandardScaler()
+    scaler.mean_, scaler.scale_, scaler.var_ = mean, scale, scale ** 2
+    scaler.n_features_in_, scaler.n_samples_seen_ = width, 0
+    return scaler
 
 
 def _pooled_std(block: np.ndarray) -> float:

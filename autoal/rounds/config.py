@@ -32,7 +32,8 @@ __all__ = ["RunConfig", "CONFIG_VERSION", "OOS_MODES", "CHECK_IMAGES", "AUTO_OPT
 #: Version 2: the embeddings learner's ``image_size`` is stored in ``learner_options`` (chosen from the pool).
 #: Version 3: the AutoGluon learner's default image side is 128 px (64 px before).
 #: Version 4: the AutoGluon learner fits twice a round by default when it fits afresh (once before).
-CONFIG_VERSION = 4
+#: Version 5: the embeddings learner standardises on the run's examples by default (on each fit's labelled rows before).
+CONFIG_VERSION = 5
 
 #: The options whose ``"auto"`` depends on the run's facts (:meth:`RunConfig.resolved`). A run stores them resolved
 #: and names the ones that were ``"auto"`` (``auto_options`` in its settings), so that opening the run resolves them
@@ -48,6 +49,8 @@ _VERSION_1_EMBEDDING_SIDE = 128
 _VERSION_2_AUTOGLUON_SIDE = 64
 #: The AutoGluon learner's fits per round before version 4 (runs that did not set ``fits_per_round`` fitted once).
 _VERSION_3_AUTOGLUON_FITS = 1
+#: What the embeddings learner standardised on before version 5.
+_VERSION_4_STANDARDISE_ON = "labelled"
 
 #: Values of ``oos=``.
 OOS_MODES = ("auto", "cross_val", "pick")
@@ -258,7 +261,8 @@ class RunConfig:
 
 def _older_learner_defaults(options: dict, version: int, learner: str) -> dict:
     """``options`` with the defaults that a run stored before its learner's defaults changed used, where it
-    did not set them: resuming it keeps the image size and the fits per round its rounds were fitted with."""
+    did not set them: resuming it keeps the image size, the fits per round and the standardisation its rounds were
+    fitted with."""
     older = {}
     if learner == "embeddings" and version < 2:
         older["image_size"] = _VERSION_1_EMBEDDING_SIDE
@@ -266,6 +270,8 @@ def _older_learner_defaults(options: dict, version: int, learner: str) -> dict:
         older["image_size"] = _VERSION_2_AUTOGLUON_SIDE
     if learner == "autogluon" and version < 4:
         older["fits_per_round"] = _VERSION_3_AUTOGLUON_FITS
+    if learner == "embeddings" and version < 5:
+        older["standardise_on"] = _VERSION_4_STANDARDISE_ON
     return {**older, **options}
 
 

@@ -66,6 +66,8 @@ class Session:
         data = state.data
         self.inputs = data.frame.drop(columns=[state.label])  # what learners and annotators see: no labels
         self.learner = learner
+        if hasattr(learner, "set_population"):  # a user's learner need not subclass Learner
+            learner.set_population(self.inputs)
         self.truth = np.array([state.class_index[c] for c in data.frame[state.label]]) if data.simulation else None
         for annotator in annotators:
             annotator.prepare(classes=data.classes, true_labels=data.frame[state.label] if data.simulation else None,

@@ -97,6 +97,35 @@ def test_clones_share_the_cache_and_keep_the_parameters(tmp_path, checkpoint):
     assert not (tmp_path / "out" / "cross_val" / "fold_0" / "embeddings").exists()
 
 
+def test_the_run_s_examples_standardise_the_embeddings_and_clones_share_them(tmp_path, checkpoint):
+    population = write_images(tmp_path / "img", 10)
+    labelled = population.groupby("label").head(2)  # 6 of 30: their own statistics differ from the run's
+    learner = EmbeddingLearner(checkpoint=checkpoint, cache_dir=tmp_path / "cache").configure(classes=CLASSES)
+    learner.set_population(population.drop(columns=["label"]))
+    learner.fit(labelled)
+    embeddings = learner.features(population)  # one backbone, no feature columns: the raw embeddings
+    np.testing.assert_allclose(learner.model_[0].scaler_.mean_, embeddings.mean(axis=0), rtol=1e-5, atol=1e-6)
+    own = learner.features(labelled).mean(axis=0)
+    assert np.abs(learner.model_[0].scaler_.mean_ - own).max() > 1e-3, "not the labelled rows' statistics"
+    twin = learner.clone(subdir="fold_0").fit(labelled.iloc[:4])
+    np.testing.assert_array_equal(twin.model_[0].scaler_.mean_, learner.model_[0].scaler_.mean_)
+    old = EmbeddingLearner(checkpoint=checkpoint, cache_dir=tmp_path / "cache", standardise_on="labelled")
+    old.configure(classes=CLASSES).set_population(population.drop(columns=["label"]))
+    old.fit(labelled)
+    np.testing.assert_allclose(old.model_[0].scaler_.mean_, own, rtol=1e-5, atol=1e-6)
+    alone = EmbeddingLearner(checkpoint=checkpoint, cache_dir=tmp_path / "cache").configure(classes=CLASSES)
+    alone.fit(labelled)  # outside a run: no population, the labelled rows
+    np.testing.assert_array_equal(alone.model_[0].scaler_.mean_, old.model_[0].scaler_.mean_)
+    np.testing.assert_array_equal(alone.predict_proba(population), old.predict_proba(population))
+    assert not np.allclose(learner.predict_proba(population), old.predict_proba(population))
+
+
+def test_an_unknown_standardise_on_is_refused_with_the_valid_ones(checkpoint):
+    with pytest.raises(InputError, match=r"unknown standardise_on 'pool' for the embeddings learner; choose one of "
+                                         r"run, labelled$"):
+        EmbeddingLearner(checkpoint=checkpoint, standardise_on="pool").configure(classes=CLASSES)
+
+
 def test_an_unknown_head_is_refused_with_the_valid_ones(tmp_path, checkpoint):
     learner = make_learner("embeddings", head="svm")  # __init__ only stores parameters
     assert type(learner) is EmbeddingLearner and learner.head == "svm"
@@ -171,6 +200,13 @@ def test_two_rounds_end_to_end_with_the_cache_in_the_run_folder(images, tmp_path
     assert h["cache_hits"].iloc[2] == 2 * h["n_train"].iloc[2] == 28, \
         "round 2 trains on images embedded before (counted once per backbone)"
     assert h["n_embedded"].iloc[1:].tolist() == [0, 0]
+    from autoal.rounds.loop import resume_session
+
+    session = resume_session(tmp_path / "run")
+    assert len(session.inputs) == 48, "the run's examples: the images less the 20% holdout"
+    embeddings = session.learner._embed(session.inputs)  # from the run's caches
+    np.testing.assert_allclose(result.predictor[0].scaler_.mean_, embeddings.mean(axis=0), rtol=1e-5, atol=1e-6,
+                               err_msg="the run standardised on all of its examples, holdout left out")
 
 
 def test_a_fit_on_one_class_predicts_that_class_for_sure(tmp_path, checkpoint):
@@ -366,10 +402,12 @@ def test_runs_stored_before_the_image_size_rule_keep_128_px():
     from autoal.rounds.config import RunConfig
 
     old = dict(RunConfig(learner="embeddings").to_settings(), config_version=1)
-    assert RunConfig.from_settings(old).learner_options == {"image_size": 128}
+    assert RunConfig.from_settings(old).learner_options == {"image_size": 128, "standardise_on": "labelled"}
     given = dict(old, learner_options={"image_size": 96})
-    assert RunConfig.from_settings(given).learner_options == {"image_size": 96}
+    assert RunConfig.from_settings(given).learner_options == {"image_size": 96, "standardise_on": "labelled"}
     new = RunConfig(learner="embeddings").to_settings()
     assert RunConfig.from_settings(new).learner_options == {}, "version 2 runs store the size they chose"
+    version_4 = dict(new, config_version=4, learner_options={"image_size": 160})
+    assert RunConfig.from_settings(version_4).learner_options == {"image_size": 160, "standardise_on": "labelled"}
     tabular = dict(RunConfig(learner="tabular", image_col=None).to_settings(), config_version=1)
     assert RunConfig.from_settings(tabular).learner_options == {}
