@@ -125,9 +125,11 @@ class EmbeddingLearner(Learner):
             return None
         if self._reference is None:
             from autoal.learners.feature_blocks import reference_statistics
-            from autoal.query.cold_start import candidate_sample
 
-            rows = candidate_sample(len(self._population), limit=STATISTICS_SAMPLE, random_state=[self.random_state, 19])
+            rows = np.arange(len(self._population))
+            if len(rows) > STATISTICS_SAMPLE:  # a seeded sample, in the population's order
+                rng = np.random.default_rng([self.random_state, 19])
+                rows = np.sort(rng.choice(len(rows), size=STATISTICS_SAMPLE, replace=False))
             self._reference = reference_statistics(inputs(self._population.iloc[rows]))
         return self._reference
 

@@ -411,3 +411,20 @@ def test_runs_stored_before_the_image_size_rule_keep_128_px():
     assert RunConfig.from_settings(version_4).learner_options == {"image_size": 160, "standardise_on": "labelled"}
     tabular = dict(RunConfig(learner="tabular", image_col=None).to_settings(), config_version=1)
     assert RunConfig.from_settings(tabular).learner_options == {}
+
+
+def test_a_big_run_measures_its_statistics_on_a_seeded_sample(tmp_path, checkpoint, monkeypatch):
+    from autoal.learners import embeddings as module
+
+    monkeypatch.setattr(module, "STATISTICS_SAMPLE", 12)
+    population = write_images(tmp_path / "img", 10).drop(columns=["label"])  # 30 images, 12 of them measured
+    means = []
+    for _ in range(2):
+        learner = EmbeddingLearner(checkpoint=checkpoint, cache_dir=tmp_path / "cache").configure(classes=CLASSES)
+        learner.set_population(population)
+        means.append(learner._reference_statistics(learner._inputs)[0])
+    np.testing.assert_array_equal(means[0], means[1])
+    everything = learner.features(population)
+    assert np.abs(means[0] - everything.mean(axis=0)).max() > 1e-4, "a sample, not all 30"
+    rows = np.sort(np.random.default_rng([0, 19]).choice(30, 12, replace=False))  # seeded by the run's seed (0)
+    np.testing.assert_allclose(means[0], everything[rows].mean(axis=0), rtol=1e-5, atol=1e-6)
