@@ -124,12 +124,10 @@ class EmbeddingLearner(Learner):
         if self.standardise_on != "run" or self._population is None or not len(self._population):
             return None
         if self._reference is None:
+            from autoal.common.sampling import seeded_sample
             from autoal.learners.feature_blocks import reference_statistics
 
-            rows = np.arange(len(self._population))
-            if len(rows) > STATISTICS_SAMPLE:  # a seeded sample, in the population's order
-                rng = np.random.default_rng([self.random_state, 19])
-                rows = np.sort(rng.choice(len(rows), size=STATISTICS_SAMPLE, replace=False))
+            rows = seeded_sample(len(self._population), STATISTICS_SAMPLE, random_state=[self.random_state, 19])
             self._reference = reference_statistics(inputs(self._population.iloc[rows]))
         return self._reference
 

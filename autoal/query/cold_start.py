@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from autoal.common.sampling import seeded_sample
 from autoal.query.kmeans import kmeans_labels
 
 __all__ = ["INITIAL_RULES", "MAX_CANDIDATES", "candidate_sample", "typical_examples", "typicality"]
@@ -26,10 +27,7 @@ MAX_CANDIDATES = 50_000
 
 def candidate_sample(n, *, limit=MAX_CANDIDATES, random_state=None) -> np.ndarray:
     """Sorted row indices of a seeded sample of ``limit`` of ``n`` candidates (all of them when ``n <= limit``)."""
-    if n <= limit:
-        return np.arange(n)
-    rng = np.random.default_rng(random_state)
-    return np.sort(rng.choice(n, size=limit, replace=False))
+    return seeded_sample(n, limit, random_state=random_state)
 
 
 def typicality(features, n_neighbors=20) -> np.ndarray:
