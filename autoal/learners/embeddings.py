@@ -103,7 +103,7 @@ class EmbeddingLearner(Learner):
         self._shared_cache_root = None
         self._chosen_size = None  # image_size="auto" decided from the images (resolve_options)
         self._population = None  # the run's examples (set_population), for standardise_on="run"
-        self._reference = None  # their (mean, scale), measured at the first fit that needs them
+        self._statistics = {}  # their (mean, scale) under "reference", measured once, shared with clones
 
     def _check_head(self) -> None:
         if self.head not in HEADS:
@@ -116,20 +116,20 @@ class EmbeddingLearner(Learner):
         """Keep the run's examples (labels removed): with ``standardise_on="run"`` the first fit measures the means
         and standard deviations of their embeddings (a seeded sample of :data:`STATISTICS_SAMPLE` at most) and
         every fit of the run standardises with them."""
-        self._population, self._reference = frame, None
+        self._population, self._statistics = frame, {}
 
     def _reference_statistics(self, inputs):
         """The run's ``(mean, scale)`` of what the logistic regression reads (``inputs(frame)`` of the population),
         or None: standardise on the labelled rows."""
         if self.standardise_on != "run" or self._population is None or not len(self._population):
             return None
-        if self._reference is None:
+        if "reference" not in self._statistics:  # clones share the dict: measured once, whichever fits first
             from autoal.common.sampling import seeded_sample
             from autoal.learners.feature_blocks import reference_statistics
 
             rows = seeded_sample(len(self._population), STATISTICS_SAMPLE, random_state=[self.random_state, 19])
-            self._reference = reference_statistics(inputs(self._population.iloc[rows]))
-        return self._reference
+            self._statistics["reference"] = reference_statistics(inputs(self._population.iloc[rows]))
+        return self._statistics["reference"]
 
     def configure(self, **settings) -> "EmbeddingLearner":
         self._check_head()
@@ -348,7 +348,7 @@ class EmbeddingLearner(Learner):
         twin._shared_cache_root = self.cache_root()
         twin._embedders, twin._caches = self._embedders, self._caches
         twin._chosen_size = self._chosen_size
-        twin._population, twin._reference = self._population, self._reference
+        twin._population, twin._statistics = self._population, self._statistics
         return twin
 
     def worker_copy(self) -> "EmbeddingLearner":

@@ -109,6 +109,11 @@ def test_the_run_s_examples_standardise_the_embeddings_and_clones_share_them(tmp
     assert np.abs(learner.model_[0].scaler_.mean_ - own).max() > 1e-3, "not the labelled rows' statistics"
     twin = learner.clone(subdir="fold_0").fit(labelled.iloc[:4])
     np.testing.assert_array_equal(twin.model_[0].scaler_.mean_, learner.model_[0].scaler_.mean_)
+    early = EmbeddingLearner(checkpoint=checkpoint, cache_dir=tmp_path / "cache").configure(classes=CLASSES)
+    early.set_population(population.drop(columns=["label"]))
+    early_twin = early.clone(subdir="fold_1")  # cloned before any fit: the statistics are measured once, for both
+    early_twin.fit(labelled)
+    assert early._reference_statistics(early._inputs) is early_twin._reference_statistics(early_twin._inputs)
     old = EmbeddingLearner(checkpoint=checkpoint, cache_dir=tmp_path / "cache", standardise_on="labelled")
     old.configure(classes=CLASSES).set_population(population.drop(columns=["label"]))
     old.fit(labelled)
