@@ -270,9 +270,10 @@ class AutoGluonLearner(Learner):
 
         if getattr(self, "_fold_learner", None) is None:
             # the k-means features' side (autoal.query.feature_source): one cache, and the size of older runs
-            # standardised on the labelled rows, as measured in benchmarks/RESULTS.md (its runs' statistics are not)
+            # standardised on the labelled rows with C=1, as measured in benchmarks/RESULTS.md (the embeddings
+            # learner's later defaults, the run's statistics and C="auto", are not measured here)
             twin = EmbeddingLearner(checkpoint=self.resolve_checkpoint(), image_size=DIVERSITY_FEATURE_SIDE,
-                                    standardise_on="labelled") \
+                                    standardise_on="labelled", C=1.0) \
                 if self.image_col is not None \
                 else TabularLearner(refit_full=False)  # no image: TabularPredictor on the same columns
             self._fold_learner = twin.configure(

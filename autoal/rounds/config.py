@@ -33,7 +33,8 @@ __all__ = ["RunConfig", "CONFIG_VERSION", "OOS_MODES", "CHECK_IMAGES", "AUTO_OPT
 #: Version 3: the AutoGluon learner's default image side is 128 px (64 px before).
 #: Version 4: the AutoGluon learner fits twice a round by default when it fits afresh (once before).
 #: Version 5: the embeddings learner standardises on the run's examples by default (on each fit's labelled rows before).
-CONFIG_VERSION = 5
+#: Version 6: the embeddings learner's ``C`` follows the label count by default (``C="auto"``; 1.0 before).
+CONFIG_VERSION = 6
 
 #: The options whose ``"auto"`` depends on the run's facts (:meth:`RunConfig.resolved`). A run stores them resolved
 #: and names the ones that were ``"auto"`` (``auto_options`` in its settings), so that opening the run resolves them
@@ -51,6 +52,8 @@ _VERSION_2_AUTOGLUON_SIDE = 64
 _VERSION_3_AUTOGLUON_FITS = 1
 #: What the embeddings learner standardised on before version 5.
 _VERSION_4_STANDARDISE_ON = "labelled"
+#: The embeddings learner's ``C`` before version 6.
+_VERSION_5_EMBEDDING_C = 1.0
 
 #: Values of ``oos=``.
 OOS_MODES = ("auto", "cross_val", "pick")
@@ -272,6 +275,8 @@ def _older_learner_defaults(options: dict, version: int, learner: str) -> dict:
         older["fits_per_round"] = _VERSION_3_AUTOGLUON_FITS
     if learner == "embeddings" and version < 5:
         older["standardise_on"] = _VERSION_4_STANDARDISE_ON
+    if learner == "embeddings" and version < 6:
+        older["C"] = _VERSION_5_EMBEDDING_C
     return {**older, **options}
 
 

@@ -407,13 +407,18 @@ def test_runs_stored_before_the_image_size_rule_keep_128_px():
     from autoal.rounds.config import RunConfig
 
     old = dict(RunConfig(learner="embeddings").to_settings(), config_version=1)
-    assert RunConfig.from_settings(old).learner_options == {"image_size": 128, "standardise_on": "labelled"}
+    assert RunConfig.from_settings(old).learner_options == {"image_size": 128, "standardise_on": "labelled", "C": 1.0}
     given = dict(old, learner_options={"image_size": 96})
-    assert RunConfig.from_settings(given).learner_options == {"image_size": 96, "standardise_on": "labelled"}
+    assert RunConfig.from_settings(given).learner_options == {"image_size": 96, "standardise_on": "labelled", "C": 1.0}
     new = RunConfig(learner="embeddings").to_settings()
     assert RunConfig.from_settings(new).learner_options == {}, "version 2 runs store the size they chose"
     version_4 = dict(new, config_version=4, learner_options={"image_size": 160})
-    assert RunConfig.from_settings(version_4).learner_options == {"image_size": 160, "standardise_on": "labelled"}
+    assert RunConfig.from_settings(version_4).learner_options == {"image_size": 160, "standardise_on": "labelled",
+                                                                  "C": 1.0}
+    version_5 = dict(new, config_version=5, learner_options={"image_size": 160})
+    assert RunConfig.from_settings(version_5).learner_options == {"image_size": 160, "C": 1.0}
+    chosen = dict(new, config_version=5, learner_options={"C": 0.3})
+    assert RunConfig.from_settings(chosen).learner_options == {"C": 0.3}, "a C the run set is kept"
     tabular = dict(RunConfig(learner="tabular", image_col=None).to_settings(), config_version=1)
     assert RunConfig.from_settings(tabular).learner_options == {}
 
