@@ -131,6 +131,29 @@ def test_an_unknown_standardise_on_is_refused_with_the_valid_ones(checkpoint):
         EmbeddingLearner(checkpoint=checkpoint, standardise_on="pool").configure(classes=CLASSES)
 
 
+def test_c_auto_keeps_the_penalty_per_label_fixed_past_penalty_labels(tmp_path, checkpoint, monkeypatch):
+    from autoal.learners import embeddings as module
+
+    assert [EmbeddingLearner().penalty_C(n) for n in (1, 50, 100, 200, 1900)] == [1.0, 1.0, 1.0, 0.5, 100 / 1900]
+    assert EmbeddingLearner(C=0.3).penalty_C(1900) == 0.3, "a number is used as given"
+    monkeypatch.setattr(module, "PENALTY_LABELS", 12)
+    df = write_images(tmp_path / "img", 8)  # 24 labels: C = 12 / 24
+    learner = EmbeddingLearner(checkpoint=checkpoint, cache_dir=tmp_path / "cache").configure(classes=CLASSES)
+    learner.fit(df)
+    assert learner.model_[-1].C == 0.5
+    learner.fit(df.iloc[:9])
+    assert learner.model_[-1].C == 1.0, "up to PENALTY_LABELS labels: C = 1"
+    fixed = EmbeddingLearner(checkpoint=checkpoint, cache_dir=tmp_path / "cache", C=1.0).configure(classes=CLASSES)
+    assert fixed.fit(df).model_[-1].C == 1.0
+    assert not np.allclose(learner.fit(df).predict_proba(df), fixed.predict_proba(df)), "the penalty changes the fit"
+
+
+@pytest.mark.parametrize("C", ["big", 0, -1.0, True, None])
+def test_a_c_that_is_not_a_positive_number_or_auto_is_refused(checkpoint, C):
+    with pytest.raises(InputError, match=r"C of the embeddings learner must be a positive number or \"auto\", got "):
+        EmbeddingLearner(checkpoint=checkpoint, C=C).configure(classes=CLASSES)
+
+
 def test_an_unknown_head_is_refused_with_the_valid_ones(tmp_path, checkpoint):
     learner = make_learner("embeddings", head="svm")  # __init__ only stores parameters
     assert type(learner) is EmbeddingLearner and learner.head == "svm"
