@@ -287,7 +287,7 @@ def resolve_learner(learner, image_col):
 
     Measured on a 2-core CPU (benchmarks/RESULTS.md, benchmarks/round_speed.py): on Fashion-MNIST at 500
     identical labels the embeddings learner (160 px) is more accurate than fine-tuning MobileNetV2 at 64 px with
-    AutoGluon (0.844 against 0.817) at a round of seconds instead of about 90 s, so it gives the most accuracy per
+    AutoGluon (0.848 against 0.817) at a round of seconds instead of about 90 s, so it gives the most accuracy per
     minute. Fine-tuning at 128 px with two fits a round (the AutoGluon default) is below it on Fashion-MNIST at 50
     labels and 0.002-0.019 above it at 100-250 (0.845 against 0.826 at 250), but a round takes 1-7 minutes instead
     of seconds.
