@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import numbers
 import re
 import warnings
 from pathlib import Path
@@ -119,7 +120,7 @@ class EmbeddingLearner(Learner):
         if self.standardise_on not in STANDARDISE_ON:
             raise InputError(f"unknown standardise_on {self.standardise_on!r} for the embeddings learner; choose one of "
                              f"{', '.join(STANDARDISE_ON)}")
-        if self.C != "auto" and (isinstance(self.C, bool) or not isinstance(self.C, (int, float)) or not self.C > 0):
+        if self.C != "auto" and (isinstance(self.C, bool) or not isinstance(self.C, numbers.Real) or not self.C > 0):
             raise InputError(f"C of the embeddings learner must be a positive number or \"auto\", got {self.C!r}")
 
     def penalty_C(self, n_labels: int) -> float:
@@ -311,8 +312,8 @@ class EmbeddingLearner(Learner):
 
     def _logistic(self, n_image, n_labels, reference=None):
         """Logistic regression (``C`` for ``n_labels`` labels) on the first ``n_image`` columns (embeddings) and
-        the encoded feature columns after them, block-weighted (:class:`~autoal.learners.feature_blocks.BlockScaler`; exactly StandardScaler
-        without feature columns), standardised by ``reference`` ``(mean, scale)`` when given."""
+        the encoded feature columns after them, block-weighted (:class:`~autoal.learners.feature_blocks.BlockScaler`;
+        exactly StandardScaler without feature columns), standardised by ``reference`` ``(mean, scale)`` when given."""
         from sklearn.linear_model import LogisticRegression
         from sklearn.pipeline import make_pipeline
 

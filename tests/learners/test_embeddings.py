@@ -136,6 +136,7 @@ def test_c_auto_keeps_the_penalty_per_label_fixed_past_penalty_labels(tmp_path, 
 
     assert [EmbeddingLearner().penalty_C(n) for n in (1, 50, 100, 200, 1900)] == [1.0, 1.0, 1.0, 0.5, 100 / 1900]
     assert EmbeddingLearner(C=0.3).penalty_C(1900) == 0.3, "a number is used as given"
+    assert EmbeddingLearner(C=np.int64(2)).configure(classes=CLASSES).penalty_C(10) == 2.0, "numpy numbers too"
     monkeypatch.setattr(module, "PENALTY_LABELS", 12)
     df = write_images(tmp_path / "img", 8)  # 24 labels: C = 12 / 24
     learner = EmbeddingLearner(checkpoint=checkpoint, cache_dir=tmp_path / "cache").configure(classes=CLASSES)
