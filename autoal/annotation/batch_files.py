@@ -139,6 +139,12 @@ def _read_rows(path):
     if missing:
         raise InputError(f"labels file {str(path)!r} lacks column(s) {missing} (header: {header}); "
                          "it needs example_id,label as exported by `autoal export-batch`")
+    for line, row in rows:  # an id or a label never spans lines: a quote opened there closed far below
+        for name in ("example_id", "label"):
+            k = header.index(name)
+            if k < len(row) and ("\n" in row[k] or "\r" in row[k]):
+                raise InputError(f"labels file {str(path)!r} line {line}: its {name} cell runs on over several lines "
+                                 "(a stray quote?); fix the quotes on that line")
     return header, rows
 
 

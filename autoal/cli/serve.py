@@ -103,7 +103,7 @@ def _page_annotators(args) -> list:
 def _session(args):
     """A new run's session (--manifest) or the existing run's."""
     from autoal.rounds.loop import resume_session, start_session
-    from autoal.data.manifest import load_manifest
+    from autoal.data.manifest import load_manifest, one_label_kind
 
     run_dir = args.run_dir
     exists = (run_dir / "run.sqlite").is_file()
@@ -124,6 +124,7 @@ def _session(args):
     df = load_manifest(args.manifest)
     test_df = load_manifest(args.test) if args.test else None
     options = run_arguments(args, args.manifest.stem)
+    (df, test_df), options["classes"] = one_label_kind([df, test_df], "label", options.get("classes"))
     options.update(annotators=annotators, output_dir=run_dir, simulate=False)
     return start_session(df, test_df=test_df, **options)
 

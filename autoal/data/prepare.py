@@ -196,7 +196,25 @@ def _index_by_id(df, id_col, what):
             f"{what} has {len(duplicated)} duplicate ids ({first_few(duplicated)}); ids must be unique: "
             "de-duplicate the rows, or use df.reset_index(drop=True) for fresh ids"
         )
+    _refuse_ids_equal_as_text(df.index, what)
     return df
+
+
+def _refuse_ids_equal_as_text(index, what) -> None:
+    """InputError for ids that differ but read the same as text (``1`` and ``'1'``): files, links and the
+    labelling page name examples by their text, so such ids would be confused."""
+    if pd.api.types.is_integer_dtype(index.dtype) or pd.api.types.infer_dtype(index, skipna=True) == "string":
+        return  # one type: distinct values have distinct texts
+    text = pd.Index([str(i) for i in index])
+    clash = text.duplicated(keep=False)
+    if clash.any():
+        first = text[clash][0]
+        same = [i for i, t in zip(index[clash], text[clash]) if t == first]
+        raise InputError(
+            f"{what} has {int(clash.sum())} ids that are equal once written as text "
+            f"({' and '.join(repr(i) for i in same)}); files, links and the labelling page name examples by their "
+            "text, so give every example an id of one type, e.g. df.index = df.index.astype(str)"
+        )
 
 
 def _drop_or_raise_bad_images(frames, image_col, drop_bad_images, check_images="auto"):
