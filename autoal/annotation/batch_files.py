@@ -21,7 +21,7 @@ from autoal.errors import InputError, first_few
 from autoal.common.files import write_atomic
 from autoal.data.manifest import read_csv_lines
 from autoal.store.run_state import open_run
-from autoal.store.run_store import DuplicateAnnotation
+from autoal.store.run_store import AnswerConflict, DuplicateAnnotation
 
 __all__ = ["export_batch", "import_labels", "ImportReport", "open_examples", "AnswerChecks", "waiting_round"]
 
@@ -235,6 +235,9 @@ class AnswerChecks:
             self.state.add_label(position, annotator, self.state.class_index[value], round_)
         except DuplicateAnnotation:
             return f"{annotator} already labelled example {text_id!r}"
+        except AnswerConflict:  # skipped since this import looked (on the page, say): the skip stands
+            lookup.skipped.add(text_id)
+            return f"{annotator} skipped example {text_id!r} meanwhile (on the page?); change the skip there instead"
         lookup.done.add(text_id)
         self.report.stored += 1
         return ""
@@ -246,7 +249,11 @@ class AnswerChecks:
         if refused:
             return refused
         position, round_ = lookup.open.pop(text_id)
-        self.state.skip(position, annotator, round_)
+        try:
+            self.state.skip(position, annotator, round_)
+        except AnswerConflict:  # labelled since this import looked: the label stands
+            lookup.done.add(text_id)
+            return f"{annotator} labelled example {text_id!r} meanwhile; a skip is not stored over a label"
         lookup.skipped.add(text_id)
         return ""
 

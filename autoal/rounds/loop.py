@@ -272,7 +272,15 @@ def resume(run_dir, *, annotators=None, learner=None, strategy=None, n_rounds=No
 def resume_session(run_dir, *, annotators=None, learner=None, strategy=None, n_rounds=None, verbose=None) -> Session:
     """Open a stopped run as :func:`resume` does and return its :class:`~autoal.rounds.session.Session` without
     running any step."""
-    state = open_run(run_dir)
+    state = open_run(run_dir, writer=True)
+    try:
+        return _resumed_session(state, annotators, learner, strategy, n_rounds, verbose)
+    except BaseException:
+        state.close()
+        raise
+
+
+def _resumed_session(state, annotators, learner, strategy, n_rounds, verbose) -> Session:
     config = RunConfig.from_settings(state.settings, learner=learner, strategy=strategy)
     if n_rounds is not None:
         config = dataclasses.replace(config, n_rounds=n_rounds)

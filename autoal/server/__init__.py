@@ -116,3 +116,5 @@ class LabellingServer:
             self._thread.join(10)
         self.driver.stop()
         self.app.extensions["autoal"]["desks"].close()
+        if self.driver.finished:  # the session is no longer used: its store closed, the run's writer lock given back
+            self.driver.session.state.close()
