@@ -159,9 +159,15 @@ def annotator_names(db) -> list:
 
 
 def get_settings(db) -> dict:
-    """The server's settings (defaults where not set)."""
+    """The server's settings (defaults where not set); InputError naming a stored value that is not valid
+    (the store edited by hand)."""
     stored = server_tables.read_settings(db)
-    return {k: stored.get(k, default) for k, default in SETTING_DEFAULTS.items()}
+    settings = {k: stored.get(k, default) for k, default in SETTING_DEFAULTS.items()}
+    try:
+        return {**settings, **check_settings(**settings)}
+    except InputError as exc:
+        raise InputError(f"the labelling server's settings stored in run.sqlite are not valid: {exc}; set it again "
+                         "(e.g. `autoal serve RUN_DIR --show-guess none`, or the organiser page)") from None
 
 
 def check_settings(**changes) -> dict:

@@ -9,6 +9,7 @@ annotations added since the last one (a full reload only after an annotation was
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,7 @@ from autoal.errors import InputError
 from autoal.common.files import write_json_atomic
 from autoal.store.run_lock import WriterLock
 from autoal.store.snapshot import Snapshot
+from autoal.store.store_check import DamagedStore
 from autoal.store.run_store import OLD_FORMAT_FILES, STORE_FILE, RunStore
 
 __all__ = ["RunState", "GIVEN", "open_run", "check_new_run_folder", "old_format_message"]
@@ -82,7 +84,7 @@ class RunState:
         meta = store.meta()
         self.settings = meta["settings"]
         self.label = meta["label"]
-        self.data = data if data is not None else self._read_data(meta)
+        self.data = data if data is not None else _read_or_damaged(self, meta)
         self.classes = self.data.classes
         self.class_index = {c: k for k, c in enumerate(self.classes)}
         self.ids = self.data.frame.index
@@ -228,6 +230,16 @@ class RunState:
         self.store.close()
         if self.lock is not None:
             self.lock.release()
+
+
+def _read_or_damaged(state, meta) -> PreparedData:
+    """The run's examples, or DamagedStore when their rows cannot be decoded (ids, labels or columns)."""
+    try:
+        return state._read_data(meta)
+    except (ValueError, TypeError, KeyError, IndexError, sqlite3.DatabaseError) as exc:
+        raise DamagedStore(f"the run store {str(state.store.path)!r} is damaged: its examples cannot be read "
+                           f"({type(exc).__name__}: {str(exc)[:120]}); restore run.sqlite from a copy, or start a "
+                           "new run") from None
 
 
 def _plain(value):

@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from autoal.store import example_table
+from autoal.store.store_check import DamagedStore, check_store
 from autoal.errors import InputError
 
 __all__ = ["RunStore", "Transaction", "DuplicateAnnotation", "AnswerConflict", "SCHEMA_VERSION", "STORE_FILE",
@@ -198,7 +199,8 @@ class RunStore:
 
     @classmethod
     def open(cls, path) -> "RunStore":
-        """Open an existing store; InputError when it is not one, or is from another schema version."""
+        """Open an existing store; InputError when it is not one or is from another schema version, and
+        :class:`~autoal.store.store_check.DamagedStore` when it is damaged (see :mod:`autoal.store.store_check`)."""
         path = Path(path)
         if not path.is_file():
             raise InputError(f"{str(path)!r} does not exist; pass the folder of a run made by autoal")
@@ -206,20 +208,35 @@ class RunStore:
             db = _connect(path)
             tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         except sqlite3.DatabaseError as exc:
-            raise InputError(f"{str(path)!r} is not an autoal run store ({exc}); point at a run folder made by autoal") from exc
+            raise InputError(f"{str(path)!r} is not an autoal run store, or is damaged ({exc}); point at a run folder "
+                             "made by autoal, or restore its run.sqlite from a copy") from exc
         if "meta" not in tables or "annotations" not in tables:
             db.close()
             raise InputError(f"{str(path)!r} is a SQLite file but not an autoal run store")
-        version = int(json.loads(dict(db.execute("SELECT key, value FROM meta")).get("schema_version", "0")))
-        if version != SCHEMA_VERSION:
+        try:
+            cls._check_version(db, path)
+            check_store(db, path)  # a damaged store is named here, before anything is read from it
+            ensure_answer_guards(db)
+            return cls(db, path)
+        except BaseException:
             db.close()
+            raise
+
+    @staticmethod
+    def _check_version(db, path) -> None:
+        try:
+            version = json.loads(dict(db.execute("SELECT key, value FROM meta")).get("schema_version", "0"))
+        except (sqlite3.DatabaseError, ValueError, TypeError):
+            version = None
+        if not isinstance(version, int):
+            raise DamagedStore(f"the run store {str(path)!r} is damaged: its schema_version cannot be read; restore "
+                               "run.sqlite from a copy, or start a new run")
+        if version != SCHEMA_VERSION:
             newer = version > SCHEMA_VERSION
             raise InputError(
                 f"run store {str(path)!r} has schema version {version}; this autoal reads version {SCHEMA_VERSION}: "
                 + ("upgrade autoal (pip install -U autoal) to open it" if newer else "start a new run")
             )
-        ensure_answer_guards(db)
-        return cls(db, path)
 
     def close(self) -> None:
         """Close the database connection."""
