@@ -110,10 +110,11 @@ def _check_meta(db, path) -> dict:
 
 
 def _check_settings(path, settings) -> None:
-    names, specs = settings.get("annotator_names", []), settings.get("annotators", [])
+    names, specs = settings.get("annotator_names", []), settings.get("annotators", None)
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         raise _damaged(path, "its settings' annotator_names is not a list of names")
-    if not isinstance(specs, list) or len(specs) != len(names) or not all(s is None or isinstance(s, dict) for s in specs):
+    if specs is not None and (not isinstance(specs, list) or len(specs) != len(names)
+                              or not all(s is None or isinstance(s, dict) for s in specs)):
         raise _damaged(path, "its settings' annotators do not match annotator_names one to one")
     for key, kind in (("label", (str, int)), ("n_rounds", int), ("batch_size", int)):
         if key in settings and (not isinstance(settings[key], kind) or isinstance(settings[key], bool)):
