@@ -73,20 +73,23 @@ class LabellingServer:
         Seconds between the round driver's checks when nothing wakes it.
     log : callable, optional
         Where the driver's progress lines go (stderr by default).
+    request_seconds : float, optional
+        How long a request may take to arrive (:data:`autoal.server.listener.REQUEST_SECONDS` by default).
     """
 
-    def __init__(self, run_dir, session, *, host="127.0.0.1", port=8765, threads=8, tick=2.0, log=None):
-        import waitress
-
-        from autoal.server.app import create_app
+    def __init__(self, run_dir, session, *, host="127.0.0.1", port=8765, threads=8, tick=2.0, log=None,
+                 request_seconds=None):
+        from autoal.server.app import MAX_BODY, create_app
         from autoal.server.driver import RoundDriver
+        from autoal.server.listener import REQUEST_SECONDS, create_listener
 
         self.facts = RunFacts(run_dir)
         self.driver = RoundDriver(session, self.facts, tick=tick, log=log)
         self.app = create_app(self.facts, self.driver)
-        self.server = waitress.create_server(self.app, host=host, port=port, threads=threads, ident="autoal",
-                                             clear_untrusted_proxy_headers=True, channel_timeout=60)
+        self.server = create_listener(self.app, host=host, port=port, threads=threads, max_body=MAX_BODY,
+                                      request_seconds=request_seconds or REQUEST_SECONDS)
         self.url = f"http://{host}:{self.server.effective_port}"
+        self.app.config["AUTOAL_OWN_URL"] = self.url  # links' address when no --url was stored (never the Host header)
         self._thread = None
 
     def start(self) -> "LabellingServer":

@@ -44,6 +44,7 @@ __all__ = [
     "DEFAULT_URL",
     "save_address",
     "last_address",
+    "links_address",
 ]
 
 ANNOTATOR, ORGANISER = "annotator", "organiser"
@@ -196,6 +197,13 @@ def set_settings(db, **changes) -> dict:
     changes = check_settings(**changes)
     server_tables.write_settings(db, changes)
     return get_settings(db)
+
+
+def links_address(db, own_url=None) -> str:
+    """Where links point: the address given for them (``--url``, stored as ``base_url`` when links are issued),
+    else the server's own listening address ``own_url``, else :data:`DEFAULT_URL`; never a request's Host."""
+    stored = server_tables.read_setting(db, "base_url")
+    return (stored or own_url or DEFAULT_URL).rstrip("/")
 
 
 def save_address(db, host, port, url=None) -> None:
