@@ -19,6 +19,7 @@ import pandas as pd
 from autoal.data.prepare import UNKNOWN, match_class
 from autoal.errors import InputError, first_few
 from autoal.common.files import write_atomic
+from autoal.common.spreadsheet import from_cell, to_cell
 from autoal.data.manifest import read_csv_lines
 from autoal.store.run_state import open_run
 from autoal.store.run_store import AnswerConflict, DuplicateAnnotation
@@ -43,6 +44,9 @@ def open_examples(state, annotator) -> tuple:
 def export_batch(run_dir, annotator, out=None) -> Path:
     """Write ``annotator``'s open examples as a CSV (``example_id,image_path,label``, label empty).
 
+    Cells that a spreadsheet would run as a formula are written with a leading ``'``
+    (:mod:`autoal.common.spreadsheet`); :func:`import_labels` takes it off again.
+
     A run without images (``image_col=None``) writes ``example_id``, the example's columns, then ``label``.
 
     Returns the file's path: ``out``, or ``RUN_DIR/batches/round_RR_<annotator>.csv`` (RR: the latest
@@ -65,12 +69,13 @@ def export_batch(run_dir, annotator, out=None) -> Path:
             writer.writerow(["example_id"] + [str(c) for c in columns] + ["label"])
             values = state.data.frame[columns].iloc[np.asarray(positions, dtype=np.int64)]
             for example_id, (_, row) in zip(state.ids_of(positions), values.iterrows()):
-                writer.writerow([example_id] + ["" if pd.isna(v) else v for v in row.tolist()] + [""])
+                cells = [example_id] + ["" if pd.isna(v) else v for v in row.tolist()] + [""]
+                writer.writerow([to_cell(c) for c in cells])
         else:
             writer.writerow(BATCH_COLUMNS)
             paths = state.data.frame[image_col].to_numpy()
             for example_id, position in zip(state.ids_of(positions), positions):
-                writer.writerow([example_id, paths[position], ""])
+                writer.writerow([to_cell(example_id), to_cell(paths[position]), ""])
         write_atomic(path, buffer.getvalue())
         return path
     finally:
@@ -183,7 +188,7 @@ def import_labels(run_dir, path, annotator) -> ImportReport:
         seen = {}
         for line, row in rows:
             cells = row + [""] * (len(header) - len(row))
-            text_id, text_label = cells[column["example_id"]].strip(), cells[column["label"]].strip()
+            text_id, text_label = (from_cell(cells[column[c]].strip()) for c in ("example_id", "label"))
             problem = checks.label(annotator, text_id, text_label, seen.get(text_id))
             seen.setdefault(text_id, line)
             if problem:
