@@ -209,17 +209,19 @@ def test_the_guess_prefers_the_probabilities_kept_when_the_example_was_picked(ru
 def test_the_pull_ledger_records_each_annotation_once_per_project_and_keeps_it(run, tmp_path):
     run_dir = tmp_path / "run"
     with PullLedger(run_dir) as ledger:
-        assert ledger.pulled("http://ls/projects/1") == set()
-        ledger.record("http://ls/projects/1", 11, "b", "alice", "stored", when=5.0)
-        ledger.record("http://ls/projects/1", 12, "d", None, "rejected", when=6.0)
-        ledger.record("http://ls/projects/1", 11, "b", "alice", "skip", when=7.0)  # recorded before: kept as it was
+        assert ledger.pulled("http://ls/projects/1") == {}
+        ledger.record("http://ls/projects/1", 11, "b", "alice", "stored", when=5.0, version="v1")
+        ledger.record("http://ls/projects/1", 12, "d", None, "rejected", when=6.0, version="v1")
+        ledger.record("http://ls/projects/1", 11, "b", "alice", "skip", when=7.0, version="v2")  # stored: kept as it was
         ledger.record("http://ls/projects/2", 11, "c", "bob", "skip", when=8.0)
     with PullLedger(run_dir) as again:  # committed at once, read back by a later pull
-        assert again.pulled("http://ls/projects/1") == {11, 12} and again.pulled("http://ls/projects/2") == {11}
+        assert again.pulled("http://ls/projects/1") == {11: ("stored", "v1"), 12: ("rejected", "v1")}
+        assert again.pulled("http://ls/projects/2") == {11: ("skip", None)}
+        again.record("http://ls/projects/1", 12, "d", "bob", "stored", when=9.0, version="v2")  # corrected: read again
     with sqlite3.connect(run_dir / "run.sqlite") as db:
         assert columns(db, "labelstudio_pulled") == ["project", "annotation", "example_id", "annotator", "outcome",
-                                                     "pulled"]
+                                                     "pulled", "version"]
         assert db.execute("SELECT * FROM labelstudio_pulled ORDER BY project, annotation").fetchall() == [
-            ("http://ls/projects/1", 11, "b", "alice", "stored", 5.0),
-            ("http://ls/projects/1", 12, "d", None, "rejected", 6.0),
-            ("http://ls/projects/2", 11, "c", "bob", "skip", 8.0)]
+            ("http://ls/projects/1", 11, "b", "alice", "stored", 5.0, "v1"),
+            ("http://ls/projects/1", 12, "d", "bob", "stored", 9.0, "v2"),
+            ("http://ls/projects/2", 11, "c", "bob", "skip", 8.0, None)]
