@@ -144,3 +144,63 @@ def test_labels_in_a_file_are_matched_as_written(waiting, tmp_path, capsys):
     assert main(["import-labels", str(out), str(good), "--annotator", "alice"]) == 1
     printed = capsys.readouterr().out
     assert "stored 2 labels" in printed and "line 4: 'NA' is not a class" in printed
+
+
+# -- bad images under --check-images exists ---------------------------------------------------------------
+
+
+def write_bomb(path, side=30000):
+    """A PNG whose header declares ``side`` x ``side`` pixels (PIL refuses more than 2 x MAX_IMAGE_PIXELS as a
+    decompression bomb) in a few dozen bytes."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+                     + chunk(b"IEND", b""))
+
+
+def test_a_bomb_and_a_non_image_are_found_before_the_run_under_check_images_exists(tmp_path, capsys):
+    path, _ = write_manifest(tmp_path, ["cat", "dog"], per_class=8, unlabelled_from=4)
+    write_bomb(tmp_path / "img" / "0_5.png")
+    (tmp_path / "img" / "1_6.png").write_text("not an image at all")
+    out = tmp_path / "run"
+    argv = ["run", str(path), "--annotators", "alice", "--learner", "fast", "--batch-size", "4", "--rounds", "1",
+            "--check-images", "exists", "--quiet", "--out", str(out)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "2 of 16 images cannot be used" in err
+    assert "0_5.png is not a readable image (DecompressionBombError)" in err
+    assert "1_6.png is not a readable image (UnidentifiedImageError)" in err and "--drop-bad-images" in err
+    assert not (out / "run.sqlite").exists()
+    assert main(argv + ["--drop-bad-images"]) == 0  # dropped, and listed in the run's summary
+    summary = json.loads((out / "summary.json").read_text())
+    assert sorted(d["path"].rsplit("/", 1)[1] for d in summary["dropped_images"]) == ["0_5.png", "1_6.png"]
+
+
+def test_an_image_broken_after_the_check_is_a_clear_error_that_resume_gets_past(waiting, tmp_path, capsys):
+    out, ids = waiting
+    with sqlite3.connect(out / "run.sqlite") as db:
+        unlabelled = [json.loads(e) for (e,) in db.execute(
+            "SELECT example_id FROM examples WHERE split = 'pool' AND label IS NULL AND pos NOT IN "
+            "(SELECT example FROM assignments)")]
+    broken = tmp_path / "img" / f"{unlabelled[0] // 10}_{unlabelled[0] % 10}.png"
+    good = broken.read_bytes()
+    write_bomb(broken)  # replaced by a bomb after the run checked it
+    batch = tmp_path / "batch.csv"
+    batch.write_text("example_id,label\n" + "".join(f"{i},cat\n" for i in ids))
+    assert main(["import-labels", str(out), str(batch), "--annotator", "alice"]) == 0
+    capsys.readouterr()
+    assert main(["resume", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert f"could not read image {str(broken)!r} (DecompressionBombError" in err
+    assert "replace it with a readable image and run the same command again" in err and "Traceback" not in err
+    assert main(["resume", str(out), "--quiet"]) == 2  # the same clear error while the file is broken
+    capsys.readouterr()
+    broken.write_bytes(good)
+    assert main(["resume", str(out), "--quiet"]) == 0  # and past it once the file is readable
+    with sqlite3.connect(out / "run.sqlite") as db:
+        assert db.execute("SELECT COUNT(*) FROM annotations WHERE annotator = 'alice'").fetchone()[0] == 4

@@ -142,11 +142,13 @@ def find_bad_images(paths, *, decode="all", random_state=0) -> list:
         Image paths (repeats are checked once).
     decode : {"all", "auto", "exists"}
         Which existing files are also fully decoded: all of them; all up to :data:`FULL_CHECK_LIMIT`
-        distinct files, else a seeded sample of :data:`CHECK_SAMPLE`; or none.
+        distinct files, else a seeded sample of :data:`CHECK_SAMPLE`; or none. The header of every
+        existing file that is not decoded is read (:func:`autoal.common.images.header_check`): a file that
+        is not an image or is a decompression bomb is found before any training, whatever ``decode``.
     random_state : int
         Seeds the sample.
     """
-    from autoal.common.images import decode_check
+    from autoal.common.images import decode_check, header_check
 
     unique = list(dict.fromkeys(map(str, paths)))
     bad, present = [], []
@@ -158,10 +160,16 @@ def find_bad_images(paths, *, decode="all", random_state=0) -> list:
             bad.append((path, "is not a file"))
         else:
             present.append(path)
-    for path in _to_decode(present, decode, random_state):
+    decoded = _to_decode(present, decode, random_state)
+    for path in decoded:
         try:
             decode_check(path)
         except Exception as exc:  # PIL raises many types for non-images and truncated files
+            bad.append((path, f"is not a readable image ({type(exc).__name__})"))
+    for path in sorted(set(present) - set(decoded)):
+        try:
+            header_check(path)
+        except Exception as exc:  # noqa: BLE001 - as above; DecompressionBombError is not an OSError
             bad.append((path, f"is not a readable image ({type(exc).__name__})"))
     return bad
 

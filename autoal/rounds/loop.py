@@ -172,10 +172,11 @@ def run(
     drop_bad_images : bool
         Drop rows whose image is missing or unreadable instead of raising.
     check_images : {"auto", "all", "exists"}
-        Before the run, every image file must exist; ``"all"`` also decodes every one, ``"auto"``
-        (default) decodes all of up to 20,000 distinct files and a seeded sample of 2,000 of bigger
-        sets (decoding a million images would take minutes), ``"exists"`` none. An image that fails
-        to decode later is named by the learner that reads it.
+        Before the run, every image file must exist and its header must be an image's of an accepted size
+        (not a decompression bomb); ``"all"`` also decodes every one, ``"auto"`` (default) decodes all of up
+        to 20,000 distinct files and a seeded sample of 2,000 of bigger sets (decoding a million images
+        would take minutes), ``"exists"`` none. An image that fails to decode later is named by the learner
+        that reads it.
     verbose : bool
         Print one progress line per round.
 
