@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from conftest import write_images
 from serving import labels_of, make_run, serve_http, table_rows
-from test_server_kill import call, start, stop_server, wait_for_item, wait_for_url
+from test_server_kill import call, start, wait_for_item, wait_for_url
 
 from autoal.annotation.batch_files import import_labels
 from autoal.errors import InputError

@@ -1,7 +1,8 @@
 """``autoal serve``: a labelling page for a team, and an organiser page, over a run folder.
 
 Flask (routes, templates, test client) served by waitress (a pure-Python, multi-threaded WSGI server
-that writes no access log, so the tokens in links never reach a log). The run's
+that writes no access log, so the tokens in links never reach a log), with guards against connections
+that hold it without asking anything (:mod:`autoal.server.listener`). The run's
 :class:`~autoal.rounds.session.Session` is driven by one background thread (:mod:`autoal.server.driver`);
 each request works through its own connection to the run store (:mod:`autoal.server.labelling`);
 who may do what is decided in one place (:mod:`autoal.server.app`), with tokens kept only as hashes

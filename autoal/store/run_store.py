@@ -13,6 +13,8 @@ in it can execute code when read (no pickle anywhere). Tables (schema version 2,
   per (example, annotator).
 - ``assignments(round, example, annotator, assigned_at)``: who was asked for what, and when.
 - ``skips(example, annotator, round, timestamp)``: an annotator who could not tell; never asked again.
+  A person gives an example a label or a skip, never both: triggers (:data:`ANSWER_GUARDS`) refuse the
+  second inside its INSERT's own write transaction, whichever process writes it.
 - ``probabilities(example, kind, round, probs)``: out-of-sample probabilities (float64 bytes).
 - ``selections(round, facts)``: how each round's batch was selected (JSON: examples scored, batch
   rule, seconds), written with its assignments.
@@ -21,6 +23,8 @@ in it can execute code when read (no pickle anywhere). Tables (schema version 2,
 - view ``labels``: annotations with their example ids and class names, for people reading the file.
 
 The store speaks in positions and class indices; :mod:`autoal.store.run_state` maps them to ids and classes.
+Opening a store checks that it is whole first (:mod:`autoal.store.store_check`). Only one process drives a
+run's rounds at a time (:mod:`autoal.store.run_lock`); any number may add answers or read.
 """
 
 from __future__ import annotations
