@@ -79,6 +79,8 @@ def labels_as_written(cells: pd.Series) -> pd.Series:
     out = pd.Series(np.nan, index=cells.index, dtype=object, name=cells.name)
     values = text[present]
     if len(values) and values.map(lambda v: _PLAIN_INTEGER.fullmatch(v) is not None).all():
+        if present.all():  # every row labelled: an integer column, as pandas reads one (scikit-learn needs it)
+            return pd.Series([int(v) for v in values], index=cells.index, dtype=np.int64, name=cells.name)
         out[present] = [int(v) for v in values]
     else:
         out[present] = values.tolist()
