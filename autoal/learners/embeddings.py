@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from autoal.common.threads import one_blas_thread
 from autoal.errors import InputError
 from autoal.learners.base import Learner, pad_probabilities
 
@@ -91,12 +92,28 @@ class EmbeddingLearner(Learner):
         Folder under which one cache per backbone (``<cache_dir>/<backbone id>/``) is kept. Default:
         ``<output_dir>/embeddings`` when the run has an output folder, else
         ``$AUTOAL_CACHE_DIR/embeddings`` or ``~/.cache/autoal/embeddings``.
+    graph : {"combine", "only", "off"}
+        Learning from the unlabelled examples too (logistic head only; :mod:`autoal.learners.graph_head`): in a run
+        (:meth:`set_population`), a k-nearest-neighbour graph of the run's examples is built once
+        (:mod:`autoal.graph.pool_graph`, saved under ``<output_dir>/graph/`` and reused on resume) and the labels
+        are spread over it by Poisson learning (:mod:`autoal.graph.poisson`). ``"combine"`` (the default) mixes
+        its probabilities with the logistic regression's, with a weight chosen at each fit from held-out labels;
+        ``"only"`` uses the graph alone; ``"off"`` the logistic regression alone (as before 2026-12-05, and for
+        runs stored before). Rows outside the graph (a holdout, new images) read it through their nearest pool
+        examples; they never change it. Measured in benchmarks/RESULTS.md ("Learning from the whole pool").
+    graph_neighbours : int or "auto"
+        Neighbours of each example in the graph; ``"auto"``: 15 (fewer in a pool of 15 examples or less).
+    graph_dims : int
+        The embeddings are standardised and PCA-whitened to this many dimensions before the neighbour search.
+    graph_search : {"auto", "exact", "approximate"}
+        Neighbour search (:mod:`autoal.graph.neighbours`): exact up to 50,000 examples, approximate beyond.
     """
 
     provides_features = True
 
     def __init__(self, *, backbones=None, checkpoint=None, head="logistic", image_size="auto", batch_size=32, C="auto",
-                 cache_dir=None, tabular_hyperparameters=None, time_limit=None, standardise_on="run"):
+                 cache_dir=None, tabular_hyperparameters=None, time_limit=None, standardise_on="run", graph="combine",
+                 graph_neighbours="auto", graph_dims=64, graph_search="auto"):
         self.backbones = backbones
         self.standardise_on = standardise_on
         self.checkpoint = checkpoint
@@ -107,12 +124,18 @@ class EmbeddingLearner(Learner):
         self.batch_size = batch_size
         self.C = C
         self.cache_dir = cache_dir
+        self.graph = graph
+        self.graph_neighbours = graph_neighbours
+        self.graph_dims = graph_dims
+        self.graph_search = graph_search
         self._embedders = None
         self._caches = None
         self._shared_cache_root = None
         self._chosen_size = None  # image_size="auto" decided from the images (resolve_options)
         self._population = None  # the run's examples (set_population), for standardise_on="run"
         self._statistics = {}  # their (mean, scale) under "reference", measured once, shared with clones
+        self._population_graph = None  # the run's examples as graph nodes, and the graph (shared with clones)
+        self.graph_head_ = None  # the last fit's GraphHead, or None (no graph for this fit)
 
     def _check_head(self) -> None:
         if self.head not in HEADS:
@@ -122,6 +145,11 @@ class EmbeddingLearner(Learner):
                              f"{', '.join(STANDARDISE_ON)}")
         if self.C != "auto" and (isinstance(self.C, bool) or not isinstance(self.C, numbers.Real) or not self.C > 0):
             raise InputError(f"C of the embeddings learner must be a positive number or \"auto\", got {self.C!r}")
+        from autoal.graph.pool_graph import check_graph_options
+        from autoal.learners.graph_head import check_graph_mode
+
+        check_graph_mode(self.graph)
+        check_graph_options(self.graph_neighbours, self.graph_dims, self.graph_search)
 
     def penalty_C(self, n_labels: int) -> float:
         """The logistic regression's ``C`` for a fit on ``n_labels`` labels (see the ``C`` parameter)."""
@@ -134,6 +162,11 @@ class EmbeddingLearner(Learner):
         and standard deviations of their embeddings (a seeded sample of :data:`STATISTICS_SAMPLE` at most) and
         every fit of the run standardises with them."""
         self._population, self._statistics = frame, {}
+        self._population_graph = None
+        if self.graph != "off" and self.image_col is not None and self.image_col in frame:
+            from autoal.learners.graph_head import PopulationGraph
+
+            self._population_graph = PopulationGraph(frame.index.tolist(), frame[self.image_col].tolist())
 
     def _reference_statistics(self, inputs):
         """The run's ``(mean, scale)`` of what the logistic regression reads (``inputs(frame)`` of the population),
@@ -303,12 +336,83 @@ class EmbeddingLearner(Learner):
                                       self.random_state, image_model=image_model).fit(x, y, self._raw_columns(df))
             self.classes_ = self.model_.classes_
         else:
-            self.model_ = self._logistic(self.num_features, len(df), self._reference_statistics(self._inputs)).fit(x, y)
+            with one_blas_thread():
+                self.model_ = self._logistic(self.num_features, len(df),
+                                             self._reference_statistics(self._inputs)).fit(x, y)
             self.classes_ = self.model_.classes_.tolist()
         # cache_hits and n_embedded count (image, backbone) pairs: with two backbones, a fully cached image counts 2
         self.last_fit_info_ = {"n_train": len(df), "embed_seconds": round(stats["seconds"], 3),
                                "cache_hits": stats["hits"], "n_embedded": stats["embedded"]}
+        self._fit_graph(df, x, y, len(labels))
         return self
+
+    # -- the pool graph (autoal.learners.graph_head) ------------------------------------------------
+
+    def _graph_nodes(self, df: pd.DataFrame):
+        """``df``'s rows as nodes of the run's graph (-1 outside it), or None when this learner uses no graph."""
+        if self._population_graph is None or self.head != "logistic" or len(self._population) < 3:
+            return None  # no graph, or too few examples to link
+        return self._population_graph.nodes(df.index.tolist(), df[self.image_col].tolist())
+
+    def pool_graph(self):
+        """The run's :class:`~autoal.graph.pool_graph.PoolGraph` (after :meth:`set_population`): loaded from
+        ``<output_dir>/graph/`` when it was built for the same examples and settings, else built from the cached
+        embeddings and saved there; None when this learner uses no graph."""
+        holder = self._population_graph
+        if holder is None:
+            return None
+        if holder.graph is None:
+            import time
+
+            from autoal.graph.pool_graph import PoolGraph, pool_fingerprint
+
+            started = time.perf_counter()
+            frame = self._population
+            settings = {"neighbours": self.graph_neighbours, "dims": self.graph_dims, "search": self.graph_search,
+                        "backbones": [e.backbone_id for e in self.embedders], "side": self.side,
+                        "seed": self.random_state}
+            fingerprint = pool_fingerprint(frame.index.tolist(), frame[self.image_col].tolist(), settings)
+            folder = None if self.output_dir is None else Path(self.output_dir) / "graph"
+            graph = PoolGraph.load(folder, fingerprint) if folder is not None else None
+            holder.built = graph is None
+            if graph is None:
+                graph = PoolGraph.build(self._embed(frame), n_neighbours=self.graph_neighbours, dims=self.graph_dims,
+                                        method=self.graph_search, fingerprint=fingerprint,
+                                        random_state=self.random_state)
+                if folder is not None:
+                    graph.save(folder)
+            holder.graph, holder.seconds = graph, time.perf_counter() - started
+        return holder.graph
+
+    def _fit_graph(self, df, x, y, n_labels) -> None:
+        """Spread this fit's labels over the pool graph and choose the mixture (``graph_head_``; None without)."""
+        import time
+
+        self.graph_head_ = None
+        nodes = self._graph_nodes(df)
+        if nodes is None or n_labels < 2 or (nodes < 0).any():  # outside a run, one class, or rows not in the graph
+            return
+        from autoal.learners.graph_head import GraphHead
+
+        graph = self.pool_graph()
+        started = time.perf_counter()
+        position = {c: i for i, c in enumerate(self.classes)}
+        labels = np.array([position[v] for v in y.tolist()], dtype=np.int64)
+        reference = self._reference_statistics(self._inputs)
+
+        def logistic_without(train, held):
+            with one_blas_thread():
+                model = self._logistic(self.num_features, len(train), reference).fit(x[train], y[train])
+            return pad_probabilities(model.predict_proba(x[held]), model.classes_.tolist(), self.classes)
+
+        self.graph_head_ = GraphHead.fit(graph, nodes, labels, len(self.classes), mode=self.graph,
+                                         logistic_without=logistic_without,
+                                         random_state=[self.random_state, len(df), 29])
+        self.last_fit_info_.update(graph_weight=round(self.graph_head_.weight, 3),
+                                   graph_temperature=self.graph_head_.temperature,
+                                   graph_validation=self.graph_head_.n_validation,
+                                   graph_seconds=round(time.perf_counter() - started, 3),
+                                   graph_build_seconds=round(self._population_graph.seconds, 3))
 
     def _logistic(self, n_image, n_labels, reference=None):
         """Logistic regression (``C`` for ``n_labels`` labels) on the first ``n_image`` columns (embeddings) and
@@ -346,7 +450,14 @@ class EmbeddingLearner(Learner):
         elif self.head == "tabular":
             probs = self.model_.predict_proba(self._embed(df, embed=embed), self._raw_columns(df))
         else:
-            probs = self.model_.predict_proba(self._inputs(df, embed=embed))
+            x = self._inputs(df, embed=embed)
+            probs = pad_probabilities(self.model_.predict_proba(x), self.classes_, self.classes)
+            head = self.graph_head_
+            if head is not None:
+                scores = head.scores_of(self.pool_graph(), self._graph_nodes(df),
+                                        lambda rows: x[rows, :self.num_features])
+                return head.mix(head.probabilities(scores), probs)
+            return probs
         return pad_probabilities(probs, self.classes_, self.classes)
 
     def features(self, df: pd.DataFrame) -> np.ndarray:
@@ -366,6 +477,7 @@ class EmbeddingLearner(Learner):
         twin._embedders, twin._caches = self._embedders, self._caches
         twin._chosen_size = self._chosen_size
         twin._population, twin._statistics = self._population, self._statistics
+        twin._population_graph = self._population_graph
         return twin
 
     def worker_copy(self) -> "EmbeddingLearner":

@@ -6,6 +6,8 @@ import warnings
 
 import numpy as np
 
+from autoal.common.threads import one_blas_thread
+
 __all__ = ["kmeans_labels"]
 
 
@@ -14,6 +16,6 @@ def kmeans_labels(features, n_clusters, random_state) -> np.ndarray:
     collapse when there are fewer distinct points than clusters."""
     from sklearn.cluster import KMeans
 
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), one_blas_thread():
         warnings.simplefilter("ignore")  # ConvergenceWarning when fewer distinct points than clusters
         return KMeans(n_clusters=n_clusters, n_init=1, random_state=random_state).fit_predict(features)

@@ -38,6 +38,7 @@ __all__ = [
     "AUTO_STRATEGY",
     "call_strategy",
     "takes_rng",
+    "takes_keyword",
 ]
 
 
@@ -163,21 +164,28 @@ def get_strategy(strategy, *, random_state=0, memo=None) -> Callable:
     return STRATEGIES[strategy]
 
 
-def takes_rng(strategy) -> bool:
-    """Whether ``strategy`` accepts the keyword argument ``rng``."""
+def takes_keyword(strategy, name) -> bool:
+    """Whether ``strategy`` accepts the keyword argument ``name`` (or any keyword)."""
     try:
         parameters = inspect.signature(strategy).parameters
     except (TypeError, ValueError):
         return False
-    return "rng" in parameters or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+    return name in parameters or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
 
 
-def call_strategy(strategy, labels_multiannotator, pred_probs, pred_probs_unlabeled, *, rng=None):
+def takes_rng(strategy) -> bool:
+    """Whether ``strategy`` accepts the keyword argument ``rng``."""
+    return takes_keyword(strategy, "rng")
+
+
+def call_strategy(strategy, labels_multiannotator, pred_probs, pred_probs_unlabeled, *, rng=None, context=None):
     """Call a strategy and check its output: returns ``(scores_labeled or None, scores_unlabeled)``.
 
-    ``rng`` is passed on to strategies that take it (:func:`takes_rng`).
+    ``rng`` and ``context`` (a :class:`~autoal.query.context.PoolContext`) are passed on to strategies that take
+    them (:func:`takes_keyword`).
     """
-    extra = {"rng": rng} if rng is not None and takes_rng(strategy) else {}
+    extra = {name: value for name, value in (("rng", rng), ("context", context))
+             if value is not None and takes_keyword(strategy, name)}
     out = strategy(labels_multiannotator, pred_probs, pred_probs_unlabeled, **extra)
     if isinstance(out, tuple) and len(out) == 2:
         scores_labeled, scores_unlabeled = out

@@ -34,7 +34,8 @@ __all__ = ["RunConfig", "CONFIG_VERSION", "OOS_MODES", "CHECK_IMAGES", "AUTO_OPT
 #: Version 4: the AutoGluon learner fits twice a round by default when it fits afresh (once before).
 #: Version 5: the embeddings learner standardises on the run's examples by default (on each fit's labelled rows before).
 #: Version 6: the embeddings learner's ``C`` follows the label count by default (``C="auto"``; 1.0 before).
-CONFIG_VERSION = 6
+#: Version 7: the embeddings learner learns from the pool graph too by default (``graph="combine"``; "off" before).
+CONFIG_VERSION = 7
 
 #: The options whose ``"auto"`` depends on the run's facts (:meth:`RunConfig.resolved`). A run stores them resolved
 #: and names the ones that were ``"auto"`` (``auto_options`` in its settings), so that opening the run resolves them
@@ -54,6 +55,8 @@ _VERSION_3_AUTOGLUON_FITS = 1
 _VERSION_4_STANDARDISE_ON = "labelled"
 #: The embeddings learner's ``C`` before version 6.
 _VERSION_5_EMBEDDING_C = 1.0
+#: The embeddings learner's ``graph`` before version 7.
+_VERSION_6_EMBEDDING_GRAPH = "off"
 
 #: Values of ``oos=``.
 OOS_MODES = ("auto", "cross_val", "pick")
@@ -277,6 +280,8 @@ def _older_learner_defaults(options: dict, version: int, learner: str) -> dict:
         older["standardise_on"] = _VERSION_4_STANDARDISE_ON
     if learner == "embeddings" and version < 6:
         older["C"] = _VERSION_5_EMBEDDING_C
+    if learner == "embeddings" and version < 7:
+        older["graph"] = _VERSION_6_EMBEDDING_GRAPH
     return {**older, **options}
 
 

@@ -31,7 +31,8 @@ from autoal.rounds.config import RunConfig
 from autoal.rounds.scoring import make_scorer, predict_pool
 from autoal.query.selection import Scores, select_batch
 from autoal.rounds.stopping import StopMonitor
-from autoal.query.strategies import call_strategy, get_strategy
+from autoal.query.context import PoolContext
+from autoal.query.strategies import call_strategy, get_strategy, takes_keyword
 
 __all__ = ["Session", "ScoredRound"]
 
@@ -252,7 +253,12 @@ class Session:
         used = snapshot.annotators_used()  # only annotators with labels: cleanlab rejects all-NaN columns
         matrix = snapshot.matrix(labelled, used)
         rng = np.random.default_rng([self.config.random_state, r, 3])
-        scores_labelled, scores_pool = call_strategy(self.score_fn, matrix, labelled_probs, pool_probs, rng=rng)
+        context = None
+        if takes_keyword(self.score_fn, "context"):  # a coverage or feature-based strategy: the pool as it sees it
+            context = PoolContext(pool, labelled, majority_vote(matrix)[0] if len(labelled) else np.zeros(0, int),
+                                  self.config.batch_size, self.features, len(self.state.classes))
+        scores_labelled, scores_pool = call_strategy(self.score_fn, matrix, labelled_probs, pool_probs, rng=rng,
+                                                     context=context)
         timings = {"predict_seconds": predict_seconds, "score_seconds": time.perf_counter() - started,
                    "n_scored": len(pool)}
         if self.scorer is not None:

@@ -114,7 +114,7 @@ def test_the_run_s_examples_standardise_the_embeddings_and_clones_share_them(tmp
     early_twin = early.clone(subdir="fold_1")  # cloned before any fit: the statistics are measured once, for both
     early_twin.fit(labelled)
     assert early._reference_statistics(early._inputs) is early_twin._reference_statistics(early_twin._inputs)
-    old = EmbeddingLearner(checkpoint=checkpoint, cache_dir=tmp_path / "cache", standardise_on="labelled")
+    old = EmbeddingLearner(checkpoint=checkpoint, cache_dir=tmp_path / "cache", standardise_on="labelled", graph="off")
     old.configure(classes=CLASSES).set_population(population.drop(columns=["label"]))
     old.fit(labelled)
     np.testing.assert_allclose(old.model_[0].scaler_.mean_, own, rtol=1e-5, atol=1e-6)
@@ -122,7 +122,9 @@ def test_the_run_s_examples_standardise_the_embeddings_and_clones_share_them(tmp
     alone.fit(labelled)  # outside a run: no population, the labelled rows
     np.testing.assert_array_equal(alone.model_[0].scaler_.mean_, old.model_[0].scaler_.mean_)
     np.testing.assert_array_equal(alone.predict_proba(population), old.predict_proba(population))
-    assert not np.allclose(learner.predict_proba(population), old.predict_proba(population))
+    plain = EmbeddingLearner(checkpoint=checkpoint, cache_dir=tmp_path / "cache", graph="off").configure(classes=CLASSES)
+    plain.set_population(population.drop(columns=["label"]))
+    assert not np.allclose(plain.fit(labelled).predict_proba(population), old.predict_proba(population))
 
 
 def test_an_unknown_standardise_on_is_refused_with_the_valid_ones(checkpoint):
@@ -431,18 +433,24 @@ def test_runs_stored_before_the_image_size_rule_keep_128_px():
     from autoal.rounds.config import RunConfig
 
     old = dict(RunConfig(learner="embeddings").to_settings(), config_version=1)
-    assert RunConfig.from_settings(old).learner_options == {"image_size": 128, "standardise_on": "labelled", "C": 1.0}
+    assert RunConfig.from_settings(old).learner_options == {"image_size": 128, "standardise_on": "labelled", "C": 1.0,
+                                                            "graph": "off"}
     given = dict(old, learner_options={"image_size": 96})
-    assert RunConfig.from_settings(given).learner_options == {"image_size": 96, "standardise_on": "labelled", "C": 1.0}
+    assert RunConfig.from_settings(given).learner_options == {"image_size": 96, "standardise_on": "labelled", "C": 1.0,
+                                                              "graph": "off"}
     new = RunConfig(learner="embeddings").to_settings()
     assert RunConfig.from_settings(new).learner_options == {}, "version 2 runs store the size they chose"
     version_4 = dict(new, config_version=4, learner_options={"image_size": 160})
     assert RunConfig.from_settings(version_4).learner_options == {"image_size": 160, "standardise_on": "labelled",
-                                                                  "C": 1.0}
+                                                                  "C": 1.0, "graph": "off"}
     version_5 = dict(new, config_version=5, learner_options={"image_size": 160})
-    assert RunConfig.from_settings(version_5).learner_options == {"image_size": 160, "C": 1.0}
+    assert RunConfig.from_settings(version_5).learner_options == {"image_size": 160, "C": 1.0, "graph": "off"}
     chosen = dict(new, config_version=5, learner_options={"C": 0.3})
-    assert RunConfig.from_settings(chosen).learner_options == {"C": 0.3}, "a C the run set is kept"
+    assert RunConfig.from_settings(chosen).learner_options == {"C": 0.3, "graph": "off"}, "a C the run set is kept"
+    version_6 = dict(new, config_version=6, learner_options={"image_size": 160})
+    assert RunConfig.from_settings(version_6).learner_options == {"image_size": 160, "graph": "off"}
+    chosen = dict(new, config_version=6, learner_options={"graph": "only"})
+    assert RunConfig.from_settings(chosen).learner_options == {"graph": "only"}, "a graph the run set is kept"
     tabular = dict(RunConfig(learner="tabular", image_col=None).to_settings(), config_version=1)
     assert RunConfig.from_settings(tabular).learner_options == {}
 

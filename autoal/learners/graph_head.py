@@ -1,0 +1,226 @@
+"""The embeddings learner's second head: Poisson learning on the run's pool graph, mixed with the logistic head.
+
+The logistic head sees only the labelled rows; the pool graph (:mod:`autoal.graph.pool_graph`) also sees where the
+unlabelled examples lie, which is worth most when labels are few. Neither is best everywhere: where classes
+cut across what the embeddings group, the graph misleads. So each fit chooses the mixture
+``w * graph + (1 - w) * logistic`` (and the graph's softmax temperature) from the run's own labels
+(:func:`choose_mixture`: held-out accuracy, then log loss, of both heads trained without the held-out rows),
+shrunk towards an even mix while the held-out rows are few.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from autoal.errors import InputError
+
+__all__ = ["GRAPH_MODES", "PopulationGraph", "GraphHead", "choose_mixture", "graph_probabilities",
+           "validation_folds", "VALIDATION_ROWS", "FOLD_LIMIT", "TEMPERATURES", "PRIOR_WEIGHT", "PRIOR_ROWS"]
+
+#: Values of the embeddings learner's ``graph``: mix both heads, the graph alone, or the logistic head alone.
+GRAPH_MODES = ("combine", "only", "off")
+#: Labelled rows held out (at most) to choose the mixture.
+VALIDATION_ROWS = 100
+#: Up to this many labels the held-out rows rotate over 5 folds (every held-out row is predicted by heads trained
+#: without it); beyond, one split (one extra fit of each head).
+FOLD_LIMIT = 200
+#: The graph's softmax temperatures tried (scores divided by their standard deviation, times the temperature).
+TEMPERATURES = (1.0, 3.0, 10.0, 30.0)
+#: Graph weights tried.
+WEIGHTS = np.round(np.linspace(0.0, 1.0, 11), 2)
+#: With no held-out row the mixture is even and the temperature the middle one; the choice moves away from
+#: this as held-out rows accumulate, as if it were worth ``PRIOR_ROWS`` rows.
+PRIOR_WEIGHT, PRIOR_TEMPERATURE, PRIOR_ROWS = 0.5, 10.0, 5
+
+
+def check_graph_mode(mode) -> None:
+    """Raise InputError unless ``mode`` is one of :data:`GRAPH_MODES`."""
+    if mode not in GRAPH_MODES:
+        raise InputError(f"unknown graph {mode!r} for the embeddings learner; choose one of {', '.join(GRAPH_MODES)}")
+
+
+def graph_probabilities(scores, scale, temperature) -> np.ndarray:
+    """Poisson scores (n, K) as probabilities: ``softmax(scores / scale * temperature)``; ``-inf`` (a class without
+    labels) gets probability 0."""
+    z = np.asarray(scores, dtype=float) * (temperature / max(scale, 1e-12))
+    top = np.max(np.where(np.isfinite(z), z, -np.inf), axis=1, keepdims=True)
+    e = np.exp(z - np.where(np.isfinite(top), top, 0.0))
+    total = e.sum(axis=1, keepdims=True)
+    return e / np.where(total > 0, total, 1.0)
+
+
+def score_scale(scores) -> float:
+    """The standard deviation of the finite scores (1 when there are none)."""
+    finite = np.asarray(scores)[np.isfinite(scores)]
+    return float(finite.std()) if finite.size and finite.std() > 0 else 1.0
+
+
+def choose_mixture(logistic, graph_scores, scales, truth) -> tuple:
+    """The graph's weight and temperature that predict held-out labels best.
+
+    Parameters
+    ----------
+    logistic : ndarray, shape (h, K)
+        The logistic head's probabilities of the held-out rows (trained without them).
+    graph_scores : ndarray, shape (h, K)
+        Poisson scores of the held-out rows (labels spread without them).
+    scales : ndarray, shape (h,)
+        Each row's score scale (:func:`score_scale` of the solution it comes from).
+    truth : ndarray of int, shape (h,)
+
+    Returns
+    -------
+    (weight, temperature)
+        The pair of :data:`WEIGHTS` x :data:`TEMPERATURES` with the highest held-out accuracy, ties broken by the
+        lower log loss, then the weight shrunk towards :data:`PRIOR_WEIGHT` as if the prior were
+        :data:`PRIOR_ROWS` more rows. With no row: the prior.
+    """
+    h = len(truth)
+    if h == 0:
+        return PRIOR_WEIGHT, PRIOR_TEMPERATURE
+    rows = np.arange(h)
+    best = None
+    for temperature in TEMPERATURES:
+        graph = np.vstack([graph_probabilities(s[None], scale, temperature) for s, scale in zip(graph_scores, scales)])
+        for weight in WEIGHTS:
+            mixed = weight * graph + (1 - weight) * logistic
+            accuracy = float((mixed.argmax(axis=1) == truth).mean())
+            loss = float(-np.log(np.clip(mixed[rows, truth], 1e-12, None)).mean())
+            key = (-accuracy, loss)
+            if best is None or key < best[0]:
+                best = (key, weight, temperature)
+    _, weight, temperature = best
+    return (PRIOR_ROWS * PRIOR_WEIGHT + h * weight) / (PRIOR_ROWS + h), temperature
+
+
+def validation_folds(labels, *, random_state=None) -> list:
+    """Held-out rows for :func:`choose_mixture`: a list of arrays of row numbers (the folds).
+
+    A seeded sample of at most :data:`VALIDATION_ROWS` labelled rows, never a class's last label (each fold's
+    training rows keep every class); 5 folds up to :data:`FOLD_LIMIT` labels, one beyond. Empty when no class
+    has two labels.
+    """
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(random_state)
+    left = dict(zip(*np.unique(labels, return_counts=True)))
+    held = []
+    for row in rng.permutation(len(labels)):
+        if len(held) >= VALIDATION_ROWS or len(held) >= len(labels) // 2:
+            break
+        if left[labels[row]] >= 2:
+            held.append(int(row))
+            left[labels[row]] -= 1
+    if not held:
+        return []
+    held = np.sort(np.asarray(held, dtype=np.int64))
+    n_folds = min(5, len(held)) if len(labels) <= FOLD_LIMIT else 1
+    return [fold for fold in np.array_split(rng.permutation(held), n_folds) if len(fold)]
+
+
+class PopulationGraph:
+    """The run's examples as graph nodes, and the graph itself once built; shared by a learner and its clones.
+
+    Parameters
+    ----------
+    ids : sequence
+        The run's example ids in position order (node ``i`` is ``ids[i]``).
+    paths : sequence of str
+        Their image paths (a row of another frame is a node only when its id and path both match).
+    """
+
+    def __init__(self, ids, paths):
+        self.node_of = {key: i for i, key in enumerate(zip(ids, paths))}
+        self.graph = None  # the PoolGraph, once loaded or built
+        self.built, self.seconds = False, 0.0  # whether it was built (not loaded), and the seconds it took
+
+    def nodes(self, ids, paths) -> np.ndarray:
+        """The node of each row, -1 for rows outside the graph."""
+        return np.fromiter((self.node_of.get(key, -1) for key in zip(ids, paths)), dtype=np.int64,
+                           count=len(ids))
+
+
+@dataclass
+class GraphHead:
+    """Poisson learning on a :class:`PopulationGraph`'s graph for one fit: the labels spread over the pool, and the
+    mixture chosen for them.
+
+    Attributes
+    ----------
+    scores : ndarray, shape (n, K)
+        Every node's Poisson scores.
+    scale : float
+        Their :func:`score_scale`.
+    weight, temperature : float
+        The mixture (:func:`choose_mixture`).
+    n_validation : int
+        Held-out rows the mixture was chosen on.
+    """
+
+    scores: np.ndarray
+    scale: float
+    weight: float
+    temperature: float
+    n_validation: int
+
+    @classmethod
+    def fit(cls, graph, nodes, labels, n_classes, *, mode="combine", logistic_without=None, random_state=None):
+        """Spread ``labels`` (class numbers) from ``nodes`` over ``graph`` (a :class:`~autoal.graph.pool_graph.PoolGraph`)
+        and choose the mixture.
+
+        ``logistic_without(train_rows, held_rows) -> (len(held_rows), K)`` gives the logistic head's probabilities of
+        the held-out rows when trained on the training rows (row numbers into ``nodes``); with ``mode="only"`` the
+        graph's weight is 1 and nothing is held out.
+        """
+        from autoal.graph.poisson import poisson_scores
+
+        nodes, labels = np.asarray(nodes, dtype=np.int64), np.asarray(labels, dtype=np.int64)
+        scores = poisson_scores(graph.weights, nodes, labels, n_classes)
+        if mode == "only":
+            return cls(scores, score_scale(scores), 1.0, PRIOR_TEMPERATURE, 0)
+        folds = validation_folds(labels, random_state=random_state)
+        parts = [cls._held_out(graph, nodes, labels, n_classes, fold, logistic_without) for fold in folds]
+        if parts:
+            logistic, graph_scores, scales, truth = (np.concatenate(p) for p in zip(*parts))
+        else:
+            logistic = graph_scores = np.zeros((0, n_classes))
+            scales, truth = np.zeros(0), np.zeros(0, dtype=np.int64)
+        weight, temperature = choose_mixture(logistic, graph_scores, scales, truth)
+        return cls(scores, score_scale(scores), weight, temperature, len(truth))
+
+    @staticmethod
+    def _held_out(graph, nodes, labels, n_classes, held, logistic_without) -> tuple:
+        from autoal.graph.poisson import poisson_scores
+
+        train = np.setdiff1d(np.arange(len(nodes)), held)
+        scores = poisson_scores(graph.weights, nodes[train], labels[train], n_classes)
+        scale = score_scale(scores)
+        return logistic_without(train, held), scores[nodes[held]], np.full(len(held), scale), labels[held]
+
+    def scores_of(self, graph, nodes, vectors_of) -> np.ndarray:
+        """Scores of rows given their ``nodes`` (-1: outside the graph); rows outside are read through their nearest
+        pool examples (:meth:`~autoal.graph.pool_graph.PoolGraph.extend`), ``vectors_of(rows)`` giving their
+        embeddings."""
+        nodes = np.asarray(nodes, dtype=np.int64)
+        out = np.empty((len(nodes), self.scores.shape[1]))
+        inside = nodes >= 0
+        out[inside] = self.scores[nodes[inside]]
+        outside = np.flatnonzero(~inside)
+        if len(outside):
+            neighbours, weights = graph.extend(vectors_of(outside))
+            seen = np.isfinite(self.scores[0])  # a class without labels is -inf at every node
+            spread = np.full((len(outside), self.scores.shape[1]), -np.inf)
+            spread[:, seen] = np.einsum("ij,ijk->ik", weights, self.scores[neighbours][:, :, seen])
+            out[outside] = spread
+        return out
+
+    def probabilities(self, scores) -> np.ndarray:
+        """Graph probabilities of rows with these Poisson ``scores`` (n, K)."""
+        return graph_probabilities(scores, self.scale, self.temperature)
+
+    def mix(self, graph_probs, logistic_probs) -> np.ndarray:
+        """``weight * graph + (1 - weight) * logistic``."""
+        if self.weight >= 1.0:
+            return graph_probs
+        return self.weight * graph_probs + (1.0 - self.weight) * logistic_probs
