@@ -394,6 +394,7 @@ class EmbeddingLearner(Learner):
             return
         from autoal.learners.graph_head import GraphHead
 
+        opened_now = self._population_graph.graph is None  # this fit loads or builds the graph
         graph = self.pool_graph()
         started = time.perf_counter()
         position = {c: i for i, c in enumerate(self.classes)}
@@ -412,7 +413,8 @@ class EmbeddingLearner(Learner):
                                    graph_temperature=self.graph_head_.temperature,
                                    graph_validation=self.graph_head_.n_validation,
                                    graph_seconds=round(time.perf_counter() - started, 3),
-                                   graph_build_seconds=round(self._population_graph.seconds, 3))
+                                   graph_build_seconds=round(self._population_graph.seconds, 3) if opened_now else 0.0,
+                                   graph_built=opened_now and self._population_graph.built)
 
     def _logistic(self, n_image, n_labels, reference=None):
         """Logistic regression (``C`` for ``n_labels`` labels) on the first ``n_image`` columns (embeddings) and
