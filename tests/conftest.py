@@ -38,6 +38,16 @@ def stored_labels(run_dir) -> pd.DataFrame:
                         columns=["example_id", "annotator", "label", "round"])
 
 
+@pytest.fixture(autouse=True)
+def embedding_cache(tmp_path_factory, monkeypatch):
+    """Every test embeds into a fresh embedding cache of its own (``AUTOAL_EMBEDDING_CACHE``, inherited by the
+    processes it starts): no test reads the developer's shared cache (``~/.cache/autoal/embeddings``), writes to
+    it, or sees another test's embeddings of the same images. Returns the folder."""
+    folder = tmp_path_factory.mktemp("embedding-cache")
+    monkeypatch.setenv("AUTOAL_EMBEDDING_CACHE", str(folder))
+    return folder
+
+
 @pytest.fixture
 def images(tmp_path):
     """60 images: 20 per class of red, green, blue."""

@@ -64,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_manifest_arguments(sub.add_parser("manifest", help="build a manifest from a folder-per-class image tree, "
                                           "or --check one against the files on disk"))
+    from autoal.cli.predict import add_parsers as add_model_parsers
+
+    add_model_parsers(sub)  # predict, train
     from autoal.cli.serve import add_parsers as add_server_parsers
 
     add_server_parsers(sub)  # serve, annotators, export-labelstudio, import-labelstudio
@@ -162,9 +165,11 @@ def main(argv=None) -> int:
                 "export-batch": _command_export, "import-labels": _command_import,
                 "export-labels": _command_export_labels, "convert": _command_convert,
                 "manifest": manifest_command}
+    from autoal.cli.predict import COMMANDS as MODEL_COMMANDS
     from autoal.cli.serve import COMMANDS as SERVER_COMMANDS
 
     commands.update(SERVER_COMMANDS)
+    commands.update(MODEL_COMMANDS)
     try:
         result = commands[args.command](args)
     except AutoalError as exc:

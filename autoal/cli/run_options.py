@@ -14,7 +14,7 @@ from pathlib import Path
 
 from autoal.errors import InputError
 
-__all__ = ["add_run_options", "run_arguments", "positive_int"]
+__all__ = ["add_run_options", "run_arguments", "positive_int", "add_learner_options", "learner_options_of"]
 
 
 def positive_int(text):
@@ -103,6 +103,16 @@ def _from_cli(kind, value):
     converters = {None: lambda v: v, "not": lambda v: not v, "stable": lambda v: "stable" if v else None,
                   "feature_cols": _feature_cols, "classes": _classes}
     return converters[kind](value)
+
+
+def add_learner_options(p) -> None:
+    """The learners' own options (``--time-limit``, ``--backbones``, ...), for a command that builds a learner."""
+    _add_learner_options(p)
+
+
+def learner_options_of(args) -> dict:
+    """The ``learner_options`` that parsed learner options stand for (for the learner named by ``args.learner``)."""
+    return _learner_options(args)
 
 
 def _learner_options(args) -> dict:

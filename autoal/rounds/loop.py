@@ -21,7 +21,7 @@ from autoal.annotation.specs import annotator_from_spec
 from autoal.data.prepare import prepare_data
 from autoal.errors import InputError, PoolExhausted
 from autoal.data.feature_columns import choose_features
-from autoal.learners import make_learner
+from autoal.learners import check_learner_choice, make_learner
 from autoal.query.feature_source import embeddings_available
 from autoal.results.result import RunResult
 from autoal.store.run_state import GIVEN, RunState, check_new_run_folder, open_run
@@ -64,6 +64,8 @@ def run(
     drop_bad_images=False,
     check_images="auto",
     verbose=True,
+    final_learner=None,
+    final_learner_options=None,
 ) -> RunResult:
     """Run active learning on ``df`` and return the per-round history, the labels and the final model.
 
@@ -178,13 +180,37 @@ def run(
         to decode later is named by the learner that reads it.
     verbose : bool
         Print one progress line per round.
+    final_learner : str, optional
+        A learner name (e.g. ``"autogluon"``) fitted once on the run's consensus labels when the run has finished,
+        measured on the same holdout beside the run's learner and saved in ``OUTPUT_DIR/final-model/``
+        (:func:`autoal.rounds.final_model.train_final_model`; ``result.final`` holds its report). Not fitted when
+        the run pauses for labels (``autoal train OUTPUT_DIR`` fits it later).
+    final_learner_options : dict, optional
+        Its options, as ``learner_options``.
 
     Returns
     -------
     RunResult
     """
     options = {name: value for name, value in locals().items() if name in CONFIG_FIELDS}
-    return drive(_new_session(df, RunConfig(**options), test_df=test_df, annotators=annotators, output_dir=output_dir))
+    if final_learner is not None:
+        check_learner_choice(final_learner, final_learner_options)
+    result = drive(_new_session(df, RunConfig(**options), test_df=test_df, annotators=annotators, output_dir=output_dir))
+    if final_learner is not None:
+        result.final = _final_model(result, final_learner, final_learner_options, verbose)
+    return result
+
+
+def _final_model(result, learner, options, verbose):
+    """The final model of ``run(final_learner=...)``, or None (with a note) when the run paused for labels."""
+    from autoal.rounds.final_model import train_final_model
+
+    if result.summary.get("paused"):
+        if verbose:
+            print(f"autoal: no final model yet: the run is paused; `autoal train {result.output_dir} --learner "
+                  f"{learner}` fits it once the labels are in")
+        return None
+    return train_final_model(result.output_dir, learner=learner, learner_options=options, verbose=verbose)
 
 
 #: The options of :func:`run` that :class:`~autoal.rounds.config.RunConfig` holds (the rest: data, annotators, folder).

@@ -84,6 +84,7 @@ class Session:
         self.reporter = RunReporter(state.folder, self.settings, data, verbose=config.verbose,
                                     rows=[record for record, _ in records])
         self.trained_at = None  # watermark of the labels the learner in memory was trained on
+        self.model_unsaved = None  # why the learner cannot be saved, once found out
         self.last_consensus: tuple | None = None  # (Consensus, positions) the learner in memory was trained on
 
     # -- set-up ------------------------------------------------------------------------------------
@@ -202,7 +203,26 @@ class Session:
         self.state.store.record_round(r, row, predictions)
         self.reporter.add_round(row)
         self.last_consensus = (consensus, positions)
+        self._save_model(row)
         return row
+
+    def _save_model(self, row) -> None:
+        """Keep the learner just trained in ``RUN_DIR/model/`` (:mod:`autoal.results.model`); a learner that cannot be
+        saved is said once, and the run goes on."""
+        from autoal.results.model import MODEL_DIR, save_model
+
+        if self.model_unsaved is not None:
+            return
+        facts = {"round": int(row["round"]), "n_labeled": int(row["n_labeled"]),
+                 "n_annotations": int(row["n_annotations"]), "accuracy": _number(row.get("accuracy")),
+                 "holdout": self.state.data.holdout, "n_holdout": int(len(self.state.data.test)),
+                 "run_id": self.state.store.run_id, "trained_on": "the run's consensus labels"}
+        try:
+            save_model(self.learner, self.state.folder / MODEL_DIR, facts)
+        except NotImplementedError as exc:
+            self.model_unsaved = str(exc)
+            if self.config.verbose:
+                print(f"  note: the run's model is not saved: {exc}")
 
     def result(self, stop_reason, *, paused=False) -> "RunResult":
         """Write the run's files and return its :class:`~autoal.results.result.RunResult`; ``paused``: the run is
@@ -374,3 +394,8 @@ class Session:
             given = snapshot.example[snapshot.annotator == snapshot.code(GIVEN)]
             positions = np.concatenate([given, positions[~np.isin(positions, given)]])
         return self.state.ids_of(positions)
+
+
+def _number(value):
+    """A float for JSON, None for NaN or a missing value."""
+    return None if value is None or value != value else float(value)
