@@ -138,7 +138,9 @@ class Session:
         if r == 0:
             self._start_initial(snapshot)
             return
-        self._ensure_trained(snapshot)
+        refit_started = time.perf_counter()
+        refitted = self._ensure_trained(snapshot)
+        refit_seconds = time.perf_counter() - refit_started
         scored = self._score(r, snapshot)
         started = time.perf_counter()
         seed, config = self.config.random_state, self.config
@@ -153,6 +155,8 @@ class Session:
         relabels = int((snapshot.counts[[p for p, _ in pairs]] > 0).sum())
         facts = dict(scored.timings, **policy_facts, select_seconds=time.perf_counter() - started,
                      batch_rule=config.batch, oos=config.oos, relabel_share=relabels / len(pairs))
+        if refitted:
+            facts["resume_fit_seconds"] = refit_seconds
         self._commit_batch(r, pairs, scored, facts)
         if len(pairs) < config.batch_size and config.verbose:
             print(f"  batch_size {config.batch_size} > {len(pairs)} examples left to label: taking all of them")
@@ -247,10 +251,12 @@ class Session:
         kmeans = self.config.initial == "kmeans"
         if not data.simulation and not kmeans:
             return None  # real mode: the given labels, stored with the run, are round 0
+        started = time.perf_counter()  # the cold start embeds the whole pool: round 0's select_seconds count it
         positions = self._typical_initial_set(snapshot) if kmeans else self.state.positions(data.initial_ids)
         # those who answer at once take the initial set; with none (files, the labelling page) round 0 waits for them
         asking = [a.name for a in self.annotators if not a.answers_later] or self.names
-        self.state.assign(0, [(int(p), asking[k % len(asking)]) for k, p in enumerate(positions)])
+        self.state.assign(0, [(int(p), asking[k % len(asking)]) for k, p in enumerate(positions)],
+                          facts={"select_seconds": time.perf_counter() - started})
         return None
 
     def _typical_initial_set(self, snapshot) -> np.ndarray:
@@ -371,12 +377,14 @@ class Session:
         self.trained_at = watermark
         return time.perf_counter() - started
 
-    def _ensure_trained(self, snapshot) -> None:
-        """A resumed run retrains on the labels the last recorded round trained on, before scoring."""
+    def _ensure_trained(self, snapshot) -> bool:
+        """A resumed run retrains on the labels the last recorded round trained on, before scoring; True when it did."""
         if self.trained_at is None and self.rows:
             watermark = self.rows[-1]["watermark"]
             self.last_consensus = self._consensus(snapshot.up_to(watermark))
             self._fit(self._training_set(*self.last_consensus), watermark)
+            return True
+        return False
 
     def _evaluate(self) -> tuple:
         started = time.perf_counter()

@@ -229,7 +229,6 @@ class RoundDriver:
 
     def _train(self, desk, r) -> None:
         self._set(phase="training", round=r, message=f"training round {r}", error=None)
-        started = time.time()
         desk.mark_trained()  # before the round's snapshot: an edit made while it trains counts as new
         row = self.session.finish_round(r)
         consensus, _ = self.session.last_consensus
@@ -239,8 +238,10 @@ class RoundDriver:
             desk.save_quality(quality)
         accuracy = row.get("accuracy")
         shown = "n/a" if accuracy is None or (isinstance(accuracy, float) and math.isnan(accuracy)) else f"{accuracy:.3f}"
-        self.log(f"autoal serve: round {r} trained on {row.get('n_labeled')} labelled examples in "
-                 f"{time.time() - started:.1f} s, holdout accuracy {shown}")
+        # the history's own figures (autoal.results.reporting.STAGE_SECONDS), so that this line and history.csv agree
+        self.log(f"autoal serve: round {r} trained on {row.get('n_labeled')} labelled examples: fit "
+                 f"{row['fit_seconds']:.1f} s, round {row['round_seconds']:.1f} s (selecting, training and evaluating), "
+                 f"holdout accuracy {shown}")
         with self._lock:
             self._status.update(rounds_trained=self._status["rounds_trained"] + 1, last_trained=time.time())
 
