@@ -190,9 +190,9 @@ def test_a_run_that_stops_says_so_and_refuses_train_now(tmp_path):
                 example = state["item"]["example_id"]
                 state = client.post("/api/answer", json={"example_id": example, "label": truth[example]}).get_json()
         status = served.driver.wait_for(lambda s: s["phase"] == "stopped", 60)
-        assert status["stop_reason"] == "1 rounds done"
+        assert status["stop_reason"] == "1 round done"
         state = served.client("alice").get("/api/queue").get_json()
-        assert state["item"] is None and "The run has finished (1 rounds done)" in state["message"]
+        assert state["item"] is None and "The run has finished (1 round done)" in state["message"]
         response = served.client("organiser").post("/api/train", json={})
         assert response.status_code == 409 and "the run has stopped" in response.get_json()["error"]
         history = pd.read_csv(run_dir / "history.csv")

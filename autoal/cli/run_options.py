@@ -40,6 +40,12 @@ def add_run_options(p, *, defaults, page=False):
             p.add_argument(flag, dest=_dest(field), **meta)
             continue
         default = defaults.get(field.name, field.default)
+        if page and field.name == "n_rounds":  # serve: a new run's rounds, or more rounds for an existing one
+            default = None
+            meta["help"] = (f"{meta['help']} (default {defaults.get('n_rounds', field.default)} for a new run; for an "
+                            "existing run, its new total: more rounds for a finished one)")
+        elif default is not None and not from_cli and meta.get("help") and "default" not in meta["help"]:
+            meta["help"] = f"{meta['help']} (default {default})"
         p.add_argument(flag, dest=field.name, default=None if from_cli else default, **meta)
     _add_learner_options(p)
     if page:

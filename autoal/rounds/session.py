@@ -119,7 +119,8 @@ class Session:
         if self.stop is not None and self.stop.should_stop(self.rows):
             return self.stop.message()
         if self.next_round > self.config.n_rounds:
-            return f"{self.config.n_rounds} rounds done"
+            n = self.config.n_rounds
+            return f"{n} round{'s' if n != 1 else ''} done"
         return None
 
     def start_round(self, r) -> None:
