@@ -161,6 +161,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     from autoal.cli.manifest import manifest_command
 
+    _autoal_warnings_in_cli_terms()
     commands = {"run": _command_run, "demo": _command_demo, "resume": _command_resume,
                 "export-batch": _command_export, "import-labels": _command_import,
                 "export-labels": _command_export_labels, "convert": _command_convert,
@@ -173,7 +174,9 @@ def main(argv=None) -> int:
     try:
         result = commands[args.command](args)
     except AutoalError as exc:
-        print(f"autoal: error: {exc}", file=sys.stderr)
+        from autoal.cli.messages import in_cli_terms
+
+        print(f"autoal: error: {in_cli_terms(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         folder = (args.out if args.command in ("run", "demo") else getattr(args, "run_dir", None)) or "RUN_DIR"
@@ -185,6 +188,28 @@ def main(argv=None) -> int:
     if not args.quiet and not result.history.empty:
         print(result.history[["round", "n_labeled", "n_annotations", "accuracy", "fit_seconds", "round_seconds"]].to_string(index=False))
     return 0
+
+
+def _autoal_warnings_in_cli_terms() -> None:
+    """Show autoal's own warnings (those starting "autoal: ") as ``autoal: warning: ...`` lines in the command line's
+    words (:func:`autoal.cli.messages.in_cli_terms`) instead of Python's file:line format; others as before."""
+    import warnings
+
+    from autoal.cli.messages import in_cli_terms
+
+    shown = warnings.showwarning
+    if getattr(shown, "autoal_cli", False):
+        return
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        text = str(message)
+        if not text.startswith("autoal: "):
+            return shown(message, category, filename, lineno, file, line)
+        print(f"autoal: warning: {in_cli_terms(text[len('autoal: '):])}", file=file or sys.stderr)
+        return None
+
+    show.autoal_cli = True
+    warnings.showwarning = show
 
 
 if __name__ == "__main__":  # pragma: no cover

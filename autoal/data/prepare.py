@@ -284,7 +284,8 @@ def prepare_data(
     if test_df is None:
         test_ids = stratified_holdout(labelled, holdout_fraction, rng)
         test_df, df = df.loc[test_ids], df.drop(index=test_ids)
-        holdout = f"seeded stratified {holdout_fraction:.0%} split of the labelled rows ({len(test_ids)} rows)"
+        holdout = f"seeded stratified {holdout_fraction:.0%} split of the labelled rows ({len(test_ids)} rows)" \
+            if len(test_ids) else "none: no labelled rows to set aside (accuracy is NaN)"
     if simulation:
         initial_ids = _initial_per_class(df[label], initial_per_class, rng)
     else:

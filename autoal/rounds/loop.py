@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -244,6 +245,10 @@ def _new_session(df, config: RunConfig, *, test_df, annotators, output_dir) -> S
         drop_bad_images=config.drop_bad_images, rng=np.random.default_rng(config.random_state),
         allow_unlabelled=config.initial != "random", check_images=config.check_images, simulate=config.simulate,
     )
+    if not len(data.test) and test_df is None and config.holdout_fraction > 0:
+        warnings.warn("autoal: no holdout: the data has no labels to set aside, so accuracy cannot be measured and "
+                      "stays NaN for the whole run; to measure it, pass test_df (labelled examples of the same "
+                      "classes); stop='stable' stops the run without a holdout", UserWarning, stacklevel=3)
     if not data.simulation and not annotator_list:
         n_missing = int(data.frame[config.label].isna().sum())
         raise InputError(
