@@ -38,6 +38,23 @@ def stored_labels(run_dir) -> pd.DataFrame:
                         columns=["example_id", "annotator", "label", "round"])
 
 
+@pytest.fixture(autouse=True, scope="session")
+def autoal_cache_home(tmp_path_factory):
+    """``AUTOAL_CACHE_DIR`` for the whole session: converted backbones (and their safetensors copies) are written
+    under pytest's base temporary folder, not into the developer's ``~/.cache/autoal``. A test may point it
+    elsewhere (monkeypatch.setenv)."""
+    import os
+
+    folder = tmp_path_factory.getbasetemp() / "autoal_cache"
+    saved = os.environ.get("AUTOAL_CACHE_DIR")
+    os.environ["AUTOAL_CACHE_DIR"] = str(folder)
+    yield folder
+    if saved is None:
+        os.environ.pop("AUTOAL_CACHE_DIR", None)
+    else:
+        os.environ["AUTOAL_CACHE_DIR"] = saved
+
+
 @pytest.fixture(autouse=True)
 def embedding_cache(tmp_path_factory, monkeypatch):
     """Every test embeds into a fresh embedding cache of its own (``AUTOAL_EMBEDDING_CACHE``, inherited by the

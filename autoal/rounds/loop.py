@@ -268,7 +268,8 @@ def _new_session(df, config: RunConfig, *, test_df, annotators, output_dir) -> S
     config = config.resolved(n_annotators=len(annotator_list), embeddings=embeddings_available(model),
                              simulation=data.simulation, n_given=len(data.initial_ids))
     settings = dict(config.to_settings(auto_options=auto), features=features, output_dir=str(out),
-                    annotators=[a.spec() for a in annotator_list], annotator_names=[a.name for a in annotator_list])
+                    annotators=[a.spec() for a in annotator_list], annotator_names=[a.name for a in annotator_list],
+                    embedding_cache=_embedding_cache(model, config.image_col))
     state = RunState.create(out, data, settings)
     return Session(state, config, model, annotator_list)
 
@@ -318,6 +319,16 @@ def resume_session(run_dir, *, annotators=None, learner=None, strategy=None, n_r
         config = config.resolved(n_annotators=len(annotator_list), embeddings=embeddings_available(model),
                                  simulation=state.data.simulation, n_given=len(state.data.initial_ids))
     return Session(state, config, model, annotator_list)
+
+
+def _embedding_cache(model, image_col) -> str | None:
+    """The embedding caches the run reads and writes (recorded with it): its learner's, else the shared default the
+    diversity features use; None for a table."""
+    from autoal.vision.embedder import default_embedding_dir
+
+    if image_col is None:
+        return None
+    return str(getattr(model, "embedding_cache", lambda: None)() or default_embedding_dir())
 
 
 def _with_chosen_learner_options(config: RunConfig, model, pool) -> RunConfig:

@@ -465,3 +465,21 @@ def test_a_big_run_measures_its_statistics_on_a_seeded_sample(tmp_path, checkpoi
     assert np.abs(means[0] - everything.mean(axis=0)).max() > 1e-4, "a sample, not all 30"
     rows = np.sort(np.random.default_rng([0, 19]).choice(30, 12, replace=False))  # seeded by the run's seed (0)
     np.testing.assert_allclose(means[0], everything[rows].mean(axis=0), rtol=1e-5, atol=1e-6)
+
+
+def test_a_second_run_over_the_same_images_in_another_folder_embeds_nothing(images, tmp_path, cache_home,
+                                                                            embedding_cache):
+    def rows():
+        return {c.name: json.loads((c / "index.json").read_text())["rows"] for c in embedding_cache.iterdir()}
+
+    autoal.run(images, batch_size=4, n_rounds=1, initial_per_class=2, output_dir=tmp_path / "first", verbose=False)
+    embedded = rows()
+    assert len(embedded) == 2 and min(embedded.values()) == len(images), "the first run embedded every image, twice"
+    second = autoal.run(images, strategy="random", random_state=5, batch_size=4, n_rounds=2, initial_per_class=2,
+                        output_dir=tmp_path / "second", verbose=False)
+    assert rows() == embedded, "the second run, in another folder, embedded no image"
+    assert second.history["n_embedded"].tolist() == [0, 0, 0] and second.history["cache_hits"].iloc[0] > 0
+    for run in ("first", "second"):
+        settings = json.loads((tmp_path / run / "settings.json").read_text())
+        assert settings["embedding_cache"] == str(embedding_cache), "the run folder says which cache it used"
+        assert not (tmp_path / run / "embeddings").exists()
