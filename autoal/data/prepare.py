@@ -158,11 +158,16 @@ def find_bad_images(paths, *, decode="all", random_state=0) -> list:
             bad.append((path, "is not a file"))
         else:
             present.append(path)
-    for path in _to_decode(present, decode, random_state):
-        try:
-            decode_check(path)
-        except Exception as exc:  # PIL raises many types for non-images and truncated files
-            bad.append((path, f"is not a readable image ({type(exc).__name__})"))
+    from autoal.common.progress import task
+
+    chosen = _to_decode(present, decode, random_state)
+    with task("checking that the images decode", total=len(chosen), unit="image", delay=1.0) as step:
+        for path in chosen:
+            try:
+                decode_check(path)
+            except Exception as exc:  # PIL raises many types for non-images and truncated files
+                bad.append((path, f"is not a readable image ({type(exc).__name__})"))
+            step.advance()
     return bad
 
 
