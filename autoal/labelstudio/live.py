@@ -272,16 +272,8 @@ def push(run_dir, *, url, token, title=None, image_root=None, predictions="none"
         ls = ls or connect(url, token)
         with talking_to(url):
             checked = project_id is not None  # the sync loop's later pushes: checked on its first
-            if project_id is None:
-                project, created = find_project(ls, title or project_title(state), state.classes)
-                project_id, title = project.id, project.title
-            else:
-                project, created, title = None, False, title or project_title(state)
-            studio_root = document_root(ls, project_id)
-            root = _choose_root(every, image_root, studio_root)
-            if project is not None:
-                _storage(ls, project_id, folder)
-                _people(ls, project, page_annotator_names(state.settings))
+            project_id, title, created, root, studio_root = _project_and_root(ls, state, title, project_id, every,
+                                                                              image_root)
             tasks, _ = batch_tasks(state, root=root, predictions=predictions)
             check = check_image_loads(ls, tasks[0], root, studio_root) if tasks and not checked else ""
             there = {(str(t["data"].get("example_id")), t["data"].get("autoal_round")): t for t in _tasks(ls, project_id)}
@@ -294,6 +286,21 @@ def push(run_dir, *, url, token, title=None, image_root=None, predictions="none"
     finally:
         if owned:
             state.close()
+
+
+def _project_and_root(ls, state, title, project_id, every, image_root) -> tuple:
+    """``(project id, title, created, root, Label Studio's root)``: the project (found or made, with its storage and
+    tabs, unless ``project_id`` is known) and the document root the image URLs are made relative to."""
+    project, created = None, False
+    if project_id is None:
+        project, created = find_project(ls, title or project_title(state), state.classes)
+        project_id, title = project.id, project.title
+    studio_root = document_root(ls, project_id)
+    root = _choose_root(every, image_root, studio_root)
+    if project is not None:
+        _storage(ls, project_id, image_folder(every))
+        _people(ls, project, page_annotator_names(state.settings))
+    return project_id, title or project_title(state), created, root, studio_root
 
 
 def _update_images(ls, tasks, there) -> int:

@@ -46,41 +46,20 @@ def train_final_model(run_dir, *, learner="autogluon", learner_options=None, ver
         without a holdout), ``run_learner``, ``run_accuracy`` (the run's own model on the same holdout, NaN when
         the run saved none), ``n_holdout`` and ``folder`` (the saved model).
     """
-    from autoal.learners import make_learner
-    from autoal.results.export import store_consensus
     from autoal.results.model import FINAL_MODEL_DIR, save_model
     from autoal.store.run_state import open_run
 
     state = open_run(run_dir)
     try:
-        snapshot = state.snapshot()
-        consensus, positions, _ = store_consensus(state, snapshot)
-        if consensus is None or len(set(consensus.labels.tolist())) < 2:
-            raise InputError(f"the run in {str(run_dir)!r} has labels of fewer than 2 classes; label more before "
-                             "training a final model")
-        settings, label = state.settings, state.label
-        inputs = state.data.frame.drop(columns=[label])  # in simulation the hidden truth stays hidden
-        train = inputs.iloc[positions].assign(**{label: np.asarray(state.classes)[consensus.labels]})
+        model, n_labeled, fit_seconds = _fit_once(state, run_dir, learner, learner_options, verbose)
         test = state.data.test
-        model = make_learner(learner, **(learner_options or {}))
-        features = model.check_features(_features(settings), image_col=settings["image_col"])
-        model.configure(classes=state.classes, label=label, image_col=settings["image_col"],
-                        output_dir=Path(run_dir) / FINAL_FIT_DIR, random_state=settings.get("random_state", 0),
-                        feature_columns=features)
-        model.resolve_options(inputs)
-        if verbose:
-            print(f"autoal train: fitting {learner} once on the run's {len(train)} consensus labels "
-                  f"({len(state.classes)} classes)", flush=True)
-        started = time.perf_counter()
-        model.fit(train)
-        fit_seconds = time.perf_counter() - started
         accuracy = _accuracy(model.predict_proba, test, state)
         records = state.store.rounds()
         last = records[-1][0] if records else {}
-        report = {"learner": learner, "n_labeled": int(len(train)), "fit_seconds": round(fit_seconds, 1),
+        report = {"learner": learner, "n_labeled": n_labeled, "fit_seconds": round(fit_seconds, 1),
                   "accuracy": accuracy, "n_holdout": int(len(test)), "run_round": last.get("round"),
-                  "run_learner": settings.get("learner"), **_run_model_accuracy(run_dir, test, state)}
-        facts = {"round": last.get("round"), "n_labeled": report["n_labeled"], "accuracy": _json(accuracy),
+                  "run_learner": state.settings.get("learner"), **_run_model_accuracy(run_dir, test, state)}
+        facts = {"round": last.get("round"), "n_labeled": n_labeled, "accuracy": _json(accuracy),
                  "holdout": state.data.holdout, "n_holdout": report["n_holdout"], "run_id": state.store.run_id,
                  "trained_on": "the run's consensus labels, once (autoal train)", "fit_seconds": report["fit_seconds"],
                  "run_learner": report["run_learner"], "run_accuracy": _json(report["run_accuracy"])}
@@ -90,6 +69,32 @@ def train_final_model(run_dir, *, learner="autogluon", learner_options=None, ver
     if verbose:
         print(describe(report, run_dir))
     return report
+
+
+def _fit_once(state, run_dir, learner, learner_options, verbose) -> tuple:
+    """``(fitted learner, labels, seconds)``: ``learner`` configured as the run's and fitted on its consensus labels."""
+    from autoal.learners import make_learner
+    from autoal.results.export import store_consensus
+
+    consensus, positions, _ = store_consensus(state, state.snapshot())
+    if consensus is None or len(set(consensus.labels.tolist())) < 2:
+        raise InputError(f"the run in {str(run_dir)!r} has labels of fewer than 2 classes; label more before "
+                         "training a final model")
+    settings, label = state.settings, state.label
+    inputs = state.data.frame.drop(columns=[label])  # in simulation the hidden truth stays hidden
+    train = inputs.iloc[positions].assign(**{label: np.asarray(state.classes)[consensus.labels]})
+    model = make_learner(learner, **(learner_options or {}))
+    features = model.check_features(_features(settings), image_col=settings["image_col"])
+    model.configure(classes=state.classes, label=label, image_col=settings["image_col"],
+                    output_dir=Path(run_dir) / FINAL_FIT_DIR, random_state=settings.get("random_state", 0),
+                    feature_columns=features)
+    model.resolve_options(inputs)
+    if verbose:
+        print(f"autoal train: fitting {learner} once on the run's {len(train)} consensus labels "
+              f"({len(state.classes)} classes)", flush=True)
+    started = time.perf_counter()
+    model.fit(train)
+    return model, int(len(train)), time.perf_counter() - started
 
 
 def _features(settings):
