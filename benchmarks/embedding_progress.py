@@ -13,13 +13,16 @@ embedded (the cache's rows before and after) and the history's ``n_embedded``.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import pty
 import select
+import struct
 import subprocess
 import sys
 import tempfile
+import termios
 import time
 from pathlib import Path
 
@@ -39,6 +42,7 @@ def parse_args(argv=None):
 def in_terminal(command, env) -> tuple:
     """Run ``command`` with a pseudo-terminal as stdout and stderr: ``(exit code, [(seconds since start, text)])``."""
     controller, terminal = pty.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))  # a person's 120 x 40 terminal
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=terminal, stderr=terminal, env=env, cwd=ROOT)
     os.close(terminal)
@@ -71,6 +75,7 @@ def main(argv=None) -> int:
 
     args = parse_args(argv)
     work = args.work or Path(tempfile.mkdtemp(prefix="autoal-progress-"))
+    work.mkdir(parents=True, exist_ok=True)
     frame = pd.read_csv(args.manifest)
     frame = frame.sample(n=min(args.limit, len(frame)), random_state=0).sort_index()
     base = args.manifest.resolve().parent
@@ -78,7 +83,7 @@ def main(argv=None) -> int:
     manifest = work / "images.csv"
     frame.drop(columns=[c for c in ("sha256", "split") if c in frame]).to_csv(manifest, index=False)
     cache = work / "embedding-cache"
-    env = dict(os.environ, AUTOAL_EMBEDDING_CACHE=str(cache), PYTHONPATH=str(ROOT), COLUMNS="120")
+    env = dict(os.environ, AUTOAL_EMBEDDING_CACHE=str(cache), PYTHONPATH=str(ROOT))
     command = [sys.executable, "-m", "autoal.cli", "run", str(manifest), "--rounds", "1", "--batch-size", "10",
                "--init-per-class", "2", "--seed", "0"]
     code, events = in_terminal(command + ["--out", str(work / "first")], env)

@@ -79,3 +79,21 @@ def test_the_first_embedding_pass_shows_its_bar_before_the_network_is_loaded(tmp
     loaded = kinds.index(("network loaded", ""))
     assert first_bar < loaded, "the bar is on screen while the network loads"
     assert "0/12 " in terminal.getvalue() and stats["embedded"] == 12, "counted in images: 4 files x 3 colours"
+
+
+def test_a_terminal_that_reports_no_size_still_gets_a_bar():
+    """A pseudo-terminal without a window size (``docker run -t``) says 0 x 0; tqdm alone would hide the bar there."""
+    import os
+    import pty
+
+    controller, terminal = pty.openpty()
+    try:
+        assert os.get_terminal_size(terminal) == os.terminal_size((0, 0))
+        with open(terminal, "w", closefd=False) as stream:
+            with progress.task("embedding images", total=5, unit="image", file=stream):
+                stream.flush()
+        drawn = os.read(controller, 4096).decode()
+    finally:
+        os.close(controller)
+        os.close(terminal)
+    assert "embedding images:   0%" in drawn and "0/5" in drawn

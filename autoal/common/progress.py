@@ -18,6 +18,7 @@ terminal widths and rates, and stays quiet off a terminal (``disable=None``).
 from __future__ import annotations
 
 import contextlib
+import io
 import threading
 import time
 
@@ -78,8 +79,10 @@ def task(what: str, *, total=None, unit="item", file=None, leave=False, delay=0.
     """
     from tqdm.auto import tqdm
 
+    size = _size_if_unknown(file)
     drawn = tqdm(total=total, desc=what, unit=unit, disable=None if bar else True, leave=leave, file=file,
-                 dynamic_ncols=True, mininterval=0.5, delay=delay)
+                 dynamic_ncols=size is None, ncols=size and size[0], nrows=size and size[1], mininterval=0.5,
+                 delay=delay)
     step = Step(what, total, unit, None if drawn.disable else drawn)
     with _LOCK:
         _ACTIVE.append(step)
@@ -89,6 +92,21 @@ def task(what: str, *, total=None, unit="item", file=None, leave=False, delay=0.
         with _LOCK:
             _ACTIVE.remove(step)
         drawn.close()
+
+
+def _size_if_unknown(file) -> tuple | None:
+    """None when the terminal says its size (tqdm follows it); ``(80, 24)`` when it says 0 x 0, as one without a
+    window size does (``docker run -t``, a bare pseudo-terminal), where tqdm would hide the bar (it hides bars
+    below the screen's last line, and a screen of 0 lines has none)."""
+    import os
+    import sys
+
+    stream = file if file is not None else sys.stderr
+    try:
+        size = os.get_terminal_size(stream.fileno())
+    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+        return None
+    return (80, 24) if size.columns <= 0 or size.lines <= 0 else None
 
 
 def current() -> dict | None:
