@@ -198,20 +198,20 @@ class Embedder:
         a tqdm bar on a terminal from the start (before the network is loaded), and the figure the organiser page
         shows.
         """
-        import torch
-
         from autoal.common.progress import task
 
         paths = [str(p) for p in paths]
         out = np.empty((len(paths), self.num_features), dtype=np.float32)
-        with task(f"embedding images with {self.architecture}", total=len(paths), unit="image") as step, \
-                self._threads(), torch.inference_mode():
-            model = self.model
-            for start in range(0, len(paths), self.batch_size):
-                chunk = paths[start:start + self.batch_size]
-                batch = self.load_batch(chunk).to(self.device)
-                out[start:start + len(chunk)] = model(batch).float().cpu().numpy()
-                step.advance(len(chunk))
+        with task(f"embedding images with {self.architecture}", total=len(paths), unit="image") as step:
+            import torch  # after the bar is up: the first import takes seconds
+
+            with self._threads(), torch.inference_mode():
+                model = self.model
+                for start in range(0, len(paths), self.batch_size):
+                    chunk = paths[start:start + self.batch_size]
+                    batch = self.load_batch(chunk).to(self.device)
+                    out[start:start + len(chunk)] = model(batch).float().cpu().numpy()
+                    step.advance(len(chunk))
         return out
 
     __call__ = embed
