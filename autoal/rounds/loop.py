@@ -240,7 +240,11 @@ def _new_session(df, config: RunConfig, *, test_df, annotators, output_dir) -> S
     settings = dict(config.to_settings(auto_options=auto), features=features, output_dir=str(out),
                     annotators=[a.spec() for a in annotator_list], annotator_names=[a.name for a in annotator_list])
     state = RunState.create(out, data, settings)
-    return Session(state, config, model, annotator_list)
+    try:
+        return Session(state, config, model, annotator_list)
+    except BaseException:  # e.g. an annotator's prepare raised: the store closed, the run's writer lock given back
+        state.close()
+        raise
 
 
 def resume(run_dir, *, annotators=None, learner=None, strategy=None, n_rounds=None, verbose=None,
