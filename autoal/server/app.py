@@ -140,9 +140,10 @@ def create_app(facts: RunFacts, driver=None) -> Flask:
             name, token = g.new_cookie
             response.set_cookie(name, token, max_age=COOKIE_DAYS * 86400, httponly=True, samesite="Strict",
                                 secure=request.is_secure, path="/")
-            if g.role == access.ANNOTATOR:
-                response.set_cookie(SIGNED_IN, g.name, max_age=COOKIE_DAYS * 86400, httponly=True, samesite="Lax",
-                                    secure=request.is_secure, path="/")
+        if g.get("role") == access.ANNOTATOR and (g.get("new_cookie") or request.cookies.get(SIGNED_IN) != g.name):
+            # also for a browser signed in before this marker existed, so that a link from another site asks there too
+            response.set_cookie(SIGNED_IN, g.name, max_age=COOKIE_DAYS * 86400, httponly=True, samesite="Lax",
+                                secure=request.is_secure, path="/")
         return response
 
     @app.post("/signin")
