@@ -109,7 +109,7 @@ def labels_as_written(cells: pd.Series) -> pd.Series:
     present = text != ""
     out = pd.Series(np.nan, index=cells.index, dtype=object, name=cells.name)
     values = text[present]
-    if len(values) and values.map(_plain_integer).all():
+    if len(values) and all(map(_plain_integer, values)):  # stops at the first text label
         out[present] = [int(v) for v in values]
     else:
         out[present] = values.tolist()
