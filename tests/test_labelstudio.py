@@ -544,6 +544,46 @@ def test_push_uses_label_studio_s_root_checks_an_image_and_mends_tasks_with_brok
         assert status == 200 and image == (studio.document_root / data["image"][len(LOCAL_FILES):]).read_bytes()
 
 
+@pytest.mark.labelstudio
+def test_a_corrected_answer_is_read_again_and_later_edits_are_named(waiting, capsys, studio):
+    """An annotation rejected by pull (a class not in the run) and then corrected in Label Studio is read again
+    and stored; an answer stored and then edited or deleted in Label Studio stays as stored, and pull says so."""
+    run_dir, truth = waiting
+    title = "autoal corrected answers"
+    assert main(["labelstudio", "push", str(run_dir), "--image-root", str(studio.document_root)]
+                + connection(studio, title)) == 0
+    admin, bob = sdk(studio), sdk(studio, studio.bob_token)
+    tasks = project_tasks(admin, title)
+    task_of = {d["example_id"]: t for t, d in tasks}
+    mine = {n: [d["example_id"] for _, d in tasks if d["autoal_annotators"] == [n]] for n in ("alice", "bob")}
+    a, b = mine["alice"], mine["bob"]
+    wrong = bob.annotations.create(id=task_of[b[0]], result=choose("purple"))  # not a class of the run
+    first = admin.annotations.create(id=task_of[a[0]], result=choose(truth[a[0]]))
+    second = admin.annotations.create(id=task_of[a[1]], result=choose(truth[a[1]]))
+    pull = ["labelstudio", "pull", str(run_dir)] + connection(studio, title)
+    capsys.readouterr()
+    assert main(pull) == 1
+    out = capsys.readouterr().out
+    assert "'purple' is not a class" in out and "stored 2 labels (alice: 2)" in out
+    assert main(pull) == 0 and "rejected" not in capsys.readouterr().out  # unchanged: not read again
+
+    bob.annotations.update(id=wrong.id, result=choose(truth[b[0]]))  # bob corrects it in Label Studio
+    assert main(pull) == 0
+    assert "stored 1 label (bob: 1)" in capsys.readouterr().out
+    assert labels_of(run_dir, "bob")[["example_id", "label"]].values.tolist() == [[b[0], truth[b[0]]]]
+
+    other = next(c for c in ("red", "green", "blue") if c != truth[a[0]])
+    admin.annotations.update(id=first.id, result=choose(other))  # edited after autoal stored it
+    admin.annotations.delete(id=second.id)  # deleted after autoal stored it
+    assert main(pull) == 0
+    out = capsys.readouterr().out
+    assert f"1 answer edited in Label Studio after autoal stored it (annotations {first.id})" in out
+    assert f"1 answer deleted in Label Studio after autoal stored it (annotations {second.id})" in out
+    assert "autoal keeps the answers it stored" in out
+    alice = labels_of(run_dir, "alice").set_index("example_id")["label"].to_dict()
+    assert alice == {a[0]: truth[a[0]], a[1]: truth[a[1]]}
+
+
 # -- autoal labelstudio: what is refused before Label Studio is reached -----------------------------------
 
 

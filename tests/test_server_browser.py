@@ -244,3 +244,59 @@ def test_the_organiser_page_at_390px_keeps_table_cells_whole_and_says_tables_scr
         organiser.screenshot(path=str(ARTIFACTS / "organiser_page_390px.png"), full_page=True)
     finally:
         server.close()
+
+
+def test_a_page_on_another_site_cannot_switch_the_signed_in_annotator(tmp_path, browser):
+    """Login CSRF: alice is signed in; a page on another site (``localhost`` is another site than ``127.0.0.1``)
+    opens bob's link in her browser. She is asked instead of being switched, and her next answer is stored as
+    hers; switching takes her own click on the server's page."""
+    import http.server
+    import threading
+
+    run_dir, truth, session = make_run(tmp_path, names=("alice", "bob"), batch_size=8, relabel=False)
+    server, tokens = serve_http(run_dir, session)
+    evil_page = (f'<!doctype html><title>win a prize</title><script>location.href = "{server.url}/label?token='
+                 f'{tokens["bob"]}";</script>').encode()
+
+    class Evil(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.end_headers()
+            self.wfile.write(evil_page)
+
+        def log_message(self, *args):
+            pass
+
+    evil = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Evil)
+    threading.Thread(target=evil.serve_forever, daemon=True).start()
+    try:
+        server.driver.wait_for(lambda s: s["phase"] == "labelling" and s["round"] == 1, 120)
+        page = browser.new_page()
+        page.goto(f"{server.url}/label?token={tokens['alice']}")
+        shown_example(page)
+        assert page.title() == "autoal · alice"
+
+        page.goto(f"http://localhost:{evil.server_address[1]}/")  # the other site sends her to bob's link
+        page.wait_for_selector("#switch")
+        assert page.url.startswith(f"{server.url}/label?token=")
+        assert page.inner_text("#current") == "alice" and page.inner_text("#arriving") == "bob"
+        page.screenshot(path=str(ARTIFACTS / "signin_question.png"))
+        page.click("#stay")  # go on as alice
+        first = shown_example(page)
+        assert page.title() == "autoal · alice"
+        page.click(f'#classes .cls[data-label="{truth[first]}"]')
+        next_example(page, first)
+        assert labels_of(run_dir, "alice")["example_id"].tolist() == [first]
+        assert labels_of(run_dir, "bob").empty
+
+        page.goto(f"http://localhost:{evil.server_address[1]}/")  # asked again; now she does mean to switch
+        page.click("#switch")
+        bobs = shown_example(page)
+        assert page.title() == "autoal · bob" and page.url == f"{server.url}/label"
+        page.click(f'#classes .cls[data-label="{truth[bobs]}"]')
+        next_example(page, bobs)
+        assert labels_of(run_dir, "bob")["example_id"].tolist() == [bobs]
+    finally:
+        evil.shutdown()
+        server.close()

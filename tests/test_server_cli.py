@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 from conftest import write_images
 from serving import labels_of, make_run, serve_in_process, table_rows
+from test_run_lock import lock_in_a_child
 
 from autoal.annotation.annotators import PageAnnotator
 from autoal.annotation.specs import annotator_from_spec
@@ -276,3 +277,4 @@ def test_serve_on_a_taken_port_it_last_served_on_names_the_port_and_the_fix(run_
     assert f"cannot listen on 127.0.0.1:{port}, where this run was last served and its links point" in err
     assert "--port N (0 picks a free one) and --new-links: the links given out before then stop working" in err
     assert table_rows(run_dir) == before
+    lock_in_a_child(run_dir)  # the refused serve gave the run's writer lock back (main() may be called again)

@@ -15,7 +15,7 @@ from collections.abc import Sized
 from autoal.annotation.assignment import assign_batch
 from autoal.data.prepare import UNKNOWN, match_class
 from autoal.errors import AnnotationError, first_few
-from autoal.store.run_store import DuplicateAnnotation
+from autoal.store.run_store import AnswerConflict, DuplicateAnnotation
 
 __all__ = ["ask_open_assignments"]
 
@@ -72,15 +72,18 @@ def _ask_one(state, annotator, positions, rounds, inputs) -> list:
         given += 1
         value = match_class(answer, state.classes)
         if value is None:
-            state.skip(position, annotator.name, round_)
+            try:
+                state.skip(position, annotator.name, round_)
+            except AnswerConflict:
+                continue  # labelled meanwhile by another process (an import): the label stands
             skipped.append(position)
         elif value is UNKNOWN:
             bad.append((state.ids_of([position])[0], answer))
         else:
             try:
                 state.add_label(position, annotator.name, state.class_index[value], round_)
-            except DuplicateAnnotation:
-                pass  # given meanwhile by another process (an import): the answer is already there
+            except (DuplicateAnnotation, AnswerConflict):
+                pass  # answered or skipped meanwhile by another process (an import): that answer stands
     if bad:
         raise AnnotationError(
             f"annotator {annotator.name!r} gave labels that are not classes of this run: {first_few(bad)}; "

@@ -19,9 +19,10 @@ import pandas as pd
 from autoal.data.prepare import UNKNOWN, match_class
 from autoal.errors import InputError, first_few
 from autoal.common.files import write_atomic
-from autoal.data.manifest import read_csv_lines
+from autoal.common.spreadsheet import from_cell, to_cell
+from autoal.data.manifest import read_csv_lines, refuse_cells_over_lines
 from autoal.store.run_state import open_run
-from autoal.store.run_store import DuplicateAnnotation
+from autoal.store.run_store import AnswerConflict, DuplicateAnnotation
 
 __all__ = ["export_batch", "import_labels", "ImportReport", "open_examples", "AnswerChecks", "waiting_round"]
 
@@ -42,6 +43,9 @@ def open_examples(state, annotator) -> tuple:
 
 def export_batch(run_dir, annotator, out=None) -> Path:
     """Write ``annotator``'s open examples as a CSV (``example_id,image_path,label``, label empty).
+
+    Cells that a spreadsheet would run as a formula are written with a leading ``'``
+    (:mod:`autoal.common.spreadsheet`); :func:`import_labels` takes it off again.
 
     A run without images (``image_col=None``) writes ``example_id``, the example's columns, then ``label``.
 
@@ -65,12 +69,13 @@ def export_batch(run_dir, annotator, out=None) -> Path:
             writer.writerow(["example_id"] + [str(c) for c in columns] + ["label"])
             values = state.data.frame[columns].iloc[np.asarray(positions, dtype=np.int64)]
             for example_id, (_, row) in zip(state.ids_of(positions), values.iterrows()):
-                writer.writerow([example_id] + ["" if pd.isna(v) else v for v in row.tolist()] + [""])
+                cells = [example_id] + ["" if pd.isna(v) else v for v in row.tolist()] + [""]
+                writer.writerow([to_cell(c) for c in cells])
         else:
             writer.writerow(BATCH_COLUMNS)
             paths = state.data.frame[image_col].to_numpy()
             for example_id, position in zip(state.ids_of(positions), positions):
-                writer.writerow([example_id, paths[position], ""])
+                writer.writerow([to_cell(example_id), to_cell(paths[position]), ""])
         write_atomic(path, buffer.getvalue())
         return path
     finally:
@@ -139,6 +144,7 @@ def _read_rows(path):
     if missing:
         raise InputError(f"labels file {str(path)!r} lacks column(s) {missing} (header: {header}); "
                          "it needs example_id,label as exported by `autoal export-batch`")
+    refuse_cells_over_lines(path, "labels file", header, rows, ("example_id", "label"))
     return header, rows
 
 
@@ -177,7 +183,7 @@ def import_labels(run_dir, path, annotator) -> ImportReport:
         seen = {}
         for line, row in rows:
             cells = row + [""] * (len(header) - len(row))
-            text_id, text_label = cells[column["example_id"]].strip(), cells[column["label"]].strip()
+            text_id, text_label = (from_cell(cells[column[c]].strip()) for c in ("example_id", "label"))
             problem = checks.label(annotator, text_id, text_label, seen.get(text_id))
             seen.setdefault(text_id, line)
             if problem:
@@ -229,6 +235,9 @@ class AnswerChecks:
             self.state.add_label(position, annotator, self.state.class_index[value], round_)
         except DuplicateAnnotation:
             return f"{annotator} already labelled example {text_id!r}"
+        except AnswerConflict:  # skipped since this import looked (on the page, say): the skip stands
+            lookup.skipped.add(text_id)
+            return f"{annotator} skipped example {text_id!r} meanwhile (on the page?); change the skip there instead"
         lookup.done.add(text_id)
         self.report.stored += 1
         return ""
@@ -240,7 +249,11 @@ class AnswerChecks:
         if refused:
             return refused
         position, round_ = lookup.open.pop(text_id)
-        self.state.skip(position, annotator, round_)
+        try:
+            self.state.skip(position, annotator, round_)
+        except AnswerConflict:  # labelled since this import looked: the label stands
+            lookup.done.add(text_id)
+            return f"{annotator} labelled example {text_id!r} meanwhile; a skip is not stored over a label"
         lookup.skipped.add(text_id)
         return ""
 

@@ -76,13 +76,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _command_run(args):
     from autoal.rounds.loop import run
-    from autoal.data.manifest import load_manifest
+    from autoal.data.manifest import load_manifest, one_label_kind
 
     image_col = None if args.no_images else args.image_col
     df = load_manifest(args.manifest, label=args.label, image_col=image_col)
     _check_someone_labels(args, df, str(args.manifest))
     test_df = load_manifest(args.test, label=args.label, image_col=image_col) if args.test else None
-    return run(df, test_df=test_df, label=args.label, image_col=image_col, **run_arguments(args, args.manifest.stem))
+    options = run_arguments(args, args.manifest.stem)
+    (df, test_df), options["classes"] = one_label_kind([df, test_df], args.label, options.get("classes"))
+    return run(df, test_df=test_df, label=args.label, image_col=image_col, **options)
 
 
 def _check_someone_labels(args, df, source) -> None:
@@ -182,10 +184,11 @@ def _count(n, word) -> str:
 
 def _command_convert(args):
     from autoal.store.convert import convert_run
-    from autoal.data.manifest import load_manifest
+    from autoal.data.manifest import load_manifest, one_label_kind
 
     test_df = load_manifest(args.test) if args.test else None
-    folder = convert_run(args.run_dir, load_manifest(args.manifest), test_df=test_df)
+    (df, test_df), _ = one_label_kind([load_manifest(args.manifest), test_df], "label")
+    folder = convert_run(args.run_dir, df, test_df=test_df)
     print(f"converted {folder}: the old files are in {folder / 'old-format'}; continue with `autoal resume {folder}`")
 
 

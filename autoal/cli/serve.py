@@ -106,7 +106,7 @@ def _page_annotators(args) -> list:
 def _session(args):
     """A new run's session (--manifest) or the existing run's."""
     from autoal.rounds.loop import resume_session, start_session
-    from autoal.data.manifest import load_manifest
+    from autoal.data.manifest import load_manifest, one_label_kind
 
     run_dir = args.run_dir
     exists = (run_dir / "run.sqlite").is_file()
@@ -127,6 +127,7 @@ def _session(args):
     df = load_manifest(args.manifest)
     test_df = load_manifest(args.test) if args.test else None
     options = run_arguments(args, args.manifest.stem)
+    (df, test_df), options["classes"] = one_label_kind([df, test_df], "label", options.get("classes"))
     options.update(annotators=annotators, output_dir=run_dir, simulate=False)
     if options.get("n_rounds") is None:
         options["n_rounds"] = SERVE_DEFAULTS["n_rounds"]
@@ -161,6 +162,7 @@ def command_serve(args):
     try:
         server = LabellingServer(run_dir, session, host=host, port=port, threads=args.threads)
     except OSError as exc:
+        session.state.close()  # the run's writer lock given back (main() may be called again in this process)
         reused = last is not None and (host, port) == (last["host"], last["port"])
         raise _input_error(_cannot_listen(host, port, exc, reused=reused)) from None
     db = access.connect(run_dir)

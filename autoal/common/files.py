@@ -46,7 +46,10 @@ def write_json_atomic(path, obj, *, indent=2) -> Path:
 
 
 def write_csv_atomic(frame, path, **to_csv_options) -> Path:
-    """Write a DataFrame as CSV with :func:`write_atomic` (``to_csv_options`` go to ``DataFrame.to_csv``)."""
+    """Write a DataFrame as CSV with :func:`write_atomic` (``to_csv_options`` go to ``DataFrame.to_csv``), its
+    text cells written so that a spreadsheet shows them as text (:func:`autoal.common.spreadsheet.to_cell`)."""
+    from autoal.common.spreadsheet import spreadsheet_safe
+
     buffer = io.StringIO()
-    frame.to_csv(buffer, **to_csv_options)
+    spreadsheet_safe(frame).to_csv(buffer, **to_csv_options)
     return write_atomic(path, buffer.getvalue())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 
-__all__ = ["strict_decoding", "decode_check", "file_sha256"]
+__all__ = ["strict_decoding", "decode_check", "header_check", "unreadable_image", "read_errors", "file_sha256"]
 
 
 @contextlib.contextmanager
@@ -39,6 +39,38 @@ def decode_check(path) -> None:
         with Image.open(path) as image:
             image.draft(image.mode, (1, 1))
             image.load()
+
+
+def header_check(path) -> None:
+    """Raise (PIL's exception) unless ``path`` starts like an image PIL reads and declares a size PIL accepts.
+
+    Only the header is read (about 26 microseconds a file here, against 0.5 ms for :func:`decode_check`): a
+    file that is not an image (``UnidentifiedImageError``) and a decompression bomb (an image declaring more
+    than twice ``PIL.Image.MAX_IMAGE_PIXELS`` pixels, ``DecompressionBombError``) are caught; damage further
+    in the file is not.
+    """
+    from PIL import Image
+
+    with Image.open(path) as image:
+        image.size  # noqa: B018 - opening parsed the header and checked the declared size
+
+
+def read_errors() -> tuple:
+    """The exceptions PIL raises for a file it cannot read as an image (``DecompressionBombError`` is a plain
+    Exception; some plugins raise SyntaxError for a broken header)."""
+    from PIL import Image
+
+    return (OSError, ValueError, SyntaxError, Image.DecompressionBombError)
+
+
+def unreadable_image(path, exc):
+    """The InputError for an image that a learner could not read during the run (it passed the checks before
+    the run, or the file changed since), with what to do: the labels given so far are kept."""
+    from autoal.errors import InputError
+
+    return InputError(f"could not read image {str(path)!r} ({type(exc).__name__}: {exc}); replace it with a readable "
+                      "image and run the same command again (`autoal resume RUN_DIR`: every label given so far is "
+                      "kept), or start the run again with --drop-bad-images --check-images all")
 
 
 def file_sha256(path) -> str:

@@ -142,11 +142,13 @@ def find_bad_images(paths, *, decode="all", random_state=0) -> list:
         Image paths (repeats are checked once).
     decode : {"all", "auto", "exists"}
         Which existing files are also fully decoded: all of them; all up to :data:`FULL_CHECK_LIMIT`
-        distinct files, else a seeded sample of :data:`CHECK_SAMPLE`; or none.
+        distinct files, else a seeded sample of :data:`CHECK_SAMPLE`; or none. The header of every
+        existing file that is not decoded is read (:func:`autoal.common.images.header_check`): a file that
+        is not an image or is a decompression bomb is found before any training, whatever ``decode``.
     random_state : int
         Seeds the sample.
     """
-    from autoal.common.images import decode_check
+    from autoal.common.images import decode_check, header_check
 
     unique = list(dict.fromkeys(map(str, paths)))
     bad, present = [], []
@@ -160,14 +162,19 @@ def find_bad_images(paths, *, decode="all", random_state=0) -> list:
             present.append(path)
     from autoal.common.progress import task
 
-    chosen = _to_decode(present, decode, random_state)
-    with task("checking that the images decode", total=len(chosen), unit="image", delay=1.0) as step:
-        for path in chosen:
+    decoded = _to_decode(present, decode, random_state)
+    with task("checking that the images decode", total=len(decoded), unit="image", delay=1.0) as step:
+        for path in decoded:
             try:
                 decode_check(path)
             except Exception as exc:  # PIL raises many types for non-images and truncated files
                 bad.append((path, f"is not a readable image ({type(exc).__name__})"))
             step.advance()
+    for path in sorted(set(present) - set(decoded)):
+        try:
+            header_check(path)
+        except Exception as exc:  # noqa: BLE001 - as above; DecompressionBombError is not an OSError
+            bad.append((path, f"is not a readable image ({type(exc).__name__})"))
     return bad
 
 
@@ -201,7 +208,25 @@ def _index_by_id(df, id_col, what):
             f"{what} has {len(duplicated)} duplicate ids ({first_few(duplicated)}); ids must be unique: "
             "de-duplicate the rows, or use df.reset_index(drop=True) for fresh ids"
         )
+    _refuse_ids_equal_as_text(df.index, what)
     return df
+
+
+def _refuse_ids_equal_as_text(index, what) -> None:
+    """InputError for ids that differ but read the same as text (``1`` and ``'1'``): files, links and the
+    labelling page name examples by their text, so such ids would be confused."""
+    if pd.api.types.is_integer_dtype(index.dtype) or pd.api.types.infer_dtype(index, skipna=True) == "string":
+        return  # one type: distinct values have distinct texts
+    text = pd.Index([str(i) for i in index])
+    clash = text.duplicated(keep=False)
+    if clash.any():
+        first = text[clash][0]
+        same = [i for i, t in zip(index[clash], text[clash]) if t == first]
+        raise InputError(
+            f"{what} has {int(clash.sum())} ids that are equal once written as text "
+            f"({' and '.join(repr(i) for i in same)}); files, links and the labelling page name examples by their "
+            "text, so give every example an id of one type, e.g. df.index = df.index.astype(str)"
+        )
 
 
 def _drop_or_raise_bad_images(frames, image_col, drop_bad_images, check_images="auto"):

@@ -31,16 +31,29 @@ class LabelStudioReport(ImportReport):
     tasks: int = 0
     by_annotator: dict = field(default_factory=dict)
     outcomes: list = field(default_factory=list)
+    changed_after_pull: list = field(default_factory=list)
+    deleted_after_pull: list = field(default_factory=list)
 
     def message(self) -> str:
-        """What happened, one line, then the rejected annotations with their task and annotation ids."""
+        """What happened, one line, then the rejected annotations with their task and annotation ids, then the
+        answers edited or deleted in Label Studio after they were pulled (kept as stored)."""
         who = ", ".join(f"{n}: {k}" for n, k in sorted(self.by_annotator.items()))
         text = (f"read {_count(self.tasks, 'task')}; stored {_count(self.stored, 'label')}" + (f" ({who})" if who else "")
                 + f", {_count(self.skipped, 'skip')} (was_cancelled); {_count(self.blank, 'task')} without an answer")
         if self.rejected:
             text += (f"; rejected {_count(len(self.rejected), 'annotation')}:\n"
                      + "\n".join(f"  {where}: {why}" for where, why in self.rejected))
-        return text
+        return text + "".join(f"\n{line}" for line in self.after_pull_notes())
+
+    def after_pull_notes(self) -> list:
+        """A line each for answers edited, and answers deleted, in Label Studio after autoal stored them."""
+        notes = []
+        for ids, what in ((self.changed_after_pull, "edited"), (self.deleted_after_pull, "deleted")):
+            if ids:
+                notes.append(f"{_count(len(ids), 'answer')} {what} in Label Studio after autoal stored "
+                             f"{'it' if len(ids) == 1 else 'them'} (annotations {first_few(ids, 10)}): autoal keeps "
+                             "the answers it stored; an annotator changes theirs on autoal's own labelling page")
+        return notes
 
 
 def _count(n, word) -> str:

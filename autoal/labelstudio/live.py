@@ -15,13 +15,17 @@ does for an exported file: users matched to annotators by email or an explicit m
 as ``import-labels`` checks a row, ``was_cancelled`` stored as a skip. Annotations it has dealt with are
 recorded in ``run.sqlite`` (table ``labelstudio_pulled``, :mod:`autoal.store.labelstudio_ledger`) and not
 read again, so a later pull reports only what is new; an annotation from a user who matches no annotator
-is left for a later pull (with ``--user EMAIL=NAME``). An answer changed in Label Studio after it was
-pulled is not read again.
+is left for a later pull (with ``--user EMAIL=NAME``). A rejected annotation (say, a class that is not in
+the run) is read again once someone edits it in Label Studio (its version, a digest of its result, changed),
+so a corrected answer is stored. An answer stored and then edited or deleted in Label Studio is not
+changed in the run: autoal keeps what it stored, and the pull's report names those annotations.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from xml.etree import ElementTree
@@ -34,7 +38,7 @@ from autoal.server import page_annotator_names
 from autoal.store.labelstudio_ledger import PullLedger
 from autoal.store.run_state import open_run
 
-__all__ = ["connect", "push", "pull", "PushReport", "project_title", "SDK_PIP"]
+__all__ = ["connect", "push", "pull", "PushReport", "project_title", "annotation_version", "SDK_PIP"]
 
 SDK_PIP = "pip install 'label-studio-sdk>=2.1.2,<2.2'"
 PAGE_SIZE = 500
@@ -320,6 +324,13 @@ def _users(ls) -> dict:
     return {u.id: {"id": u.id, "email": u.email} for u in ls.users.list()}
 
 
+def annotation_version(annotation) -> str:
+    """A digest of what a Label Studio annotation says (its result, and whether it was cancelled): it changes
+    when someone edits the annotation, and only then."""
+    said = json.dumps([annotation.get("result"), bool(annotation.get("was_cancelled"))], sort_keys=True, default=str)
+    return hashlib.sha256(said.encode("utf-8")).hexdigest()[:16]
+
+
 def pull(run_dir, *, url, token, title=None, users=None, annotator=None, state=None, ls=None,
          project_id=None) -> LabelStudioReport:
     """Store the answers given in the run's Label Studio project since the last pull; see the module's docstring.
@@ -355,8 +366,10 @@ def pull(run_dir, *, url, token, title=None, users=None, annotator=None, state=N
             if project_id is None:
                 project_id = find_project(ls, title or project_title(state), state.classes, create=False)[0].id
             key = f"{str(url).rstrip('/')}/projects/{project_id}"
-            done = ledger.pulled(key)
+            recorded = ledger.pulled(key)
             tasks = _tasks(ls, project_id, annotations=True)
+            versions = {a.get("id"): annotation_version(a) for t in tasks for a in t["annotations"]}
+            done = {a for a, (outcome, version) in recorded.items() if outcome != "rejected" or version == versions.get(a)}
             fresh = [a for t in tasks for a in t["annotations"] if a.get("id") not in done]
             people = _users(ls) if fresh else {}
         for task in tasks:
@@ -365,9 +378,13 @@ def pull(run_dir, *, url, token, title=None, users=None, annotator=None, state=N
 
         def record(annotation, example_id, name, outcome):  # at once: a pull cut short keeps what it did
             if annotation is not None and outcome in ("stored", "skip", "rejected"):
-                ledger.record(key, annotation, example_id, name, outcome)
+                ledger.record(key, annotation, example_id, name, outcome, version=versions.get(annotation))
 
-        return store_answers(state, tasks, matcher, done=done, record=record)
+        report = store_answers(state, tasks, matcher, done=done, record=record)
+        kept = {a: version for a, (outcome, version) in recorded.items() if outcome in ("stored", "skip")}
+        report.changed_after_pull = sorted(a for a, v in kept.items() if v is not None and a in versions and versions[a] != v)
+        report.deleted_after_pull = sorted(a for a in kept if a not in versions)
+        return report
     finally:
         ledger.close()
         if owned:

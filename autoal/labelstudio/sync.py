@@ -116,7 +116,9 @@ def _step(session, where, image_root, predictions, users, log, reported, pushed)
 
 
 def _log_pull(report, log, reported) -> None:
-    """Stored answers, and each rejection once (a rejection stays until someone fixes it in Label Studio)."""
+    """Stored answers, and each rejection once (a rejection stays until someone edits the annotation in Label
+    Studio: then the next pull reads it again), and each note about answers edited or deleted after they were
+    stored, once."""
     if report.stored or report.skipped:
         who = ", ".join(f"{n}: {k}" for n, k in sorted(report.by_annotator.items()))
         log(f"autoal labelstudio sync: stored {report.stored} label{'' if report.stored == 1 else 's'}"
@@ -125,3 +127,7 @@ def _log_pull(report, log, reported) -> None:
         if (where, why) not in reported:
             reported.add((where, why))
             log(f"autoal labelstudio sync: not stored: {where}: {why}")
+    for note in report.after_pull_notes():
+        if note not in reported:
+            reported.add(note)
+            log(f"autoal labelstudio sync: {note}")

@@ -38,11 +38,16 @@ class FastLearner(Learner):
     def _featurize(self, paths) -> np.ndarray:
         from PIL import Image
 
+        from autoal.common.images import read_errors, unreadable_image
+
         rows = []
         for path in map(str, paths):
             if path not in self._features:
-                with Image.open(path) as image:
-                    small = image.convert("RGB").resize((self.thumbnail, self.thumbnail), Image.BILINEAR)
+                try:
+                    with Image.open(path) as image:
+                        small = image.convert("RGB").resize((self.thumbnail, self.thumbnail), Image.BILINEAR)
+                except read_errors() as exc:
+                    raise unreadable_image(path, exc) from exc
                 self._features[path] = np.asarray(small, dtype=np.float32).reshape(-1) / 255.0
             rows.append(self._features[path])
         return np.stack(rows)

@@ -20,6 +20,7 @@ import pandas as pd
 from autoal.multiannotator.consensus import Consensus, consensus_labels, majority_vote
 from autoal.errors import InputError
 from autoal.common.files import write_csv_atomic
+from autoal.common.spreadsheet import spreadsheet_safe
 from autoal.results.reporting import RunReporter, annotator_table, consensus_table
 from autoal.store.run_state import open_run
 
@@ -137,7 +138,7 @@ def csv_text(run_dir, what="labels") -> tuple:
     finally:
         state.close()
     buffer = io.StringIO()
-    frame.to_csv(buffer, index=index)
+    spreadsheet_safe(frame).to_csv(buffer, index=index)  # the organiser opens it in a spreadsheet: no formulas
     return buffer.getvalue(), len(frame)
 
 

@@ -141,7 +141,7 @@ class RunConfig:
                                     help="drop rows whose image is missing or unreadable")
     check_images: str = _option("auto", flag="--check-images", choices=CHECK_IMAGES, help=(
         "images decoded before the run (default auto: all of up to 20,000 files, else a sample of 2,000; every "
-        "file must exist)"))
+        "file must exist and start like an image)"))
     verbose: bool = _option(True, flag="--quiet", action="store_true", from_cli="not", help="no progress lines")
 
     def __post_init__(self):

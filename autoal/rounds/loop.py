@@ -175,10 +175,11 @@ def run(
     drop_bad_images : bool
         Drop rows whose image is missing or unreadable instead of raising.
     check_images : {"auto", "all", "exists"}
-        Before the run, every image file must exist; ``"all"`` also decodes every one, ``"auto"``
-        (default) decodes all of up to 20,000 distinct files and a seeded sample of 2,000 of bigger
-        sets (decoding a million images would take minutes), ``"exists"`` none. An image that fails
-        to decode later is named by the learner that reads it.
+        Before the run, every image file must exist and its header must be an image's of an accepted size
+        (not a decompression bomb); ``"all"`` also decodes every one, ``"auto"`` (default) decodes all of up
+        to 20,000 distinct files and a seeded sample of 2,000 of bigger sets (decoding a million images
+        would take minutes), ``"exists"`` none. An image that fails to decode later is named by the learner
+        that reads it.
     verbose : bool
         Print one progress line per round.
     final_learner : str, optional
@@ -271,7 +272,11 @@ def _new_session(df, config: RunConfig, *, test_df, annotators, output_dir) -> S
                     annotators=[a.spec() for a in annotator_list], annotator_names=[a.name for a in annotator_list],
                     embedding_cache=_embedding_cache(model, config.image_col))
     state = RunState.create(out, data, settings)
-    return Session(state, config, model, annotator_list)
+    try:
+        return Session(state, config, model, annotator_list)
+    except BaseException:  # e.g. an annotator's prepare raised: the store closed, the run's writer lock given back
+        state.close()
+        raise
 
 
 def resume(run_dir, *, annotators=None, learner=None, strategy=None, n_rounds=None, verbose=None,
@@ -304,7 +309,15 @@ def resume(run_dir, *, annotators=None, learner=None, strategy=None, n_rounds=No
 def resume_session(run_dir, *, annotators=None, learner=None, strategy=None, n_rounds=None, verbose=None) -> Session:
     """Open a stopped run as :func:`resume` does and return its :class:`~autoal.rounds.session.Session` without
     running any step."""
-    state = open_run(run_dir)
+    state = open_run(run_dir, writer=True)
+    try:
+        return _resumed_session(state, annotators, learner, strategy, n_rounds, verbose)
+    except BaseException:
+        state.close()
+        raise
+
+
+def _resumed_session(state, annotators, learner, strategy, n_rounds, verbose) -> Session:
     config = RunConfig.from_settings(state.settings, learner=learner, strategy=strategy)
     if n_rounds is not None:
         config = dataclasses.replace(config, n_rounds=n_rounds)

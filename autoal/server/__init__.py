@@ -1,7 +1,8 @@
 """``autoal serve``: a labelling page for a team, and an organiser page, over a run folder.
 
 Flask (routes, templates, test client) served by waitress (a pure-Python, multi-threaded WSGI server
-that writes no access log, so the tokens in links never reach a log). The run's
+that writes no access log, so the tokens in links never reach a log), with guards against connections
+that hold it without asking anything (:mod:`autoal.server.listener`). The run's
 :class:`~autoal.rounds.session.Session` is driven by one background thread (:mod:`autoal.server.driver`);
 each request works through its own connection to the run store (:mod:`autoal.server.labelling`);
 who may do what is decided in one place (:mod:`autoal.server.app`), with tokens kept only as hashes
@@ -73,20 +74,23 @@ class LabellingServer:
         Seconds between the round driver's checks when nothing wakes it.
     log : callable, optional
         Where the driver's progress lines go (stderr by default).
+    request_seconds : float, optional
+        How long a request may take to arrive (:data:`autoal.server.listener.REQUEST_SECONDS` by default).
     """
 
-    def __init__(self, run_dir, session, *, host="127.0.0.1", port=8765, threads=8, tick=2.0, log=None):
-        import waitress
-
-        from autoal.server.app import create_app
+    def __init__(self, run_dir, session, *, host="127.0.0.1", port=8765, threads=8, tick=2.0, log=None,
+                 request_seconds=None):
+        from autoal.server.app import MAX_BODY, create_app
         from autoal.server.driver import RoundDriver
+        from autoal.server.listener import REQUEST_SECONDS, create_listener
 
         self.facts = RunFacts(run_dir)
         self.driver = RoundDriver(session, self.facts, tick=tick, log=log)
         self.app = create_app(self.facts, self.driver)
-        self.server = waitress.create_server(self.app, host=host, port=port, threads=threads, ident="autoal",
-                                             clear_untrusted_proxy_headers=True, channel_timeout=60)
+        self.server = create_listener(self.app, host=host, port=port, threads=threads, max_body=MAX_BODY,
+                                      request_seconds=request_seconds or REQUEST_SECONDS)
         self.url = f"http://{host}:{self.server.effective_port}"
+        self.app.config["AUTOAL_OWN_URL"] = self.url  # links' address when no --url was stored (never the Host header)
         self._thread = None
 
     def start(self) -> "LabellingServer":
@@ -116,3 +120,5 @@ class LabellingServer:
             self._thread.join(10)
         self.driver.stop()
         self.app.extensions["autoal"]["desks"].close()
+        if self.driver.finished:  # the session is no longer used: its store closed, the run's writer lock given back
+            self.driver.session.state.close()

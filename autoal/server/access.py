@@ -44,6 +44,7 @@ __all__ = [
     "DEFAULT_URL",
     "save_address",
     "last_address",
+    "links_address",
 ]
 
 ANNOTATOR, ORGANISER = "annotator", "organiser"
@@ -159,9 +160,15 @@ def annotator_names(db) -> list:
 
 
 def get_settings(db) -> dict:
-    """The server's settings (defaults where not set)."""
+    """The server's settings (defaults where not set); InputError naming a stored value that is not valid
+    (the store edited by hand)."""
     stored = server_tables.read_settings(db)
-    return {k: stored.get(k, default) for k, default in SETTING_DEFAULTS.items()}
+    settings = {k: stored.get(k, default) for k, default in SETTING_DEFAULTS.items()}
+    try:
+        return {**settings, **check_settings(**settings)}
+    except InputError as exc:
+        raise InputError(f"the labelling server's settings stored in run.sqlite are not valid: {exc}; set it again "
+                         "(e.g. `autoal serve RUN_DIR --show-guess none`, or the organiser page)") from None
 
 
 def check_settings(**changes) -> dict:
@@ -190,6 +197,13 @@ def set_settings(db, **changes) -> dict:
     changes = check_settings(**changes)
     server_tables.write_settings(db, changes)
     return get_settings(db)
+
+
+def links_address(db, own_url=None) -> str:
+    """Where links point: the address given for them (``--url``, stored as ``base_url`` when links are issued),
+    else the server's own listening address ``own_url``, else :data:`DEFAULT_URL`; never a request's Host."""
+    stored = server_tables.read_setting(db, "base_url")
+    return (stored or own_url or DEFAULT_URL).rstrip("/")
 
 
 def save_address(db, host, port, url=None) -> None:

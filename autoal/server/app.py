@@ -17,11 +17,20 @@ Routes (every one needs a valid token, from the link's ``?token=`` or the cookie
 ``POST /api/settings``                  organiser    ``{"show_guess_new": bool, ...}``
 ``POST /api/annotators``                organiser    ``{"name"}``: a new annotator; answers their link, once
 ``POST /api/annotators/<name>/link``    organiser    ``{}``: a new link for an annotator (the old one stops working)
+``POST /signin``                        (its token)  ``token=...`` (a form): sign this browser in as another annotator
 ``GET /favicon.ico``                    both         the page's icon
 =====================================  ===========  ==========================================================
 
 Anything without a valid token gets 401 and a one-line text, nothing about the run. The token is
 never logged: waitress writes no access log, and nothing here prints a request's query string.
+
+A link opened in a browser already signed in as another annotator does not sign that person out (a
+page on another site could open anyone's link in it, and their next answers would be stored under the
+wrong name): it asks which of the two should label here (:func:`_other_person_signed_in`), and only a
+same-origin form (``POST /signin``) switches. Links the server hands out (a new annotator, a new link)
+are built from the address it was told (``--url``) or its own listening address, never from the
+request's ``Host`` header. JSON bodies are at most :data:`MAX_BODY` bytes and nested at most
+:data:`MAX_JSON_DEPTH` levels.
 """
 
 from __future__ import annotations
@@ -31,6 +40,7 @@ import mimetypes
 import secrets
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from flask import Flask, Response, g, jsonify, render_template, request, send_file
 from werkzeug.exceptions import HTTPException
@@ -40,7 +50,7 @@ from autoal.errors import InputError
 from autoal.server import access
 from autoal.server.labelling import Desks, Refused, RunFacts
 
-__all__ = ["create_app", "COOKIES", "MAX_BODY", "ROLE_OF"]
+__all__ = ["create_app", "COOKIES", "MAX_BODY", "MAX_JSON_DEPTH", "ROLE_OF", "SIGNED_IN", "json_depth"]
 
 # One cookie per role, so that one browser can hold an annotator's page and the organiser's at once.
 COOKIES = {access.ANNOTATOR: "autoal_annotator", access.ORGANISER: "autoal_organiser"}
@@ -49,6 +59,10 @@ ROLE_OF = {**dict.fromkeys(["label_page", "api_queue", "api_answer", "api_edit",
            **dict.fromkeys(["organiser_page", "organiser_panel", "download_csv", "api_status", "api_train",
                             "api_settings", "api_add_annotator", "api_new_link"], access.ORGANISER)}
 MAX_BODY = 4096  # bytes; an answer is a few dozen
+MAX_JSON_DEPTH = 2  # the API's bodies are flat objects; deeper nesting is refused before it is parsed
+#: A cookie that only says which annotator this browser is signed in as (SameSite=Lax, so that a link opened
+#: from another site shows it, unlike the token cookie, which is Strict): the cue to ask before switching.
+SIGNED_IN = "autoal_signed_in"
 COOKIE_DAYS = 30
 TOUCH_EVERY = 20.0  # seconds between writes of an annotator's "last seen" (answers update it too)
 ICON = ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="3" '
@@ -85,6 +99,9 @@ def create_app(facts: RunFacts, driver=None) -> Flask:
 
     @app.before_request
     def _authenticate():
+        g.nonce = secrets.token_urlsafe(16)
+        if request.endpoint == "signin":
+            return None  # its token comes in the form; checked there
         needed = ROLE_OF.get(request.endpoint)  # None: either role (images) or no such route
         from_query = request.args.get("token")
         if from_query is not None:
@@ -96,9 +113,12 @@ def create_app(facts: RunFacts, driver=None) -> Flask:
         if who is None:
             return Response(UNAUTHORISED, status=401, mimetype="text/plain",
                             headers={"WWW-Authenticate": 'Bearer realm="autoal"'})
+        if from_query is not None:
+            other = _other_person_signed_in(desk().db, who)
+            if other is not None:
+                return _ask_who(other, who[1], from_query, g.nonce)
         g.role, g.name = who
         g.new_cookie = (COOKIES[g.role], token) if from_query is not None else None
-        g.nonce = secrets.token_urlsafe(16)
         if g.role == access.ANNOTATOR:
             now = time.time()
             if now - touched.get(g.name, 0.0) > TOUCH_EVERY:  # a write per request would queue answers behind it
@@ -120,7 +140,23 @@ def create_app(facts: RunFacts, driver=None) -> Flask:
             name, token = g.new_cookie
             response.set_cookie(name, token, max_age=COOKIE_DAYS * 86400, httponly=True, samesite="Strict",
                                 secure=request.is_secure, path="/")
+        if g.get("role") == access.ANNOTATOR and (g.get("new_cookie") or request.cookies.get(SIGNED_IN) != g.name):
+            # also for a browser signed in before this marker existed, so that a link from another site asks there too
+            response.set_cookie(SIGNED_IN, g.name, max_age=COOKIE_DAYS * 86400, httponly=True, samesite="Lax",
+                                secure=request.is_secure, path="/")
         return response
+
+    @app.post("/signin")
+    def signin():
+        """Sign this browser in as the holder of the form's token (from :func:`_ask_who`'s page): same origin only."""
+        if not _same_origin():
+            raise Refused(403, "sign in from the page this server showed, not from another site")
+        token = request.form.get("token", "")
+        who = access.identify(desk().db, token)
+        if who is None or who[0] != access.ANNOTATOR:
+            return Response(UNAUTHORISED, status=401, mimetype="text/plain")
+        g.role, g.name, g.new_cookie = who[0], who[1], (COOKIES[who[0]], token)
+        return Response(status=303, headers={"Location": "/label"})
 
     def need(role):
         if g.role != role:
@@ -131,6 +167,8 @@ def create_app(facts: RunFacts, driver=None) -> Flask:
         """The JSON object of a POST, with exactly the allowed fields (400/415 otherwise)."""
         if request.mimetype != "application/json":
             raise Refused(415, "send the body as JSON (Content-Type: application/json)")
+        if json_depth(request.get_data(cache=True)) > MAX_JSON_DEPTH:
+            raise Refused(400, f"the body is nested more than {MAX_JSON_DEPTH} levels deep; send a flat JSON object")
         data = request.get_json(silent=True)
         if not isinstance(data, dict):
             raise Refused(400, "the body must be a JSON object")
@@ -321,9 +359,66 @@ def create_app(facts: RunFacts, driver=None) -> Flask:
         return jsonify(name=name, link=access.link(_base_url(), access.ANNOTATOR, token))
 
     def _base_url():
-        return request.host_url.rstrip("/")
+        return access.links_address(desk().db, app.config.get("AUTOAL_OWN_URL"))
 
     return app
+
+
+def json_depth(raw: bytes) -> int:
+    """How deeply the JSON text ``raw`` nests arrays and objects (0 for a bare value), counted without parsing
+    it (what is inside strings does not count), so that a deep body is refused before the parser recurses.
+
+    Written here because the standard ``json`` module has no depth limit: it recurses once per level and a
+    4 KiB body of brackets ends in RecursionError (a 500) instead of a refusal.
+    """
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in (0x5D, 0x7D):  # ] }
+            depth -= 1
+    return deepest
+
+
+def _same_origin() -> bool:
+    """Whether the browser says the request comes from this server's own pages (``Sec-Fetch-Site``, else the
+    ``Origin`` against the request's own host: a page on another site cannot make a browser lie in either)."""
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None:
+        return site == "same-origin"
+    origin = request.headers.get("Origin")
+    return origin is not None and urlsplit(origin).netloc == request.host
+
+
+def _other_person_signed_in(db, who) -> str | None:
+    """The annotator this browser is signed in as, when a token link for another annotator (``who``) arrives;
+    None when nobody else is (or the link is the organiser's)."""
+    role, name = who
+    if role != access.ANNOTATOR:
+        return None
+    current = access.identify(db, request.cookies.get(COOKIES[access.ANNOTATOR], ""))
+    if current is not None and current[0] == access.ANNOTATOR:
+        return current[1] if current[1] != name else None
+    marked = request.cookies.get(SIGNED_IN)  # the token cookie is not sent when the link came from another site
+    return marked if marked and marked != name and access.NAME_PATTERN.fullmatch(marked) else None
+
+
+def _ask_who(current, arriving, token, nonce) -> Response:
+    """The page that asks whether ``arriving``'s link should sign out ``current`` in this browser (nothing changes
+    until the person chooses)."""
+    page = render_template("signin.html", current=current, arriving=arriving, token=token, nonce=nonce)
+    return Response(page, status=200, mimetype="text/html", headers={"Cache-Control": "no-store"})
 
 
 def _image_url(example_id_text) -> str:

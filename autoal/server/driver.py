@@ -87,6 +87,11 @@ class RoundDriver:
         except Exception:  # noqa: BLE001 - every answer is in the store; the files are copies
             self.log("autoal serve: could not write labels.csv and the run's other files:\n" + traceback.format_exc())
 
+    @property
+    def finished(self) -> bool:
+        """Whether the driver's thread has ended (or never started): the session is free to close."""
+        return not self._thread.is_alive()
+
     def notify(self) -> None:
         """Something changed (an answer, a setting): check the round now."""
         self._wake.set()

@@ -25,7 +25,7 @@ from autoal.server import access
 from autoal.store import labelling_queries as queries
 from autoal.store import server_tables
 from autoal.store.run_state import open_run
-from autoal.store.run_store import STORE_FILE, DuplicateAnnotation, RunStore, Transaction
+from autoal.store.run_store import STORE_FILE, AnswerConflict, DuplicateAnnotation, RunStore, Transaction
 
 __all__ = ["RunFacts", "Desk", "Refused"]
 
@@ -191,6 +191,8 @@ class Desk:
                 self.store.add(position, name, class_idx, round_)
             except DuplicateAnnotation:
                 raise Refused(409, "you already answered this example") from None
+            except AnswerConflict:
+                raise Refused(409, "you skipped this example; change it under 'Recent answers'") from None
             self._log(name, position, "label", class_idx, None, round_)
             access.touch(self.db, name)
 
@@ -199,7 +201,10 @@ class Desk:
         position = self.facts.position(example_id)
         with self._transaction():
             round_ = self._open_round(name, position)
-            self.store.skip(position, name, round_)
+            try:
+                self.store.skip(position, name, round_)
+            except AnswerConflict:
+                raise Refused(409, "you already answered this example; change your answer under 'Recent answers'") from None
             self._log(name, position, "skip", None, None, round_)
             access.touch(self.db, name)
 

@@ -9,6 +9,7 @@ annotations added since the last one (a full reload only after an annotation was
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,9 @@ import pandas as pd
 from autoal.data.prepare import PreparedData
 from autoal.errors import InputError
 from autoal.common.files import write_json_atomic
+from autoal.store.run_lock import WriterLock
 from autoal.store.snapshot import Snapshot
+from autoal.store.store_check import DamagedStore
 from autoal.store.run_store import OLD_FORMAT_FILES, STORE_FILE, RunStore
 
 __all__ = ["RunState", "GIVEN", "open_run", "check_new_run_folder", "old_format_message"]
@@ -44,14 +47,25 @@ def check_new_run_folder(out: Path) -> None:
                          "(CLI: autoal resume DIR), or choose a new folder")
 
 
-def open_run(run_dir) -> "RunState":
-    """The :class:`RunState` of the run in ``run_dir``; InputError (saying what to do) when it is not one."""
+def open_run(run_dir, *, writer=False) -> "RunState":
+    """The :class:`RunState` of the run in ``run_dir``; InputError (saying what to do) when it is not one.
+
+    ``writer``: the caller drives the run's rounds (run, resume, serve, sync): take the run's
+    :class:`~autoal.store.run_lock.WriterLock` first (:class:`~autoal.store.run_lock.RunLocked` naming the
+    process that holds it), held until the state is closed.
+    """
     out = Path(run_dir).expanduser()
     if not (out / STORE_FILE).is_file():
         if any((out / name).exists() for name in OLD_FORMAT_FILES):
             raise InputError(old_format_message(out))
         raise InputError(f"{str(out)!r} is not an autoal run folder (no {STORE_FILE}); pass the folder a run wrote")
-    return RunState(RunStore.open(out / STORE_FILE), out)
+    lock = WriterLock.acquire(out) if writer else None
+    try:
+        return RunState(RunStore.open(out / STORE_FILE), out, lock=lock)
+    except BaseException:
+        if lock is not None:
+            lock.release()
+        raise
 
 
 class RunState:
@@ -65,12 +79,12 @@ class RunState:
         The run folder.
     """
 
-    def __init__(self, store: RunStore, folder, data: PreparedData | None = None):
-        self.store, self.folder = store, Path(folder)
+    def __init__(self, store: RunStore, folder, data: PreparedData | None = None, *, lock: WriterLock | None = None):
+        self.store, self.folder, self.lock = store, Path(folder), lock
         meta = store.meta()
         self.settings = meta["settings"]
         self.label = meta["label"]
-        self.data = data if data is not None else self._read_data(meta)
+        self.data = data if data is not None else _read_or_damaged(self, meta)
         self.classes = self.data.classes
         self.class_index = {c: k for k, c in enumerate(self.classes)}
         self.ids = self.data.frame.index
@@ -94,9 +108,22 @@ class RunState:
 
         In real mode the labels ``data`` arrived with are stored as annotator ``"given"`` with the
         store itself (``given_labels``). ``settings.json`` is written afterwards, as a copy for people.
+        The state holds the run's :class:`~autoal.store.run_lock.WriterLock` (taken before the store is
+        made) until it is closed.
         """
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
+        lock = WriterLock.acquire(folder)
+        try:
+            if (folder / STORE_FILE).exists():  # checked again under the lock: two runs started on one folder
+                raise InputError(f"{str(folder)!r} already holds a run; resume it, or choose a new folder")
+            return cls._create(folder, data, settings, given_labels, lock)
+        except BaseException:
+            lock.release()
+            raise
+
+    @classmethod
+    def _create(cls, folder, data, settings, given_labels, lock) -> "RunState":
         label = settings["label"]
         class_index = {c: k for k, c in enumerate(data.classes)}
         given = []
@@ -109,7 +136,7 @@ class RunState:
                 "column_order": list(data.frame.columns)}
         meta = json.loads(json.dumps(meta, default=_plain))
         store = RunStore.create(folder / STORE_FILE, meta=meta, data=data, label=label, annotations=given)
-        state = cls(store, folder, data)
+        state = cls(store, folder, data, lock=lock)
         state.write_settings_copy()
         return state
 
@@ -199,8 +226,20 @@ class RunState:
         self.store.assign(round, pairs, probabilities=probabilities, facts=facts)
 
     def close(self) -> None:
-        """Close the store."""
+        """Close the store and give back the run's writer lock, if this state holds it."""
         self.store.close()
+        if self.lock is not None:
+            self.lock.release()
+
+
+def _read_or_damaged(state, meta) -> PreparedData:
+    """The run's examples, or DamagedStore when their rows cannot be decoded (ids, labels or columns)."""
+    try:
+        return state._read_data(meta)
+    except (ValueError, TypeError, KeyError, IndexError, sqlite3.DatabaseError) as exc:
+        raise DamagedStore(f"the run store {str(state.store.path)!r} is damaged: its examples cannot be read "
+                           f"({type(exc).__name__}: {str(exc)[:120]}); restore run.sqlite from a copy, or start a "
+                           "new run") from None
 
 
 def _plain(value):

@@ -13,6 +13,8 @@ in it can execute code when read (no pickle anywhere). Tables (schema version 2,
   per (example, annotator).
 - ``assignments(round, example, annotator, assigned_at)``: who was asked for what, and when.
 - ``skips(example, annotator, round, timestamp)``: an annotator who could not tell; never asked again.
+  A person gives an example a label or a skip, never both: triggers (:data:`ANSWER_GUARDS`) refuse the
+  second inside its INSERT's own write transaction, whichever process writes it.
 - ``probabilities(example, kind, round, probs)``: out-of-sample probabilities (float64 bytes).
 - ``selections(round, facts)``: how each round's batch was selected (JSON: examples scored, batch
   rule, seconds), written with its assignments.
@@ -21,6 +23,8 @@ in it can execute code when read (no pickle anywhere). Tables (schema version 2,
 - view ``labels``: annotations with their example ids and class names, for people reading the file.
 
 The store speaks in positions and class indices; :mod:`autoal.store.run_state` maps them to ids and classes.
+Opening a store checks that it is whole first (:mod:`autoal.store.store_check`). Only one process drives a
+run's rounds at a time (:mod:`autoal.store.run_lock`); any number may add answers or read.
 """
 
 from __future__ import annotations
@@ -35,14 +39,28 @@ from pathlib import Path
 import numpy as np
 
 from autoal.store import example_table
+from autoal.store.store_check import DamagedStore, check_store
 from autoal.errors import InputError
 
-__all__ = ["RunStore", "Transaction", "DuplicateAnnotation", "SCHEMA_VERSION", "STORE_FILE", "OLD_FORMAT_FILES"]
+__all__ = ["RunStore", "Transaction", "DuplicateAnnotation", "AnswerConflict", "SCHEMA_VERSION", "STORE_FILE",
+           "OLD_FORMAT_FILES", "ensure_answer_guards"]
 
 SCHEMA_VERSION = 2
 STORE_FILE = "run.sqlite"
 #: Files of run folders written by autoal before schema 2 (examples pickled in data.pkl).
 OLD_FORMAT_FILES = ("data.pkl", "labels.sqlite")
+
+#: Triggers that keep a label and a skip of one example by one person from both being stored, whatever the
+#: path (the page, files, Label Studio, a script): each INSERT checks inside its own write transaction.
+#: Part of the schema of new stores; added to stores made before them when opened (:func:`ensure_answer_guards`).
+ANSWER_GUARDS = {
+    "label_not_after_skip": "CREATE TRIGGER label_not_after_skip BEFORE INSERT ON annotations WHEN EXISTS "
+                            "(SELECT 1 FROM skips WHERE example = NEW.example AND annotator = NEW.annotator) "
+                            "BEGIN SELECT RAISE(ABORT, 'autoal: answer conflict: skipped'); END;",
+    "skip_not_after_label": "CREATE TRIGGER skip_not_after_label BEFORE INSERT ON skips WHEN EXISTS "
+                            "(SELECT 1 FROM annotations WHERE example = NEW.example AND annotator = NEW.annotator) "
+                            "BEGIN SELECT RAISE(ABORT, 'autoal: answer conflict: labelled'); END;",
+}
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -87,11 +105,40 @@ CREATE VIEW labels AS
     SELECT e.example_id AS example_id, a.annotator AS annotator, c.name AS label, a.round AS round,
            a.timestamp AS timestamp
     FROM annotations a JOIN examples e ON e.pos = a.example JOIN classes c ON c.idx = a.label ORDER BY a.seq;
-"""
+""" + "\n".join(ANSWER_GUARDS.values())
 
 
 class DuplicateAnnotation(InputError):
     """The same annotator labelled the same example twice."""
+
+
+class AnswerConflict(InputError):
+    """A label for an example its annotator skipped, or a skip of one they labelled: one person gives an example
+    a label or a skip, never both. ``existing`` is what is stored already: ``"skip"`` or ``"label"``."""
+
+    def __init__(self, message, existing):
+        super().__init__(message)
+        self.existing = existing
+
+
+def ensure_answer_guards(db) -> None:
+    """Add :data:`ANSWER_GUARDS` to a store that lacks them (a store made before they existed)."""
+    present = {n for (n,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+    for name, sql in ANSWER_GUARDS.items():
+        if name not in present:
+            db.execute(sql.replace("CREATE TRIGGER", "CREATE TRIGGER IF NOT EXISTS", 1))
+
+
+def _conflict(exc, example, annotator):
+    """The AnswerConflict an answer-guard trigger's IntegrityError stands for, or None for another error."""
+    text = str(exc)
+    if "answer conflict: skipped" in text:
+        return AnswerConflict(f"annotator {annotator!r} skipped the example at position {example}; a person gives an "
+                              "example a label or a skip, not both (change the skip instead)", "skip")
+    if "answer conflict: labelled" in text:
+        return AnswerConflict(f"annotator {annotator!r} labelled the example at position {example}; a person gives an "
+                              "example a label or a skip, not both", "label")
+    return None
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -156,7 +203,8 @@ class RunStore:
 
     @classmethod
     def open(cls, path) -> "RunStore":
-        """Open an existing store; InputError when it is not one, or is from another schema version."""
+        """Open an existing store; InputError when it is not one or is from another schema version, and
+        :class:`~autoal.store.store_check.DamagedStore` when it is damaged (see :mod:`autoal.store.store_check`)."""
         path = Path(path)
         if not path.is_file():
             raise InputError(f"{str(path)!r} does not exist; pass the folder of a run made by autoal")
@@ -164,19 +212,35 @@ class RunStore:
             db = _connect(path)
             tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         except sqlite3.DatabaseError as exc:
-            raise InputError(f"{str(path)!r} is not an autoal run store ({exc}); point at a run folder made by autoal") from exc
+            raise InputError(f"{str(path)!r} is not an autoal run store, or is damaged ({exc}); point at a run folder "
+                             "made by autoal, or restore its run.sqlite from a copy") from exc
         if "meta" not in tables or "annotations" not in tables:
             db.close()
             raise InputError(f"{str(path)!r} is a SQLite file but not an autoal run store")
-        version = int(json.loads(dict(db.execute("SELECT key, value FROM meta")).get("schema_version", "0")))
-        if version != SCHEMA_VERSION:
+        try:
+            cls._check_version(db, path)
+            check_store(db, path)  # a damaged store is named here, before anything is read from it
+            ensure_answer_guards(db)
+            return cls(db, path)
+        except BaseException:
             db.close()
+            raise
+
+    @staticmethod
+    def _check_version(db, path) -> None:
+        try:
+            version = json.loads(dict(db.execute("SELECT key, value FROM meta")).get("schema_version", "0"))
+        except (sqlite3.DatabaseError, ValueError, TypeError):
+            version = None
+        if not isinstance(version, int):
+            raise DamagedStore(f"the run store {str(path)!r} is damaged: its schema_version cannot be read; restore "
+                               "run.sqlite from a copy, or start a new run")
+        if version != SCHEMA_VERSION:
             newer = version > SCHEMA_VERSION
             raise InputError(
                 f"run store {str(path)!r} has schema version {version}; this autoal reads version {SCHEMA_VERSION}: "
                 + ("upgrade autoal (pip install -U autoal) to open it" if newer else "start a new run")
             )
-        return cls(db, path)
 
     def close(self) -> None:
         """Close the database connection."""
@@ -239,6 +303,9 @@ class RunStore:
                 "INSERT INTO annotations (example, annotator, label, round, timestamp) VALUES (?, ?, ?, ?, ?)",
                 (int(example), str(annotator), int(label), int(round), time.time()))
         except sqlite3.IntegrityError as exc:
+            conflict = _conflict(exc, example, annotator)
+            if conflict is not None:
+                raise conflict from None
             if "UNIQUE" not in str(exc):
                 raise
             raise DuplicateAnnotation(f"annotator {annotator!r} already labelled example at position {example}; each "
@@ -332,8 +399,21 @@ class RunStore:
                              (int(round), int(example), str(new_annotator), time.time()))
 
     def skip(self, example, annotator, round) -> None:
-        """Record that ``annotator`` could not label ``example``; it is not asked of them again."""
-        self._db.execute("INSERT OR IGNORE INTO skips VALUES (?, ?, ?, ?)", (int(example), str(annotator), int(round), time.time()))
+        """Record that ``annotator`` could not label ``example``; it is not asked of them again.
+
+        Raises
+        ------
+        AnswerConflict
+            When this annotator labelled this example (a skip already stored is left as it is).
+        """
+        try:
+            self._db.execute("INSERT OR IGNORE INTO skips VALUES (?, ?, ?, ?)",
+                             (int(example), str(annotator), int(round), time.time()))
+        except sqlite3.IntegrityError as exc:
+            conflict = _conflict(exc, example, annotator)
+            if conflict is None:
+                raise
+            raise conflict from None
 
     def unskip(self, example, annotator) -> bool:
         """Withdraw an annotator's skip of an example (they label it after all, or undo the skip); False when

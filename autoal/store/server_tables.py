@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from autoal.store.run_store import Transaction, _connect
+from autoal.store.store_check import DamagedStore
 
 __all__ = [
     "SERVER_TABLES",
@@ -104,15 +105,24 @@ def token_hashes(db) -> list:
 # -- settings and marks --------------------------------------------------------------------------------
 
 
+def _decoded(key, text):
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError):
+        raise DamagedStore(f"the labelling server's setting {key!r} in run.sqlite is not JSON ({str(text)[:60]!r}); "
+                           "was it edited by hand? Delete it (it goes back to its default): `sqlite3 RUN_DIR/run.sqlite "
+                           f"\"DELETE FROM server_settings WHERE key = '{key}'\"`") from None
+
+
 def read_settings(db) -> dict:
-    """Every ``server_settings`` entry, decoded from JSON."""
-    return {k: json.loads(v) for k, v in db.execute("SELECT key, value FROM server_settings")}
+    """Every ``server_settings`` entry, decoded from JSON (DamagedStore naming one that is not JSON)."""
+    return {k: _decoded(k, v) for k, v in db.execute("SELECT key, value FROM server_settings")}
 
 
 def read_setting(db, key, default=None):
     """One ``server_settings`` entry decoded from JSON, or ``default`` when it was never written."""
     row = db.execute("SELECT value FROM server_settings WHERE key = ?", (key,)).fetchone()
-    return default if row is None else json.loads(row[0])
+    return default if row is None else _decoded(key, row[0])
 
 
 def write_setting(db, key, value) -> None:

@@ -164,15 +164,16 @@ class Embedder:
         import torch
         from PIL import Image
 
+        from autoal.common.images import read_errors, unreadable_image
+
         size = self.image_size
         batch = np.empty((len(paths), size, size, 3), dtype=np.float32)
         for i, path in enumerate(paths):
             try:
                 with Image.open(path) as image:
                     batch[i] = np.asarray(image.convert("RGB").resize((size, size), Image.BILINEAR), dtype=np.float32)
-            except (OSError, ValueError) as exc:
-                raise InputError(f"could not read image {str(path)!r} ({type(exc).__name__}: {exc}); "
-                                 "fix or remove the file") from exc
+            except read_errors() as exc:
+                raise unreadable_image(path, exc) from exc
         batch *= np.float32(1 / 255)
         batch -= self.mean
         batch /= self.std
