@@ -27,12 +27,16 @@ from autoal.rounds.config import RunConfig  # noqa: E402
 from autoal.rounds.loop import RunResult, resume, run  # noqa: E402
 from autoal.rounds.scoring import RayScorer  # noqa: E402
 from autoal.rounds.stopping import StablePredictions  # noqa: E402
+from autoal.results.model import load_model  # noqa: E402
+from autoal.rounds.final_model import train_final_model  # noqa: E402
 
 __version__ = "0.1.0"
 
 __all__ = [
     "run",
     "resume",
+    "load_model",
+    "train_final_model",
     "RunResult",
     "RunConfig",
     "simulated_annotators",

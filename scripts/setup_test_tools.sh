@@ -14,7 +14,23 @@ if [ ! -x .venv/bin/python ]; then
     exit 1
 fi
 source scripts/setup_common.sh
-step "test extras (pytest, Playwright, Ray, ...)" "${PIP[@]}" -e ".[test]"
+# The test environment is the runtime environment plus test tools: every package scripts/setup.sh installed keeps
+# its version. pip is held to them with a constraints file (it fails rather than replace one), and the versions are
+# compared afterwards; either failure stops this script (and CI) with the packages named.
+runtime=$(mktemp) constraints=$(mktemp) after=$(mktemp)
+trap 'rm -f "$runtime" "$constraints" "$after"' EXIT
+.venv/bin/python -m pip freeze --exclude-editable --disable-pip-version-check | sort >"$runtime"
+grep -E '^[A-Za-z0-9_.-]+==' "$runtime" >"$constraints" || true
+step "test extras (pytest, Playwright, Ray, ...), runtime packages held to their versions" \
+    "${PIP[@]}" -c "$constraints" -e ".[test]"
+.venv/bin/python -m pip freeze --exclude-editable --disable-pip-version-check | sort >"$after"
+changed=$(comm -23 "$runtime" "$after")
+if [ -n "$changed" ]; then
+    echo "autoal setup: failed: installing the test tools changed runtime packages (installed by scripts/setup.sh):" >&2
+    echo "$changed" | sed 's/^/  was /' >&2
+    echo "  pin them in pyproject.toml so that both resolve the same" >&2
+    exit 1
+fi
 if [ ! -x /usr/bin/chromium ]; then
     if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
         step "apt-get update" apt-get update -q

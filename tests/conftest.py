@@ -38,6 +38,33 @@ def stored_labels(run_dir) -> pd.DataFrame:
                         columns=["example_id", "annotator", "label", "round"])
 
 
+@pytest.fixture(autouse=True, scope="session")
+def autoal_cache_home(tmp_path_factory):
+    """``AUTOAL_CACHE_DIR`` for the whole session: converted backbones (and their safetensors copies) are written
+    under pytest's base temporary folder, not into the developer's ``~/.cache/autoal``. A test may point it
+    elsewhere (monkeypatch.setenv)."""
+    import os
+
+    folder = tmp_path_factory.getbasetemp() / "autoal_cache"
+    saved = os.environ.get("AUTOAL_CACHE_DIR")
+    os.environ["AUTOAL_CACHE_DIR"] = str(folder)
+    yield folder
+    if saved is None:
+        os.environ.pop("AUTOAL_CACHE_DIR", None)
+    else:
+        os.environ["AUTOAL_CACHE_DIR"] = saved
+
+
+@pytest.fixture(autouse=True)
+def embedding_cache(tmp_path_factory, monkeypatch):
+    """Every test embeds into a fresh embedding cache of its own (``AUTOAL_EMBEDDING_CACHE``, inherited by the
+    processes it starts): no test reads the developer's shared cache (``~/.cache/autoal/embeddings``), writes to
+    it, or sees another test's embeddings of the same images. Returns the folder."""
+    folder = tmp_path_factory.mktemp("embedding-cache")
+    monkeypatch.setenv("AUTOAL_EMBEDDING_CACHE", str(folder))
+    return folder
+
+
 @pytest.fixture
 def images(tmp_path):
     """60 images: 20 per class of red, green, blue."""

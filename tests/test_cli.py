@@ -72,14 +72,21 @@ def test_bad_arguments_are_rejected_by_the_parser(manifest, capsys, argv, messag
     assert exc.value.code == 2 and message in capsys.readouterr().err
 
 
-def test_demo_builds_digits_offline_and_runs(tmp_path):
+def test_demo_builds_digits_offline_and_runs_random_picks_beside_the_default(tmp_path, capsys):
     code = main(["demo", "--learner", "fast", "--data-dir", str(tmp_path / "data"), "--out", str(tmp_path / "out"),
                  "--rounds", "1", "--quiet"])
     assert code == 0
     manifest = pd.read_csv(tmp_path / "data" / "digits" / "manifest.csv")
     assert len(manifest) == 1797 and sorted(manifest["label"].unique()) == list(range(10))
-    history = pd.read_csv(tmp_path / "out" / "history.csv")
-    assert history["n_labeled"].tolist() == [80, 130]
+    chosen = pd.read_csv(tmp_path / "out" / "default" / "history.csv")
+    random = pd.read_csv(tmp_path / "out" / "random" / "history.csv")
+    assert chosen["n_labeled"].tolist() == random["n_labeled"].tolist() == [80, 130]
+    settings = json.loads((tmp_path / "out" / "random" / "settings.json").read_text())
+    assert settings["strategy"] == "random" and settings["random_state"] == 0
+    out = capsys.readouterr().out
+    for a, b in zip(chosen["accuracy"], random["accuracy"]):
+        assert f"{a:>8.3f}  {b:>8.3f}" in out, "both curves, round by round"
+    assert "random's final accuracy" in out and ("labels saved" in out or "did not reach" in out)
 
 
 def test_manifest_with_bom_and_windows_line_endings_loads(manifest):

@@ -101,7 +101,7 @@ def test_flipped_bytes_give_a_clear_error_or_nothing_wrong(run_dir, tmp_path, ca
     assert outcomes.count(2) >= 6  # most damages are found (the rest hit bytes nothing reads)
 
 
-def test_a_whole_store_opens_and_the_check_is_quick(run_dir):
+def test_a_whole_store_opens_and_one_broken_meta_entry_is_named(run_dir):
     state = open_run(run_dir)
     state.close()
     shutil.copy(run_dir / "run.sqlite", run_dir / "copy.sqlite")

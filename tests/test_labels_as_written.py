@@ -55,6 +55,28 @@ def test_integer_class_ids_written_plainly_stay_integers(tmp_path):
     assert frame["label"].isna().sum() == 4  # empty cells: no label
 
 
+def test_integers_that_would_not_read_back_as_written_stay_text(tmp_path):
+    path, written = write_manifest(tmp_path, ["0", "-0", "7"], per_class=2)
+    assert load_manifest(path)["label"].tolist() == written  # -0 is not 0
+    path, written = write_manifest(tmp_path / "long", ["1", "99999999999999999999"], per_class=2)
+    assert load_manifest(path)["label"].tolist() == written  # beyond int64: text, not an overflow later
+
+
+@pytest.mark.parametrize("rows, line", [
+    ('"0,img/0_1.png\n0,img/0_2.png\n1,img/1_0.png"\n', 3),  # a stray quote closed at a row's end: valid CSV
+    ('"0,img/0_1.png\n0,img/0_2.png\n', 3),  # never closed
+    ("0,img/0_1.png,extra\n", 3),  # one cell too many
+])
+def test_a_malformed_manifest_row_is_an_error_with_its_line(tmp_path, capsys, rows, line):
+    path, _ = write_manifest(tmp_path, ["0", "1"], per_class=3)
+    text = path.read_text().splitlines(keepends=True)
+    path.write_text("".join(text[:2]) + rows + "".join(text[4:]))
+    with pytest.raises(InputError, match=f"manifest .* line {line}"):
+        load_manifest(path)
+    assert main(["run", str(path), "--learner", "fast", "--rounds", "1", "--out", str(tmp_path / "run"), "--quiet"]) == 2
+    assert f"line {line}" in capsys.readouterr().err and not (tmp_path / "run" / "run.sqlite").exists()
+
+
 def test_a_real_mode_run_stores_every_class_as_written(tmp_path, capsys):
     path, written = write_manifest(tmp_path, TRICKY, per_class=6, unlabelled_from=4)
     out = tmp_path / "run"
@@ -77,7 +99,7 @@ def test_a_test_manifest_is_read_the_same_way(tmp_path, capsys):
     test_path, _ = write_manifest(tmp_path / "test", ["01", "2"], per_class=2)
     assert main(["run", str(path), "--test", str(test_path), "--learner", "fast", "--rounds", "1", "--batch-size", "2",
                  "--init-per-class", "1", "--out", str(tmp_path / "run"), "--quiet"]) == 2
-    assert "test_df has classes never seen in training: '01';" in capsys.readouterr().err  # '2' matches '2'
+    assert "the --test manifest has classes never seen in training: '01';" in capsys.readouterr().err  # '2' matches '2'
 
 
 def test_ids_equal_as_text_are_refused(tmp_path):

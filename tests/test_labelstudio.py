@@ -513,6 +513,38 @@ def test_push_pull_and_sync_a_full_round_with_two_users(waiting, capsys, studio,
 
 
 @pytest.mark.labelstudio
+def test_push_uses_label_studio_s_root_checks_an_image_and_mends_tasks_with_broken_urls(waiting, capsys, studio,
+                                                                                       tmp_path):
+    from autoal.labelstudio.tasks import batch_tasks, labeling_config
+    from autoal.store.run_state import open_run
+
+    run_dir, truth = waiting
+    title, wrong = "autoal image roots", run_dir.parent  # the folder above the images: what push used to assume
+    assert wrong != studio.document_root  # Label Studio serves from a folder above it
+    state = open_run(run_dir)
+    old_tasks, _ = batch_tasks(state, root=wrong)  # what an earlier push made: every image URL 404s
+    state.close()
+    admin = sdk(studio)
+    project = admin.projects.create(title=title, label_config=labeling_config(["red", "green", "blue"]))
+    admin.projects.import_tasks(id=project.id, request=old_tasks)
+    admin.import_storage.local.create(project=project.id, path=str(tmp_path / "images"), use_blob_urls=True)
+    assert studio.call("GET", old_tasks[0]["data"]["image"], raw=True)[0] == 404
+    push = ["labelstudio", "push", str(run_dir)] + connection(studio, title)
+    assert main(push + ["--image-root", str(wrong)]) == 2  # refused, naming both roots; nothing imported
+    err = capsys.readouterr().err
+    assert f"relative to {wrong}" in err and f"LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT is {studio.document_root}" in err
+    assert f"--image-root {studio.document_root}" in err
+    assert len(project_tasks(admin, title)) == 6
+    assert main(push) == 0  # Label Studio's own root, learnt from it: the old tasks mended, one image fetched
+    out = capsys.readouterr().out
+    assert "pushed 0 tasks (rounds -), 6 were there already (6 of them with new image URLs)" in out
+    assert "an image loads through Label Studio" in out
+    for _, data in project_tasks(admin, title):
+        status, image = studio.call("GET", data["image"], raw=True)
+        assert status == 200 and image == (studio.document_root / data["image"][len(LOCAL_FILES):]).read_bytes()
+
+
+@pytest.mark.labelstudio
 def test_a_corrected_answer_is_read_again_and_later_edits_are_named(waiting, capsys, studio):
     """An annotation rejected by pull (a class not in the run) and then corrected in Label Studio is read again
     and stored; an answer stored and then edited or deleted in Label Studio stays as stored, and pull says so."""

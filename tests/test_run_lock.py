@@ -16,9 +16,11 @@ from conftest import write_images
 from serving import labels_of, make_run, serve_http, table_rows
 from test_server_kill import call, start, wait_for_item, wait_for_url
 
+from autoal.annotation.annotators import Annotator
 from autoal.annotation.batch_files import import_labels
 from autoal.errors import InputError
 from autoal.rounds.loop import resume_session
+from autoal.rounds.loop import run as autoal_run
 from autoal.store.run_lock import RunLocked, WriterLock
 from autoal.store.run_state import open_run
 from autoal.store.run_store import AnswerConflict
@@ -96,6 +98,41 @@ def lock_in_a_child(run_dir):
     if done.returncode == 3:
         raise RunLocked("held")
     assert done.returncode == 0
+
+
+class Failing(Annotator):
+    """An annotator that raises ``error`` when the run prepares it (``when="prepare"``) or asks it."""
+
+    name = "alice"
+
+    def __init__(self, error, when):
+        self.error, self.when = error, when
+
+    def prepare(self, **facts):
+        if self.when == "prepare":
+            raise self.error
+
+    def annotate(self, examples):
+        raise self.error
+
+
+@pytest.mark.parametrize("error, when", [(None, None), (KeyboardInterrupt(), "annotate"),
+                                         (RuntimeError("annotator broke"), "annotate"),
+                                         (RuntimeError("annotator broke"), "prepare")])
+def test_autoal_run_gives_the_lock_back_however_it_ends(tmp_path, error, when):
+    """Twice in one process (a notebook), and ended by Ctrl+C or an exception, before or during the rounds:
+    afterwards another process can drive the run."""
+    df = write_images(tmp_path / "images", 6)
+    for k in range(2):
+        run_dir = tmp_path / f"run{k}"
+        options = dict(learner="fast", batch_size=3, n_rounds=1, output_dir=run_dir, verbose=False)
+        if error is None:
+            autoal_run(df, **options)
+        else:
+            with pytest.raises(type(error)):
+                autoal_run(df, annotators=[Failing(error, when)], **options)
+        assert (run_dir / "run.sqlite").is_file()
+        lock_in_a_child(run_dir)  # RunLocked here: the run's lock was kept after run() returned or raised
 
 
 def test_a_new_run_in_a_folder_another_process_holds_is_refused(tmp_path):

@@ -214,6 +214,38 @@ def test_phone_width_layout_zoom_key_legend_undo_and_focus(tmp_path, browser):
         server.close()
 
 
+def test_the_organiser_page_at_390px_keeps_table_cells_whole_and_says_tables_scroll_sideways(tmp_path, browser):
+    """At a phone's width no cell is cut ("never", not "neve"), the page itself does not scroll sideways, a wide
+    table scrolls inside its box with a line saying so, and its last column (the "new link" buttons) is reached by
+    scrolling it."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    run_dir, truth, session = make_run(tmp_path, names=("alice", "bob", "a_long_annotator_name"), batch_size=6,
+                                       relabel=False)
+    server, tokens = serve_http(run_dir, session)
+    try:
+        server.driver.wait_for(lambda s: s["phase"] == "labelling" and s["round"] == 1, 120)
+        organiser = browser.new_page()
+        organiser.set_viewport_size({"width": 390, "height": 844})
+        organiser.goto(f"{server.url}/organiser?token={tokens['organiser']}")
+        assert organiser.eval_on_selector("html", "e => e.scrollWidth") <= 390
+        cut = organiser.eval_on_selector_all("#annotators td, #annotators th, #history td, #history th",
+                                             "cells => cells.filter(c => c.scrollWidth > c.clientWidth + 1)"
+                                             ".map(c => c.textContent)")
+        assert cut == [], f"cells cut short: {cut}"
+        assert organiser.inner_text("#annotators td.seen") == "never"
+        wide = organiser.eval_on_selector("#annotators", "t => [t.parentElement.scrollWidth, t.parentElement.clientWidth,"
+                                                          " getComputedStyle(t.parentElement).overflowX]")
+        assert wide[0] > wide[1] and wide[2] == "auto", "the annotators table is wider than a phone and scrolls"
+        assert organiser.is_visible(".wide:has(#annotators) + .scrollhint")
+        organiser.eval_on_selector("#annotators", "t => { t.parentElement.scrollLeft = t.parentElement.scrollWidth; }")
+        button, frame = box(organiser, "#annotators button.newlink"), box(organiser, "#annotators")
+        container = organiser.eval_on_selector("#annotators", "t => t.parentElement.getBoundingClientRect().right")
+        assert button["x"] + button["width"] <= container + 1 and button["x"] >= 0, (button, frame)
+        organiser.screenshot(path=str(ARTIFACTS / "organiser_page_390px.png"), full_page=True)
+    finally:
+        server.close()
+
+
 def test_a_page_on_another_site_cannot_switch_the_signed_in_annotator(tmp_path, browser):
     """Login CSRF: alice is signed in; a page on another site (``localhost`` is another site than ``127.0.0.1``)
     opens bob's link in her browser. She is asked instead of being switched, and her next answer is stored as

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 from conftest import write_images
 from serving import labels_of, make_run, serve_in_process, table_rows
+from test_run_lock import lock_in_a_child
 
 from autoal.annotation.annotators import PageAnnotator
 from autoal.annotation.specs import annotator_from_spec
@@ -190,9 +191,9 @@ def test_a_run_that_stops_says_so_and_refuses_train_now(tmp_path):
                 example = state["item"]["example_id"]
                 state = client.post("/api/answer", json={"example_id": example, "label": truth[example]}).get_json()
         status = served.driver.wait_for(lambda s: s["phase"] == "stopped", 60)
-        assert status["stop_reason"] == "1 rounds done"
+        assert status["stop_reason"] == "1 round done"
         state = served.client("alice").get("/api/queue").get_json()
-        assert state["item"] is None and "The run has finished (1 rounds done)" in state["message"]
+        assert state["item"] is None and "The run has finished (1 round done)" in state["message"]
         response = served.client("organiser").post("/api/train", json={})
         assert response.status_code == 409 and "the run has stopped" in response.get_json()["error"]
         history = pd.read_csv(run_dir / "history.csv")
@@ -276,3 +277,4 @@ def test_serve_on_a_taken_port_it_last_served_on_names_the_port_and_the_fix(run_
     assert f"cannot listen on 127.0.0.1:{port}, where this run was last served and its links point" in err
     assert "--port N (0 picks a free one) and --new-links: the links given out before then stop working" in err
     assert table_rows(run_dir) == before
+    lock_in_a_child(run_dir)  # the refused serve gave the run's writer lock back (main() may be called again)

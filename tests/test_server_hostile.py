@@ -198,6 +198,10 @@ def test_a_link_for_another_person_asks_instead_of_switching(served):
     assert status == 200 and "autoal_annotator=" in cookies  # one's own link: no question
     status, cookies, _ = get(f"/label?token={tokens['bob']}", "")
     assert status == 200 and "autoal_annotator=" in cookies and f"{SIGNED_IN}=bob" in cookies  # a fresh browser
+    status, cookies, _ = get("/api/queue", f"autoal_annotator={tokens['alice']}")  # signed in before the marker
+    assert status == 200 and f"{SIGNED_IN}=alice" in cookies and "autoal_annotator=" not in cookies
+    status, cookies, _ = get("/api/queue", f"autoal_annotator={tokens['alice']}; {SIGNED_IN}=alice")
+    assert status == 200 and cookies == ""  # marked already: nothing to set
 
 
 @pytest.mark.parametrize("headers, status", [({}, 403), ({"Sec-Fetch-Site": "cross-site"}, 403),

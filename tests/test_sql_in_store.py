@@ -3,6 +3,7 @@ the Label Studio ledger do what they say on a real run store."""
 
 import ast
 import sqlite3
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -225,3 +226,34 @@ def test_the_pull_ledger_records_each_annotation_once_per_project_and_keeps_it(r
             ("http://ls/projects/1", 11, "b", "alice", "stored", 5.0, "v1"),
             ("http://ls/projects/1", 12, "d", "bob", "stored", 9.0, "v2"),
             ("http://ls/projects/2", 11, "c", "bob", "skip", 8.0, None)]
+
+
+def test_a_ledger_made_before_versions_gets_the_column_once_when_two_processes_open_it(tmp_path):
+    """A pull and a sync opening an older ledger at the same moment: one adds the version column, the other sees it
+    (both adding it failed with "duplicate column name" in 23 of 30 trials)."""
+    failures = []
+    for trial in range(20):
+        run_dir = tmp_path / f"run{trial}"
+        run_dir.mkdir()
+        with sqlite3.connect(run_dir / "run.sqlite") as db:
+            db.execute("CREATE TABLE labelstudio_pulled (project TEXT NOT NULL, annotation INTEGER NOT NULL, example_id "
+                       "TEXT NOT NULL, annotator TEXT, outcome TEXT NOT NULL, pulled REAL NOT NULL, "
+                       "PRIMARY KEY (project, annotation))")
+            db.execute("INSERT INTO labelstudio_pulled VALUES ('p', 1, 'a', 'alice', 'rejected', 1.0)")
+        barrier = threading.Barrier(2)
+
+        def open_ledger():
+            barrier.wait()
+            try:
+                PullLedger(run_dir).close()
+            except sqlite3.Error as exc:
+                failures.append(exc)
+
+        threads = [threading.Thread(target=open_ledger) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        with PullLedger(run_dir) as ledger:
+            assert ledger.pulled("p") == {1: ("rejected", None)}  # an older row: no version, read again by a pull
+    assert failures == []

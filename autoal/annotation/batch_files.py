@@ -20,7 +20,7 @@ from autoal.data.prepare import UNKNOWN, match_class
 from autoal.errors import InputError, first_few
 from autoal.common.files import write_atomic
 from autoal.common.spreadsheet import from_cell, to_cell
-from autoal.data.manifest import read_csv_lines
+from autoal.data.manifest import read_csv_lines, refuse_cells_over_lines
 from autoal.store.run_state import open_run
 from autoal.store.run_store import AnswerConflict, DuplicateAnnotation
 
@@ -144,12 +144,7 @@ def _read_rows(path):
     if missing:
         raise InputError(f"labels file {str(path)!r} lacks column(s) {missing} (header: {header}); "
                          "it needs example_id,label as exported by `autoal export-batch`")
-    for line, row in rows:  # an id or a label never spans lines: a quote opened there closed far below
-        for name in ("example_id", "label"):
-            k = header.index(name)
-            if k < len(row) and ("\n" in row[k] or "\r" in row[k]):
-                raise InputError(f"labels file {str(path)!r} line {line}: its {name} cell runs on over several lines "
-                                 "(a stray quote?); fix the quotes on that line")
+    refuse_cells_over_lines(path, "labels file", header, rows, ("example_id", "label"))
     return header, rows
 
 

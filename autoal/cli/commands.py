@@ -27,7 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
     images.add_argument("--no-images", action="store_true",
                         help="a table without images: the label and feature columns (learner auto: tabular)")
     add_run_options(run_p, defaults={})
-    demo_p = sub.add_parser("demo", help="a real active-learning run (the default learner and strategy) on sklearn's digits, "
+    demo_p = sub.add_parser("demo", help="a real active-learning run (the default learner and strategy) on sklearn's digits, then "
+                            "random picks beside it on the same seed, and both curves with the labels saved; "
                             "built offline")
     demo_p.add_argument("--data-dir", type=Path, help="where the digits PNGs go (default ~/.cache/autoal/datasets)")
     add_run_options(demo_p, defaults=DEMO_SETTINGS)
@@ -64,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_manifest_arguments(sub.add_parser("manifest", help="build a manifest from a folder-per-class image tree, "
                                           "or --check one against the files on disk"))
+    from autoal.cli.predict import add_parsers as add_model_parsers
+
+    add_model_parsers(sub)  # predict, train
     from autoal.cli.serve import add_parsers as add_server_parsers
 
     add_server_parsers(sub)  # serve, annotators, export-labelstudio, import-labelstudio
@@ -95,14 +99,47 @@ def _check_someone_labels(args, df, source) -> None:
 
 
 def _command_demo(args):
+    """The default learner and strategy, then random picks with the same seed, settings and label budget, and both
+    curves side by side with the labels the default saved."""
     from autoal.data.datasets import build_digits
-    from autoal.rounds.loop import run
     from autoal.data.manifest import load_manifest
+    from autoal.rounds.loop import run
 
     manifest = build_digits(args.data_dir)
-    if not args.quiet:
-        print(f"autoal demo: sklearn digits as PNG files, manifest {manifest}")
-    return run(load_manifest(manifest), holdout_fraction=DEMO_SETTINGS["holdout_fraction"], **run_arguments(args, "demo"))
+    say = (lambda line: None) if args.quiet else print
+    say(f"autoal demo: sklearn digits as PNG files, manifest {manifest}")
+    options = run_arguments(args, "demo")
+    out = Path(options.pop("output_dir"))
+    df = load_manifest(manifest)
+    chosen = run(df, holdout_fraction=DEMO_SETTINGS["holdout_fraction"], output_dir=out / "default", **options)
+    say(f"autoal demo: now random picks beside it (same seed, settings and labels per round), in {out / 'random'}")
+    random = run(df, holdout_fraction=DEMO_SETTINGS["holdout_fraction"], output_dir=out / "random",
+                 **dict(options, strategy="random", batch="auto", initial="auto"))
+    print(demo_comparison(chosen.history, random.history, strategy=options["strategy"]))
+    return 0
+
+
+def demo_comparison(chosen, random, *, strategy="auto") -> str:
+    """Both runs' holdout accuracy per round, and the labels the chosen strategy needed to reach random's final
+    accuracy against random's (the labels saved)."""
+    import math
+
+    from autoal.results.curves import budget_to_reach
+
+    name = "default" if strategy == "auto" else strategy
+    lines = [f"{'round':>5}  {'labels':>6}  {name:>8}  {'random':>8}"]
+    for (_, a), (_, b) in zip(chosen.iterrows(), random.iterrows()):
+        lines.append(f"{int(a['round']):>5}  {int(a['n_labeled']):>6}  {a['accuracy']:>8.3f}  {b['accuracy']:>8.3f}")
+    target, budget = float(random["accuracy"].iloc[-1]), int(random["n_labeled"].iloc[-1])
+    needed = budget_to_reach(chosen["n_labeled"], chosen["accuracy"], target)
+    if math.isnan(needed):
+        lines.append(f"the {name} strategy did not reach random's final accuracy ({target:.3f} at {budget} labels) "
+                     "in this run")
+    else:
+        saved = budget - math.ceil(needed)
+        lines.append(f"the {name} strategy reached random's final accuracy ({target:.3f} at {budget} labels) with "
+                     f"{math.ceil(needed)} labels: {saved} labels saved ({saved / budget:.0%} of random's)")
+    return "\n".join(lines)
 
 
 def _command_resume(args):
@@ -161,17 +198,22 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     from autoal.cli.manifest import manifest_command
 
+    _autoal_warnings_in_cli_terms()
     commands = {"run": _command_run, "demo": _command_demo, "resume": _command_resume,
                 "export-batch": _command_export, "import-labels": _command_import,
                 "export-labels": _command_export_labels, "convert": _command_convert,
                 "manifest": manifest_command}
+    from autoal.cli.predict import COMMANDS as MODEL_COMMANDS
     from autoal.cli.serve import COMMANDS as SERVER_COMMANDS
 
     commands.update(SERVER_COMMANDS)
+    commands.update(MODEL_COMMANDS)
     try:
         result = commands[args.command](args)
     except AutoalError as exc:
-        print(f"autoal: error: {exc}", file=sys.stderr)
+        from autoal.cli.messages import in_cli_terms
+
+        print(f"autoal: error: {in_cli_terms(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         folder = (args.out if args.command in ("run", "demo") else getattr(args, "run_dir", None)) or "RUN_DIR"
@@ -183,6 +225,28 @@ def main(argv=None) -> int:
     if not args.quiet and not result.history.empty:
         print(result.history[["round", "n_labeled", "n_annotations", "accuracy", "fit_seconds", "round_seconds"]].to_string(index=False))
     return 0
+
+
+def _autoal_warnings_in_cli_terms() -> None:
+    """Show autoal's own warnings (those starting "autoal: ") as ``autoal: warning: ...`` lines in the command line's
+    words (:func:`autoal.cli.messages.in_cli_terms`) instead of Python's file:line format; others as before."""
+    import warnings
+
+    from autoal.cli.messages import in_cli_terms
+
+    shown = warnings.showwarning
+    if getattr(shown, "autoal_cli", False):
+        return
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        text = str(message)
+        if not text.startswith("autoal: "):
+            return shown(message, category, filename, lineno, file, line)
+        print(f"autoal: warning: {in_cli_terms(text[len('autoal: '):])}", file=file or sys.stderr)
+        return None
+
+    show.autoal_cli = True
+    warnings.showwarning = show
 
 
 if __name__ == "__main__":  # pragma: no cover

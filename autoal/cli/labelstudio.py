@@ -29,8 +29,9 @@ def add_parser(sub) -> None:
         p.add_argument("--title", help="the project's title (default: autoal RUN_FOLDER RUN_ID)")
     for p in (push_p, sync_p):
         p.add_argument("--image-root", type=Path,
-                       help="Label Studio's LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT (default: the folder above the one "
-                       "holding all images)")
+                       help="Label Studio's LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT (default: Label Studio's own, asked "
+                       "through its API, else the folder above the one holding all images); a push with a corrected "
+                       "root mends the tasks pushed before")
         p.add_argument("--predictions", choices=["none", "new", "all"], default="none",
                        help="the model's guess as a pre-annotation: never (default), for examples nobody labelled yet, "
                        "or also for relabels")

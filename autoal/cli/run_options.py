@@ -14,7 +14,7 @@ from pathlib import Path
 
 from autoal.errors import InputError
 
-__all__ = ["add_run_options", "run_arguments", "positive_int"]
+__all__ = ["add_run_options", "run_arguments", "positive_int", "add_learner_options", "learner_options_of"]
 
 
 def positive_int(text):
@@ -40,6 +40,12 @@ def add_run_options(p, *, defaults, page=False):
             p.add_argument(flag, dest=_dest(field), **meta)
             continue
         default = defaults.get(field.name, field.default)
+        if page and field.name == "n_rounds":  # serve: a new run's rounds, or more rounds for an existing one
+            default = None
+            meta["help"] = (f"{meta['help']} (default {defaults.get('n_rounds', field.default)} for a new run; for an "
+                            "existing run, its new total: more rounds for a finished one)")
+        elif default is not None and not from_cli and meta.get("help") and "default" not in meta["help"]:
+            meta["help"] = f"{meta['help']} (default {default})"
         p.add_argument(flag, dest=field.name, default=None if from_cli else default, **meta)
     _add_learner_options(p)
     if page:
@@ -103,6 +109,16 @@ def _from_cli(kind, value):
     converters = {None: lambda v: v, "not": lambda v: not v, "stable": lambda v: "stable" if v else None,
                   "feature_cols": _feature_cols, "classes": _classes}
     return converters[kind](value)
+
+
+def add_learner_options(p) -> None:
+    """The learners' own options (``--time-limit``, ``--backbones``, ...), for a command that builds a learner."""
+    _add_learner_options(p)
+
+
+def learner_options_of(args) -> dict:
+    """The ``learner_options`` that parsed learner options stand for (for the learner named by ``args.learner``)."""
+    return _learner_options(args)
 
 
 def _learner_options(args) -> dict:

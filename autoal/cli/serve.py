@@ -14,7 +14,10 @@ from pathlib import Path
 from autoal.cli.run_options import add_run_options, run_arguments
 from autoal.common.signals import stop_on_signals
 
-__all__ = ["add_parsers", "COMMANDS"]
+__all__ = ["add_parsers", "COMMANDS", "SERVE_DEFAULTS"]
+
+#: The run options whose defaults ``autoal serve --manifest`` changes for a team on the page.
+SERVE_DEFAULTS = {"batch_size": 50, "n_rounds": 10, "initial_per_class": 8}
 
 
 def add_parsers(sub) -> None:
@@ -39,7 +42,7 @@ def add_parsers(sub) -> None:
                          help="hand the open examples of an annotator not seen for this long to others (0: never)")
     serve_p.add_argument("--show-guess", choices=["none", "new", "all"],
                          help="show the model's guess on the page: never (default), for new examples, or also for relabels")
-    add_run_options(serve_p, defaults={"batch_size": 50, "n_rounds": 10, "initial_per_class": 8}, page=True)
+    add_run_options(serve_p, defaults=SERVE_DEFAULTS, page=True)
 
     ann_p = sub.add_parser("annotators", help="add an annotator to a run and print their link; new links; list")
     ann_sub = ann_p.add_subparsers(dest="annotators_command", required=True)
@@ -116,7 +119,7 @@ def _session(args):
         if args.annotators:
             raise _input_error(f"{str(run_dir)!r} holds a run already; add people with `autoal annotators add "
                                f"{run_dir} NAME` instead of --annotators")
-        return resume_session(run_dir, verbose=not args.quiet)
+        return resume_session(run_dir, verbose=not args.quiet, n_rounds=args.n_rounds)
     if exists:
         raise _input_error(f"{str(run_dir)!r} holds a run already: serve it without --manifest "
                            f"(`autoal serve {run_dir}`), or choose a new folder")
@@ -126,6 +129,8 @@ def _session(args):
     options = run_arguments(args, args.manifest.stem)
     (df, test_df), options["classes"] = one_label_kind([df, test_df], "label", options.get("classes"))
     options.update(annotators=annotators, output_dir=run_dir, simulate=False)
+    if options.get("n_rounds") is None:
+        options["n_rounds"] = SERVE_DEFAULTS["n_rounds"]
     return start_session(df, test_df=test_df, **options)
 
 
@@ -157,6 +162,7 @@ def command_serve(args):
     try:
         server = LabellingServer(run_dir, session, host=host, port=port, threads=args.threads)
     except OSError as exc:
+        session.state.close()  # the run's writer lock given back (main() may be called again in this process)
         reused = last is not None and (host, port) == (last["host"], last["port"])
         raise _input_error(_cannot_listen(host, port, exc, reused=reused)) from None
     db = access.connect(run_dir)

@@ -11,10 +11,17 @@ import pandas as pd
 
 from autoal.errors import InputError
 
-__all__ = ["load_manifest", "read_csv_lines", "labels_as_written", "one_label_kind"]
+__all__ = ["load_manifest", "read_csv_lines", "refuse_cells_over_lines", "labels_as_written", "one_label_kind"]
 
-#: An integer written the one way Python writes it (``7``, ``-2``; not ``07``, ``+7`` or ``7.0``).
-_PLAIN_INTEGER = re.compile(r"-?(0|[1-9][0-9]*)")
+#: An integer written the one way Python writes it (``7``, ``-2``; not ``07``, ``+7``, ``-0`` or ``7.0``).
+_PLAIN_INTEGER = re.compile(r"0|-?[1-9][0-9]*")
+#: Integer class ids are stored as int64: a longer integer stays text.
+_INT64 = range(-2**63, 2**63)
+
+
+def _plain_integer(text: str) -> bool:
+    """Whether ``text`` is an integer written exactly as ``str(int(text))`` writes it, within int64."""
+    return len(text) <= 20 and _PLAIN_INTEGER.fullmatch(text) is not None and int(text) in _INT64
 
 
 def load_manifest(path, *, label="label", image_col="image_path", split=None) -> pd.DataFrame:
@@ -43,6 +50,8 @@ def load_manifest(path, *, label="label", image_col="image_path", split=None) ->
         text = {column: str for column in (label, image_col) if column is not None}
         frame = pd.read_csv(path, encoding="utf-8-sig", converters=text, skip_blank_lines=True)
     except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        if isinstance(exc, pd.errors.ParserError):  # a stray quote or an extra cell: the csv module names its line
+            read_csv_lines(path, what="manifest", hint="")
         raise InputError(f"manifest {str(path)!r} is not a readable UTF-8 CSV ({exc}); save it as UTF-8 CSV") from exc
     frame.columns = [str(c).strip() for c in frame.columns]
     for column in (label, image_col):
@@ -52,6 +61,7 @@ def load_manifest(path, *, label="label", image_col="image_path", split=None) ->
                 f"manifest {str(path)!r} has no column {column!r} (columns: {list(frame.columns)}); "
                 f"the header must include {header}{fix}"
             )
+    _refuse_swallowed_rows(path, frame, [c for c in (label, image_col) if c is not None])
     if split is not None:
         if "split" not in frame.columns:
             raise InputError(f"manifest {str(path)!r} has no split column; pass the whole manifest or add a split column")
@@ -67,18 +77,39 @@ def load_manifest(path, *, label="label", image_col="image_path", split=None) ->
     return frame
 
 
+def _refuse_swallowed_rows(path, frame, columns) -> None:
+    """InputError naming the line of a label or image cell that pandas read over several lines: a stray quote
+    there swallowed the rows below it into one cell (pandas says nothing), which would merge or drop them."""
+    if not any(frame[c].str.contains("[\r\n]", regex=True).any() for c in columns):
+        return
+    header, rows = read_csv_lines(path, what="manifest", hint="")  # strict: may name the stray quote itself
+    refuse_cells_over_lines(path, "manifest", header, rows, columns)
+
+
+def refuse_cells_over_lines(path, what, header, rows, columns) -> None:
+    """InputError naming the first line (of ``rows`` from :func:`read_csv_lines`) where a cell of ``columns`` runs
+    on over several lines: an id, a label or an image path never does, so a quote opened there closed far below."""
+    positions = [(name, header.index(name)) for name in columns]
+    for line, row in rows:
+        for name, k in positions:
+            if k < len(row) and ("\n" in row[k] or "\r" in row[k]):
+                raise InputError(f"{what} {str(path)!r} line {line}: its {name} cell runs on over several lines "
+                                 "(a stray quote?); fix the quotes on that line")
+
+
 def labels_as_written(cells: pd.Series) -> pd.Series:
     """Label cells (text) as labels: an empty cell is NaN (no label), every other cell its text, stripped.
 
-    When every label is an integer written plainly (``0``, ``7``, ``-2``), they become ints, so that
-    integer class ids stay integers; each still reads back exactly as written (``str(7) == "7"``). Any
-    other text keeps every label text, so ``01`` and ``1``, or ``1.0`` and ``1``, stay two classes.
+    When every label is an integer written plainly (``0``, ``7``, ``-2``; within int64), they become ints, so
+    that integer class ids stay integers; each still reads back exactly as written (``str(7) == "7"``). Any
+    other text keeps every label text, so ``01`` and ``1``, ``-0`` and ``0``, or ``1.0`` and ``1``, stay two
+    classes.
     """
     text = cells.astype(str).str.strip()
     present = text != ""
     out = pd.Series(np.nan, index=cells.index, dtype=object, name=cells.name)
     values = text[present]
-    if len(values) and values.map(lambda v: _PLAIN_INTEGER.fullmatch(v) is not None).all():
+    if len(values) and all(map(_plain_integer, values)):  # stops at the first text label
         if present.all():  # every row labelled: an integer column, as pandas reads one (scikit-learn needs it)
             return pd.Series([int(v) for v in values], index=cells.index, dtype=np.int64, name=cells.name)
         out[present] = [int(v) for v in values]
@@ -96,7 +127,7 @@ def one_label_kind(frames, label, classes=None) -> tuple:
     """
     given = [f for f in frames if f is not None]
     texts = [v for f in given for v in f[label].dropna()] + list(classes or [])
-    if all(isinstance(v, int) or _PLAIN_INTEGER.fullmatch(str(v)) for v in texts):
+    if all(isinstance(v, int) or _plain_integer(str(v)) for v in texts):
         return frames, None if classes is None else [int(c) for c in classes]
     out = []
     for frame in frames:

@@ -160,12 +160,16 @@ def find_bad_images(paths, *, decode="all", random_state=0) -> list:
             bad.append((path, "is not a file"))
         else:
             present.append(path)
+    from autoal.common.progress import task
+
     decoded = _to_decode(present, decode, random_state)
-    for path in decoded:
-        try:
-            decode_check(path)
-        except Exception as exc:  # PIL raises many types for non-images and truncated files
-            bad.append((path, f"is not a readable image ({type(exc).__name__})"))
+    with task("checking that the images decode", total=len(decoded), unit="image", delay=1.0) as step:
+        for path in decoded:
+            try:
+                decode_check(path)
+            except Exception as exc:  # PIL raises many types for non-images and truncated files
+                bad.append((path, f"is not a readable image ({type(exc).__name__})"))
+            step.advance()
     for path in sorted(set(present) - set(decoded)):
         try:
             header_check(path)
@@ -310,7 +314,8 @@ def prepare_data(
     if test_df is None:
         test_ids = stratified_holdout(labelled, holdout_fraction, rng)
         test_df, df = df.loc[test_ids], df.drop(index=test_ids)
-        holdout = f"seeded stratified {holdout_fraction:.0%} split of the labelled rows ({len(test_ids)} rows)"
+        holdout = f"seeded stratified {holdout_fraction:.0%} split of the labelled rows ({len(test_ids)} rows)" \
+            if len(test_ids) else "none: no labelled rows to set aside (accuracy is NaN)"
     if simulation:
         initial_ids = _initial_per_class(df[label], initial_per_class, rng)
     else:

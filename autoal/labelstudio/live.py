@@ -5,7 +5,9 @@ with autoal's labeling config, gives it a Local files storage over the run's ima
 serves them; the storage is never synced, the tasks come from autoal) and one Data Manager tab per
 annotator showing the tasks given to them, and imports the open batch's
 tasks that the project does not hold yet: a task is one example in one round (``data.example_id``,
-``data.autoal_round``), so pushing twice adds nothing. The model's guess goes along only when asked
+``data.autoal_round``), so pushing twice adds nothing. Image URLs are relative to Label Studio's local-files
+document root, learnt from it (or ``--image-root``); ``push`` fetches one task's image through Label Studio
+before it reports success, and a later push with another root corrects the URLs of the tasks it made. The model's guess goes along only when asked
 (``predictions="new"|"all"``), as on autoal's own page.
 
 ``pull`` reads every annotation of the project and stores it as :func:`autoal.labelstudio.answers.store_answers`
@@ -144,7 +146,8 @@ def _tasks(ls, project_id, *, annotations=False) -> list:
 @dataclass
 class PushReport:
     """What :func:`push` did: the project (``project_id``, ``title``, ``created``), the tasks it imported
-    (``pushed``) and those already there (``present``), and the rounds pushed."""
+    (``pushed``) and those already there (``present``; ``updated`` of them got new image URLs), the rounds pushed,
+    and how one task's image loaded through Label Studio (``image_check``)."""
 
     url: str
     project_id: int
@@ -153,12 +156,77 @@ class PushReport:
     pushed: int
     present: int
     rounds: list
+    updated: int = 0
+    image_check: str = ""
 
     def message(self) -> str:
         made = "created" if self.created else "found"
         rounds = ", ".join(map(str, self.rounds)) or "-"
+        updated = f" ({self.updated} of them with new image URLs)" if self.updated else ""
+        check = f"; {self.image_check}" if self.image_check else ""
         return (f"Label Studio project {self.title!r} ({made}, id {self.project_id}): pushed {self.pushed} tasks "
-                f"(rounds {rounds}), {self.present} were there already; label at {self.url}/projects/{self.project_id}")
+                f"(rounds {rounds}), {self.present} were there already{updated}{check}; label at "
+                f"{self.url}/projects/{self.project_id}")
+
+
+def document_root(ls, project_id) -> Path | None:
+    """Label Studio's ``LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT``, or None when it cannot be learnt.
+
+    Label Studio has no call that tells it; validating a Local files storage at the file system's root makes it
+    refuse with a message naming its document root (``must be a subdirectory of
+    LOCAL_FILES_DOCUMENT_ROOT="..."``). Nothing is created.
+    """
+    import re
+
+    from label_studio_sdk.core.api_error import ApiError
+
+    try:
+        ls.import_storage.local.validate(project=project_id, path=Path("/").anchor or "/")
+    except ApiError as exc:
+        found = re.search(r'LOCAL_FILES_DOCUMENT_ROOT="([^"]+)"', str(exc.body))
+        return Path(found.group(1)) if found else None
+    return None
+
+
+def _choose_root(every, image_root, studio_root) -> Path:
+    """The document root the tasks' image URLs are made relative to: ``image_root`` when given (an InputError naming
+    both when Label Studio's own root is known to differ); else Label Studio's root when the images' folder is below
+    it; else the folder above the images' folder."""
+    folder = image_folder(every)
+    if image_root is not None:
+        root = image_root_of(every, image_root)
+        if studio_root is not None and root != studio_root.resolve():
+            raise InputError(_wrong_root(root, studio_root, given=True))
+        return root
+    if studio_root is not None and folder.is_relative_to(studio_root.resolve()) and folder != studio_root.resolve():
+        return studio_root.resolve()
+    return image_root_of(every, None)
+
+
+def _wrong_root(root, studio_root, *, given) -> str:
+    which = "--image-root" if given else "the default --image-root (the folder above the images' folder)"
+    theirs = (f"Label Studio's LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT is {studio_root}" if studio_root is not None
+              else "Label Studio serves local files from its LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT, another folder")
+    fix = f"--image-root {studio_root}" if studio_root is not None else "--image-root THAT_FOLDER"
+    return (f"the images' URLs would be relative to {root} ({which}), but {theirs}, so every image would fail to load "
+            f"in Label Studio. Push again with {fix} (tasks pushed before get their URLs corrected), or restart Label "
+            f"Studio with LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT={root}")
+
+
+def check_image_loads(ls, task, root, studio_root) -> str:
+    """Fetch one task's image through Label Studio as the annotators' browsers will; an InputError naming both
+    document roots when it does not load, else a few words on what was checked."""
+    image = task["data"]["image"]
+    # the SDK has no call that fetches a task's data URL; its client carries the authentication (a personal access
+    # token is exchanged for a short-lived one there)
+    response = ls._client_wrapper.httpx_client.request(image, method="GET")
+    if response.status_code == 200:
+        return "an image loads through Label Studio"
+    if response.status_code in (401, 403):
+        return (f"could not fetch an image through Label Studio to check it (HTTP {response.status_code}: this token "
+                "may not read files); its document root matches")
+    raise InputError(f"Label Studio could not load the image of example {task['data']['example_id']} "
+                     f"(HTTP {response.status_code} for {image}): " + _wrong_root(root, studio_root, given=False))
 
 
 def _run(run_dir, state):
@@ -179,8 +247,11 @@ def push(run_dir, *, url, token, title=None, image_root=None, predictions="none"
     title : str, optional
         The project's title (default :func:`project_title`).
     image_root : path-like, optional
-        Label Studio's ``LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT`` (default: the folder above the deepest
-        folder holding every image of the run); the images' folder must be below it.
+        Label Studio's ``LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT`` (default: Label Studio's own, learnt through its
+        API, when the images are below it; else the folder above the deepest folder holding every image of the
+        run); the images' folder must be below it. Tasks pushed before with other image URLs get these (a push
+        with a corrected root mends them). Before anything is imported, one task's image is fetched through Label
+        Studio: when it does not load, an InputError names both roots.
     predictions : {"none", "new", "all"}
         Which tasks carry the model's guess (default none).
     state, ls : optional
@@ -196,30 +267,56 @@ def push(run_dir, *, url, token, title=None, image_root=None, predictions="none"
         if not every:
             raise InputError("this run has no images; Label Studio's image labeling needs them (use `autoal "
                              "export-batch` and `autoal import-labels` for tables)")
-        root, folder = image_root_of(every, image_root), image_folder(every)
-        if folder == root:
+        folder = image_folder(every)
+        if image_root is not None and folder == image_root_of(every, image_root):
+            root = image_root_of(every, image_root)
             raise InputError(f"--image-root {str(root)!r} is the folder holding the images itself; Label Studio serves "
                              "local files only from a storage below its LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT: start it "
                              f"with LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT={root.parent} and pass that as --image-root")
         ls = ls or connect(url, token)
         with talking_to(url):
-            if project_id is None:
-                project, created = find_project(ls, title or project_title(state), state.classes)
-                _storage(ls, project.id, folder)
-                _people(ls, project, page_annotator_names(state.settings))
-                project_id, title = project.id, project.title
-            else:
-                created, title = False, title or project_title(state)
+            checked = project_id is not None  # the sync loop's later pushes: checked on its first
+            project_id, title, created, root, studio_root = _project_and_root(ls, state, title, project_id, every,
+                                                                              image_root)
             tasks, _ = batch_tasks(state, root=root, predictions=predictions)
-            there = {(str(t["data"].get("example_id")), t["data"].get("autoal_round")) for t in _tasks(ls, project_id)}
+            check = check_image_loads(ls, tasks[0], root, studio_root) if tasks and not checked else ""
+            there = {(str(t["data"].get("example_id")), t["data"].get("autoal_round")): t for t in _tasks(ls, project_id)}
             new = [t for t in tasks if (t["data"]["example_id"], t["data"]["autoal_round"]) not in there]
+            updated = _update_images(ls, tasks, there)
             if new:
                 ls.projects.import_tasks(id=project_id, request=new, return_task_ids=True)
         return PushReport(str(url).rstrip("/"), project_id, title, created, len(new), len(tasks) - len(new),
-                          sorted({t["data"]["autoal_round"] for t in new}))
+                          sorted({t["data"]["autoal_round"] for t in new}), updated, check)
     finally:
         if owned:
             state.close()
+
+
+def _project_and_root(ls, state, title, project_id, every, image_root) -> tuple:
+    """``(project id, title, created, root, Label Studio's root)``: the project (found or made, with its storage and
+    tabs, unless ``project_id`` is known) and the document root the image URLs are made relative to."""
+    project, created = None, False
+    if project_id is None:
+        project, created = find_project(ls, title or project_title(state), state.classes)
+        project_id, title = project.id, project.title
+    studio_root = document_root(ls, project_id)
+    root = _choose_root(every, image_root, studio_root)
+    if project is not None:
+        _storage(ls, project_id, image_folder(every))
+        _people(ls, project, page_annotator_names(state.settings))
+    return project_id, title or project_title(state), created, root, studio_root
+
+
+def _update_images(ls, tasks, there) -> int:
+    """Give tasks pushed before (``there``: by example id and round) the image URLs of ``tasks`` where they differ
+    (a push with a corrected ``--image-root``); returns how many were changed."""
+    changed = 0
+    for task in tasks:
+        old = there.get((task["data"]["example_id"], task["data"]["autoal_round"]))
+        if old is not None and old["data"].get("image") != task["data"]["image"]:
+            ls.tasks.update(id=str(old["id"]), data=dict(old["data"], image=task["data"]["image"]))
+            changed += 1
+    return changed
 
 
 def _users(ls) -> dict:

@@ -1,4 +1,5 @@
-"""Learners autoal can retrain each round, and the registry that builds them by name."""
+"""Learners autoal can retrain each round, and the registry that builds them by name (and by which a saved model is
+loaded again: :mod:`autoal.results.model`)."""
 
 from __future__ import annotations
 

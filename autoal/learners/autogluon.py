@@ -335,6 +335,8 @@ class AutoGluonLearner(Learner):
         """One ``MultiModalPredictor`` trained from the pretrained checkpoint, saved in ``path``."""
         from autoal.common.torch_compat import import_multimodal_predictor
 
+        from autoal.common.progress import on_terminal, task
+
         predictor = import_multimodal_predictor()(
             label=self.label,
             problem_type="binary" if len(train_classes) == 2 else "multiclass",
@@ -342,10 +344,11 @@ class AutoGluonLearner(Learner):
             presets=self.presets,
             eval_metric="accuracy",  # checkpoints chosen by what the run reports (binary would use roc_auc)
             verbosity=0,
-            enable_progress_bar=not self.quiet,
+            enable_progress_bar=not self.quiet or on_terminal(),  # Lightning's own bar, on a terminal
         )
-        predictor.fit(df, tuning_data=tuning, hyperparameters=hyperparameters, time_limit=self.time_limit,
-                      column_types=self._column_types(), seed=seed)
+        with task(f"fitting AutoGluon MultiModal on {len(df):,} labelled examples", unit="fit", bar=False):
+            predictor.fit(df, tuning_data=tuning, hyperparameters=hyperparameters, time_limit=self.time_limit,
+                          column_types=self._column_types(), seed=seed)
         return predictor
 
     def _model_names(self) -> list:
@@ -389,6 +392,33 @@ class AutoGluonLearner(Learner):
                 self.members_ = [load(path, verbosity=0) for path in self.predictor_paths_]
             self.predictor_ = self.members_[0]
         return self.members_
+
+    #: AutoGluon saves its predictors with pickle: loading a saved AutoGluon model runs code.
+    saved_model_runs_code = True
+
+    def save_fitted(self, folder) -> tuple:
+        """The round's predictor folders (AutoGluon's own saved format), hard-linked into ``predictors/<k>``; loading
+        them runs code (AutoGluon pickles), which :func:`autoal.load_model` says."""
+        from autoal.learners.saved_state import link_tree
+
+        members = []
+        for k, path in enumerate(self._member_paths()):
+            link_tree(path, Path(folder) / "predictors" / str(k))
+            members.append(f"predictors/{k}")
+        return {"members": members, "image_size": self.image_size, "quiet": self.quiet}, {}
+
+    @classmethod
+    def load_fitted(cls, state: dict, arrays: dict, folder) -> "AutoGluonLearner":
+        """A learner predicting with the saved predictor folders (loaded on first use: AutoGluon unpickles them)."""
+        learner = cls(image_size=state["image_size"], quiet=state.get("quiet", True))
+        learner.predictor_paths_ = [str(Path(folder) / member) for member in state["members"]]
+        return learner
+
+    def _member_paths(self) -> list:
+        """The saved folders of the round's fitted predictors."""
+        if self.members_:
+            return [str(p.path) for p in self.members_]
+        return list(getattr(self, "predictor_paths_", []))
 
     def worker_copy(self) -> "AutoGluonLearner":
         """A copy without the in-memory predictors: a worker loads them from their saved folders, which must be

@@ -32,7 +32,32 @@ class Learner(ABC):
     columns are numeric, categorical or text, and their target-free encoding) arrive with
     :meth:`configure` as ``feature_columns``; :meth:`check_features` first tells the run which of them
     this learner can use.
+
+    **Saving** (the hook behind ``RUN_DIR/model/``, :func:`autoal.load_model` and ``autoal predict``): a run saves
+    its learner after every round by calling :meth:`save_fitted`, which returns the fitted state as plain values,
+    ``(state, arrays)``: a JSON-able dict and a dict of numeric numpy arrays (written to ``arrays.npz``, read back
+    with ``allow_pickle=False``), and may write more files into the folder it is given (network weights as
+    safetensors). Loading calls the classmethod :meth:`load_fitted` of the class registered under the learner's
+    name in :data:`autoal.learners.LEARNERS` with the same values and folder; the run's settings (classes,
+    columns, seed) are restored by :meth:`configure` afterwards. A new learner adds its name to ``LEARNERS`` and
+    these two methods, e.g.::
+
+        def save_fitted(self, folder):
+            return {"C": self.C, "classes_": list(self.classes_)}, {"coef": self.coef_, "intercept": self.intercept_}
+
+        @classmethod
+        def load_fitted(cls, state, arrays, folder):
+            learner = cls(C=state["C"])
+            learner.classes_, learner.coef_, learner.intercept_ = state["classes_"], arrays["coef"], arrays["intercept"]
+            return learner
+
+    Nothing saved this way runs code when loaded. A learner whose model only exists as another library's pickled
+    files (AutoGluon's predictors) sets ``saved_model_runs_code = True``: loading it then warns that it runs code.
+    A learner without these methods is not saved (the run says so once).
     """
+
+    #: Whether loading this learner's saved model runs code (True for models saved by AutoGluon, which pickles).
+    saved_model_runs_code: bool = False
 
     provides_features: bool = False
 
@@ -94,6 +119,28 @@ class Learner(ABC):
 
     def close(self) -> None:
         """Release resources held between rounds (optional)."""
+
+    def save_fitted(self, folder: Path) -> tuple:
+        """The fitted state as ``(state, arrays)`` (see the class docstring, "Saving"); may write files into
+        ``folder`` (an empty folder that becomes part of the saved model).
+
+        Raises
+        ------
+        NotImplementedError
+            This learner cannot be saved (the default).
+        """
+        raise NotImplementedError(f"{type(self).__name__} has no save_fitted/load_fitted, so its fitted model is not "
+                                  "saved (see autoal.Learner's docstring, 'Saving')")
+
+    @classmethod
+    def load_fitted(cls, state: dict, arrays: dict, folder: Path) -> "Learner":
+        """A fitted learner rebuilt from what :meth:`save_fitted` returned and wrote into ``folder`` (not configured:
+        the caller restores the run's settings with :meth:`configure`)."""
+        raise NotImplementedError(f"{cls.__name__} cannot load a saved model: it has no load_fitted")
+
+    def embedding_cache(self) -> Path | None:
+        """The folder of the embedding caches this learner reads and writes, or None (recorded with the run)."""
+        return None
 
     def resolve_options(self, df: pd.DataFrame) -> dict:
         """Options this learner decides from the data (given as ``"auto"``), decided from ``df``'s rows and kept:

@@ -27,6 +27,11 @@ STATISTICS_SAMPLE = 20_000
 PENALTY_LABELS = 100
 
 
+def _plain(value):
+    """A class label as JSON holds it (numpy scalars as Python numbers)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 class EmbeddingLearner(Learner):
     """Logistic regression on standardised embeddings of one or more frozen pretrained networks.
 
@@ -89,9 +94,11 @@ class EmbeddingLearner(Learner):
         20 labels and reaches random's final accuracy with 0.45x its labels instead of 0.54x, while random
         label sets, which are fair samples, barely change.
     cache_dir : str or Path, optional
-        Folder under which one cache per backbone (``<cache_dir>/<backbone id>/``) is kept. Default:
-        ``<output_dir>/embeddings`` when the run has an output folder, else
-        ``$AUTOAL_CACHE_DIR/embeddings`` or ``~/.cache/autoal/embeddings``.
+        Folder under which one cache per backbone (``<cache_dir>/<backbone id>/``) is kept. Default: the caches
+        every run shares (:func:`autoal.vision.embedder.default_embedding_dir`: ``$AUTOAL_EMBEDDING_CACHE``, else
+        ``$AUTOAL_CACHE_DIR/embeddings``, else ``~/.cache/autoal/embeddings``), so that a second run over the same
+        images (another strategy, seed or output folder) embeds none of them again. Until 2026-12-05 a run with
+        an output folder kept its own cache in ``<output_dir>/embeddings``.
     graph : {"combine", "only", "off"}
         Learning from the unlabelled examples too (logistic head only; :mod:`autoal.learners.graph_head`): in a run
         (:meth:`set_population`), a k-nearest-neighbour graph of the run's examples is built once
@@ -136,6 +143,7 @@ class EmbeddingLearner(Learner):
         self._statistics = {}  # their (mean, scale) under "reference", measured once, shared with clones
         self._population_graph = None  # the run's examples as graph nodes, and the graph (shared with clones)
         self.graph_head_ = None  # the last fit's GraphHead, or None (no graph for this fit)
+        self._backbone_ids = None  # a saved model's backbones: the ids of the networks it was saved from
 
     def _check_head(self) -> None:
         if self.head not in HEADS:
@@ -235,8 +243,9 @@ class EmbeddingLearner(Learner):
             if self.side is None:
                 raise RuntimeError("image_size 'auto' is decided from the images, and none was seen yet: embed some "
                                    "(fit, features), call resolve_options(df), or pass image_size=160 or 224")
-            self._embedders = [Embedder(folder, image_size=self.side, batch_size=self.batch_size)
-                               for folder in folders]
+            ids = self._backbone_ids or [None] * len(folders)  # a loaded model's safetensors copies keep their ids
+            self._embedders = [Embedder(folder, image_size=self.side, batch_size=self.batch_size, backbone_id=id_)
+                               for folder, id_ in zip(folders, ids)]
         return self._embedders
 
     @property
@@ -250,16 +259,18 @@ class EmbeddingLearner(Learner):
         return sum(embedder.num_features for embedder in self.embedders)
 
     def cache_root(self) -> Path:
-        """The folder holding one embedding cache per backbone."""
+        """The folder holding one embedding cache per backbone (``cache_dir``, else the shared default)."""
         from autoal.vision.embedder import default_embedding_dir
 
         if self._shared_cache_root is not None:
             return self._shared_cache_root
         if self.cache_dir is not None:
             return Path(self.cache_dir).expanduser()
-        if self.output_dir is not None:
-            return Path(self.output_dir) / "embeddings"
         return default_embedding_dir()
+
+    def embedding_cache(self) -> Path:
+        """The folder of this learner's embedding caches (:meth:`cache_root`), recorded with the run."""
+        return self.cache_root()
 
     @property
     def caches(self) -> list:
@@ -494,6 +505,42 @@ class EmbeddingLearner(Learner):
         twin._embedders = twin._caches = None
         twin._population = None  # a worker only predicts: the fitted scaler holds the statistics
         return twin
+
+    # -- saving -----------------------------------------------------------------------------------
+
+    def save_fitted(self, folder: Path) -> tuple:
+        """The logistic head's arrays and a safetensors copy of every backbone (``backbones/<i>/``) with the image
+        size, so that the saved model embeds exactly as this learner does (:class:`autoal.learners.Learner`,
+        "Saving"). The tabular head is an AutoGluon ``TabularPredictor``, which only saves as pickles: not saved."""
+        from autoal.learners.saved_state import logistic_pipeline_state
+        from autoal.vision.backbones import copy_as_safetensors
+
+        if self.head != "logistic":
+            raise NotImplementedError(f"the embeddings learner's {self.head!r} head is an AutoGluon TabularPredictor, "
+                                      "which saves only as pickles; the model is not saved (head='logistic' is)")
+        backbones = []
+        for index, embedder in enumerate(self.embedders):
+            copy_as_safetensors(embedder.checkpoint_dir, Path(folder) / "backbones" / str(index))
+            backbones.append({"folder": f"backbones/{index}", "backbone_id": embedder.backbone_id,
+                              "architecture": embedder.architecture})
+        state = {"image_size": self.side, "batch_size": self.batch_size, "C": self.C, "backbones": backbones,
+                 "classes_": [_plain(c) for c in self.classes_], "head": None}
+        arrays = {}
+        if self.model_ is not None:
+            state["head"], arrays = logistic_pipeline_state(self.model_)
+        return state, arrays
+
+    @classmethod
+    def load_fitted(cls, state: dict, arrays: dict, folder: Path) -> "EmbeddingLearner":
+        """The learner :meth:`save_fitted` saved, embedding with the saved backbones (same ids, so the same cache)."""
+        from autoal.learners.saved_state import logistic_pipeline_from_state
+
+        learner = cls(backbones=[str(Path(folder) / b["folder"]) for b in state["backbones"]],
+                      image_size=int(state["image_size"]), batch_size=int(state["batch_size"]), C=state["C"])
+        learner._backbone_ids = [b["backbone_id"] for b in state["backbones"]]
+        learner.classes_ = list(state["classes_"])
+        learner.model_ = None if state["head"] is None else logistic_pipeline_from_state(state["head"], arrays)
+        return learner
 
     def close(self) -> None:
         """Drop the networks and the cache mappings (both are rebuilt on next use)."""

@@ -90,6 +90,21 @@ class FastLearner(Learner):
 
         return join_blocks(self._featurize(df[self.image_col]), self.encoded_features(df))
 
+    def save_fitted(self, folder) -> tuple:
+        """The thumbnail side and the logistic head's arrays (:class:`autoal.learners.Learner`, "Saving")."""
+        from autoal.learners.saved_state import logistic_pipeline_state
+
+        head, arrays = logistic_pipeline_state(self.model_)
+        return {"thumbnail": self.thumbnail, "C": self.C, "head": head}, arrays
+
+    @classmethod
+    def load_fitted(cls, state: dict, arrays: dict, folder) -> "FastLearner":
+        from autoal.learners.saved_state import logistic_pipeline_from_state
+
+        learner = cls(thumbnail=int(state["thumbnail"]), C=state["C"])
+        learner.model_ = logistic_pipeline_from_state(state["head"], arrays)
+        return learner
+
     def worker_copy(self) -> "FastLearner":
         """A copy without the in-memory thumbnails (a worker computes those of its own rows)."""
         twin = copy.copy(self)

@@ -126,6 +126,32 @@ class TabularLearner(Learner):
             probs = frame[self.model_classes_].to_numpy()
         return pad_probabilities(probs, self.model_classes_, self.classes)
 
+    #: AutoGluon saves its predictors with pickle: loading a saved tabular model runs code.
+    saved_model_runs_code = True
+
+    def save_fitted(self, folder) -> tuple:
+        """The ``TabularPredictor``'s own folder, hard-linked into ``predictor/`` (loading it runs code: AutoGluon
+        pickles), and the class order; no folder when one class was labelled (a certain model)."""
+        from autoal.learners.saved_state import json_value, link_tree
+
+        if self.predictor_ is not None:
+            link_tree(self.predictor_.path, Path(folder) / "predictor")
+        return {"predictor": "predictor" if self.predictor_ is not None else None,
+                "model_classes_": json_value(self.model_classes_)}, {}
+
+    @classmethod
+    def load_fitted(cls, state: dict, arrays: dict, folder) -> "TabularLearner":
+        learner = cls()
+        learner.model_classes_ = list(state["model_classes_"])
+        if state["predictor"] is not None:
+            from autogluon.tabular import TabularPredictor
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                learner.predictor_ = TabularPredictor.load(str(Path(folder) / state["predictor"]), verbosity=0,
+                                                           require_py_version_match=False)
+        return learner
+
     def features(self, df: pd.DataFrame) -> np.ndarray:
         """The scaled numeric and one-hot categorical columns of ``df``, shape (len(df), d) (see
         :meth:`autoal.data.feature_columns.FeatureColumns.encode`); for a table of text columns only, their

@@ -21,9 +21,14 @@ import pandas as pd
 from autoal.common.files import write_csv_atomic, write_json_atomic
 
 __all__ = ["RunReporter", "package_versions", "command_line", "plot_learning_curve", "label_counts", "consensus_table",
-           "annotator_table", "HISTORY_COLUMNS"]
+           "annotator_table", "HISTORY_COLUMNS", "STAGE_SECONDS"]
 
 _PACKAGES = ("autoal", "autogluon.multimodal", "cleanlab", "torch", "timm", "scikit-learn", "pandas", "numpy")
+
+#: The stages of a round, each timed once; ``round_seconds`` is their sum. A learner's own facts (the embeddings
+#: learner's ``embed_seconds``) are parts of a stage (``fit_seconds``) and not added again.
+STAGE_SECONDS = ("predict_seconds", "score_seconds", "select_seconds", "annotate_seconds", "consensus_seconds",
+                 "fit_seconds", "eval_seconds", "stop_seconds", "resume_fit_seconds")
 
 #: The history's leading columns, in order; others (learner facts, stop rule) follow.
 HISTORY_COLUMNS = ["round", "n_labeled", "n_annotations", "n_new_labels", "n_relabels", "n_multi_labeled", "n_pool",
@@ -127,9 +132,11 @@ class RunReporter:
 
     @staticmethod
     def complete(row: dict, holdout: str) -> dict:
-        """A round's row with the fields derived from the others (``holdout``, ``n_picked``, ``round_seconds``)."""
+        """A round's row with the fields derived from the others (``holdout``, ``n_picked``, ``round_seconds``: the
+        sum of the round's :data:`STAGE_SECONDS`, each second counted once; round 0's selection includes the first
+        embedding pass of a cold start)."""
         row = dict(row, holdout=holdout, n_picked=len(row.get("picked_ids", [])))
-        row["round_seconds"] = sum(v for k, v in row.items() if k.endswith("_seconds") and k != "round_seconds")
+        row["round_seconds"] = float(sum(row.get(k) or 0.0 for k in STAGE_SECONDS))
         return row
 
     def add_round(self, row: dict) -> None:

@@ -38,6 +38,10 @@ class RunResult:
         The run's folder.
     summary : dict
         Settings, versions, dataset sizes, final accuracy and why the run stopped.
+    final : dict or None
+        With ``run(..., final_learner=...)``: the final model fitted once at the end
+        (:func:`autoal.rounds.final_model.train_final_model`'s report: its holdout accuracy beside the run's
+        learner's, its fit time, its folder).
     """
 
     history: pd.DataFrame
@@ -49,6 +53,7 @@ class RunResult:
     test_ids: list
     output_dir: Path
     summary: dict = field(default_factory=dict)
+    final: dict | None = None
 
     @property
     def predictor(self):

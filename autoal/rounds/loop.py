@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,7 @@ from autoal.annotation.specs import annotator_from_spec
 from autoal.data.prepare import prepare_data
 from autoal.errors import InputError, PoolExhausted
 from autoal.data.feature_columns import choose_features
-from autoal.learners import make_learner
+from autoal.learners import check_learner_choice, make_learner
 from autoal.query.feature_source import embeddings_available
 from autoal.results.result import RunResult
 from autoal.store.run_state import GIVEN, RunState, check_new_run_folder, open_run
@@ -64,6 +65,8 @@ def run(
     drop_bad_images=False,
     check_images="auto",
     verbose=True,
+    final_learner=None,
+    final_learner_options=None,
 ) -> RunResult:
     """Run active learning on ``df`` and return the per-round history, the labels and the final model.
 
@@ -179,13 +182,37 @@ def run(
         that reads it.
     verbose : bool
         Print one progress line per round.
+    final_learner : str, optional
+        A learner name (e.g. ``"autogluon"``) fitted once on the run's consensus labels when the run has finished,
+        measured on the same holdout beside the run's learner and saved in ``OUTPUT_DIR/final-model/``
+        (:func:`autoal.rounds.final_model.train_final_model`; ``result.final`` holds its report). Not fitted when
+        the run pauses for labels (``autoal train OUTPUT_DIR`` fits it later).
+    final_learner_options : dict, optional
+        Its options, as ``learner_options``.
 
     Returns
     -------
     RunResult
     """
     options = {name: value for name, value in locals().items() if name in CONFIG_FIELDS}
-    return drive(_new_session(df, RunConfig(**options), test_df=test_df, annotators=annotators, output_dir=output_dir))
+    if final_learner is not None:
+        check_learner_choice(final_learner, final_learner_options)
+    result = drive(_new_session(df, RunConfig(**options), test_df=test_df, annotators=annotators, output_dir=output_dir))
+    if final_learner is not None:
+        result.final = _final_model(result, final_learner, final_learner_options, verbose)
+    return result
+
+
+def _final_model(result, learner, options, verbose):
+    """The final model of ``run(final_learner=...)``, or None (with a note) when the run paused for labels."""
+    from autoal.rounds.final_model import train_final_model
+
+    if result.summary.get("paused"):
+        if verbose:
+            print(f"autoal: no final model yet: the run is paused; `autoal train {result.output_dir} --learner "
+                  f"{learner}` fits it once the labels are in")
+        return None
+    return train_final_model(result.output_dir, learner=learner, learner_options=options, verbose=verbose)
 
 
 #: The options of :func:`run` that :class:`~autoal.rounds.config.RunConfig` holds (the rest: data, annotators, folder).
@@ -219,6 +246,10 @@ def _new_session(df, config: RunConfig, *, test_df, annotators, output_dir) -> S
         drop_bad_images=config.drop_bad_images, rng=np.random.default_rng(config.random_state),
         allow_unlabelled=config.initial != "random", check_images=config.check_images, simulate=config.simulate,
     )
+    if not len(data.test) and test_df is None and config.holdout_fraction > 0:
+        warnings.warn("autoal: no holdout: the data has no labels to set aside, so accuracy cannot be measured and "
+                      "stays NaN for the whole run; to measure it, pass test_df (labelled examples of the same "
+                      "classes); stop='stable' stops the run without a holdout", UserWarning, stacklevel=3)
     if not data.simulation and not annotator_list:
         n_missing = int(data.frame[config.label].isna().sum())
         raise InputError(
@@ -238,9 +269,14 @@ def _new_session(df, config: RunConfig, *, test_df, annotators, output_dir) -> S
     config = config.resolved(n_annotators=len(annotator_list), embeddings=embeddings_available(model),
                              simulation=data.simulation, n_given=len(data.initial_ids))
     settings = dict(config.to_settings(auto_options=auto), features=features, output_dir=str(out),
-                    annotators=[a.spec() for a in annotator_list], annotator_names=[a.name for a in annotator_list])
+                    annotators=[a.spec() for a in annotator_list], annotator_names=[a.name for a in annotator_list],
+                    embedding_cache=_embedding_cache(model, config.image_col))
     state = RunState.create(out, data, settings)
-    return Session(state, config, model, annotator_list)
+    try:
+        return Session(state, config, model, annotator_list)
+    except BaseException:  # e.g. an annotator's prepare raised: the store closed, the run's writer lock given back
+        state.close()
+        raise
 
 
 def resume(run_dir, *, annotators=None, learner=None, strategy=None, n_rounds=None, verbose=None,
@@ -296,6 +332,16 @@ def _resumed_session(state, annotators, learner, strategy, n_rounds, verbose) ->
         config = config.resolved(n_annotators=len(annotator_list), embeddings=embeddings_available(model),
                                  simulation=state.data.simulation, n_given=len(state.data.initial_ids))
     return Session(state, config, model, annotator_list)
+
+
+def _embedding_cache(model, image_col) -> str | None:
+    """The embedding caches the run reads and writes (recorded with it): its learner's, else the shared default the
+    diversity features use; None for a table."""
+    from autoal.vision.embedder import default_embedding_dir
+
+    if image_col is None:
+        return None
+    return str(getattr(model, "embedding_cache", lambda: None)() or default_embedding_dir())
 
 
 def _with_chosen_learner_options(config: RunConfig, model, pool) -> RunConfig:

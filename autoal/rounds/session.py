@@ -85,6 +85,7 @@ class Session:
         self.reporter = RunReporter(state.folder, self.settings, data, verbose=config.verbose,
                                     rows=[record for record, _ in records])
         self.trained_at = None  # watermark of the labels the learner in memory was trained on
+        self.model_unsaved = None  # why the learner cannot be saved, once found out
         self.last_consensus: tuple | None = None  # (Consensus, positions) the learner in memory was trained on
 
     # -- set-up ------------------------------------------------------------------------------------
@@ -119,7 +120,8 @@ class Session:
         if self.stop is not None and self.stop.should_stop(self.rows):
             return self.stop.message()
         if self.next_round > self.config.n_rounds:
-            return f"{self.config.n_rounds} rounds done"
+            n = self.config.n_rounds
+            return f"{n} round{'s' if n != 1 else ''} done"
         return None
 
     def start_round(self, r) -> None:
@@ -138,7 +140,9 @@ class Session:
         if r == 0:
             self._start_initial(snapshot)
             return
-        self._ensure_trained(snapshot)
+        refit_started = time.perf_counter()
+        refitted = self._ensure_trained(snapshot)
+        refit_seconds = time.perf_counter() - refit_started
         scored = self._score(r, snapshot)
         started = time.perf_counter()
         seed, config = self.config.random_state, self.config
@@ -153,6 +157,8 @@ class Session:
         relabels = int((snapshot.counts[[p for p, _ in pairs]] > 0).sum())
         facts = dict(scored.timings, **policy_facts, select_seconds=time.perf_counter() - started,
                      batch_rule=config.batch, oos=config.oos, relabel_share=relabels / len(pairs))
+        if refitted:
+            facts["resume_fit_seconds"] = refit_seconds
         self._commit_batch(r, pairs, scored, facts)
         if len(pairs) < config.batch_size and config.verbose:
             print(f"  batch_size {config.batch_size} > {len(pairs)} examples left to label: taking all of them")
@@ -203,7 +209,26 @@ class Session:
         self.state.store.record_round(r, row, predictions)
         self.reporter.add_round(row)
         self.last_consensus = (consensus, positions)
+        self._save_model(row)
         return row
+
+    def _save_model(self, row) -> None:
+        """Keep the learner just trained in ``RUN_DIR/model/`` (:mod:`autoal.results.model`); a learner that cannot be
+        saved is said once, and the run goes on."""
+        from autoal.results.model import MODEL_DIR, save_model
+
+        if self.model_unsaved is not None:
+            return
+        facts = {"round": int(row["round"]), "n_labeled": int(row["n_labeled"]),
+                 "n_annotations": int(row["n_annotations"]), "accuracy": _number(row.get("accuracy")),
+                 "holdout": self.state.data.holdout, "n_holdout": int(len(self.state.data.test)),
+                 "run_id": self.state.store.run_id, "trained_on": "the run's consensus labels"}
+        try:
+            save_model(self.learner, self.state.folder / MODEL_DIR, facts)
+        except NotImplementedError as exc:
+            self.model_unsaved = str(exc)
+            if self.config.verbose:
+                print(f"  note: the run's model is not saved: {exc}")
 
     def result(self, stop_reason, *, paused=False) -> "RunResult":
         """Write the run's files and return its :class:`~autoal.results.result.RunResult`; ``paused``: the run is
@@ -228,10 +253,12 @@ class Session:
         kmeans = self.config.initial == "kmeans"
         if not data.simulation and not kmeans:
             return None  # real mode: the given labels, stored with the run, are round 0
+        started = time.perf_counter()  # the cold start embeds the whole pool: round 0's select_seconds count it
         positions = self._typical_initial_set(snapshot) if kmeans else self.state.positions(data.initial_ids)
         # those who answer at once take the initial set; with none (files, the labelling page) round 0 waits for them
         asking = [a.name for a in self.annotators if not a.answers_later] or self.names
-        self.state.assign(0, [(int(p), asking[k % len(asking)]) for k, p in enumerate(positions)])
+        self.state.assign(0, [(int(p), asking[k % len(asking)]) for k, p in enumerate(positions)],
+                          facts={"select_seconds": time.perf_counter() - started})
         return None
 
     def _typical_initial_set(self, snapshot) -> np.ndarray:
@@ -357,12 +384,14 @@ class Session:
         self.trained_at = watermark
         return time.perf_counter() - started
 
-    def _ensure_trained(self, snapshot) -> None:
-        """A resumed run retrains on the labels the last recorded round trained on, before scoring."""
+    def _ensure_trained(self, snapshot) -> bool:
+        """A resumed run retrains on the labels the last recorded round trained on, before scoring; True when it did."""
         if self.trained_at is None and self.rows:
             watermark = self.rows[-1]["watermark"]
             self.last_consensus = self._consensus(snapshot.up_to(watermark))
             self._fit(self._training_set(*self.last_consensus), watermark)
+            return True
+        return False
 
     def _evaluate(self) -> tuple:
         started = time.perf_counter()
@@ -380,3 +409,8 @@ class Session:
             given = snapshot.example[snapshot.annotator == snapshot.code(GIVEN)]
             positions = np.concatenate([given, positions[~np.isin(positions, given)]])
         return self.state.ids_of(positions)
+
+
+def _number(value):
+    """A float for JSON, None for NaN or a missing value."""
+    return None if value is None or value != value else float(value)

@@ -140,9 +140,10 @@ def create_app(facts: RunFacts, driver=None) -> Flask:
             name, token = g.new_cookie
             response.set_cookie(name, token, max_age=COOKIE_DAYS * 86400, httponly=True, samesite="Strict",
                                 secure=request.is_secure, path="/")
-            if g.role == access.ANNOTATOR:
-                response.set_cookie(SIGNED_IN, g.name, max_age=COOKIE_DAYS * 86400, httponly=True, samesite="Lax",
-                                    secure=request.is_secure, path="/")
+        if g.get("role") == access.ANNOTATOR and (g.get("new_cookie") or request.cookies.get(SIGNED_IN) != g.name):
+            # also for a browser signed in before this marker existed, so that a link from another site asks there too
+            response.set_cookie(SIGNED_IN, g.name, max_age=COOKIE_DAYS * 86400, httponly=True, samesite="Lax",
+                                secure=request.is_secure, path="/")
         return response
 
     @app.post("/signin")
@@ -207,6 +208,8 @@ def create_app(facts: RunFacts, driver=None) -> Flask:
             item = {"example_id": facts.id_text[position], "image": _image_url(facts.id_text[position]),
                     "round": round_, "guess": d.guess(position) if show else None}
         status = driver.status() if driver is not None else {"phase": "labelling", "message": ""}
+        if not queue:
+            status = dict(status, progress=_progress_text(), new_annotator=d.progress(name)["round"] is None)
         return {"name": name, "item": item,
                 "next_image": _image_url(facts.id_text[queue[1][1]]) if len(queue) > 1 else None,
                 "left": len(queue), "progress": d.progress(name),
@@ -281,7 +284,9 @@ def create_app(facts: RunFacts, driver=None) -> Flask:
         round_ = status.get("round")
         names = access.annotator_names(d.db)
         total, disagreeing = d.disagreements()
-        return {"status": status, "history": [_history_row(r) for r in history],
+        phase = status.get("phase")
+        return {"status": status, "history": [_history_row(r) for r in history], "progress": _progress_text(),
+                "can_train": driver is not None and phase in ("labelling", "error"),
                 "annotators": d.annotator_table(names),
                 "pending": d.pending(round_) if round_ is not None else {},
                 "settings": access.get_settings(d.db), "classes": len(facts.classes), "examples": len(facts.ids),
@@ -422,14 +427,26 @@ def _image_url(example_id_text) -> str:
     return "/image/" + quote(example_id_text, safe="")
 
 
+def _progress_text() -> str:
+    """The long step in progress in this process ("embedding images with ...: 1,234 of 3,000 images"), or ""."""
+    from autoal.common.progress import current, describe
+
+    return describe(current())
+
+
 def _annotator_message(status) -> str:
     phase = status.get("phase")
+    progress = f" Now: {status['progress']}." if status.get("progress") else ""
     if phase == "stopped":
         return f"The run has finished ({status.get('stop_reason')}). Thank you!"
     if phase in ("training", "selecting"):
-        return f"Nothing to label right now: the model is {phase} (round {status.get('round')}). New examples appear here by themselves."
+        return (f"Nothing to label right now: the model is {phase} (round {status.get('round')}).{progress} New examples "
+                "appear here by themselves.")
     if phase == "error":
         return "Nothing to label right now; the organiser has been told of a problem."
+    if status.get("new_annotator"):
+        return ("Welcome! You have no examples yet: you get your first ones when the next batch is picked (after the "
+                "current round is trained). They appear here by themselves.")
     return "Nothing to label right now: your examples are done. New ones appear here when the next batch is picked."
 
 
@@ -439,11 +456,24 @@ def _history_row(record) -> dict:
     return {k: record.get(k) for k in keys}
 
 
+def _accuracy_range(values) -> tuple:
+    """``(low, high)`` of the accuracy axis: the values' span padded by 0.01 and rounded out to 0.01, at least 0.05
+    tall, within 0-1."""
+    import math
+
+    low = max(0.0, math.floor(round((min(values) - 0.01) * 100, 6)) / 100)
+    high = min(1.0, math.ceil(round((max(values) + 0.01) * 100, 6)) / 100)
+    if high - low < 0.05:
+        low, high = (low, low + 0.05) if high - 0.05 < 0 else (high - 0.05, high)
+    return low, high
+
+
 def _curve_svg(history, width=420, height=200) -> str:
     """The learning curve (holdout accuracy against labelled examples) as inline SVG, or "".
 
-    Axes: accuracy 0-1 with its title on the left; labelled examples below, one tick at each end of
-    the range (one tick, centred, when every point has the same count).
+    Axes: accuracy on the left, over the range the points span (rounded out to 0.01, at least 0.05 tall, within
+    0-1: 0.85 -> 0.92 fills the plot instead of looking flat on 0-1), with its title; labelled examples below, one
+    tick at each end of the range (one tick, centred, when every point has the same count).
     """
     points = [(r["n_labeled"], r["accuracy"]) for r in history
               if isinstance(r.get("accuracy"), (int, float)) and r["accuracy"] == r["accuracy"] and r.get("n_labeled") is not None]
@@ -456,14 +486,17 @@ def _curve_svg(history, width=420, height=200) -> str:
     def x(v):
         return left + (v - lo) / (hi - lo) * (width - left - right) if hi != lo else (left + width - right) / 2
 
+    bottom_acc, top_acc = _accuracy_range([p[1] for p in points])
+
     def y(a):
-        return top + (1 - a) * (height - top - bottom)
+        return top + (top_acc - a) / (top_acc - bottom_acc) * (height - top - bottom)
 
     line = " ".join(f"{x(n):.1f},{y(a):.1f}" for n, a in points)
     dots = "".join(f'<circle cx="{x(n):.1f}" cy="{y(a):.1f}" r="3"><title>{n} labelled: {a:.3f}</title></circle>'
                    for n, a in points)
     grid = "".join(f'<line x1="{left}" x2="{width - right}" y1="{y(t):.1f}" y2="{y(t):.1f}" class="grid"/>'
-                   f'<text x="{left - 6}" y="{y(t) + 4:.1f}" text-anchor="end">{t:.1f}</text>' for t in (0.0, 0.5, 1.0))
+                   f'<text x="{left - 6}" y="{y(t) + 4:.1f}" text-anchor="end">{t:.2f}</text>'
+                   for t in (bottom_acc, (bottom_acc + top_acc) / 2, top_acc))
     ticks = "".join(f'<text class="xtick" x="{x(v):.1f}" y="{height - bottom + 16}" text-anchor="middle">{v}</text>'
                     for v in sorted({lo, hi}))
     middle_y = (top + height - bottom) / 2

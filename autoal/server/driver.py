@@ -66,22 +66,24 @@ class RoundDriver:
 
     def stop(self, timeout=30.0) -> None:
         """Ask the thread to stop after the step in progress and wait for it (a training step finishes first);
-        then, unless the run has finished (its files are written then), write its files for people
-        (``labels.csv``, ``annotators.csv``, ``summary.json``, the curve) as a paused run does."""
+        then write the run's files for people (``labels.csv``, ``annotators.csv``, ``summary.json``, the curve) from
+        the store as they are now: as a paused run's, or, when the run has finished, as a finished run's, with
+        the answers given to its last batch's open examples after it finished."""
         self._halt.set()
         self._wake.set()
         if self._thread.is_alive():
             self._thread.join(timeout)
-        if not self._result_written:  # the run goes on later: its files for people now, as a paused run's
-            self._result_written = True
-            self._write_people_files()
+        self._result_written = True
+        self._write_people_files(self.status())
 
-    def _write_people_files(self) -> None:
+    def _write_people_files(self, status) -> None:
         from autoal.results.export import write_people_files
 
         run_dir = self.facts.run_dir
+        finished = status["phase"] == "stopped" and status["stop_reason"]
+        reason = status["stop_reason"] if finished else f"the labelling server stopped (`autoal serve {run_dir}` goes on)"
         try:
-            write_people_files(run_dir, f"the labelling server stopped (`autoal serve {run_dir}` goes on)")
+            write_people_files(run_dir, reason, paused=not finished)
         except Exception:  # noqa: BLE001 - every answer is in the store; the files are copies
             self.log("autoal serve: could not write labels.csv and the run's other files:\n" + traceback.format_exc())
 
@@ -234,7 +236,6 @@ class RoundDriver:
 
     def _train(self, desk, r) -> None:
         self._set(phase="training", round=r, message=f"training round {r}", error=None)
-        started = time.time()
         desk.mark_trained()  # before the round's snapshot: an edit made while it trains counts as new
         row = self.session.finish_round(r)
         consensus, _ = self.session.last_consensus
@@ -244,8 +245,10 @@ class RoundDriver:
             desk.save_quality(quality)
         accuracy = row.get("accuracy")
         shown = "n/a" if accuracy is None or (isinstance(accuracy, float) and math.isnan(accuracy)) else f"{accuracy:.3f}"
-        self.log(f"autoal serve: round {r} trained on {row.get('n_labeled')} labelled examples in "
-                 f"{time.time() - started:.1f} s, holdout accuracy {shown}")
+        # the history's own figures (autoal.results.reporting.STAGE_SECONDS), so that this line and history.csv agree
+        self.log(f"autoal serve: round {r} trained on {row.get('n_labeled')} labelled examples: fit "
+                 f"{row['fit_seconds']:.1f} s, round {row['round_seconds']:.1f} s (selecting, training and evaluating), "
+                 f"holdout accuracy {shown}")
         with self._lock:
             self._status.update(rounds_trained=self._status["rounds_trained"] + 1, last_trained=time.time())
 

@@ -230,12 +230,15 @@ class Desk:
             access.touch(self.db, name)
 
     def undo(self, name) -> dict:
-        """Withdraw ``name``'s latest answer, skip or edit; returns what was undone (``example_id``, ``kind``)."""
+        """Withdraw ``name``'s latest answer, skip or edit; returns what was undone (``example_id``, ``kind``) and,
+        when a finished round already trained on that answer, ``trained_round`` and a ``note`` saying what the
+        withdrawal changes (the next training, not the model already trained)."""
         with self._transaction():
             action = server_tables.last_action(self.db, name)
             if action is None:
                 raise Refused(409, "nothing to undo")
             position = action.example
+            trained_round = self._trained_round(position, name)
             if action.kind == "label":
                 self.store.remove(position, name)
             elif action.kind == "skip":
@@ -247,7 +250,20 @@ class Desk:
                 self.store.change_label(position, name, action.previous)
             server_tables.mark_undone(self.db, action.seq)
             access.touch(self.db, name)
-        return {"example_id": self.facts.id_text[position], "kind": action.kind}
+        undone = {"example_id": self.facts.id_text[position], "kind": action.kind}
+        if trained_round is not None and action.kind != "skip":
+            undone.update(trained_round=trained_round, note=(
+                f"undone; round {trained_round} was already trained with this answer: the change counts from the "
+                "next training on (the model trained then keeps it)"))
+        return undone
+
+    def _trained_round(self, position, name) -> int | None:
+        """The latest finished round when it trained on ``name``'s annotation of ``position``, else None."""
+        seq = queries.annotation_seq(self.db, position, name)
+        latest = queries.latest_round_record(self.db)
+        if seq is None or latest is None or seq > latest.get("watermark", 0):
+            return None
+        return int(latest["round"])
 
     # -- the organiser's figures -------------------------------------------------------------------
 

@@ -62,6 +62,7 @@ class _Channel(HTTPChannel):
     request_began = None  # time.time() of the first byte of the request being received; None between requests
 
     def received(self, data):
+        """waitress's parsing of ``data``, noting when a request's first byte arrived (reset once it is whole)."""
         if data and self.request is None and self.request_began is None:
             self.request_began = time.time()
         result = super().received(data)
@@ -77,6 +78,8 @@ class GuardedServer(TcpWSGIServer):
     request_seconds = REQUEST_SECONDS
 
     def maintenance(self, now):
+        """waitress's idle check, then close connections whose request began over ``request_seconds`` ago and is
+        still not whole (never one whose request is being served)."""
         super().maintenance(now)  # idle connections: closed after channel_timeout
         cutoff = now - self.request_seconds
         for channel in list(self.active_channels.values()):
@@ -85,6 +88,7 @@ class GuardedServer(TcpWSGIServer):
                 channel.will_close = True
 
     def readable(self):
+        """Evict waiting connections when the limit is reached (see :meth:`_evict`), then waitress's check."""
         if self.accepting and len(self._map) >= self.adj.connection_limit:
             self._evict(len(self._map) - self.adj.connection_limit + max(1, self.adj.connection_limit // 20))
         return super().readable()

@@ -126,6 +126,13 @@ def annotation_of(db, example, annotator) -> tuple | None:
     return None if row is None else (int(row[0]), int(row[1]))
 
 
+def annotation_seq(db, example, annotator) -> int | None:
+    """The sequence number of ``annotator``'s annotation of ``example`` (compared with a round's watermark: at or
+    below it, a trained round used it), or None when there is none."""
+    row = db.execute("SELECT seq FROM annotations WHERE example = ? AND annotator = ?", (example, annotator)).fetchone()
+    return None if row is None else int(row[0])
+
+
 def skip_round(db, example, annotator) -> int | None:
     """The round in which ``annotator`` skipped ``example``, or None when they did not."""
     row = db.execute("SELECT round FROM skips WHERE example = ? AND annotator = ?", (example, annotator)).fetchone()

@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from autoal.store.run_store import STORE_FILE, _connect
+from autoal.store.run_store import STORE_FILE, Transaction, _connect
 
 __all__ = ["PullLedger"]
 
@@ -39,10 +39,11 @@ class PullLedger:
     def __init__(self, run_dir):
         self._db = _connect(Path(run_dir) / STORE_FILE)
         try:
-            self._db.executescript(_LEDGER)
-            columns = {row[1] for row in self._db.execute("PRAGMA table_info(labelstudio_pulled)")}
-            if "version" not in columns:  # a ledger made before versions were kept
-                self._db.execute("ALTER TABLE labelstudio_pulled ADD COLUMN version TEXT")
+            with Transaction(self._db):  # one process at a time: a pull and a sync may open it together
+                self._db.execute(_LEDGER)
+                columns = {row[1] for row in self._db.execute("PRAGMA table_info(labelstudio_pulled)")}
+                if "version" not in columns:  # a ledger made before versions were kept
+                    self._db.execute("ALTER TABLE labelstudio_pulled ADD COLUMN version TEXT")
         except BaseException:
             self._db.close()
             raise

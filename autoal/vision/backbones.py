@@ -19,6 +19,7 @@ from autoal.errors import InputError, MissingDependencyError, first_few
 
 __all__ = [
     "DEFAULT_ARCHITECTURE",
+    "copy_as_safetensors",
     "PRETRAINED_SOURCES",
     "default_backbone_dir",
     "pretrained_available",
@@ -395,3 +396,43 @@ def checkpoint_from_weights(weights_file, architecture, *, out_dir) -> Path:
     body = _fitting_tensors(state, model, architecture=architecture, source=f"weights in {str(weights_file)!r}")
     model.load_state_dict(body, strict=False)
     return _write_checkpoint(model, Path(out_dir))
+
+
+def copy_as_safetensors(checkpoint_dir, out_dir) -> Path:
+    """Copy a checkpoint folder into ``out_dir`` with its weights as ``model.safetensors`` (no pickle), for a saved
+    model that must load without running code.
+
+    The conversion of a weights file is done once per machine (kept under :func:`default_backbone_dir`, named by
+    the file's hash) and hard-linked (or copied, across file systems) into ``out_dir``, so saving a model every
+    round costs no conversion. The tensors are the same, so the network computes the same embeddings.
+
+    Returns
+    -------
+    Path
+        ``out_dir`` (``config.json`` + ``model.safetensors``).
+    """
+    import hashlib
+    import shutil
+
+    from safetensors.torch import save_file
+
+    checkpoint_dir, out_dir = Path(checkpoint_dir), Path(out_dir)
+    source = checkpoint_dir / "pytorch_model.bin"
+    if not source.is_file():
+        source = checkpoint_dir / "model.safetensors"
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()[:16]
+    converted = default_backbone_dir() / "safetensors" / digest / "model.safetensors"
+    if not converted.is_file():
+        converted.parent.mkdir(parents=True, exist_ok=True)
+        state = {k: v.contiguous() for k, v in load_weights_file(source).items()}
+        tmp = converted.with_name(f"model.safetensors.tmp{os.getpid()}")
+        save_file(state, str(tmp))
+        os.replace(tmp, converted)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(checkpoint_dir / "config.json", out_dir / "config.json")
+    target = out_dir / "model.safetensors"
+    try:
+        os.link(converted, target)
+    except OSError:
+        shutil.copyfile(converted, target)
+    return out_dir

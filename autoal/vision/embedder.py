@@ -22,16 +22,29 @@ from autoal.common.torch_compat import import_timm
 from autoal.vision.cache import EmbeddingCache, file_key
 from autoal.errors import InputError
 
-__all__ = ["Embedder", "embed_paths", "default_embedding_dir", "IMAGENET_DEFAULT_MEAN", "IMAGENET_DEFAULT_STD"]
+__all__ = ["Embedder", "embed_paths", "default_embedding_dir", "EMBEDDING_CACHE_ENV", "IMAGENET_DEFAULT_MEAN",
+           "IMAGENET_DEFAULT_STD"]
 
 IMAGENET_DEFAULT_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_DEFAULT_STD = (0.229, 0.224, 0.225)
 
 
+#: Environment variable naming the folder of the shared embedding caches (see :func:`default_embedding_dir`).
+EMBEDDING_CACHE_ENV = "AUTOAL_EMBEDDING_CACHE"
+
+
 def default_embedding_dir() -> Path:
-    """Shared embedding caches: ``$AUTOAL_CACHE_DIR/embeddings``, else ``~/.cache/autoal/embeddings``."""
+    """The embedding caches every run shares by default: ``$AUTOAL_EMBEDDING_CACHE``, else
+    ``$AUTOAL_CACHE_DIR/embeddings``, else ``~/.cache/autoal/embeddings``.
+
+    The caches are keyed by image content and network (:mod:`autoal.vision.cache`), so runs over the same images
+    (another strategy, another seed, another output folder) embed each image once.
+    """
+    folder = os.environ.get(EMBEDDING_CACHE_ENV)
+    if folder:
+        return Path(folder).expanduser()
     base = os.environ.get("AUTOAL_CACHE_DIR")
-    return (Path(base) if base else Path.home() / ".cache" / "autoal") / "embeddings"
+    return (Path(base).expanduser() if base else Path.home() / ".cache" / "autoal") / "embeddings"
 
 
 def _positive_int(name, value):
@@ -47,28 +60,35 @@ class Embedder:
     ----------
     checkpoint_dir : str or Path
         A folder with ``config.json`` (naming the timm ``architecture``; its ``pretrained_cfg`` gives
-        the normalisation ``mean``/``std``, ImageNet's when absent) and ``pytorch_model.bin`` (the state
-        dict without classifier, loaded strictly).
+        the normalisation ``mean``/``std``, ImageNet's when absent) and ``pytorch_model.bin`` or
+        ``model.safetensors`` (the state dict without classifier, loaded strictly).
     image_size : int
         Images are resized (bilinear, aspect ratio not kept) to ``image_size x image_size``.
     batch_size : int
         Images per forward pass.
     num_threads : int, optional
         torch CPU threads while embedding (restored afterwards); default: torch's current setting.
+    backbone_id : str, optional
+        The cache's name for this network (:attr:`backbone_id`), given when it is known: a saved model's copy of
+        a checkpoint in another file format (safetensors) holds the same weights, so it keeps the original's
+        id and reads the same embedding cache.
 
     The network is loaded on first use, so a fully cached run never builds it.
     """
 
-    def __init__(self, checkpoint_dir, *, image_size=128, batch_size=32, num_threads=None):
+    def __init__(self, checkpoint_dir, *, image_size=128, batch_size=32, num_threads=None, backbone_id=None):
         self.checkpoint_dir = Path(checkpoint_dir)
         self.image_size = _positive_int("image_size", image_size)
         self.batch_size = _positive_int("batch_size", batch_size)
         self.num_threads = None if num_threads is None else _positive_int("num_threads", num_threads)
         self.weights_file = self.checkpoint_dir / "pytorch_model.bin"
+        if not self.weights_file.is_file() and (self.checkpoint_dir / "model.safetensors").is_file():
+            self.weights_file = self.checkpoint_dir / "model.safetensors"
         config_file = self.checkpoint_dir / "config.json"
         if not config_file.is_file() or not self.weights_file.is_file():
             raise InputError(f"{str(self.checkpoint_dir)!r} is not a timm checkpoint folder: expected config.json and "
-                             "pytorch_model.bin in it (see autoal.vision.backbones.pretrained_checkpoint)")
+                             "pytorch_model.bin (or model.safetensors) in it (see "
+                             "autoal.vision.backbones.pretrained_checkpoint)")
         try:
             self.config = json.loads(config_file.read_text(encoding="utf-8"))
             self.architecture = self.config["architecture"]
@@ -82,7 +102,7 @@ class Embedder:
             raise InputError(f"{str(config_file)!r}: pretrained_cfg mean/std must be 3 numbers (std > 0), "
                              f"got {cfg.get('mean')!r} / {cfg.get('std')!r}")
         self._model = None
-        self._backbone_id = None
+        self._backbone_id = backbone_id
 
     def __repr__(self) -> str:
         return (f"Embedder({str(self.checkpoint_dir)!r}, architecture={self.architecture!r}, "
@@ -175,28 +195,24 @@ class Embedder:
     def embed(self, paths) -> np.ndarray:
         """Embeddings of the image files ``paths``: float32, shape (len(paths), num_features).
 
-        Shows a tqdm progress bar (on a terminal only) when there is more than one batch.
+        Runs as a :func:`autoal.common.progress.task` ("embedding images with <architecture>", counted in images):
+        a tqdm bar on a terminal from the start (before the network is loaded), and the figure the organiser page
+        shows.
         """
-        import torch
-        from tqdm.auto import tqdm
+        from autoal.common.progress import task
 
         paths = [str(p) for p in paths]
         out = np.empty((len(paths), self.num_features), dtype=np.float32)
-        starts = range(0, len(paths), self.batch_size)
-        bar = tqdm(total=len(starts), desc="embedding images", unit="batch", disable=None, leave=False) \
-            if len(starts) > 1 else None
-        try:
+        with task(f"embedding images with {self.architecture}", total=len(paths), unit="image") as step:
+            import torch  # after the bar is up: the first import takes seconds
+
             with self._threads(), torch.inference_mode():
                 model = self.model
-                for start in starts:
+                for start in range(0, len(paths), self.batch_size):
                     chunk = paths[start:start + self.batch_size]
                     batch = self.load_batch(chunk).to(self.device)
                     out[start:start + len(chunk)] = model(batch).float().cpu().numpy()
-                    if bar is not None:
-                        bar.update(1)
-        finally:
-            if bar is not None:
-                bar.close()
+                    step.advance(len(chunk))
         return out
 
     __call__ = embed
@@ -216,6 +232,22 @@ def _content_key(path: str) -> str:
     key = file_key(path)
     _KEYS[path] = (status.st_size, status.st_mtime_ns, key)
     return key
+
+
+def _content_keys(paths) -> dict:
+    """``{path: content key}`` of ``paths`` (a bar after a second when hashing big files takes long)."""
+    from autoal.common.progress import task
+
+    key_of = {}
+    with task("reading images for the embedding cache", total=len(paths), unit="image", delay=1.0) as step:
+        for path in paths:
+            if path not in key_of:
+                try:
+                    key_of[path] = _content_key(path)
+                except OSError as exc:
+                    raise InputError(f"could not read image {path!r} ({type(exc).__name__}: {exc})") from exc
+            step.advance()
+    return key_of
 
 
 def embed_paths(paths, embedder: Embedder, cache: EmbeddingCache, *, stats: dict | None = None, embed=None) -> np.ndarray:
@@ -245,13 +277,7 @@ def embed_paths(paths, embedder: Embedder, cache: EmbeddingCache, *, stats: dict
         raise InputError(f"the cache in {str(cache.folder)!r} holds {cache.backbone_id!r} (dim {cache.dim}) "
                          f"embeddings, not {embedder.backbone_id!r} (dim {embedder.num_features}); use one cache per backbone")
     paths = [str(p) for p in paths]
-    key_of = {}
-    for path in paths:
-        if path not in key_of:
-            try:
-                key_of[path] = _content_key(path)
-            except OSError as exc:
-                raise InputError(f"could not read image {path!r} ({type(exc).__name__}: {exc})") from exc
+    key_of = _content_keys(paths)
     keys = [key_of[p] for p in paths]
     unique = list(dict.fromkeys(keys))
     vectors, missing = cache.get_many(unique)

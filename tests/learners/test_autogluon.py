@@ -178,7 +178,7 @@ def test_runs_stored_before_the_128_px_default_keep_fine_tuning_at_64_px():
         "the embeddings learner stored its size, standardised on the labelled rows before version 5, C=1 before 6"
 
 
-def test_the_diversity_features_it_lends_stay_at_128_px_when_the_embeddings_default_moves(tmp_path):
+def test_the_diversity_features_it_lends_stay_at_128_px_when_the_embeddings_default_moves(tmp_path, embedding_cache):
     """The k-means features and the fold models of an AutoGluon run embed at one fixed side, so that a run
     resumed after the embeddings learner's small-image default moved to 160 px embeds as it did."""
     from autoal.query.feature_source import FeatureSource
@@ -191,4 +191,4 @@ def test_the_diversity_features_it_lends_stay_at_128_px_when_the_embeddings_defa
     source = FeatureSource(learner, df.drop(columns=["label"]))
     vectors = source([0, 1])
     assert source._fallback.side == 128 and vectors.shape[0] == 2
-    assert {p.name.rsplit("-", 1)[-1] for p in (tmp_path / "run" / "embeddings").iterdir()} == {"128px"}
+    assert {p.name.rsplit("-", 1)[-1] for p in embedding_cache.iterdir()} == {"128px"}

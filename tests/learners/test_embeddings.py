@@ -39,7 +39,7 @@ def accuracy(probs, df):
     return (np.array(CLASSES)[probs.argmax(axis=1)] == df["label"].to_numpy()).mean()
 
 
-def test_embedding_learner_meets_the_contract_and_learns(tmp_path, checkpoint):
+def test_embedding_learner_meets_the_contract_and_learns(tmp_path, checkpoint, embedding_cache):
     df = write_images(tmp_path / "img", 8)
     learner = EmbeddingLearner(checkpoint=checkpoint)
     probs = check_contract(learner, df, tmp_path)
@@ -47,7 +47,9 @@ def test_embedding_learner_meets_the_contract_and_learns(tmp_path, checkpoint):
     info = learner.last_fit_info_
     assert info["n_train"] == len(df) == 24
     assert (info["cache_hits"], info["n_embedded"]) == (24, 0), "the first fit and predict embedded every image"
-    assert (tmp_path / "out" / "embeddings").is_dir(), "default cache: <output_dir>/embeddings"
+    assert not (tmp_path / "out" / "embeddings").exists(), "no cache of its own in the output folder"
+    assert learner.embedding_cache() == embedding_cache and len(list(embedding_cache.iterdir())) == 1, \
+        "default cache: the shared one ($AUTOAL_EMBEDDING_CACHE here)"
 
 
 def test_a_second_learner_reads_every_embedding_from_the_cache(tmp_path, checkpoint):
@@ -220,12 +222,12 @@ def test_embedder_errors_name_the_problem(tmp_path, checkpoint):
         Embedder(checkpoint).embed([bad])
 
 
-def test_two_rounds_end_to_end_with_the_cache_in_the_run_folder(images, tmp_path, cache_home):
+def test_two_rounds_end_to_end_with_the_shared_cache(images, tmp_path, cache_home, embedding_cache):
     result = autoal.run(images, learner="embeddings", strategy="margin", batch_size=4, n_rounds=2, initial_per_class=2,
                         output_dir=tmp_path / "run", verbose=False)  # plain margin: no pool-wide cold-start pass
     h = result.history
     assert len(h) == 3 and h["n_labeled"].tolist() == [6, 10, 14]
-    caches = list((tmp_path / "run" / "embeddings").iterdir())
+    caches = list(embedding_cache.iterdir())
     assert len(caches) == 2 and all((c / "meta.json").is_file() for c in caches), "one cache per default backbone"
     assert h["cache_hits"].iloc[0] == 0
     assert h["cache_hits"].iloc[2] == 2 * h["n_train"].iloc[2] == 28, \
@@ -332,14 +334,15 @@ def test_default_backbones_are_the_measured_pair(cache_home):
     assert learner.num_features == 2560
 
 
-def test_learner_auto_is_the_embeddings_learner_with_images_and_tabular_without(images, tmp_path, cache_home):
+def test_learner_auto_is_the_embeddings_learner_with_images_and_tabular_without(images, tmp_path, cache_home,
+                                                                                embedding_cache):
     from autoal.rounds.config import resolve_learner
 
     assert (resolve_learner("auto", "image_path"), resolve_learner("auto", None)) == ("embeddings", "tabular")
     result = autoal.run(images, strategy="margin", batch_size=3, n_rounds=1, initial_per_class=2,
                         output_dir=tmp_path / "run", verbose=False)
     assert "n_embedded" in result.history.columns, "the history carries the embeddings learner's fit facts"
-    assert sorted(p.name.split("-")[0] for p in (tmp_path / "run" / "embeddings").iterdir()) == \
+    assert sorted(p.name.split("-")[0] for p in embedding_cache.iterdir()) == \
         ["mobilenetv2_100", "tf_efficientnet_lite0"]
 
 
@@ -408,7 +411,7 @@ def test_a_bad_image_size_is_refused(size, checkpoint):
         EmbeddingLearner(checkpoint=checkpoint, image_size=size).configure(classes=CLASSES)
 
 
-def test_a_run_stores_the_image_size_it_chose_and_a_resumed_run_keeps_it(tmp_path, cache_home):
+def test_a_run_stores_the_image_size_it_chose_and_a_resumed_run_keeps_it(tmp_path, cache_home, embedding_cache):
     from autoal.rounds.loop import resume_session
     from autoal.store.run_state import open_run
 
@@ -423,7 +426,7 @@ def test_a_run_stores_the_image_size_it_chose_and_a_resumed_run_keeps_it(tmp_pat
     autoal.run(pd.DataFrame(rows), learner="embeddings", strategy="margin", batch_size=2, n_rounds=1,
                initial_per_class=2, output_dir=run_dir, verbose=False)
     assert open_run(run_dir).settings["learner_options"] == {"image_size": 224}
-    assert sorted(p.name.rsplit("-", 1)[-1] for p in (run_dir / "embeddings").iterdir()) == ["224px", "224px"]
+    assert sorted(p.name.rsplit("-", 1)[-1] for p in embedding_cache.iterdir()) == ["224px", "224px"]
     assert resume_session(run_dir).learner.side == 224
     given_again = EmbeddingLearner()  # a Learner instance passed to resume: decides from the same pool
     assert resume_session(run_dir, learner=given_again).learner.side == 224
@@ -470,3 +473,21 @@ def test_a_big_run_measures_its_statistics_on_a_seeded_sample(tmp_path, checkpoi
     assert np.abs(means[0] - everything.mean(axis=0)).max() > 1e-4, "a sample, not all 30"
     rows = np.sort(np.random.default_rng([0, 19]).choice(30, 12, replace=False))  # seeded by the run's seed (0)
     np.testing.assert_allclose(means[0], everything[rows].mean(axis=0), rtol=1e-5, atol=1e-6)
+
+
+def test_a_second_run_over_the_same_images_in_another_folder_embeds_nothing(images, tmp_path, cache_home,
+                                                                            embedding_cache):
+    def rows():
+        return {c.name: json.loads((c / "index.json").read_text())["rows"] for c in embedding_cache.iterdir()}
+
+    autoal.run(images, batch_size=4, n_rounds=1, initial_per_class=2, output_dir=tmp_path / "first", verbose=False)
+    embedded = rows()
+    assert len(embedded) == 2 and min(embedded.values()) == len(images), "the first run embedded every image, twice"
+    second = autoal.run(images, strategy="random", random_state=5, batch_size=4, n_rounds=2, initial_per_class=2,
+                        output_dir=tmp_path / "second", verbose=False)
+    assert rows() == embedded, "the second run, in another folder, embedded no image"
+    assert second.history["n_embedded"].tolist() == [0, 0, 0] and second.history["cache_hits"].iloc[0] > 0
+    for run in ("first", "second"):
+        settings = json.loads((tmp_path / run / "settings.json").read_text())
+        assert settings["embedding_cache"] == str(embedding_cache), "the run folder says which cache it used"
+        assert not (tmp_path / run / "embeddings").exists()
