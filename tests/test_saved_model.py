@@ -44,6 +44,8 @@ def test_the_saved_model_predicts_exactly_what_the_run_s_learner_predicts(finish
     model = load_model(result.output_dir)
     assert model.info["learner"] == "embeddings" and model.info["round"] == 2 and model.classes == result.classes
     assert model.info["n_labeled"] == int(result.history["n_labeled"].iloc[-1])
+    assert result.learner.graph_head_ is not None, "the default learner mixes in the pool graph"
+    assert model.learner.graph_head_.weight == result.learner.graph_head_.weight
     assert np.array_equal(model.predict_proba(frame), expected), "bit for bit, new images included"
     assert list(model.predict(new)) == list(np.asarray(result.classes)[expected[len(images):].argmax(axis=1)])
 

@@ -361,7 +361,7 @@ class EmbeddingLearner(Learner):
 
     def _graph_nodes(self, df: pd.DataFrame):
         """``df``'s rows as nodes of the run's graph (-1 outside it), or None when this learner uses no graph."""
-        if self._population_graph is None or self.head != "logistic" or len(self._population) < 3:
+        if self._population_graph is None or self.head != "logistic" or len(self._population_graph.node_of) < 3:
             return None  # no graph, or too few examples to link
         return self._population_graph.nodes(df.index.tolist(), df[self.image_col].tolist())
 
@@ -528,7 +528,41 @@ class EmbeddingLearner(Learner):
         arrays = {}
         if self.model_ is not None:
             state["head"], arrays = logistic_pipeline_state(self.model_)
+        if self.graph_head_ is not None:
+            state["graph_head"], graph_arrays = self._graph_state()
+            arrays.update(graph_arrays)
         return state, arrays
+
+    def _graph_state(self) -> tuple:
+        """The graph head as plain values: its mixture, the pool's nodes (ids and image paths, so that a pool row is
+        read at its own node as in the run) and, as arrays, every node's scores and the pool's points in the graph's
+        space (what rows outside the pool are read through); the edges are not needed to predict."""
+        head, holder = self.graph_head_, self._population_graph
+        graph = holder.graph
+        keys = sorted(holder.node_of, key=holder.node_of.get)
+        state = {"weight": float(head.weight), "temperature": float(head.temperature), "scale": float(head.scale),
+                 "n_validation": int(head.n_validation), "n_neighbours": int(graph.n_neighbours),
+                 "method": graph.method, "ids": [_plain(i) for i, _ in keys], "paths": [str(p) for _, p in keys]}
+        arrays = {"graph_scores": head.scores, "graph_points": graph.points,
+                  **graph.space.to_arrays(prefix="graph_space_")}
+        return state, arrays
+
+    def _load_graph_state(self, state: dict, arrays: dict) -> None:
+        """Rebuild the graph head :meth:`_graph_state` saved (predicting only: the graph has no edges)."""
+        import scipy.sparse as sp
+
+        from autoal.graph.pool_graph import PoolGraph
+        from autoal.graph.space import WhitenedSpace
+        from autoal.learners.graph_head import GraphHead, PopulationGraph
+
+        holder = PopulationGraph(state["ids"], state["paths"])
+        points = np.asarray(arrays["graph_points"], dtype=np.float32)
+        holder.graph = PoolGraph(WhitenedSpace.from_arrays(arrays, prefix="graph_space_"), points,
+                                 sp.csr_matrix((len(points), len(points))), int(state["n_neighbours"]), "",
+                                 state["method"])
+        self._population_graph = holder
+        self.graph_head_ = GraphHead(np.asarray(arrays["graph_scores"], dtype=np.float64), float(state["scale"]),
+                                     float(state["weight"]), float(state["temperature"]), int(state["n_validation"]))
 
     @classmethod
     def load_fitted(cls, state: dict, arrays: dict, folder: Path) -> "EmbeddingLearner":
@@ -540,6 +574,8 @@ class EmbeddingLearner(Learner):
         learner._backbone_ids = [b["backbone_id"] for b in state["backbones"]]
         learner.classes_ = list(state["classes_"])
         learner.model_ = None if state["head"] is None else logistic_pipeline_from_state(state["head"], arrays)
+        if state.get("graph_head") is not None:
+            learner._load_graph_state(state["graph_head"], arrays)
         return learner
 
     def close(self) -> None:
