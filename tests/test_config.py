@@ -31,7 +31,7 @@ def test_frozen_and_keyword_only():
     ({"target_accuracy": 1.5}, r"target_accuracy must be in \(0, 1\]"),
     ({"holdout_fraction": 1}, r"holdout_fraction must be in \[0, 1\)"),
     ({"batch": "clusters"}, "unknown batch rule 'clusters'"),
-    ({"initial": "first"}, "unknown initial rule 'first'; choose one of random, kmeans, auto"),
+    ({"initial": "first"}, "unknown initial rule 'first'; choose one of random, kmeans, coverage, auto"),
     ({"oos": "fold"}, "unknown oos 'fold'; choose one of auto, cross_val, pick"),
     ({"check_images": "some"}, "unknown check_images 'some'"),
     ({"folds": 1}, "folds must be an integer >= 2, got 1"),
@@ -80,6 +80,16 @@ def test_every_auto_is_resolved_in_one_place(facts, expected):
     assert {k: getattr(resolved, k) for k in expected} == expected
     assert resolved.learner == "embeddings" and resolved.is_resolved
     assert RunConfig(image_col=None).resolved(**facts).learner == "tabular"
+
+
+@pytest.mark.parametrize("simulation, n_given", [(True, 0), (False, 0)])
+def test_a_learner_that_learns_from_the_pool_starts_with_the_coverage_pick(simulation, n_given):
+    facts = dict(n_annotators=1, embeddings=True, simulation=simulation, n_given=n_given)
+    assert RunConfig().resolved(**facts, coverage=True).initial == "coverage"
+    assert RunConfig().resolved(**facts, coverage=False).initial == "kmeans"
+    assert RunConfig(initial="kmeans").resolved(**facts, coverage=True).initial == "kmeans"
+    assert RunConfig().resolved(**dict(facts, n_given=5), coverage=True).initial == (
+        "coverage" if simulation else "random")
 
 
 def test_a_named_strategy_keeps_plain_batches_and_no_relabel_means_pick():

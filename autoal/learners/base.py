@@ -169,6 +169,15 @@ class Learner(ABC):
         """
         return None
 
+    #: Whether the learner also learns from the unlabelled examples through a graph of the pool; autoal then picks
+    #: the first labels for coverage of that graph's space (``initial="coverage"``, :meth:`coverage_space`).
+    learns_from_pool: bool = False
+
+    def coverage_space(self, df: pd.DataFrame):
+        """``df``'s rows as vectors of the space the learner links the pool in (shape (len(df), d)), where the
+        coverage pick measures distance; None when the learner has none (the pick then uses :meth:`features`)."""
+        return None
+
     def fold_learner(self) -> "Learner":
         """The learner whose clones are trained as the K fold models of ``oos="cross_val"`` (out-of-sample
         probabilities for labelled examples and averaged pool scores). Default: this learner; a

@@ -365,6 +365,26 @@ class EmbeddingLearner(Learner):
             return None  # no graph, or too few examples to link
         return self._population_graph.nodes(df.index.tolist(), df[self.image_col].tolist())
 
+    @property
+    def learns_from_pool(self) -> bool:
+        """Whether fits mix in the pool graph (``graph`` not ``"off"``, logistic head)."""
+        return self.graph != "off" and self.head == "logistic"
+
+    def coverage_space(self, df: pd.DataFrame):
+        """``df``'s rows in the pool graph's whitened space (:class:`~autoal.graph.space.WhitenedSpace`: the space
+        its neighbours are found in), building the graph if needed; rows outside the pool are transformed there.
+        None without a graph."""
+        nodes = self._graph_nodes(df)
+        if nodes is None:
+            return None
+        graph = self.pool_graph()
+        out = np.empty((len(df), graph.space.dims), dtype=np.float32)
+        inside = nodes >= 0
+        out[inside] = graph.points[nodes[inside]]
+        if not inside.all():
+            out[~inside] = graph.space.transform(self._embed(df.iloc[np.flatnonzero(~inside)]))
+        return out
+
     def pool_graph(self):
         """The run's :class:`~autoal.graph.pool_graph.PoolGraph` (after :meth:`set_population`): loaded from
         ``<output_dir>/graph/`` when it was built for the same examples and settings, else built from the cached

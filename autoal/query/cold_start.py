@@ -1,5 +1,9 @@
 """Cold start: choose the first examples to label as the most typical member of each region of the pool.
 
+Two rules. ``"kmeans"`` (:func:`typical_examples`) and ``"coverage"`` (:func:`coverage_examples`, the default with a
+learner that learns from the pool graph): the member nearest the centre of each of ``k`` k-means clusters of the
+graph's whitened space, so that the labels, spread over the graph, reach every region.
+
 With few or no labels a model's uncertainty means little, and random examples cover the pool's dense
 regions unevenly. :func:`typical_examples` clusters the pool's embeddings into ``k`` groups with
 seeded k-means and takes, from each group, the example with the highest typicality: the inverse mean
@@ -17,10 +21,11 @@ import numpy as np
 from autoal.common.sampling import seeded_sample
 from autoal.query.kmeans import kmeans_labels
 
-__all__ = ["INITIAL_RULES", "MAX_CANDIDATES", "candidate_sample", "typical_examples", "typicality"]
+__all__ = ["INITIAL_RULES", "MAX_CANDIDATES", "candidate_sample", "coverage_examples", "typical_examples",
+           "typicality"]
 
 #: Initial-set rules :func:`autoal.run` accepts.
-INITIAL_RULES = ("random", "kmeans")
+INITIAL_RULES = ("random", "kmeans", "coverage")
 #: The cold start clusters at most this many pool examples (a seeded sample of bigger pools).
 MAX_CANDIDATES = 50_000
 
@@ -86,4 +91,46 @@ def typical_examples(features, k, *, n_neighbors=20, random_state=None) -> np.nd
     if len(picked) < k:  # collapsed clusters: the most typical rows not yet picked
         rest = [i for i in np.argsort(-typicality(features, n_neighbors), kind="stable") if i not in set(picked)]
         picked += [int(i) for i in rest[: k - len(picked)]]
+    return np.asarray(picked, dtype=int)
+
+
+def coverage_examples(points, k, *, random_state=None) -> np.ndarray:
+    """Row indices of the member nearest the centre of each of ``k`` k-means clusters of ``points`` (k-medoids
+    in one pass): a set that covers the space evenly, each pick standing for its cluster.
+
+    Measured against :func:`typical_examples` with the pool graph's learner (benchmarks/RESULTS.md, "Learning from
+    the whole pool"): the typical member of a cluster sits in its densest corner, often near another cluster's
+    typical one, while the central member is what Poisson learning spreads furthest from.
+
+    Parameters
+    ----------
+    points : array-like, shape (n, d)
+        The candidates in the space the learner links them in (:meth:`autoal.learners.Learner.coverage_space`).
+    k : int
+        Number wanted (at most ``n``; clusters that collapse on identical points are topped up with the rows
+        nearest the overall centre not yet picked).
+    random_state : int, optional
+        Seeds k-means.
+
+    Returns
+    -------
+    ndarray of int
+        Distinct row indices, in cluster order (largest cluster first).
+    """
+    points = np.asarray(points, dtype=np.float64)
+    n = points.shape[0]
+    k = min(int(k), n)
+    if k <= 0:
+        return np.zeros(0, dtype=int)
+    clusters = kmeans_labels(points, k, random_state)
+    sizes = np.bincount(clusters, minlength=k)
+    picked = []
+    for c in sorted(np.flatnonzero(sizes), key=lambda c: (-sizes[c], c)):
+        members = np.flatnonzero(clusters == c)
+        distance = ((points[members] - points[members].mean(axis=0)) ** 2).sum(axis=1)
+        picked.append(int(members[np.argmin(distance)]))
+    if len(picked) < k:
+        distance = ((points - points.mean(axis=0)) ** 2).sum(axis=1)
+        taken = set(picked)
+        picked += [int(i) for i in np.argsort(distance, kind="stable") if int(i) not in taken][: k - len(picked)]
     return np.asarray(picked, dtype=int)

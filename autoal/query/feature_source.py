@@ -61,6 +61,13 @@ class FeatureSource:
                 feature_columns=self.learner.feature_columns)
         return self._fallback
 
+    def coverage(self, positions) -> np.ndarray:
+        """The examples at ``positions`` in the space the learner links the pool in
+        (:meth:`autoal.learners.Learner.coverage_space`), else their embeddings (:meth:`__call__`)."""
+        frame = self.inputs.iloc[np.asarray(positions, dtype=np.int64)]
+        points = self.learner.coverage_space(frame) if getattr(self.learner, "learns_from_pool", False) else None
+        return self(positions) if points is None else np.asarray(points, dtype=np.float32)
+
     def __call__(self, positions) -> np.ndarray:
         """Embeddings of the examples at ``positions``: float32, shape (len(positions), d)."""
         frame = self.inputs.iloc[np.asarray(positions, dtype=np.int64)]

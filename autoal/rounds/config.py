@@ -110,9 +110,9 @@ class RunConfig:
     candidates_factor: float = _option(10, flag="--candidates-factor", type=float,
                                        help="kmeans batches: shortlist size in batches")
     initial: str = _option("auto", flag="--initial", choices=("auto", *INITIAL_RULES), help=(
-        "first examples (default auto: k-means with the default strategy when embeddings are available, and in "
-        "real mode only when no label is given): random per class, or the most typical of k-means clusters "
-        "(cold start)"))
+        "first examples (default auto: coverage, else kmeans, with the default strategy when embeddings are "
+        "available, and in real mode only when no label is given): random per class, the most typical of k-means "
+        "clusters, or the central one of k-means clusters of the learner's pool graph (cold start)"))
     batch_size: int = _option(150, flag="--batch-size", type=positive_int_text, metavar="N",
                               help="labels asked per round")
     n_rounds: int = _option(10, flag="--rounds", type=positive_int_text, metavar="N", help="query rounds after round 0")
@@ -177,7 +177,8 @@ class RunConfig:
         """Whether no option is ``"auto"`` any more."""
         return "auto" not in (self.learner, self.strategy, self.batch, self.initial, self.oos)
 
-    def resolved(self, *, n_annotators: int, embeddings: bool, simulation: bool, n_given: int) -> "RunConfig":
+    def resolved(self, *, n_annotators: int, embeddings: bool, simulation: bool, n_given: int,
+                 coverage: bool = False) -> "RunConfig":
         """This config with every ``"auto"`` replaced by what it stands for; the one place that decides them.
 
         Parameters
@@ -193,11 +194,16 @@ class RunConfig:
             and runs a cold start (``"kmeans"``) only when there are none (``n_given`` 0).
         n_given : int
             Labels the data arrived with (real mode).
+        coverage : bool
+            Whether the learner learns from the pool graph (:attr:`autoal.learners.Learner.learns_from_pool`):
+            then the picked initial set (the cold start's, and simulation's with ``strategy="auto"``) is
+            ``"coverage"`` instead of ``"kmeans"``.
         """
         diverse = self.strategy == "auto" and embeddings
+        picked = "coverage" if coverage and embeddings else "kmeans"
         initial = self.initial
         if initial == "auto":
-            initial = ("kmeans" if diverse else "random") if simulation else ("random" if n_given else "kmeans")
+            initial = (picked if diverse else "random") if simulation else ("random" if n_given else picked)
         strategy = self.strategy
         if strategy == "auto":
             strategy = AUTO_STRATEGY["one annotator" if n_annotators <= 1 else "several annotators"]

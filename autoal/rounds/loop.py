@@ -107,13 +107,14 @@ def run(
     candidates_factor : float
         Shortlist size of ``batch="kmeans"``, in batches (default 10).
     initial : str
-        ``"auto"``: in simulation like ``batch`` (``"kmeans"`` with ``strategy="auto"`` and
-        embeddings, else ``"random"``); in real mode the given labels start the run, and a df with no
-        label at all starts with ``"kmeans"``.
+        ``"auto"``: in simulation with ``strategy="auto"`` and embeddings ``"coverage"`` when the learner
+        learns from the pool graph (the default learner), else ``"kmeans"``, else ``"random"``; in real mode
+        the given labels start the run, and a df with no label at all starts with the same pick.
         ``"random"``: in simulation, ``initial_per_class`` random examples per class. ``"kmeans"``
         (cold start, :mod:`autoal.query.cold_start`): the most typical example of each of k k-means
         clusters of the pool's embeddings, k = ``initial_per_class`` x classes in simulation; in real
-        mode round 0 asks the annotators for ``batch_size`` typical examples besides any given labels.
+        mode round 0 asks the annotators for ``batch_size`` such examples besides any given labels.
+        ``"coverage"``: the same with the central example of each cluster of the pool graph's space.
     batch_size : int
         Annotations asked per round (fewer when the candidates run out).
     n_rounds : int
@@ -267,7 +268,8 @@ def _new_session(df, config: RunConfig, *, test_df, annotators, output_dir) -> S
     config = _with_chosen_learner_options(config, model, data.frame)
     auto = config.auto_options()
     config = config.resolved(n_annotators=len(annotator_list), embeddings=embeddings_available(model),
-                             simulation=data.simulation, n_given=len(data.initial_ids))
+                             simulation=data.simulation, n_given=len(data.initial_ids),
+                             coverage=getattr(model, "learns_from_pool", False))
     settings = dict(config.to_settings(auto_options=auto), features=features, output_dir=str(out),
                     annotators=[a.spec() for a in annotator_list], annotator_names=[a.name for a in annotator_list],
                     embedding_cache=_embedding_cache(model, config.image_col))
@@ -330,7 +332,8 @@ def _resumed_session(state, annotators, learner, strategy, n_rounds, verbose) ->
     model.resolve_options(state.data.frame)  # a learner given again decides from the same pool (stored: no-op)
     if not config.is_resolved:  # "auto" options: resolved again with today's facts (e.g. annotators who joined)
         config = config.resolved(n_annotators=len(annotator_list), embeddings=embeddings_available(model),
-                                 simulation=state.data.simulation, n_given=len(state.data.initial_ids))
+                                 simulation=state.data.simulation, n_given=len(state.data.initial_ids),
+                                 coverage=getattr(model, "learns_from_pool", False))
     return Session(state, config, model, annotator_list)
 
 

@@ -17,7 +17,7 @@ import numpy as np
 from autoal.annotation.asking import ask_open_assignments
 from autoal.errors import PoolExhausted
 from autoal.annotation.assignment import assign_batch
-from autoal.query.cold_start import candidate_sample, typical_examples
+from autoal.query.cold_start import candidate_sample, coverage_examples, typical_examples
 from autoal.multiannotator.consensus import consensus_labels, majority_vote
 from autoal.multiannotator.crowdlab import CrowdlabMemo
 from autoal.results.export import with_image_paths
@@ -250,23 +250,26 @@ class Session:
 
     def _start_initial(self, snapshot) -> None:
         data = self.state.data
-        kmeans = self.config.initial == "kmeans"
-        if not data.simulation and not kmeans:
+        picked = self.config.initial in ("kmeans", "coverage")
+        if not data.simulation and not picked:
             return None  # real mode: the given labels, stored with the run, are round 0
         started = time.perf_counter()  # the cold start embeds the whole pool: round 0's select_seconds count it
-        positions = self._typical_initial_set(snapshot) if kmeans else self.state.positions(data.initial_ids)
+        positions = self._picked_initial_set(snapshot) if picked else self.state.positions(data.initial_ids)
         # those who answer at once take the initial set; with none (files, the labelling page) round 0 waits for them
         asking = [a.name for a in self.annotators if not a.answers_later] or self.names
         self.state.assign(0, [(int(p), asking[k % len(asking)]) for k, p in enumerate(positions)],
                           facts={"select_seconds": time.perf_counter() - started})
         return None
 
-    def _typical_initial_set(self, snapshot) -> np.ndarray:
-        """Cold start: the most typical unlabelled example of each of k k-means clusters (:mod:`autoal.query.cold_start`)."""
+    def _picked_initial_set(self, snapshot) -> np.ndarray:
+        """Cold start (:mod:`autoal.query.cold_start`): of k k-means clusters, each one's most typical unlabelled
+        example (``initial="kmeans"``) or its central one in the learner's graph space (``"coverage"``)."""
         pool = np.flatnonzero(snapshot.counts == 0)
         seed = self.config.random_state
         pool = pool[candidate_sample(len(pool), random_state=[seed, 17])]
         k = len(self.state.data.initial_ids) if self.state.data.simulation else self.config.batch_size
+        if self.config.initial == "coverage":
+            return pool[coverage_examples(self.features.coverage(pool), k, random_state=seed)]
         return pool[typical_examples(self.features(pool), k, random_state=seed)]
 
     def _score(self, r, snapshot) -> ScoredRound:

@@ -155,3 +155,22 @@ def test_a_run_keeps_its_graph_and_a_resumed_run_reads_it(tmp_path, checkpoint, 
     assert (tmp_path / "run" / "graph" / "graph.npz").exists()
     session = resume_session(tmp_path / "run")
     assert session.learner.pool_graph() is not None and session.learner._population_graph.built is False
+
+
+def test_the_default_strategy_starts_from_the_coverage_pick_in_the_graph_space(tmp_path, checkpoint, population,
+                                                                              monkeypatch):
+    from autoal.query.cold_start import coverage_examples
+
+    monkeypatch.setenv("AUTOAL_CACHE_DIR", str(checkpoint.parent.parent))
+    result = autoal.run(population, learner="embeddings", batch_size=3, n_rounds=1, initial_per_class=1,
+                        holdout_fraction=0, output_dir=tmp_path / "run", verbose=False)
+    assert result.summary["settings"]["initial"] == "coverage"
+    session = resume_session(tmp_path / "run")
+    first = result.labels.loc[result.labels["round"] == 0, "example_id"].tolist()
+    points = session.learner.coverage_space(session.inputs)
+    assert points.shape == (len(population), session.learner.pool_graph().space.dims)
+    expected = coverage_examples(points, len(CLASSES), random_state=session.config.random_state)
+    assert sorted(first) == sorted(session.inputs.index[expected].tolist())
+    off = autoal.run(population, learner="embeddings", learner_options={"graph": "off"}, batch_size=3, n_rounds=1,
+                     initial_per_class=1, holdout_fraction=0, output_dir=tmp_path / "off", verbose=False)
+    assert off.summary["settings"]["initial"] == "kmeans", "no graph: the typical pick, as before"
