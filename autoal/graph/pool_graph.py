@@ -29,6 +29,9 @@ __all__ = ["PoolGraph", "GRAPH_FORMAT", "DEFAULT_NEIGHBOURS", "pool_fingerprint"
 #: Version of a saved graph's files.
 GRAPH_FORMAT = 1
 ARRAYS_FILE, META_FILE = "graph.npz", "graph.json"
+#: Answers of :meth:`PoolGraph.extend` kept (the holdout, the stop set and a batch of new images are each asked
+#: again every round).
+EXTEND_MEMORY = 4
 #: Neighbours of each example with ``graph_neighbours="auto"`` (fewer in a pool of 15 examples or less).
 DEFAULT_NEIGHBOURS = 15
 
@@ -94,9 +97,20 @@ class PoolGraph:
 
     def __post_init__(self):
         self._index = None
+        self._normalised = None
+        self._extended = {}  # digest of queried vectors -> extend()'s answer (the holdout is asked every round)
 
     def __getstate__(self):  # a copy for another process (Ray) rebuilds its search index on first use
-        return {**self.__dict__, "_index": None}
+        return {**self.__dict__, "_index": None, "_normalised": None, "_extended": {}}
+
+    @property
+    def normalised(self) -> tuple:
+        """:func:`autoal.graph.poisson.normalised_weights` of the edges, computed once."""
+        if self._normalised is None:
+            from autoal.graph.poisson import normalised_weights
+
+            self._normalised = normalised_weights(self.weights)
+        return self._normalised
 
     @classmethod
     def build(cls, vectors, *, n_neighbours="auto", dims=64, method="auto", fingerprint="", random_state=0) -> "PoolGraph":
@@ -145,11 +159,18 @@ class PoolGraph:
             The same Gaussian as the graph's edges (scaled by the distance to the k-th neighbour), each row
             summing to 1.
         """
+        vectors = np.ascontiguousarray(vectors)
+        digest = hashlib.sha256(vectors.view(np.uint8).ravel()).hexdigest() + str(vectors.shape)
+        if digest in self._extended:  # the same vectors as an earlier call: the same answer, not searched again
+            return self._extended[digest]
         distances, indices = self.index.query(self.space.transform(vectors), self.n_neighbours)
         weights = _gaussian(distances, distances[:, -1:])
         weights[~np.isfinite(weights)] = 0.0
         total = weights.sum(axis=1, keepdims=True)
         weights = np.where(total > 0, weights / np.where(total > 0, total, 1.0), 1.0 / weights.shape[1])
+        if len(self._extended) >= EXTEND_MEMORY:
+            self._extended.pop(next(iter(self._extended)))
+        self._extended[digest] = (indices, weights)
         return indices, weights
 
     # -- on disk -----------------------------------------------------------------------------------

@@ -176,11 +176,11 @@ class GraphHead:
         from autoal.graph.poisson import poisson_scores
 
         nodes, labels = np.asarray(nodes, dtype=np.int64), np.asarray(labels, dtype=np.int64)
-        scores = poisson_scores(graph.weights, nodes, labels, n_classes)
+        scores = poisson_scores(graph.weights, nodes, labels, n_classes, normalised=graph.normalised)
         if mode == "only":
             return cls(scores, score_scale(scores), 1.0, PRIOR_TEMPERATURE, 0)
         folds = validation_folds(labels, random_state=random_state)
-        parts = [cls._held_out(graph, nodes, labels, n_classes, fold, logistic_without) for fold in folds]
+        parts = [cls._held_out(graph, nodes, labels, n_classes, fold, logistic_without, scores) for fold in folds]
         if parts:
             logistic, graph_scores, scales, truth = (np.concatenate(p) for p in zip(*parts))
         else:
@@ -190,11 +190,15 @@ class GraphHead:
         return cls(scores, score_scale(scores), weight, temperature, len(truth))
 
     @staticmethod
-    def _held_out(graph, nodes, labels, n_classes, held, logistic_without) -> tuple:
+    def _held_out(graph, nodes, labels, n_classes, held, logistic_without, all_labels) -> tuple:
+        """(logistic probabilities, graph scores, score scales, truth) of the ``held`` rows, both heads trained
+        without them; the graph's solve starts from ``all_labels``'s scores (the same problem with a few labels
+        more)."""
         from autoal.graph.poisson import poisson_scores
 
         train = np.setdiff1d(np.arange(len(nodes)), held)
-        scores = poisson_scores(graph.weights, nodes[train], labels[train], n_classes)
+        scores = poisson_scores(graph.weights, nodes[train], labels[train], n_classes, normalised=graph.normalised,
+                                start=all_labels)
         scale = score_scale(scores)
         return logistic_without(train, held), scores[nodes[held]], np.full(len(held), scale), labels[held]
 

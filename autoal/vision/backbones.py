@@ -398,6 +398,10 @@ def checkpoint_from_weights(weights_file, architecture, *, out_dir) -> Path:
     return _write_checkpoint(model, Path(out_dir))
 
 
+#: (weights file, size, modification time) -> the first 16 hex digits of its sha256, for this process.
+_WEIGHTS_DIGESTS = {}
+
+
 def copy_as_safetensors(checkpoint_dir, out_dir) -> Path:
     """Copy a checkpoint folder into ``out_dir`` with its weights as ``model.safetensors`` (no pickle), for a saved
     model that must load without running code.
@@ -420,7 +424,11 @@ def copy_as_safetensors(checkpoint_dir, out_dir) -> Path:
     source = checkpoint_dir / "pytorch_model.bin"
     if not source.is_file():
         source = checkpoint_dir / "model.safetensors"
-    digest = hashlib.sha256(source.read_bytes()).hexdigest()[:16]
+    stat = source.stat()
+    key = (str(source.resolve()), stat.st_size, stat.st_mtime_ns)
+    digest = _WEIGHTS_DIGESTS.get(key)
+    if digest is None:  # hashing the weights is most of a save's time: once per file and process
+        digest = _WEIGHTS_DIGESTS[key] = hashlib.sha256(source.read_bytes()).hexdigest()[:16]
     converted = default_backbone_dir() / "safetensors" / digest / "model.safetensors"
     if not converted.is_file():
         converted.parent.mkdir(parents=True, exist_ok=True)

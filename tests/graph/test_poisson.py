@@ -82,3 +82,46 @@ def test_on_real_handwritten_digits_one_label_per_class_spreads_far_better_than_
         linear_accuracy.append((linear.predict(x[rest]) == y[rest]).mean())
     assert np.mean(graph_accuracy) >= 0.75
     assert np.mean(graph_accuracy) >= np.mean(linear_accuracy) + 0.15
+
+
+def test_a_solve_started_from_a_nearby_solution_agrees_in_fewer_steps():
+    """The held-out folds start from the solution with every label: the same scores to the tolerance, sooner."""
+    x, y = two_clusters(n=200, seed=3)
+    graph = PoolGraph.build(x + np.random.default_rng(0).normal(0, 1.0, x.shape), n_neighbours=8, dims=6)
+    labelled = np.concatenate([np.flatnonzero(y == 0)[:20], np.flatnonzero(y == 1)[:20]])
+    everything = poisson_scores(graph.weights, labelled, y[labelled], 3)  # class 2 has no label: -inf
+    steps = {}
+    for name, start in (("cold", None), ("warm", everything)):
+        calls = []
+        matrix, inv_sqrt = graph.normalised
+        counted = (_CountingMatrix(matrix, calls), inv_sqrt)
+        fold = poisson_scores(graph.weights, labelled[2:], y[labelled[2:]], 3, normalised=counted, start=start)
+        steps[name] = len(calls)
+        if start is None:
+            cold = fold
+    assert np.isneginf(fold[:, 2]).all() and np.allclose(fold[:, :2], cold[:, :2], rtol=1e-3, atol=1e-3 * np.abs(cold[:, :2]).max())
+    assert steps["warm"] < steps["cold"], steps
+
+
+class _CountingMatrix:
+    """A sparse matrix that counts its products."""
+
+    def __init__(self, matrix, calls):
+        self.matrix, self.calls = matrix, calls
+
+    def __matmul__(self, other):
+        self.calls.append(1)
+        return self.matrix @ other
+
+
+def test_the_same_outside_vectors_are_searched_once():
+    x, _ = two_clusters()
+    graph = PoolGraph.build(x, n_neighbours=8, dims=4)
+    outside = x[:5] + 0.01
+    first = graph.extend(outside)
+    graph._index = None  # a second search would need the index again
+    again = graph.extend(outside.copy())
+    assert graph._index is None, "answered from memory"
+    assert all(np.array_equal(a, b) for a, b in zip(first, again))
+    graph.extend(outside + 1.0)
+    assert graph._index is not None, "other vectors are searched"
