@@ -19,6 +19,8 @@ __all__ = ["WhitenedSpace", "FIT_SAMPLE"]
 
 #: The whitening is fitted on at most this many vectors (a seeded sample of bigger pools).
 FIT_SAMPLE = 20_000
+#: Vectors transformed at a time.
+TRANSFORM_CHUNK = 50_000
 
 
 @dataclass(frozen=True)
@@ -63,9 +65,14 @@ class WhitenedSpace:
 
     def transform(self, vectors) -> np.ndarray:
         """``vectors`` (n, d) in this space: float32, shape (n, dims), unit rows (a zero row stays zero)."""
-        z = ((np.asarray(vectors, dtype=np.float64) - self.mean) / self.scale - self.centre) @ self.projection
-        norms = np.linalg.norm(z, axis=1, keepdims=True)
-        return (z / np.where(norms > 0, norms, 1.0)).astype(np.float32)
+        vectors = np.asarray(vectors)
+        out = np.empty((len(vectors), self.dims), dtype=np.float32)
+        for start in range(0, len(vectors), TRANSFORM_CHUNK):  # in chunks: a float64 copy of 1M rows is GBs
+            chunk = np.asarray(vectors[start:start + TRANSFORM_CHUNK], dtype=np.float64)
+            z = ((chunk - self.mean) / self.scale - self.centre) @ self.projection
+            norms = np.linalg.norm(z, axis=1, keepdims=True)
+            out[start:start + len(z)] = z / np.where(norms > 0, norms, 1.0)
+        return out
 
     def to_arrays(self, prefix="space_") -> dict:
         """The transform as named arrays (for ``numpy.savez``)."""
