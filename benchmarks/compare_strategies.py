@@ -262,11 +262,11 @@ def main(argv=None):
                                     output_dir=folder, verbose=args.verbose)
                 columns = ["round", "n_labeled", "accuracy", "fit_seconds", "round_seconds"]
                 columns += [c for c in ("stop_kappa",) if c in result.history]
-                # the graph's weight in the mixture, NaN without one; score_seconds: the strategy's time in a round
-                # (the same columns for every row of the file)
-                rows = result.history[columns].assign(graph_weight=result.history.get("graph_weight", float("nan")),
-                                                      score_seconds=result.history.get("score_seconds", float("nan")),
-                                                      strategy=strategy, seed=seed)
+                # the graph's weight in the mixture, NaN without one; the selection's time in a round: the strategy's
+                # scores, then the batch rule (the same columns for every row of the file)
+                extra = {c: result.history.get(c, float("nan")) for c in ("graph_weight", "score_seconds",
+                                                                          "select_seconds")}
+                rows = result.history[columns].assign(**extra, strategy=strategy, seed=seed)
                 append_rows(rows, results_path)
                 shutil.rmtree(folder, ignore_errors=True)
                 print(f"seed {seed} {strategy:17s} accuracy {rows['accuracy'].round(3).tolist()} "
