@@ -14,6 +14,9 @@ A name in ``--strategies`` may add a batch rule and an initial-set rule after sl
 ``margin/kmeans`` (k-means batches), ``activelab/kmeans/init-kmeans`` (also a typical initial set);
 a bare name means ``topk`` batches and a random initial set; ``auto`` is ``strategy="auto"`` with its own
 batch and initial rules (k-means for both when embeddings or encoded feature columns are available).
+``skactiveml:typiclust``, ``skactiveml:probcover``, ``skactiveml:maxherding``, ``skactiveml:dropquery`` and
+``skactiveml:badge`` are scikit-activeml's strategies (``benchmarks/peer_strategies.py``): their own picks
+(``topk``) from the initial set ``auto`` starts from (``init-kmeans``), so that only the selection differs.
 
 Tables without images: ``--dataset satellite`` or ``letter`` (R's mlbench, from Debian's
 ``r-cran-mlbench``, read with ``pip install rdata``; a seeded stratified 20% holdout), or
@@ -41,6 +44,9 @@ from autoal.results.reporting import command_line, package_versions
 from autoal.errors import InputError
 from autoal.learners import make_learner
 from autoal.rounds.config import resolve_learner
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/peer_strategies.py, also when run as a script
+from peer_strategies import is_peer, make_peer, peer_names  # noqa: E402  (scikit-activeml itself only when used)
 
 
 def seed_list(text: str) -> list:
@@ -164,6 +170,8 @@ def parse_config(name):
     options = {"strategy": strategy, "batch": "topk", "initial": "random"}
     if strategy == "auto":  # the default combination, with its own batch and initial rules
         options.update(batch="auto", initial="auto")
+    elif is_peer(strategy):  # scikit-activeml's picks as they are, from the initial set auto starts from
+        options.update(strategy=peer_strategy(strategy, name), initial=PEER_INITIAL)
     for part in rest:
         if part in ("topk", "kmeans"):
             options["batch"] = part
@@ -171,10 +179,26 @@ def parse_config(name):
             options["initial"] = part[5:]
         else:
             sys.exit(f"bad strategy configuration {name!r}: {part!r} is not topk, kmeans, init-kmeans or init-random")
-    if strategy not in list(autoal.STRATEGIES) + ["auto"]:
-        sys.exit(f"unknown strategy {strategy!r} in {name!r}; choose from {list(autoal.STRATEGIES)}")
+    if is_peer(strategy) and options["batch"] != "topk":
+        sys.exit(f"bad strategy configuration {name!r}: a scikit-activeml strategy chooses its whole batch itself, "
+                 "so it takes topk batches only; leave out /kmeans")
+    if not is_peer(strategy) and strategy not in list(autoal.STRATEGIES) + ["auto"]:
+        sys.exit(f"unknown strategy {strategy!r} in {name!r}; choose from {['auto', *autoal.STRATEGIES, *peer_names()]}")
     options["learner_options"] = learner_extra
     return options
+
+
+#: The peers' initial set: what ``auto`` resolves to with embeddings (autoal.rounds.config.RunConfig.resolved:
+#: the typical example of each k-means cluster), so that a peer and ``auto`` label the same examples first.
+PEER_INITIAL = "kmeans"
+
+
+def peer_strategy(strategy, name):
+    """The scikit-activeml strategy named ``strategy`` (``skactiveml:badge``); SystemExit listing the valid names."""
+    try:
+        return make_peer(strategy)
+    except InputError as exc:
+        sys.exit(f"bad strategy configuration {name!r}: {exc}")
 
 
 def chosen_learner(args) -> str:
@@ -238,16 +262,26 @@ def main(argv=None):
                                     output_dir=folder, verbose=args.verbose)
                 columns = ["round", "n_labeled", "accuracy", "fit_seconds", "round_seconds"]
                 columns += [c for c in ("stop_kappa",) if c in result.history]
-                # the graph's weight in the mixture, NaN without one (the same columns for every row of the file)
-                rows = result.history[columns].assign(graph_weight=result.history.get("graph_weight", float("nan")),
-                                                      strategy=strategy, seed=seed)
-                rows.to_csv(results_path, mode="a", header=not results_path.exists(), index=False)
+                # the graph's weight in the mixture, NaN without one; the selection's time in a round: the strategy's
+                # scores, then the batch rule (the same columns for every row of the file)
+                extra = {c: result.history.get(c, float("nan")) for c in ("graph_weight", "score_seconds",
+                                                                          "select_seconds")}
+                rows = result.history[columns].assign(**extra, strategy=strategy, seed=seed)
+                append_rows(rows, results_path)
                 shutil.rmtree(folder, ignore_errors=True)
                 print(f"seed {seed} {strategy:17s} accuracy {rows['accuracy'].round(3).tolist()} "
                       f"({time.perf_counter() - t:.0f}s)", flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     summarize(pd.read_csv(results_path), args)
+
+
+def append_rows(rows, path) -> None:
+    """Append ``rows`` to the CSV at ``path`` under its header (a file begun before a column existed keeps its
+    columns: the new one is left out, a missing one left empty), or start the file."""
+    if path.exists():
+        rows = rows.reindex(columns=pd.read_csv(path, nrows=0).columns)
+    rows.to_csv(path, mode="a", header=not path.exists(), index=False)
 
 
 def summarize(results, args):
