@@ -205,4 +205,4 @@ def test_the_cli_says_how_to_run_a_table_and_refuses_bad_feature_cols(tmp_path, 
     assert "'x:number' gives kind 'number'; a kind is one of numeric, categorical, text" in capsys.readouterr().err
     assert main(["run", str(tmp_path / "table.csv"), "--no-images", "--feature-cols", "x,height",
                  "--out", str(tmp_path / "c")]) == 2
-    assert "feature_cols names columns that df does not have: 'height'" in capsys.readouterr().err
+    assert "--feature-cols names columns that the manifest does not have: 'height'" in capsys.readouterr().err

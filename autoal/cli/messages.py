@@ -27,7 +27,7 @@ PHRASES = (
     ("stop='stable'", "--stop-stable"),
 )
 #: Python names left after the phrases, as words.
-WORDS = (("test_df", "the --test manifest"), ("df", "the manifest"))
+WORDS = (("test_df", "the --test manifest"), ("feature_cols", "--feature-cols"), ("df", "the manifest"))
 
 
 def _flags() -> dict:
