@@ -16,7 +16,7 @@ a bare name means ``topk`` batches and a random initial set; ``auto`` is ``strat
 batch and initial rules (k-means for both when embeddings or encoded feature columns are available).
 ``skactiveml:typiclust``, ``skactiveml:probcover``, ``skactiveml:maxherding``, ``skactiveml:dropquery`` and
 ``skactiveml:badge`` are scikit-activeml's strategies (``benchmarks/peer_strategies.py``): their own picks
-(``topk``) from the initial set ``auto`` starts from (``init-kmeans``), so that only the selection differs.
+(``topk``) from the initial set ``auto`` starts from (``init-coverage``), so that only the selection differs.
 
 Tables without images: ``--dataset satellite`` or ``letter`` (R's mlbench, from Debian's
 ``r-cran-mlbench``, read with ``pip install rdata``; a seeded stratified 20% holdout), or
@@ -188,9 +188,10 @@ def parse_config(name):
     return options
 
 
-#: The peers' initial set: what ``auto`` resolves to with embeddings (autoal.rounds.config.RunConfig.resolved:
-#: the typical example of each k-means cluster), so that a peer and ``auto`` label the same examples first.
-PEER_INITIAL = "kmeans"
+#: The peers' initial set: what ``auto`` resolves to with embeddings and the default learner
+#: (autoal.rounds.config.RunConfig.resolved: the central example of each k-means cluster of the pool graph's space),
+#: so that a peer and ``auto`` label the same examples first.
+PEER_INITIAL = "coverage"
 
 
 def peer_strategy(strategy, name):

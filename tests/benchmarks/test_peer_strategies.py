@@ -147,7 +147,7 @@ def test_compare_strategies_takes_peers_with_auto_initial_set_and_refuses_bad_na
     script = load("compare_strategies")
     config = script.parse_config("skactiveml:maxherding+graph=off")
     assert isinstance(config["strategy"], peers.PeerStrategy) and config["strategy"].method == "maxherding"
-    assert (config["batch"], config["initial"], config["learner_options"]) == ("topk", "kmeans", {"graph": "off"})
+    assert (config["batch"], config["initial"], config["learner_options"]) == ("topk", "coverage", {"graph": "off"})
     assert script.parse_config("skactiveml:badge/init-random")["initial"] == "random"
     with pytest.raises(SystemExit, match="choose one of skactiveml:typiclust, .*skactiveml:badge"):
         script.parse_config("skactiveml:badgee")
