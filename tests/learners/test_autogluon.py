@@ -174,8 +174,10 @@ def test_runs_stored_before_the_128_px_default_keep_fine_tuning_at_64_px():
     new = RunConfig(learner="autogluon").to_settings()
     assert RunConfig.from_settings(new).learner_options == {}, "version 4 runs get the defaults: 128 px, two fits"
     embeddings = dict(RunConfig(learner="embeddings").to_settings(), config_version=2)
-    assert RunConfig.from_settings(embeddings).learner_options == {"standardise_on": "labelled", "C": 1.0}, \
-        "the embeddings learner stored its size, standardised on the labelled rows before version 5, C=1 before 6"
+    assert RunConfig.from_settings(embeddings).learner_options == {"standardise_on": "labelled", "C": 1.0,
+                                                                   "graph": "off"}, \
+        "the embeddings learner stored its size, standardised on the labelled rows before version 5, C=1 before 6, " \
+        "no pool graph before 7"
 
 
 def test_the_diversity_features_it_lends_stay_at_128_px_when_the_embeddings_default_moves(tmp_path, embedding_cache):
