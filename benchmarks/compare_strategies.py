@@ -163,7 +163,7 @@ def config_learner_options(name) -> tuple:
 
 
 def parse_config(name):
-    """``strategy[/topk|/kmeans][/init-kmeans][+option=value...]`` -> run() keyword arguments (learner options in
+    """``strategy[/topk|/kmeans|/coverage-first][/init-kmeans|/init-coverage][+option=value...]`` -> run() keyword arguments (learner options in
     ``"learner_options"``); SystemExit when malformed."""
     name, learner_extra = config_learner_options(name)
     strategy, *rest = name.split("/")
@@ -173,12 +173,13 @@ def parse_config(name):
     elif is_peer(strategy):  # scikit-activeml's picks as they are, from the initial set auto starts from
         options.update(strategy=peer_strategy(strategy, name), initial=PEER_INITIAL)
     for part in rest:
-        if part in ("topk", "kmeans"):
+        if part in ("topk", "kmeans", "coverage-first"):
             options["batch"] = part
-        elif part in ("init-kmeans", "init-random"):
+        elif part in ("init-kmeans", "init-random", "init-coverage"):
             options["initial"] = part[5:]
         else:
-            sys.exit(f"bad strategy configuration {name!r}: {part!r} is not topk, kmeans, init-kmeans or init-random")
+            sys.exit(f"bad strategy configuration {name!r}: {part!r} is not topk, kmeans, coverage-first, init-kmeans, "
+                     "init-coverage or init-random")
     if is_peer(strategy) and options["batch"] != "topk":
         sys.exit(f"bad strategy configuration {name!r}: a scikit-activeml strategy chooses its whole batch itself, "
                  "so it takes topk batches only; leave out /kmeans")

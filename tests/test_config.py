@@ -86,6 +86,9 @@ def test_every_auto_is_resolved_in_one_place(facts, expected):
 def test_a_learner_that_learns_from_the_pool_starts_with_the_coverage_pick(simulation, n_given):
     facts = dict(n_annotators=1, embeddings=True, simulation=simulation, n_given=n_given)
     assert RunConfig().resolved(**facts, coverage=True).initial == "coverage"
+    assert RunConfig().resolved(**facts, coverage=True).batch == "coverage-first"
+    assert RunConfig().resolved(**dict(facts, n_annotators=3), coverage=True).batch == "kmeans", "ActiveLab as before"
+    assert RunConfig().resolved(**facts, coverage=False).batch == "kmeans"
     assert RunConfig().resolved(**facts, coverage=False).initial == "kmeans"
     assert RunConfig(initial="kmeans").resolved(**facts, coverage=True).initial == "kmeans"
     assert RunConfig().resolved(**dict(facts, n_given=5), coverage=True).initial == (

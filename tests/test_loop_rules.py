@@ -184,3 +184,18 @@ def test_unknown_scoring_is_named_before_anything_is_written(images, tmp_path):
     with pytest.raises(InputError, match="unknown scoring"):
         autoal.run(images, learner="fast", scoring=42, output_dir=tmp_path / "run", verbose=False)
     assert not (tmp_path / "run").exists()
+
+
+def test_coverage_first_batches_cover_the_pool_until_five_labels_a_class_then_follow_the_scores(tmp_path):
+    from conftest import write_images
+
+    from autoal.query.cold_start import COVERAGE_LABELS_PER_CLASS
+
+    images = write_images(tmp_path / "img", 12)
+    result = autoal.run(images, learner="fast", strategy="margin", batch="coverage-first", initial="coverage",
+                        batch_size=3, n_rounds=5, initial_per_class=1, output_dir=tmp_path / "run", verbose=False)
+    history = result.history.set_index("round")
+    rules = history["batch_rule"].iloc[1:]  # round 0 is the initial set
+    few = history["n_labeled"].shift(1).iloc[1:] < COVERAGE_LABELS_PER_CLASS * 3  # labels when the batch was picked
+    assert (rules[few] == "coverage").all() and few.sum() >= 2
+    assert (rules[~few] == "kmeans").all() and (~few).sum() >= 1

@@ -17,7 +17,7 @@ from autoal.query.kmeans import kmeans_labels
 __all__ = ["BATCH_RULES", "check_batch_rule", "select_lowest", "kmeans_batch"]
 
 #: Batch rules :func:`autoal.run` accepts (``"auto"`` resolves to one of them).
-BATCH_RULES = ("topk", "kmeans")
+BATCH_RULES = ("topk", "kmeans", "coverage-first")
 
 
 def select_lowest(ids, scores, batch_size, *, random_state=None):

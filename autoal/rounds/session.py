@@ -17,7 +17,8 @@ import numpy as np
 from autoal.annotation.asking import ask_open_assignments
 from autoal.errors import PoolExhausted
 from autoal.annotation.assignment import assign_batch
-from autoal.query.cold_start import candidate_sample, coverage_examples, typical_examples
+from autoal.query.cold_start import (COVERAGE_LABELS_PER_CLASS, candidate_sample, coverage_examples, typical_examples,
+                                     uncovered_examples)
 from autoal.multiannotator.consensus import consensus_labels, majority_vote
 from autoal.multiannotator.crowdlab import CrowdlabMemo
 from autoal.results.export import with_image_paths
@@ -146,17 +147,24 @@ class Session:
         scored = self._score(r, snapshot)
         started = time.perf_counter()
         seed, config = self.config.random_state, self.config
-        picked, policy_facts = select_batch(
-            scored.scores, snapshot, self.names, config.batch_size, rule=config.batch, policy=config.relabel,
-            features_of=self.features, candidates_factor=config.candidates_factor,
-            random_state=np.random.default_rng([seed, r]), policy_random_state=[seed, r, 5])
+        rule = config.batch
+        if rule == "coverage-first":
+            few = len(snapshot.labelled) < COVERAGE_LABELS_PER_CLASS * len(self.state.classes)
+            rule = "coverage" if few else "kmeans"
+        if rule == "coverage":
+            picked, policy_facts = self._uncovered_batch(snapshot, scored.scores.pool), {}
+        else:
+            picked, policy_facts = select_batch(
+                scored.scores, snapshot, self.names, config.batch_size, rule=rule, policy=config.relabel,
+                features_of=self.features, candidates_factor=config.candidates_factor,
+                random_state=np.random.default_rng([seed, r]), policy_random_state=[seed, r, 5])
         pairs = assign_batch(picked, snapshot, self.names)
         if not pairs:
             raise PoolExhausted(waiting=int(snapshot.open_examples.sum()),
                                 relabeling=self.config.relabel is not None and len(self.names) > 1)
         relabels = int((snapshot.counts[[p for p, _ in pairs]] > 0).sum())
         facts = dict(scored.timings, **policy_facts, select_seconds=time.perf_counter() - started,
-                     batch_rule=config.batch, oos=config.oos, relabel_share=relabels / len(pairs))
+                     batch_rule=rule, oos=config.oos, relabel_share=relabels / len(pairs))
         if refitted:
             facts["resume_fit_seconds"] = refit_seconds
         self._commit_batch(r, pairs, scored, facts)
@@ -271,6 +279,20 @@ class Session:
         if self.config.initial == "coverage":
             return pool[coverage_examples(self.features.coverage(pool), k, random_state=seed)]
         return pool[typical_examples(self.features(pool), k, random_state=seed)]
+
+    def _uncovered_batch(self, snapshot, pool) -> np.ndarray:
+        """``batch="coverage-first"`` while labels are few: of the pool examples some annotator can be asked about,
+        those that cover what the labelled examples do not (:func:`autoal.query.cold_start.uncovered_examples`, in
+        the learner's graph space)."""
+        pool = np.asarray(pool, dtype=np.int64)
+        pool = pool[snapshot.askable(pool, self.names) > 0]
+        seed = self.config.random_state
+        pool = pool[candidate_sample(len(pool), random_state=[seed, 19])]
+        labelled = np.asarray(snapshot.labelled, dtype=np.int64)
+        points = self.features.coverage(np.concatenate([labelled, pool]))
+        rows = uncovered_examples(points, np.arange(len(labelled)), self.config.batch_size,
+                                  random_state=seed + len(labelled))
+        return pool[rows - len(labelled)]
 
     def _score(self, r, snapshot) -> ScoredRound:
         """The round's scores, the pool's probabilities and the timings of both."""
