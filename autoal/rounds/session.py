@@ -291,7 +291,7 @@ class Session:
         labelled = np.asarray(snapshot.labelled, dtype=np.int64)
         points = self.features.coverage(np.concatenate([labelled, pool]))
         rows = uncovered_examples(points, np.arange(len(labelled)), self.config.batch_size,
-                                  random_state=seed + len(labelled))
+                                  random_state=None if seed is None else seed + len(labelled))
         return pool[rows - len(labelled)]
 
     def _score(self, r, snapshot) -> ScoredRound:
