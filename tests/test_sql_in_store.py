@@ -236,6 +236,9 @@ def test_a_ledger_made_before_versions_gets_the_column_once_when_two_processes_o
         run_dir = tmp_path / f"run{trial}"
         run_dir.mkdir()
         with sqlite3.connect(run_dir / "run.sqlite") as db:
+            # a run store is in WAL mode from its creation (and WAL persists): switching a file's journal mode needs
+            # it to oneself, which two openers racing here would not get ("database is locked" in 1 of 20 trials)
+            db.execute("PRAGMA journal_mode=WAL")
             db.execute("CREATE TABLE labelstudio_pulled (project TEXT NOT NULL, annotation INTEGER NOT NULL, example_id "
                        "TEXT NOT NULL, annotator TEXT, outcome TEXT NOT NULL, pulled REAL NOT NULL, "
                        "PRIMARY KEY (project, annotation))")
