@@ -85,3 +85,10 @@ def test_uncovered_examples_go_to_the_clusters_no_label_covers():
         assert sorted(blob[order][picked].tolist()) == [1, 2], "one from each cluster without a label"
         assert not set(picked) & set(labelled)
     assert len(uncovered_examples(points[:3], np.array([0, 1, 2]), 2, random_state=0)) == 0
+
+
+def test_uncovered_examples_give_k_distinct_unlabelled_rows_when_points_coincide():
+    from autoal.query.cold_start import uncovered_examples
+
+    picked = uncovered_examples(np.ones((12, 3)), np.array([0, 1]), 4, random_state=0)
+    assert len(set(picked.tolist())) == 4 and not {0, 1} & set(picked.tolist())

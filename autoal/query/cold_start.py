@@ -120,30 +120,16 @@ def coverage_examples(points, k, *, random_state=None) -> np.ndarray:
     ndarray of int
         Distinct row indices, in cluster order (largest cluster first).
     """
-    points = np.asarray(points, dtype=np.float64)
-    n = points.shape[0]
-    k = min(int(k), n)
-    if k <= 0:
-        return np.zeros(0, dtype=int)
-    clusters = kmeans_labels(points, k, random_state)
-    sizes = np.bincount(clusters, minlength=k)
-    picked = []
-    for c in sorted(np.flatnonzero(sizes), key=lambda c: (-sizes[c], c)):
-        members = np.flatnonzero(clusters == c)
-        distance = ((points[members] - points[members].mean(axis=0)) ** 2).sum(axis=1)
-        picked.append(int(members[np.argmin(distance)]))
-    if len(picked) < k:
-        distance = ((points - points.mean(axis=0)) ** 2).sum(axis=1)
-        taken = set(picked)
-        picked += [int(i) for i in np.argsort(distance, kind="stable") if int(i) not in taken][: k - len(picked)]
-    return np.asarray(picked, dtype=int)
+    return uncovered_examples(points, np.zeros(0, dtype=np.int64), k, random_state=random_state)
 
 
 def uncovered_examples(points, labelled, k, *, random_state=None) -> np.ndarray:
     """Row indices of ``k`` unlabelled rows that cover what the labelled rows do not: ``points`` (labelled and
     candidates) clustered into ``len(labelled) + k`` k-means clusters, and from the clusters holding no labelled row,
-    largest first, each one's central unlabelled member (TypiClust's plan, Hacohen et al. 2022, with the central
-    member as in :func:`coverage_examples`); topped up from covered clusters, largest first, when too few are free.
+    largest first, each one's central unlabelled member (TypiClust's plan, Hacohen et al. 2022); then the covered
+    clusters' central unlabelled members, largest first, when too few clusters are free; and when clusters collapse
+    on identical points, the unlabelled rows nearest the overall centre not yet picked. With no labelled row this is
+    :func:`coverage_examples`.
 
     Parameters
     ----------
@@ -151,7 +137,9 @@ def uncovered_examples(points, labelled, k, *, random_state=None) -> np.ndarray:
     labelled : array of int
         Rows of ``points`` already labelled (never returned).
     k : int
+        Number wanted (at most the unlabelled rows).
     random_state : int, optional
+        Seeds k-means.
     """
     points = np.asarray(points, dtype=np.float64)
     labelled = np.asarray(labelled, dtype=np.int64)
@@ -176,4 +164,9 @@ def uncovered_examples(points, labelled, k, *, random_state=None) -> np.ndarray:
         picked.append(int(members[np.argmin(((points[members] - centre) ** 2).sum(axis=1))]))
         if len(picked) == k:
             break
+    if len(picked) < k:  # clusters collapsed on identical points
+        distance = ((points - points.mean(axis=0)) ** 2).sum(axis=1)
+        taken = set(picked)
+        picked += [int(i) for i in np.argsort(distance, kind="stable") if is_free[i] and int(i) not in taken][
+            : k - len(picked)]
     return np.asarray(picked, dtype=int)
