@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import sqlite3
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -11,6 +13,15 @@ import pytest
 from PIL import Image
 
 from autoal.learners import Learner, pad_probabilities
+
+def load_file_module(path):
+    """Import the Python file ``path`` (a script of ``benchmarks/`` or ``scripts/``, not packages) as a module named
+    after its stem."""
+    spec = importlib.util.spec_from_file_location(Path(path).stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
 
 COLOURS = {"red": (220, 30, 30), "green": (30, 200, 30), "blue": (30, 30, 220), "grey": (128, 128, 128)}
 

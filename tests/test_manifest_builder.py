@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import importlib.util
 import os
 import shutil
 from pathlib import Path
@@ -13,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import skip_for_platform
+from conftest import load_file_module, skip_for_platform
 
 from autoal.errors import InputError
 from autoal.data.manifest import load_manifest
@@ -370,9 +369,7 @@ def test_manifest_command_exit_codes(tree, capsys):
 
 
 def test_script_calls_the_command(tree, capsys):
-    spec = importlib.util.spec_from_file_location("prepare_manifest", SCRIPT)
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = load_file_module(SCRIPT)
     out = tree.parent / "script.csv"
     assert script.main([str(tree), "--out", str(out), "--drop-class", "257.clutter"]) == 0
     assert len(read_rows(out)) == 18

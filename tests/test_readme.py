@@ -7,12 +7,12 @@ When the synopsis test fails after a command-line option changed, run
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import re
 import warnings
 from pathlib import Path
 
 import pytest
+from conftest import load_file_module
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
@@ -21,10 +21,7 @@ DOCS = [README, RESULTS]
 
 
 def load_synopsis_script():
-    spec = importlib.util.spec_from_file_location("cli_synopsis", ROOT / "scripts" / "cli_synopsis.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_file_module(ROOT / "scripts" / "cli_synopsis.py")
 
 
 def prose(path: Path) -> list[tuple[int, str]]:

@@ -5,9 +5,9 @@ with its own keep-alive connection and cookie, answering its whole queue (300 an
 7th posted twice), bounded by a timeout.
 """
 
-import importlib.util
 from pathlib import Path
 
+from conftest import load_file_module
 from serving import labels_of, make_run, serve_http
 
 BENCHMARK = Path(__file__).resolve().parents[1] / "benchmarks" / "labelling_server.py"
@@ -15,10 +15,7 @@ NAMES = [f"ann{k}" for k in range(1, 6)]
 
 
 def load_benchmark():
-    spec = importlib.util.spec_from_file_location("labelling_server", BENCHMARK)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_file_module(BENCHMARK)
 
 
 def test_five_annotators_in_parallel_lose_nothing_and_count_nothing_twice(tmp_path):

@@ -1,6 +1,5 @@
 """benchmarks/compare_strategies.py end to end on a tiny generated set."""
 
-import importlib.util
 import json
 import shlex
 from pathlib import Path
@@ -9,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from autoal.results.reporting import command_line
-from conftest import write_images
+from conftest import load_file_module, write_images
 from PIL import Image
 
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "compare_strategies.py"
@@ -31,10 +30,7 @@ def area_per_label(run):
 
 
 def load_script():
-    spec = importlib.util.spec_from_file_location("compare_strategies", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_file_module(SCRIPT)
 
 
 @pytest.fixture
@@ -138,10 +134,7 @@ def test_learner_options_as_json_go_over_the_flags(tmp_path, capsys):
 
 
 def load_benchmark(name):
-    spec = importlib.util.spec_from_file_location(name, SCRIPT.parent / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_file_module(SCRIPT.parent / f"{name}.py")
 
 
 @pytest.mark.parametrize("script, argv, leave_out", [

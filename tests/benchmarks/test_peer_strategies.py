@@ -1,6 +1,5 @@
 """benchmarks/peer_strategies.py: scikit-activeml's strategies run by autoal pick what scikit-activeml picks."""
 
-import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -8,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import write_images
+from conftest import load_file_module, write_images
 from PIL import Image
 
 import autoal
@@ -18,10 +17,7 @@ BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
 
 def load(name):
-    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_file_module(BENCHMARKS / f"{name}.py")
 
 
 sys.path.insert(0, str(BENCHMARKS))  # as compare_strategies.py imports it: one module, one PeerStrategy class

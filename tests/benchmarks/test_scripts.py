@@ -1,20 +1,16 @@
 """The scripts in scripts/: Caltech-256 protocol runner and offline dataset export."""
 
-import importlib.util
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import write_images
+from conftest import load_file_module, write_images
 
 SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
 
 
 def load(name):
-    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_file_module(SCRIPTS / f"{name}.py")
 
 
 def test_caltech_runner_says_what_to_download_when_absent(tmp_path, monkeypatch):

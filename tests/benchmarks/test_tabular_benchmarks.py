@@ -1,12 +1,12 @@
 """The strategy comparison and the multi-annotator benchmark on a table without images (tiny, real TabularPredictor)."""
 
-import importlib.util
 import json
 import shlex
 import sys
 from pathlib import Path
 
 import pandas as pd
+from conftest import load_file_module
 from tables import write_table
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
@@ -14,10 +14,7 @@ BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
 def load(name):
     sys.path.insert(0, str(BENCHMARKS))
-    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_file_module(BENCHMARKS / f"{name}.py")
 
 
 def test_strategy_comparison_on_a_table(tmp_path):
