@@ -19,19 +19,25 @@ def open_example(client):
     return client.get("/api/queue").get_json()["item"]
 
 
+def answer_right(client, truth):
+    """Answer the client's next open example with its true label; returns that example, None when none is open."""
+    item = open_example(client)
+    if item is not None:
+        client.post("/api/answer", json={"example_id": item["example_id"], "label": truth[item["example_id"]]})
+    return item
+
+
 def test_files_written_at_stop_hold_answers_given_after_the_run_finished(tmp_path):
     run_dir, truth, session = make_run(tmp_path, relabel=False, n_rounds=1)
     served = serve_in_process(run_dir, truth, session)
     try:
         served.driver.wait_for(lambda s: s["phase"] == "labelling" and s["round"] == 1, 60)
         alice, organiser = served.client("alice"), served.client("organiser")
-        item = open_example(alice)
-        alice.post("/api/answer", json={"example_id": item["example_id"], "label": truth[item["example_id"]]})
+        assert answer_right(alice, truth) is not None
         assert organiser.post("/api/train", json={}).status_code == 202
         served.driver.wait_for(lambda s: s["phase"] == "stopped", 60)
         late = 0
-        while (item := open_example(alice)) is not None:  # the last batch's open examples, answered after the end
-            alice.post("/api/answer", json={"example_id": item["example_id"], "label": truth[item["example_id"]]})
+        while answer_right(alice, truth) is not None:  # the last batch's open examples, answered after the end
             late += 1
         assert late >= 1
         panel = organiser.get("/organiser/panel").get_data(as_text=True)
@@ -112,15 +118,13 @@ def test_undoing_an_answer_a_round_trained_on_says_what_it_changes(tmp_path):
     try:
         served.driver.wait_for(lambda s: s["phase"] == "labelling" and s["round"] == 1, 60)
         alice, organiser = served.client("alice"), served.client("organiser")
-        item = open_example(alice)
-        alice.post("/api/answer", json={"example_id": item["example_id"], "label": truth[item["example_id"]]})
+        item = answer_right(alice, truth)
         assert organiser.post("/api/train", json={}).status_code == 202
         served.driver.wait_for(lambda s: s["phase"] == "labelling" and s["round"] == 2, 60)
         undone = alice.post("/api/undo", json={}).get_json()["undone"]
         assert undone["example_id"] == item["example_id"] and undone["trained_round"] == 1
         assert "round 1 was already trained with this answer" in undone["note"]
-        fresh = open_example(alice)
-        alice.post("/api/answer", json={"example_id": fresh["example_id"], "label": truth[fresh["example_id"]]})
+        fresh = answer_right(alice, truth)
         assert "note" not in alice.post("/api/undo", json={}).get_json()["undone"], "an untrained answer: a plain undo"
     finally:
         served.driver.stop()
