@@ -63,10 +63,9 @@ def make_run(folder: Path, n_images: int) -> tuple:
     session = start_session(frame, learner="fast", annotators=[PageAnnotator("alice"), PageAnnotator("bob")],
                             batch_size=10, n_rounds=3, holdout_fraction=0, output_dir=run_dir, verbose=False,
                             simulate=False, relabel=False)
-    session.start_round(0)
-    session.finish_round(0)
-    session.start_round(1)
-    session.state.close()
+    session.advance()  # round 0 trained on the given labels
+    session.advance()  # round 1's batch dealt to alice and bob
+    session.close()
     links = {name: link for _, name, link in issue_links(run_dir, "http://127.0.0.1")}
     return run_dir, links["alice"].split("token=")[1]
 

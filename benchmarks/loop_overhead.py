@@ -132,6 +132,7 @@ def _truth_annotator(name, truth):
 
 def measure_rounds(n, rounds, batch_size, work: Path) -> list:
     from autoal.rounds.loop import start_session
+    from autoal.rounds.outcomes import Stopped, Trained
 
     df, test, truth = _frames(n, work, labelled_share=0.1)
     learner = _learner_class()(n)
@@ -144,20 +145,20 @@ def measure_rounds(n, rounds, batch_size, work: Path) -> list:
     extra = [(int(p), a, int(truth[p]), 0) for a in ("a1", "a2") for p in given.example]
     session.state.store.add_many(extra)  # set-up: the given 10% also labelled by a1 and a2
     rows = []
-    for r in range(rounds + 1):
+    with session:
         before, t = learner.seconds, time.perf_counter()
-        session.start_round(r)
-        session.ask(r)
-        row = session.finish_round(r)
-        wall = time.perf_counter() - t
-        learner_seconds = learner.seconds - before
-        rows.append({"n": n, "round": r, "wall_seconds": wall, "learner_seconds": learner_seconds,
-                     "autoal_seconds": wall - learner_seconds, "score_seconds": row.get("score_seconds", np.nan),
-                     "consensus_seconds": row["consensus_seconds"], "n_annotations": row["n_annotations"],
-                     "n_labeled": row["n_labeled"], "n_relabels": row["n_relabels"], "start_seconds": start_seconds,
-                     "peak_rss_gb": _peak_rss_gb()})
-    session.result("benchmark done")
-    session.state.close()
+        while not isinstance(outcome := session.advance(), Stopped):
+            if not isinstance(outcome, Trained):
+                continue  # a batch dealt and answered: timed with the round that trains on it
+            row, wall = outcome.row, time.perf_counter() - t
+            learner_seconds = learner.seconds - before
+            rows.append({"n": n, "round": outcome.round, "wall_seconds": wall, "learner_seconds": learner_seconds,
+                         "autoal_seconds": wall - learner_seconds, "score_seconds": row.get("score_seconds", np.nan),
+                         "consensus_seconds": row["consensus_seconds"], "n_annotations": row["n_annotations"],
+                         "n_labeled": row["n_labeled"], "n_relabels": row["n_relabels"], "start_seconds": start_seconds,
+                         "peak_rss_gb": _peak_rss_gb()})
+            before, t = learner.seconds, time.perf_counter()
+        session.result("benchmark done")
     return rows
 
 
@@ -172,10 +173,10 @@ def measure_cold_start(n, batch_size, work: Path) -> dict:
                             output_dir=work / "run", verbose=False)
     start_seconds = time.perf_counter() - started
     before, t = learner.seconds, time.perf_counter()
-    session.start_round(0)
+    session.advance()  # round 0: the cold start's pick, dealt and answered at once
     wall = time.perf_counter() - t
     picked = len(session.state.snapshot().assigned_in(0))
-    session.state.close()
+    session.close()
     return {"n": n, "start_seconds": start_seconds, "cold_start_seconds": wall - (learner.seconds - before),
             "features_seconds": learner.seconds - before, "picked": picked, "peak_rss_gb": _peak_rss_gb()}
 

@@ -34,9 +34,9 @@ import pandas as pd
 
 import autoal
 from autoal.annotation.annotators import Annotator
-from autoal.errors import PoolExhausted
 from autoal.data.datasets import DATASETS, build_dataset
 from autoal.results.reporting import command_line, package_versions
+from autoal.rounds.outcomes import Stopped, Trained
 
 sys.path.insert(0, str(Path(__file__).parent))
 from compare_strategies import subsample  # noqa: E402
@@ -126,19 +126,16 @@ def run_one(order, seed, pool, test, args, work) -> list:
                             **order_options(order))
     truth_index = truth.map({c: i for i, c in enumerate(classes)}).to_numpy()
     rows = []
-    for r in range(args.rounds + 1):
-        try:
-            session.start_round(r)
-        except PoolExhausted:
-            break
-        session.ask(r)
-        row = session.finish_round(r)
-        consensus, positions = session.last_consensus
-        wrong = int((consensus.labels != truth_index[positions]).sum())
-        rows.append({"order": order, "seed": seed, "round": r, "n_annotations": row["n_annotations"],
-                     "extra_annotations": row["n_annotations"] - len(pool), "wrong_left": wrong,
-                     "accuracy": row["accuracy"], "max_labels": row["max_labels_per_example"]})
-    session.state.close()
+    with session:
+        while not isinstance(outcome := session.advance(), Stopped):
+            if not isinstance(outcome, Trained):
+                continue  # a batch dealt (and answered at once): the next step trains on it
+            row = outcome.row
+            consensus, positions = session.last_consensus
+            wrong = int((consensus.labels != truth_index[positions]).sum())
+            rows.append({"order": order, "seed": seed, "round": outcome.round, "n_annotations": row["n_annotations"],
+                         "extra_annotations": row["n_annotations"] - len(pool), "wrong_left": wrong,
+                         "accuracy": row["accuracy"], "max_labels": row["max_labels_per_example"]})
     return rows
 
 

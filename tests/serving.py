@@ -13,6 +13,7 @@ from conftest import write_images
 
 from autoal.annotation.annotators import PageAnnotator
 from autoal.rounds.loop import start_session
+from autoal.rounds.outcomes import Dealt, Trained
 from autoal.server import LabellingServer, issue_links
 from autoal.server.app import create_app
 from autoal.server.driver import RoundDriver
@@ -83,3 +84,13 @@ def labels_of(run_dir, annotator=None) -> pd.DataFrame:
     frame = pd.DataFrame([(str(json.loads(e)), a, lab, r) for e, a, lab, r in rows],
                          columns=["example_id", "annotator", "label", "round"])
     return frame if annotator is None else frame[frame["annotator"] == annotator].reset_index(drop=True)
+
+
+def train_round_zero(session, *, deal_next=False) -> None:
+    """Advance a new run's session through round 0 (trained on its given labels) and, with ``deal_next``, deal round
+    1's batch; then close it."""
+    assert isinstance(session.advance(), Trained)
+    if deal_next:
+        assert isinstance(session.advance(), Dealt)
+    session.close()
+

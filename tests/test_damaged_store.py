@@ -12,7 +12,7 @@ import sys
 
 import numpy as np
 import pytest
-from serving import make_run
+from serving import make_run, train_round_zero
 
 from autoal.cli.commands import main
 from autoal.store.run_state import open_run
@@ -23,10 +23,7 @@ from autoal.store.store_check import DamagedStore
 def run_dir(tmp_path):
     """A real-mode run with page annotators whose round 0 is trained and round 1 assigned, closed."""
     run_dir, _, session = make_run(tmp_path, relabel=False)
-    session.start_round(0)
-    session.finish_round(0)
-    session.start_round(1)
-    session.state.close()
+    train_round_zero(session, deal_next=True)
     return run_dir
 
 

@@ -20,7 +20,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from serving import labels_of, make_run, table_rows
+from serving import labels_of, make_run, table_rows, train_round_zero
 
 from autoal.cli.commands import main
 from autoal.errors import InputError
@@ -36,10 +36,7 @@ def waiting(tmp_path):
     """A run with page annotators alice and bob whose round 1 (6 new examples, 3 each) waits for answers,
     driven through the session's steps."""
     run_dir, truth, session = make_run(tmp_path, relabel=False)
-    session.start_round(0)
-    session.finish_round(0)
-    session.start_round(1)
-    session.state.close()
+    train_round_zero(session, deal_next=True)
     return run_dir, truth
 
 

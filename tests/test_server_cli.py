@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import write_images
-from serving import labels_of, make_run, serve_in_process, table_rows
+from serving import labels_of, make_run, serve_in_process, table_rows, train_round_zero
 from test_run_lock import lock_in_a_child
 
 from autoal.annotation.annotators import PageAnnotator
@@ -136,10 +136,7 @@ def test_tokens_are_compared_with_every_stored_hash_in_constant_time(run_dir, mo
 
 def test_an_absent_annotators_examples_are_handed_on_after_the_set_time(tmp_path):
     run_dir, truth, session = make_run(tmp_path, relabel=False)
-    session.start_round(0)
-    session.finish_round(0)
-    session.start_round(1)
-    session.state.close()
+    train_round_zero(session, deal_next=True)
     desk = Desk(RunFacts(run_dir))
     alices = [p for _, p in desk.queue("alice")]
     assert len(alices) == 3

@@ -10,7 +10,7 @@ import re
 import sqlite3
 
 import pytest
-from serving import labels_of, make_run, serve_in_process, table_rows
+from serving import labels_of, make_run, serve_in_process, table_rows, train_round_zero
 
 from autoal.server import access
 from autoal.server.app import COOKIES, MAX_BODY, UNAUTHORISED
@@ -361,9 +361,7 @@ def test_rounds_trained_counts_the_rounds_recorded_before_a_restart(tmp_path):
     from autoal.rounds.loop import resume_session
 
     run_dir, truth, session = make_run(tmp_path, relabel=False)
-    session.start_round(0)
-    session.finish_round(0)
-    session.state.close()
+    train_round_zero(session)
     served = serve_in_process(run_dir, truth, resume_session(run_dir, verbose=False))
     try:
         served.driver.wait_for(lambda s: s["phase"] == "labelling" and s["round"] == 1, 60)

@@ -7,7 +7,7 @@ import json
 import re
 
 import pandas as pd
-from serving import make_run, serve_in_process
+from serving import make_run, serve_in_process, train_round_zero
 
 from autoal.cli.commands import build_parser
 from autoal.common.progress import task
@@ -58,9 +58,7 @@ def test_serve_with_rounds_on_a_finished_run_goes_on_to_the_new_total(tmp_path):
     from autoal.cli.serve import _session
 
     run_dir, truth, session = make_run(tmp_path, relabel=False, n_rounds=1)
-    session.start_round(0)
-    session.finish_round(0)
-    session.state.close()
+    train_round_zero(session)
     again = _session(build_parser().parse_args(["serve", str(run_dir)]))
     assert again.config.n_rounds == 1 and again.stop_reason() is None  # round 1 still to do
     again.state.close()

@@ -162,7 +162,7 @@ def command_serve(args):
     try:
         server = LabellingServer(run_dir, session, host=host, port=port, threads=args.threads)
     except OSError as exc:
-        session.state.close()  # the run's writer lock given back (main() may be called again in this process)
+        session.close()  # the run's writer lock given back (main() may be called again in this process)
         reused = last is not None and (host, port) == (last["host"], last["port"])
         raise _input_error(_cannot_listen(host, port, exc, reused=reused)) from None
     db = access.connect(run_dir)

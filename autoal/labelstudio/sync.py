@@ -14,8 +14,9 @@ import math
 import threading
 import time
 
-from autoal.errors import InputError, PoolExhausted
+from autoal.errors import InputError
 from autoal.labelstudio.live import connect, pull, push
+from autoal.rounds.outcomes import Dealt, Stopped, Waiting
 
 __all__ = ["sync"]
 
@@ -75,44 +76,44 @@ def sync(run_dir, *, url, token, title=None, image_root=None, predictions="none"
                 stop.wait(poll)
         return "stopped"
     finally:
-        if session.scorer is not None:
-            session.scorer.shutdown()
-        session.state.close()
+        session.close()
 
 
 def _step(session, where, image_root, predictions, users, log, reported, pushed):
-    """One look: a stop reason, ``""`` when a round was just trained (look again at once), else None."""
-    reason = session.stop_reason()
-    if reason:
-        return reason
+    """One look: a stop reason, ``""`` when there is more to do at once (a batch dealt, a round trained), else None.
+
+    The round's batch is pushed once (and once when the loop starts: tasks already there are left alone), the
+    answers pulled, and then the session takes its step: it trains when the batch is answered.
+    """
     r = session.next_round
+    if session.has_batch(r) and r not in pushed:
+        _push(session, where, image_root, predictions, log, r, pushed)
+    if pushed:
+        _log_pull(pull(session.state.folder, users=users, **where), log, reported)
     started = time.perf_counter()
-    if not len(session.state.snapshot().assigned_in(r)):
-        try:
-            session.start_round(r)
-        except PoolExhausted as exhausted:
-            return str(exhausted)
-        if any(not a.answers_later for a in session.annotators):
-            session.ask(r)
-    selected = time.perf_counter()
-    if r not in pushed:  # once per round (and once when the loop starts): tasks already there are left alone
-        done = push(session.state.folder, image_root=image_root, predictions=predictions, **where)
-        pushed.add(r)
-        where["project_id"] = done.project_id  # found (or made) once: later looks go straight to it
-        if done.pushed:
-            log(f"autoal labelstudio sync: round {r} selected in {selected - started:.1f} s and pushed in "
-                f"{time.perf_counter() - selected:.1f} s: {done.message()}")
-    report = pull(session.state.folder, users=users, **where)
-    _log_pull(report, log, reported)
-    if session.waiting(r):
+    outcome = session.advance()
+    if isinstance(outcome, Stopped):
+        return outcome.reason
+    if isinstance(outcome, Waiting):
         return None
-    started = time.perf_counter()
-    row = session.finish_round(r)
+    if isinstance(outcome, Dealt):
+        log(f"autoal labelstudio sync: round {r} selected in {time.perf_counter() - started:.1f} s")
+        return ""
+    row = outcome.row
     accuracy = row.get("accuracy")
     shown = "n/a" if accuracy is None or (isinstance(accuracy, float) and math.isnan(accuracy)) else f"{accuracy:.3f}"
     log(f"autoal labelstudio sync: round {r} trained on {row.get('n_labeled')} labelled examples in "
         f"{time.perf_counter() - started:.1f} s, holdout accuracy {shown}")
     return ""
+
+
+def _push(session, where, image_root, predictions, log, r, pushed) -> None:
+    started = time.perf_counter()
+    done = push(session.state.folder, image_root=image_root, predictions=predictions, **where)
+    pushed.add(r)
+    where["project_id"] = done.project_id  # found (or made) once: later looks go straight to it
+    if done.pushed:
+        log(f"autoal labelstudio sync: round {r} pushed in {time.perf_counter() - started:.1f} s: {done.message()}")
 
 
 def _log_pull(report, log, reported) -> None:

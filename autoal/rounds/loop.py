@@ -20,13 +20,14 @@ import numpy as np
 from autoal.annotation.annotators import OracleAnnotator, StopAnnotation, as_annotators
 from autoal.annotation.specs import annotator_from_spec
 from autoal.data.prepare import prepare_data
-from autoal.errors import InputError, PoolExhausted
+from autoal.errors import InputError
 from autoal.data.feature_columns import choose_features
 from autoal.learners import check_learner_choice, make_learner
 from autoal.query.feature_source import embeddings_available
 from autoal.results.result import RunResult
 from autoal.store.run_state import GIVEN, RunState, check_new_run_folder, open_run
 from autoal.rounds.config import OOS_MODES, RunConfig, resolve_learner
+from autoal.rounds.outcomes import Stopped, Trained, Waiting
 from autoal.rounds.session import Session
 
 __all__ = ["run", "resume", "drive", "start_session", "resume_session", "RunResult", "OOS_MODES"]
@@ -362,41 +363,29 @@ def _configure(model, config: RunConfig, classes, folder, features) -> None:
 
 
 def drive(session: Session, *, partial=False) -> RunResult:
-    """Run ``session``'s rounds until a stop reason, then write its files and return the result.
+    """Advance ``session`` until it stops or waits for answers, then write its files, close it and return the result.
 
-    Each round: stop? -> start (select and assign) -> ask -> wait for annotators who answer later?
-    -> finish (consensus, train, evaluate, record). ``partial`` goes on past the first wait only.
+    ``partial`` trains past the first wait for annotators who answer later (on what has arrived).
     """
-    try:
+    with session:
         try:
-            reason, paused = _rounds(session, partial)
+            reason, paused = _advance_until_pause(session, partial)
         except StopAnnotation as exc:
             reason = f"stopped by an annotator ({exc}); continue with autoal resume {session.state.folder}"
             paused = True
         return session.result(reason, paused=paused)
-    finally:
-        if session.scorer is not None:
-            session.scorer.shutdown()
-        session.state.close()
 
 
-def _rounds(session: Session, partial: bool) -> tuple:
-    """Run rounds until a stop reason; returns ``(reason, paused)``, paused when the run waits for answers."""
+def _advance_until_pause(session: Session, partial: bool) -> tuple:
+    """``(reason, paused)``: the stop reason, or what the run waits for (paused)."""
     while True:
-        reason = session.stop_reason()
-        if reason:
-            return reason, False
-        r = session.next_round
-        try:
-            session.start_round(r)
-        except PoolExhausted as exhausted:
-            return str(exhausted), False
-        session.ask(r)
-        waiting = session.waiting(r)
-        if waiting and not partial:
-            return waiting, True
-        partial = False
-        session.finish_round(r)
+        outcome = session.advance(train=partial)
+        if isinstance(outcome, Stopped):
+            return outcome.reason, False
+        if isinstance(outcome, Waiting):
+            return outcome.message, True
+        if isinstance(outcome, Trained):
+            partial = False
 
 
 def _rebuild_annotators(settings, annotators) -> list:

@@ -1,10 +1,11 @@
-"""One run in progress, as steps that can be called one at a time.
+"""One run in progress: :meth:`Session.advance` takes its next step, the one place where a round's order is written.
 
-A round is: stop? -> start (select and assign, or the initial set) -> ask -> wait? -> finish (consensus,
-train, evaluate, record). :func:`autoal.rounds.loop.drive` runs them in a loop for ``autoal.run``; a server
-can call the same steps itself (start a round, let people answer through the run state, finish it).
-Every step reads a fresh snapshot of the run state and commits what it decides before returning, so
-the process may die between any two steps (or inside one) and :func:`autoal.resume` goes on exactly.
+A round is: stop? -> start (select and assign, or the initial set) -> ask the annotators who answer at once
+-> wait for those who answer later? -> finish (consensus, train, evaluate, record). ``advance`` does the next of
+these and says what happened (:mod:`autoal.rounds.outcomes`); :func:`autoal.rounds.loop.drive`, the labelling
+server and the Label Studio sync call it in a loop and keep only their own input and output. Every step reads a
+fresh snapshot of the run state and commits what it decides before returning, so the process may die between
+any two steps (or inside one) and :func:`autoal.resume` goes on exactly.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from autoal.results.reporting import RunReporter, annotator_table, consensus_tab
 from autoal.results.result import RunResult
 from autoal.store.run_state import GIVEN
 from autoal.rounds.config import RunConfig
+from autoal.rounds.outcomes import Dealt, Outcome, Stopped, Trained, Waiting
 from autoal.rounds.scoring import make_scorer, predict_pool
 from autoal.query.selection import Scores, select_batch
 from autoal.rounds.stopping import StopMonitor
@@ -88,6 +90,7 @@ class Session:
         self.trained_at = None  # watermark of the labels the learner in memory was trained on
         self.model_unsaved = None  # why the learner cannot be saved, once found out
         self.last_consensus: tuple | None = None  # (Consensus, positions) the learner in memory was trained on
+        self.asked: set = set()  # rounds whose annotators who answer at once were asked in this session
 
     # -- set-up ------------------------------------------------------------------------------------
 
@@ -125,10 +128,78 @@ class Session:
             return f"{n} round{'s' if n != 1 else ''} done"
         return None
 
-    def start_round(self, r) -> None:
-        """Select round ``r``'s batch and commit its assignments (the initial set in round 0).
+    def advance(self, *, train=False, on_phase=None) -> Outcome:
+        """Take the run's next step and say what happened; the one place where a round's order is written.
 
-        Does nothing when the round was already started (a resumed run).
+        In order: a stop reason ends the run (:class:`Stopped`); a round without a batch gets one, and the
+        annotators who answer at once are asked (:class:`Dealt`); a round whose annotators who answer later still
+        owe labels waits (:class:`Waiting`), unless ``train``; else the round is finished (:class:`Trained`).
+
+        Parameters
+        ----------
+        train : bool
+            Finish the round with the answers that have arrived, even if some are still owed.
+        on_phase : callable, optional
+            ``on_phase("selecting" | "training", round)`` is called before the two long steps (a page's status).
+        """
+        reason = self.stop_reason()
+        if reason:
+            return Stopped(reason)
+        r = self.next_round
+        if r not in self.asked:
+            dealt = False
+            if not self.has_batch(r):
+                if on_phase:
+                    on_phase("selecting", r)
+                try:
+                    dealt = self._start_round(r)
+                except PoolExhausted as exhausted:
+                    return Stopped(str(exhausted))
+            self._ask(r)
+            self.asked.add(r)
+            if dealt:
+                return Dealt(r)
+        waiting = self._waiting(r)
+        if waiting.owed and not train:
+            return waiting
+        if on_phase:
+            on_phase("training", r)
+        return Trained(r, self._finish_round(r))
+
+    def has_batch(self, r) -> bool:
+        """Whether round ``r`` has made assignments (its batch, or round 0's initial set)."""
+        return bool(len(self.state.snapshot().assigned_in(r)))
+
+    def join(self, annotator) -> bool:
+        """Add ``annotator`` to the run's team (it gets examples from the next batch on); False when one of that
+        name is in already."""
+        if annotator.name in self.names:
+            return False
+        data = self.state.data
+        annotator.prepare(classes=data.classes, true_labels=data.frame[self.state.label] if data.simulation else None,
+                          image_col=self.config.image_col)
+        self.annotators.append(annotator)
+        self.names.append(annotator.name)
+        names = self.settings.setdefault("annotator_names", [])
+        if annotator.name not in names:
+            names.append(annotator.name)
+        return True
+
+    def close(self) -> None:
+        """Shut the pool scorer down and close the run's store (the run's writer lock given back); idempotent."""
+        if self.scorer is not None:
+            self.scorer.shutdown()
+        self.state.close()
+
+    def __enter__(self) -> "Session":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _start_round(self, r) -> bool:
+        """Select round ``r``'s batch and commit its assignments (the initial set in round 0); True when it assigned
+        any (round 0 of a run that starts from given labels assigns none).
 
         Raises
         ------
@@ -136,11 +207,8 @@ class Session:
             When nothing is left to pick; its message is the run's stop reason.
         """
         snapshot = self.state.snapshot()
-        if len(snapshot.assigned_in(r)):
-            return None
         if r == 0:
-            self._start_initial(snapshot)
-            return
+            return self._start_initial(snapshot)
         refit_started = time.perf_counter()
         refitted = self._ensure_trained(snapshot)
         refit_seconds = time.perf_counter() - refit_started
@@ -170,33 +238,33 @@ class Session:
         self._commit_batch(r, pairs, scored, facts)
         if len(pairs) < config.batch_size and config.verbose:
             print(f"  batch_size {config.batch_size} > {len(pairs)} examples left to label: taking all of them")
+        return True
 
-    def ask(self, r) -> float:
+    def _ask(self, r) -> float:
         """Ask the in-process annotators for their open assignments (answers committed one by one); returns
         the seconds it took, also kept with the round's selection facts (``annotate_seconds``)."""
         seconds = ask_open_assignments(self.state, self.annotators, self.inputs, r)
         self.state.store.add_selection_facts(r, annotate_seconds=seconds)
         return seconds
 
-    def waiting(self, r) -> str:
-        """A message naming who still owes labels for round ``r`` (annotators answering later), or ``""``."""
-        later = [a.name for a in self.annotators if a.answers_later]
-        if not later:
-            return ""
+    def _waiting(self, r) -> Waiting:
+        """Who among the annotators who answer later still owes labels for round ``r`` (``owed`` empty when none)."""
         snapshot = self.state.snapshot()
-        _, _, names = snapshot.pending(annotators=later, rounds=[r])
-        if not len(names):
-            return ""
         asked = snapshot.assigned_annotator[snapshot.assigned_round == r]
-        owed = ", ".join(f"{n} ({k} of {int((asked == snapshot.code(n)).sum())} pending)"
-                         for n, k in zip(*np.unique(names, return_counts=True)))
+        later = [a.name for a in self.annotators if a.answers_later]
+        _, _, names = snapshot.pending(annotators=later, rounds=[r]) if later else (None, None, np.array([]))
+        owed = {str(n): int(k) for n, k in zip(*np.unique(names, return_counts=True))}
+        if not owed:
+            return Waiting(r, {}, len(asked))
+        listed = ", ".join(f"{n} ({k} of {int((asked == snapshot.code(n)).sum())} pending)" for n, k in owed.items())
         out = self.state.folder
-        return (f"round {r} waits for labels from {owed}: through the labelling page (`autoal serve {out}`) or "
-                f"files (`autoal export-batch {out} --annotator NAME` writes a person's CSV, `autoal import-labels "
-                f"{out} FILE.csv --annotator NAME` stores it), then `autoal resume {out}` goes on (`--partial` "
-                "trains on what has arrived; the rest stays with its annotators)")
+        return Waiting(r, owed, len(asked), (
+            f"round {r} waits for labels from {listed}: through the labelling page (`autoal serve {out}`) or "
+            f"files (`autoal export-batch {out} --annotator NAME` writes a person's CSV, `autoal import-labels "
+            f"{out} FILE.csv --annotator NAME` stores it), then `autoal resume {out}` goes on (`--partial` "
+            "trains on what has arrived; the rest stays with its annotators)"))
 
-    def finish_round(self, r) -> dict:
+    def _finish_round(self, r) -> dict:
         """Consensus, training, holdout accuracy and the round's record, committed; returns the history row."""
         snapshot = self.state.snapshot()
         started = time.perf_counter()
@@ -241,8 +309,6 @@ class Session:
     def result(self, stop_reason, *, paused=False) -> "RunResult":
         """Write the run's files and return its :class:`~autoal.results.result.RunResult`; ``paused``: the run is
         not over (it waits for answers or was interrupted) and ``stop_reason`` says what it waits for."""
-        if self.scorer is not None:
-            self.scorer.shutdown()
         snapshot = self.state.snapshot()
         consensus, positions = self.last_consensus or (
             self._consensus(snapshot) if snapshot.n_annotations else (None, np.zeros(0, dtype=np.int64)))
@@ -256,18 +322,18 @@ class Session:
 
     # -- starting a round --------------------------------------------------------------------------
 
-    def _start_initial(self, snapshot) -> None:
+    def _start_initial(self, snapshot) -> bool:
         data = self.state.data
         picked = self.config.initial in ("kmeans", "coverage")
         if not data.simulation and not picked:
-            return None  # real mode: the given labels, stored with the run, are round 0
+            return False  # real mode: the given labels, stored with the run, are round 0
         started = time.perf_counter()  # the cold start embeds the whole pool: round 0's select_seconds count it
         positions = self._picked_initial_set(snapshot) if picked else self.state.positions(data.initial_ids)
         # those who answer at once take the initial set; with none (files, the labelling page) round 0 waits for them
         asking = [a.name for a in self.annotators if not a.answers_later] or self.names
         self.state.assign(0, [(int(p), asking[k % len(asking)]) for k, p in enumerate(positions)],
                           facts={"select_seconds": time.perf_counter() - started})
-        return None
+        return bool(len(positions))
 
     def _picked_initial_set(self, snapshot) -> np.ndarray:
         """Cold start (:mod:`autoal.query.cold_start`): of k k-means clusters, each one's most typical unlabelled

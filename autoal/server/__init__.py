@@ -121,4 +121,4 @@ class LabellingServer:
         self.driver.stop()
         self.app.extensions["autoal"]["desks"].close()
         if self.driver.finished:  # the session is no longer used: its store closed, the run's writer lock given back
-            self.driver.session.state.close()
+            self.driver.session.close()

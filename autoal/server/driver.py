@@ -22,7 +22,7 @@ import threading
 import time
 import traceback
 
-from autoal.errors import PoolExhausted
+from autoal.rounds.outcomes import Dealt, Stopped, Trained
 from autoal.server import access
 from autoal.server.labelling import Desk
 
@@ -179,65 +179,52 @@ class RoundDriver:
         """Annotators added while serving (``autoal annotators add``) join the session's team."""
         from autoal.annotation.annotators import PageAnnotator
 
-        known = set(self.session.names)
         for name in access.annotator_names(desk.db):
-            if name not in known:
-                annotator = PageAnnotator(name)
-                annotator.prepare(classes=self.facts.classes, image_col=self.facts.settings["image_col"])
-                self.session.annotators.append(annotator)
-                self.session.names.append(name)
-                self.session.settings.setdefault("annotator_names", [])
-                if name not in self.session.settings["annotator_names"]:
-                    self.session.settings["annotator_names"].append(name)
+            if name not in self.session.names and self.session.join(PageAnnotator(name)):
                 self.log(f"autoal serve: annotator {name} joined; they get examples from the next batch")
 
     def _step(self, desk) -> bool:
         """One check; True when there is more to do at once."""
-        session = self.session
         self._sync_annotators(desk)
         if self._status["phase"] == "stopped":
             return False
-        reason = session.stop_reason()
-        if reason:
-            return self._finish_run(reason)
-        r = session.next_round
-        if not len(session.state.snapshot().assigned_in(r)):
-            self._set(phase="selecting", round=r, message=f"selecting round {r}'s batch", error=None)
-            reason = self._start(r)
-            if reason:
-                return self._finish_run(reason)
-            if any(not a.answers_later for a in session.annotators):
-                session.ask(r)
-            self._set(batch_served_at=time.time())
-        pending = {n: k for n, k in desk.pending(r).items() if n in self._page_names()}
         with self._lock:
-            train = self._train_requested or not pending
-            self._train_requested = False
-            if not train:
-                total = desk.assigned_count(r)
-                self._status.update(phase="labelling", round=r, error=None,
-                                    message=f"round {r}: {total - sum(pending.values())} of {total} answered")
-        if train:
-            self._train(desk, r)
-            return True
+            train, self._train_requested = self._train_requested, False
+        outcome = self.session.advance(train=train, on_phase=lambda phase, r: self._enter(phase, r, desk))
+        if train and not isinstance(outcome, Trained):
+            with self._lock:  # asked for before the batch was dealt: the next step trains it
+                self._train_requested = True
+        if isinstance(outcome, Stopped):
+            return self._finish_run(outcome.reason)
+        if isinstance(outcome, Dealt):
+            self._set(batch_served_at=time.time())
+        elif isinstance(outcome, Trained):
+            self._trained(desk, outcome)
+        else:
+            self._labelling(desk, outcome)
+            return False
+        return True
+
+    def _enter(self, phase, r, desk) -> None:
+        """The session starts a long step: shown on the organiser's page."""
+        if phase == "training":
+            desk.mark_trained()  # before the round's snapshot: an edit made while it trains counts as new
+        self._set(phase=phase, round=r, message=f"selecting round {r}'s batch" if phase == "selecting"
+                  else f"training round {r}", error=None)
+
+    def _labelling(self, desk, waiting) -> None:
+        """The round waits for the page's annotators: show the count, hand on the examples of those away."""
+        answered = waiting.assigned - sum(waiting.owed.values())
+        with self._lock:
+            self._status.update(phase="labelling", round=waiting.round, error=None,
+                                message=f"round {waiting.round}: {answered} of {waiting.assigned} answered")
         settings = access.get_settings(desk.db)
         moved = desk.reassign_stale(self._page_names(), settings["reassign_after_minutes"])
         for example_id, old, new in moved:
             self.log(f"autoal serve: example {example_id} handed from {old} (away) to {new}")
-        return False
 
-    def _start(self, r) -> str | None:
-        """Start round ``r``; the stop reason when nothing is left to pick, else None."""
-        try:
-            self.session.start_round(r)
-        except PoolExhausted as exhausted:
-            return str(exhausted)
-        return None
-
-    def _train(self, desk, r) -> None:
-        self._set(phase="training", round=r, message=f"training round {r}", error=None)
-        desk.mark_trained()  # before the round's snapshot: an edit made while it trains counts as new
-        row = self.session.finish_round(r)
+    def _trained(self, desk, trained) -> None:
+        row, r = trained.row, trained.round
         consensus, _ = self.session.last_consensus
         if consensus is not None:
             quality = {str(k): (None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v))
