@@ -11,43 +11,24 @@ any two steps (or inside one) and :func:`autoal.resume` goes on exactly.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 import numpy as np
 
 from autoal.annotation.asking import ask_open_assignments
 from autoal.errors import PoolExhausted
-from autoal.annotation.assignment import assign_batch
-from autoal.query.cold_start import (COVERAGE_LABELS_PER_CLASS, candidate_sample, coverage_examples, typical_examples,
-                                     uncovered_examples)
-from autoal.multiannotator.consensus import consensus_labels, majority_vote
-from autoal.multiannotator.crowdlab import CrowdlabMemo
+from autoal.multiannotator.round_consensus import RoundConsensus
 from autoal.results.export import with_image_paths
 from autoal.query.feature_source import FeatureSource
-from autoal.multiannotator.fold_models import FoldModels
-from autoal.multiannotator.out_of_sample import OutOfSampleProbs, cross_val_probs
 from autoal.results.reporting import RunReporter, annotator_table, consensus_table, label_counts
 from autoal.results.result import RunResult
 from autoal.store.run_state import GIVEN
+from autoal.rounds.batch_picker import BatchPicker
 from autoal.rounds.config import RunConfig
 from autoal.rounds.outcomes import Dealt, Outcome, Stopped, Trained, Waiting
 from autoal.rounds.scoring import make_scorer, predict_pool
-from autoal.query.selection import Scores, select_batch
 from autoal.rounds.stopping import StopMonitor
-from autoal.query.context import PoolContext
-from autoal.query.strategies import call_strategy, get_strategy, takes_keyword
 
-__all__ = ["Session", "ScoredRound"]
-
-
-@dataclass(frozen=True)
-class ScoredRound:
-    """What scoring a round gives the selection: the scores, the pool's probabilities (stored with the picks as
-    pick-time probabilities) and the timings for the round's record."""
-
-    scores: Scores
-    pool_probs: np.ndarray
-    timings: dict
+__all__ = ["Session"]
 
 
 class Session:
@@ -77,12 +58,13 @@ class Session:
             annotator.prepare(classes=data.classes, true_labels=data.frame[state.label] if data.simulation else None,
                               image_col=config.image_col)
         self.annotators, self.names = annotators, [a.name for a in annotators]
-        self.crowdlab_memo = CrowdlabMemo()  # shared by the consensus and ActiveLab: CROWDLAB once per label set
-        self.score_fn = get_strategy(config.strategy, random_state=config.random_state, memo=self.crowdlab_memo)
         self.scorer = make_scorer(config.scoring)
+        self.round_consensus = RoundConsensus(state.store, self.inputs, data.classes, state.label, self.names,
+                                              oos=config.oos, folds=config.folds, random_state=config.random_state,
+                                              predict=self._predict)
         self.features = FeatureSource(self.learner, self.inputs)
-        self.oos = OutOfSampleProbs(state.store, len(state.ids), len(data.classes))
-        self.fold_models, self.folds_at = None, None
+        self.picker = BatchPicker(state, config, self.annotators, self.names, self.features, self.round_consensus,
+                                  self.scorer)
         records = state.store.rounds()
         self.stop = self._stop_monitor(records[-1][1] if records else None)
         self.reporter = RunReporter(state.folder, self.settings, data, verbose=config.verbose,
@@ -208,37 +190,11 @@ class Session:
         """
         snapshot = self.state.snapshot()
         if r == 0:
-            return self._start_initial(snapshot)
+            return self.picker.deal_initial(snapshot)
         refit_started = time.perf_counter()
         refitted = self._ensure_trained(snapshot)
-        refit_seconds = time.perf_counter() - refit_started
-        scored = self._score(r, snapshot)
-        started = time.perf_counter()
-        seed, config = self.config.random_state, self.config
-        rule = config.batch
-        if rule == "coverage-first":
-            few = len(snapshot.labelled) < COVERAGE_LABELS_PER_CLASS * len(self.state.classes)
-            rule = "coverage" if few else "kmeans"
-        if rule == "coverage":
-            picked, policy_facts = self._uncovered_batch(snapshot, scored.scores.pool), {}
-        else:
-            picked, policy_facts = select_batch(
-                scored.scores, snapshot, self.names, config.batch_size, rule=rule, policy=config.relabel,
-                features_of=self.features, candidates_factor=config.candidates_factor,
-                random_state=np.random.default_rng([seed, r]), policy_random_state=[seed, r, 5])
-        pairs = assign_batch(picked, snapshot, self.names)
-        if not pairs:
-            raise PoolExhausted(waiting=int(snapshot.open_examples.sum()),
-                                relabeling=self.config.relabel is not None and len(self.names) > 1)
-        relabels = int((snapshot.counts[[p for p, _ in pairs]] > 0).sum())
-        facts = dict(scored.timings, **policy_facts, select_seconds=time.perf_counter() - started,
-                     batch_rule=rule, oos=config.oos, relabel_share=relabels / len(pairs))
-        if refitted:
-            facts["resume_fit_seconds"] = refit_seconds
-        self._commit_batch(r, pairs, scored, facts)
-        if len(pairs) < config.batch_size and config.verbose:
-            print(f"  batch_size {config.batch_size} > {len(pairs)} examples left to label: taking all of them")
-        return True
+        facts = {"resume_fit_seconds": time.perf_counter() - refit_started} if refitted else {}
+        return self.picker.deal(r, snapshot, self.learner, facts)
 
     def _ask(self, r) -> float:
         """Ask the in-process annotators for their open assignments (answers committed one by one); returns
@@ -268,7 +224,7 @@ class Session:
         """Consensus, training, holdout accuracy and the round's record, committed; returns the history row."""
         snapshot = self.state.snapshot()
         started = time.perf_counter()
-        consensus, positions = self._consensus(snapshot)
+        consensus, positions = self.round_consensus.consensus(snapshot, self.learner, self.next_round)
         consensus_seconds = time.perf_counter() - started
         fit_seconds = self._fit(self._training_set(consensus, positions), snapshot.watermark)
         accuracy, eval_seconds = self._evaluate()
@@ -310,159 +266,21 @@ class Session:
         """Write the run's files and return its :class:`~autoal.results.result.RunResult`; ``paused``: the run is
         not over (it waits for answers or was interrupted) and ``stop_reason`` says what it waits for."""
         snapshot = self.state.snapshot()
-        consensus, positions = self.last_consensus or (
-            self._consensus(snapshot) if snapshot.n_annotations else (None, np.zeros(0, dtype=np.int64)))
+        consensus, positions = self.last_consensus or (None, np.zeros(0, dtype=np.int64))
+        if self.last_consensus is None and snapshot.n_annotations:
+            consensus, positions = self.round_consensus.consensus(snapshot, self.learner, self.next_round)
         labels = self.state.labels_table(snapshot)
-        annotators = annotator_table(self.state, consensus, self._columns(snapshot), snapshot, self.truth)
+        annotators = annotator_table(self.state, consensus, self.round_consensus.columns(snapshot), snapshot, self.truth)
         people = with_image_paths(self.state, labels, snapshot.example)  # labels.csv: also each example's image
         history = self.reporter.finish(people, stop_reason, annotators, paused=paused)
         consensus_frame = consensus_table(self.state, consensus, positions, snapshot)
         return RunResult(history, labels, consensus_frame, annotators, self.learner, self.state.classes,
                          list(self.state.data.test.index), self.state.folder, self.reporter.summary)
 
-    # -- starting a round --------------------------------------------------------------------------
-
-    def _start_initial(self, snapshot) -> bool:
-        data = self.state.data
-        picked = self.config.initial in ("kmeans", "coverage")
-        if not data.simulation and not picked:
-            return False  # real mode: the given labels, stored with the run, are round 0
-        started = time.perf_counter()  # the cold start embeds the whole pool: round 0's select_seconds count it
-        positions = self._picked_initial_set(snapshot) if picked else self.state.positions(data.initial_ids)
-        # those who answer at once take the initial set; with none (files, the labelling page) round 0 waits for them
-        asking = [a.name for a in self.annotators if not a.answers_later] or self.names
-        self.state.assign(0, [(int(p), asking[k % len(asking)]) for k, p in enumerate(positions)],
-                          facts={"select_seconds": time.perf_counter() - started})
-        return bool(len(positions))
-
-    def _picked_initial_set(self, snapshot) -> np.ndarray:
-        """Cold start (:mod:`autoal.query.cold_start`): of k k-means clusters, each one's most typical unlabelled
-        example (``initial="kmeans"``) or its central one in the learner's graph space (``"coverage"``)."""
-        pool = np.flatnonzero(snapshot.counts == 0)
-        seed = self.config.random_state
-        pool = pool[candidate_sample(len(pool), random_state=[seed, 17])]
-        k = len(self.state.data.initial_ids) if self.state.data.simulation else self.config.batch_size
-        if self.config.initial == "coverage":
-            return pool[coverage_examples(self.features.coverage(pool), k, random_state=seed)]
-        return pool[typical_examples(self.features(pool), k, random_state=seed)]
-
-    def _uncovered_batch(self, snapshot, pool) -> np.ndarray:
-        """``batch="coverage-first"`` while labels are few: of the pool examples some annotator can be asked about,
-        those that cover what the labelled examples do not (:func:`autoal.query.cold_start.uncovered_examples`, in
-        the learner's graph space)."""
-        pool = np.asarray(pool, dtype=np.int64)
-        pool = pool[snapshot.askable(pool, self.names) > 0]
-        seed = self.config.random_state
-        pool = pool[candidate_sample(len(pool), random_state=[seed, 19])]
-        labelled = np.asarray(snapshot.labelled, dtype=np.int64)
-        points = self.features.coverage(np.concatenate([labelled, pool]))
-        rows = uncovered_examples(points, np.arange(len(labelled)), self.config.batch_size,
-                                  random_state=None if seed is None else seed + len(labelled))
-        return pool[rows - len(labelled)]
-
-    def _score(self, r, snapshot) -> ScoredRound:
-        """The round's scores, the pool's probabilities and the timings of both."""
-        labelled = snapshot.labelled
-        pool = self._pool_to_score(r, snapshot)
-        started = time.perf_counter()
-        labelled_probs, pool_probs = self._probabilities(snapshot, labelled, pool)
-        predict_seconds = time.perf_counter() - started
-        started = time.perf_counter()
-        used = snapshot.annotators_used()  # only annotators with labels: cleanlab rejects all-NaN columns
-        matrix = snapshot.matrix(labelled, used)
-        rng = np.random.default_rng([self.config.random_state, r, 3])
-        context = None
-        if takes_keyword(self.score_fn, "context"):  # a coverage or feature-based strategy: the pool as it sees it
-            context = PoolContext(pool, labelled, majority_vote(matrix)[0] if len(labelled) else np.zeros(0, int),
-                                  self.config.batch_size, self.features, len(self.state.classes))
-        scores_labelled, scores_pool = call_strategy(self.score_fn, matrix, labelled_probs, pool_probs, rng=rng,
-                                                     context=context)
-        timings = {"predict_seconds": predict_seconds, "score_seconds": time.perf_counter() - started,
-                   "n_scored": len(pool)}
-        if self.scorer is not None:
-            timings["scoring_workers"] = self.scorer.last_info_["workers"]
-        return ScoredRound(Scores(pool, scores_pool, labelled, scores_labelled), pool_probs, timings)
-
-    def _probabilities(self, snapshot, labelled, pool) -> tuple:
-        """(the labelled examples' out-of-sample probabilities, the pool's probabilities)."""
-        if self.config.oos == "cross_val" and len(labelled):
-            folds = self._fold_models(snapshot)
-            return folds.out_of_fold, folds.predict(self.inputs.iloc[pool], predict=self._predict)
-        probs = self._predict(self.learner, self.inputs.iloc[np.concatenate([labelled, pool])])
-        if len(snapshot.annotators_used()) > 1:
-            return self._pick_time_probs(snapshot, labelled), probs[len(labelled):]
-        return probs[:len(labelled)], probs[len(labelled):]
-
     def _predict(self, learner, frame):
         return predict_pool(learner, frame, self.scorer)
 
-    def _fold_models(self, snapshot) -> FoldModels:
-        """K-fold models on the labels of ``snapshot`` (refitted only when the labels changed)."""
-        if self.fold_models is None or self.folds_at != snapshot.watermark:
-            positions = snapshot.labelled
-            votes, _ = majority_vote(snapshot.matrix(positions, self._columns(snapshot)))
-            if self.fold_models is not None:
-                self.fold_models.close()
-            self.fold_models = FoldModels.fit(
-                self.learner.fold_learner(), self.inputs.iloc[positions], votes, k=self.config.folds,
-                random_state=[self.config.random_state, snapshot.watermark, 13], predict=self._predict)
-            self.folds_at = snapshot.watermark
-            # kept for readers of the store (autoal.results.export's consensus), never read back by the run itself
-            self.state.store.save_probabilities("fold", self.next_round, dict(zip(positions.tolist(),
-                                                                                   self.fold_models.out_of_fold)))
-        return self.fold_models
-
-    def _pool_to_score(self, r, snapshot) -> np.ndarray:
-        """Unlabelled examples nobody is asked about: all, or a seeded ``pool_subsample`` of them."""
-        pool = np.flatnonzero((snapshot.counts == 0) & ~snapshot.open_examples)
-        n = self.config.pool_subsample
-        if n is None or n >= len(pool):
-            return pool
-        rng = np.random.default_rng([self.config.random_state, r, 7])
-        return np.sort(rng.choice(pool, size=n, replace=False))
-
-    def _commit_batch(self, r, pairs, scored: ScoredRound, facts) -> None:
-        """Commit the assignments with the picking model's probabilities of the picked pool examples and the
-        selection's facts (for the round's history row)."""
-        pool = scored.scores.pool
-        assigned = np.array([p for p, _ in pairs], dtype=np.int64)
-        probs = {}
-        if len(pool):
-            rows = np.searchsorted(pool, assigned)  # the pool's positions are sorted
-            in_pool = (rows < len(pool)) & (pool[np.minimum(rows, len(pool) - 1)] == assigned)
-            probs = {int(p): scored.pool_probs[k] for p, k in zip(assigned[in_pool], rows[in_pool])}
-        self.state.assign(r, pairs, probabilities=probs, facts=facts)
-        self.oos.add_picks(np.array(list(probs), dtype=np.int64), np.array(list(probs.values())))
-
     # -- consensus and training --------------------------------------------------------------------
-
-    def _columns(self, snapshot) -> list:
-        """Label-matrix columns: annotators with labels (in order of their first), then the run's others."""
-        used = snapshot.annotators_used()
-        return used + [a for a in self.names if a not in used]
-
-    def _pick_time_probs(self, snapshot, positions) -> np.ndarray:
-        """``oos="pick"``: each example's probabilities from when it was picked; examples without any (the initial
-        set) get cross-validated ones on their majority labels, computed once and stored."""
-        missing = self.oos.missing(positions)
-        if len(missing):
-            votes, _ = majority_vote(snapshot.matrix(missing, self._columns(snapshot)))
-            frame = self.inputs.iloc[missing].assign(**{self.state.label: np.asarray(self.state.classes)[votes]})
-            self.oos.add_cross_validated(missing, cross_val_probs(self.learner, frame,
-                                                                  random_state=self.config.random_state))
-        return self.oos.get(positions)
-
-    def _consensus(self, snapshot) -> tuple:
-        """``(Consensus, positions)``: the consensus labels of the labelled examples of ``snapshot``."""
-        positions = snapshot.labelled
-        columns = self._columns(snapshot)
-        matrix = snapshot.matrix(positions, columns)
-        probs = None
-        if snapshot.n_multi_labelled:
-            probs = self._fold_models(snapshot).out_of_fold if self.config.oos == "cross_val" \
-                else self._pick_time_probs(snapshot, positions)
-        return consensus_labels(matrix, probs, columns, random_state=self.config.random_state,
-                                memo=self.crowdlab_memo), positions
 
     def _training_set(self, consensus, positions):
         """The examples at ``positions`` with their consensus labels."""
@@ -479,7 +297,7 @@ class Session:
         """A resumed run retrains on the labels the last recorded round trained on, before scoring; True when it did."""
         if self.trained_at is None and self.rows:
             watermark = self.rows[-1]["watermark"]
-            self.last_consensus = self._consensus(snapshot.up_to(watermark))
+            self.last_consensus = self.round_consensus.consensus(snapshot.up_to(watermark), self.learner, self.next_round)
             self._fit(self._training_set(*self.last_consensus), watermark)
             return True
         return False
