@@ -12,7 +12,7 @@ import sqlite3
 import pytest
 from serving import labels_of, make_run, serve_in_process, table_rows
 
-from autoal.server import access
+from autoal.server import access, settings
 from autoal.server.app import COOKIES, MAX_BODY, UNAUTHORISED
 
 
@@ -273,7 +273,7 @@ def test_organiser_page_status_settings_and_adding_an_annotator(served):
     assert status["pending"] == {"alice": 3, "bob": 3}
     assert {a["name"] for a in status["annotators"]} >= {"alice", "bob", "given"}
     assert organiser.post("/api/settings", json={"show_guess_new": True, "reassign_after_minutes": 15}).status_code == 200
-    assert access.get_settings(sqlite3.connect(served.run_dir / "run.sqlite"))["reassign_after_minutes"] == 15.0
+    assert settings.get_settings(sqlite3.connect(served.run_dir / "run.sqlite"))["reassign_after_minutes"] == 15.0
     for bad in [{"show_guess_new": "yes"}, {"reassign_after_minutes": -1}, {"reassign_after_minutes": "ten"},
                 {"base_url": "http://x"}, {"nonsense": 1}]:
         response = organiser.post("/api/settings", json=bad)

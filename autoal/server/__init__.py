@@ -19,6 +19,7 @@ import threading
 
 from autoal.server import access
 from autoal.server.labelling import RunFacts
+from autoal.server.settings import set_settings
 from autoal.store import labelling_queries
 
 __all__ = ["LabellingServer", "issue_links", "page_annotator_names"]
@@ -42,7 +43,7 @@ def issue_links(run_dir, base_url, *, renew=False) -> list:
     """
     db = access.connect(run_dir)
     try:
-        access.set_settings(db, base_url=base_url)
+        set_settings(db, base_url=base_url)
         out = []
         for role, name in [(access.ORGANISER, access.ORGANISER)] + [(access.ANNOTATOR, n) for n in page_annotator_names(db)]:
             if renew or not access.has_token(db, role, name):

@@ -49,6 +49,7 @@ from werkzeug.utils import secure_filename
 from autoal.errors import InputError
 from autoal.server import access
 from autoal.server.labelling import Desks, Refused, RunFacts
+from autoal.server.settings import get_settings, links_address, set_settings
 
 __all__ = ["create_app", "COOKIES", "MAX_BODY", "MAX_JSON_DEPTH", "ROLE_OF", "SIGNED_IN", "json_depth"]
 
@@ -199,7 +200,7 @@ def create_app(facts: RunFacts, driver=None) -> Flask:
     def queue_state(name) -> dict:
         d = desk()
         queue = d.queue(name)
-        settings = access.get_settings(d.db)
+        settings = get_settings(d.db)
         item = None
         if queue:
             round_, position = queue[0]
@@ -289,7 +290,7 @@ def create_app(facts: RunFacts, driver=None) -> Flask:
                 "can_train": driver is not None and phase in ("labelling", "error"),
                 "annotators": d.annotator_table(names),
                 "pending": d.pending(round_) if round_ is not None else {},
-                "settings": access.get_settings(d.db), "classes": len(facts.classes), "examples": len(facts.ids),
+                "settings": get_settings(d.db), "classes": len(facts.classes), "examples": len(facts.ids),
                 "holdout": facts.holdout_size, "few_holdout": FEW_HOLDOUT, "class_counts": d.class_counts(),
                 "new_answers": d.news(),
                 "disagreements": {"total": total, "shown": [dict(r, image=_image_url(r["example_id"])) for r in disagreeing]}}
@@ -335,7 +336,7 @@ def create_app(facts: RunFacts, driver=None) -> Flask:
     def api_settings():
         need(access.ORGANISER)
         data = body(optional=("show_guess_new", "show_guess_relabel", "reassign_after_minutes"))
-        settings = access.set_settings(desk().db, **data)
+        settings = set_settings(desk().db, **data)
         notify()
         return jsonify(settings=settings)
 
@@ -359,7 +360,7 @@ def create_app(facts: RunFacts, driver=None) -> Flask:
         return jsonify(name=name, link=access.link(_base_url(), access.ANNOTATOR, token))
 
     def _base_url():
-        return access.links_address(desk().db, app.config.get("AUTOAL_OWN_URL"))
+        return links_address(desk().db, app.config.get("AUTOAL_OWN_URL"))
 
     return app
 

@@ -25,6 +25,7 @@ import traceback
 from autoal.errors import PoolExhausted
 from autoal.server import access
 from autoal.server.labelling import Desk
+from autoal.server.settings import get_settings
 
 __all__ = ["RoundDriver"]
 
@@ -220,7 +221,7 @@ class RoundDriver:
         if train:
             self._train(desk, r)
             return True
-        settings = access.get_settings(desk.db)
+        settings = get_settings(desk.db)
         moved = desk.reassign_stale(self._page_names(), settings["reassign_after_minutes"])
         for example_id, old, new in moved:
             self.log(f"autoal serve: example {example_id} handed from {old} (away) to {new}")
