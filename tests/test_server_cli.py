@@ -20,6 +20,7 @@ from autoal.cli.commands import main
 from autoal.errors import InputError
 from autoal.rounds.loop import resume_session
 from autoal.server import access, settings
+from autoal.server.handover import reassign_stale
 from autoal.server.labelling import Desk, RunFacts
 
 
@@ -146,9 +147,9 @@ def test_an_absent_annotators_examples_are_handed_on_after_the_set_time(tmp_path
     now = time.time()
     access.touch(desk.db, "alice", now - 3 * 3600)  # away since three hours before the batch
     access.touch(desk.db, "bob", now + 7100)  # bob is here two hours later
-    assert desk.reassign_stale(["alice", "bob"], 0, now=now + 7200) == []  # 0: never
-    assert desk.reassign_stale(["alice", "bob"], 180, now=now + 7200) == []  # not yet: assigned two hours ago
-    moved = desk.reassign_stale(["alice", "bob"], 60, now=now + 7200)
+    assert reassign_stale(desk, ["alice", "bob"], 0, now=now + 7200) == []  # 0: never
+    assert reassign_stale(desk, ["alice", "bob"], 180, now=now + 7200) == []  # not yet: assigned two hours ago
+    moved = reassign_stale(desk, ["alice", "bob"], 60, now=now + 7200)
     assert sorted(m[0] for m in moved) == sorted(desk.facts.id_text[p] for p in alices)
     assert {(m[1], m[2]) for m in moved} == {("alice", "bob")}
     assert desk.queue("alice") == [] and {p for _, p in desk.queue("bob")} >= set(alices)

@@ -12,7 +12,7 @@ import sqlite3
 import pytest
 from serving import labels_of, make_run, serve_in_process, table_rows
 
-from autoal.server import access, settings
+from autoal.server import access, figures, settings
 from autoal.server.app import COOKIES, MAX_BODY, UNAUTHORISED
 
 
@@ -352,7 +352,7 @@ def test_train_now_with_nothing_new_is_refused_and_deals_no_batch(served):
     desk = served.app.extensions["autoal"]["desks"].get()
     other = next(c for c in ("red", "green", "blue") if c != served.truth[first])
     alice.post("/api/edit", json={"example_id": first, "label": other})  # a changed answer is new
-    assert desk.news() == 1
+    assert figures.news(desk) == 1
     response = organiser.post("/api/train", json={})
     assert response.status_code == 202 and "1 new answer" in response.get_json()["message"]
 

@@ -47,7 +47,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.utils import secure_filename
 
 from autoal.errors import InputError
-from autoal.server import access
+from autoal.server import access, figures
 from autoal.server.labelling import Desks, Refused, RunFacts
 from autoal.server.settings import get_settings, links_address, set_settings
 
@@ -281,18 +281,18 @@ def create_app(facts: RunFacts, driver=None) -> Flask:
         d = desk()
         status = driver.status() if driver is not None else {"phase": "no-driver", "round": None, "message":
                                                              "answers are stored; no rounds are trained"}
-        history = d.history()
+        history = figures.history(d)
         round_ = status.get("round")
         names = access.annotator_names(d.db)
-        total, disagreeing = d.disagreements()
+        total, disagreeing = figures.disagreements(d)
         phase = status.get("phase")
         return {"status": status, "history": [_history_row(r) for r in history], "progress": _progress_text(),
                 "can_train": driver is not None and phase in ("labelling", "error"),
-                "annotators": d.annotator_table(names),
-                "pending": d.pending(round_) if round_ is not None else {},
+                "annotators": figures.annotator_table(d, names),
+                "pending": figures.pending(d, round_) if round_ is not None else {},
                 "settings": get_settings(d.db), "classes": len(facts.classes), "examples": len(facts.ids),
-                "holdout": facts.holdout_size, "few_holdout": FEW_HOLDOUT, "class_counts": d.class_counts(),
-                "new_answers": d.news(),
+                "holdout": facts.holdout_size, "few_holdout": FEW_HOLDOUT, "class_counts": figures.class_counts(d),
+                "new_answers": figures.news(d),
                 "disagreements": {"total": total, "shown": [dict(r, image=_image_url(r["example_id"])) for r in disagreeing]}}
 
     @app.get("/organiser")
@@ -327,7 +327,7 @@ def create_app(facts: RunFacts, driver=None) -> Flask:
         body()
         if driver is None:
             raise Refused(409, "this server trains no rounds (started without a round driver)")
-        accepted, message = driver.train_now(desk().news())
+        accepted, message = driver.train_now(figures.news(desk()))
         if not accepted:
             raise Refused(409, message)
         return jsonify(message=message), 202

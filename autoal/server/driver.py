@@ -23,7 +23,8 @@ import time
 import traceback
 
 from autoal.errors import PoolExhausted
-from autoal.server import access
+from autoal.server import access, figures
+from autoal.server.handover import reassign_stale
 from autoal.server.labelling import Desk
 from autoal.server.settings import get_settings
 
@@ -104,7 +105,7 @@ class RoundDriver:
         ----------
         new_answers : int
             Answers (labels and changed labels) that arrived since the last trained round
-            (:meth:`~autoal.server.labelling.Desk.news`). With none, the request is refused: training would
+            (:func:`autoal.server.figures.news`). With none, the request is refused: training would
             change nothing, yet would count as a round and deal another batch on top of the open ones.
 
         Returns ``(accepted, message)``; refused also while training, before the run started or after it stopped.
@@ -210,19 +211,19 @@ class RoundDriver:
             if any(not a.answers_later for a in session.annotators):
                 session.ask(r)
             self._set(batch_served_at=time.time())
-        pending = {n: k for n, k in desk.pending(r).items() if n in self._page_names()}
+        pending = {n: k for n, k in figures.pending(desk, r).items() if n in self._page_names()}
         with self._lock:
             train = self._train_requested or not pending
             self._train_requested = False
             if not train:
-                total = desk.assigned_count(r)
+                total = figures.assigned_count(desk, r)
                 self._status.update(phase="labelling", round=r, error=None,
                                     message=f"round {r}: {total - sum(pending.values())} of {total} answered")
         if train:
             self._train(desk, r)
             return True
         settings = get_settings(desk.db)
-        moved = desk.reassign_stale(self._page_names(), settings["reassign_after_minutes"])
+        moved = reassign_stale(desk, self._page_names(), settings["reassign_after_minutes"])
         for example_id, old, new in moved:
             self.log(f"autoal serve: example {example_id} handed from {old} (away) to {new}")
         return False
@@ -237,13 +238,13 @@ class RoundDriver:
 
     def _train(self, desk, r) -> None:
         self._set(phase="training", round=r, message=f"training round {r}", error=None)
-        desk.mark_trained()  # before the round's snapshot: an edit made while it trains counts as new
+        figures.mark_trained(desk)  # before the round's snapshot: an edit made while it trains counts as new
         row = self.session.finish_round(r)
         consensus, _ = self.session.last_consensus
         if consensus is not None:
             quality = {str(k): (None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v))
                        for k, v in consensus.annotator_quality.items()}
-            desk.save_quality(quality)
+            figures.save_quality(desk, quality)
         accuracy = row.get("accuracy")
         shown = "n/a" if accuracy is None or (isinstance(accuracy, float) and math.isnan(accuracy)) else f"{accuracy:.3f}"
         # the history's own figures (autoal.results.reporting.STAGE_SECONDS), so that this line and history.csv agree
