@@ -13,7 +13,8 @@ import pytest
 from serving import labels_of, make_run, serve_in_process, table_rows
 
 from autoal.server import access, figures, settings
-from autoal.server.app import COOKIES, MAX_BODY, UNAUTHORISED
+from autoal.server.json_body import MAX_BODY
+from autoal.server.signin import COOKIES, UNAUTHORISED
 
 
 @pytest.fixture
