@@ -74,7 +74,8 @@ def serve(variant: str, run_dir: str, ready) -> None:
     """Serve the run's app with ``variant``'s listener (in a child process); put the port on ``ready``."""
     import waitress
 
-    from autoal.server.app import MAX_BODY, create_app
+    from autoal.server.app import create_app
+    from autoal.server.json_body import MAX_BODY
     from autoal.server.labelling import RunFacts
     from autoal.server.listener import create_listener
 

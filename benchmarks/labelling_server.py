@@ -219,7 +219,7 @@ def load_fashion(pool, test, seed):
 def measure(learner, args, out: Path, *, shoot=False) -> dict:
     from autoal.annotation.annotators import PageAnnotator
     from autoal.rounds.loop import start_session
-    from autoal.server import LabellingServer, issue_links
+    from autoal.server import LabellingServer, figures, issue_links
 
     pool, test = load_fashion(args.pool, args.test, args.seed)
     truth = {str(i): c for i, c in pool["label"].items()}
@@ -255,7 +255,7 @@ def measure(learner, args, out: Path, *, shoot=False) -> dict:
         stored = stored_answers(run_dir, names)
         stored_rows = sorted(stored.itertuples(index=False, name=None))
         history = server.driver.status()
-        rounds = server.app.extensions["autoal"]["desks"].get().history()
+        rounds = figures.history(server.app.extensions["autoal"]["desks"].get())
         shots = screenshots(out, links[names[0]], links["organiser"], lambda i: truth[i]) if shoot else []
     finally:
         server.close()

@@ -16,7 +16,7 @@ from autoal.annotation.batch_files import export_batch, import_labels
 from autoal.cli.commands import main
 from autoal.results.export import csv_text, export_labels
 from autoal.store.run_state import open_run
-from autoal.server.app import UNAUTHORISED
+from autoal.server.signin import UNAUTHORISED
 
 
 @pytest.fixture(scope="module")

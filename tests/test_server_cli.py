@@ -19,7 +19,8 @@ from autoal.annotation.specs import annotator_from_spec
 from autoal.cli.commands import main
 from autoal.errors import InputError
 from autoal.rounds.loop import resume_session
-from autoal.server import access
+from autoal.server import access, settings
+from autoal.server.handover import reassign_stale
 from autoal.server.labelling import Desk, RunFacts
 
 
@@ -143,9 +144,9 @@ def test_an_absent_annotators_examples_are_handed_on_after_the_set_time(tmp_path
     now = time.time()
     access.touch(desk.db, "alice", now - 3 * 3600)  # away since three hours before the batch
     access.touch(desk.db, "bob", now + 7100)  # bob is here two hours later
-    assert desk.reassign_stale(["alice", "bob"], 0, now=now + 7200) == []  # 0: never
-    assert desk.reassign_stale(["alice", "bob"], 180, now=now + 7200) == []  # not yet: assigned two hours ago
-    moved = desk.reassign_stale(["alice", "bob"], 60, now=now + 7200)
+    assert reassign_stale(desk, ["alice", "bob"], 0, now=now + 7200) == []  # 0: never
+    assert reassign_stale(desk, ["alice", "bob"], 180, now=now + 7200) == []  # not yet: assigned two hours ago
+    moved = reassign_stale(desk, ["alice", "bob"], 60, now=now + 7200)
     assert sorted(m[0] for m in moved) == sorted(desk.facts.id_text[p] for p in alices)
     assert {(m[1], m[2]) for m in moved} == {("alice", "bob")}
     assert desk.queue("alice") == [] and {p for _, p in desk.queue("bob")} >= set(alices)
@@ -249,14 +250,14 @@ def test_serve_listens_where_the_run_was_last_served_unless_told_otherwise():
 
 def test_the_address_served_on_is_kept_with_the_port_that_port_0_got(run_dir):
     db = access.connect(run_dir)
-    assert access.last_address(db) is None
-    access.set_settings(db, base_url="http://127.0.0.1:43210")  # a run served before the address was kept
-    assert access.last_address(db) == {"host": "127.0.0.1", "port": 43210, "url": None}
-    access.set_settings(db, base_url="https://label.example.org")  # a proxy's address says nothing of the port
-    assert access.last_address(db) is None
-    access.save_address(db, "127.0.0.1", 40001)
-    assert access.last_address(db) == {"host": "127.0.0.1", "port": 40001, "url": None}
-    assert "served_at" not in access.get_settings(db)  # not a setting the organiser page can change
+    assert settings.last_address(db) is None
+    settings.set_settings(db, base_url="http://127.0.0.1:43210")  # a run served before the address was kept
+    assert settings.last_address(db) == {"host": "127.0.0.1", "port": 43210, "url": None}
+    settings.set_settings(db, base_url="https://label.example.org")  # a proxy's address says nothing of the port
+    assert settings.last_address(db) is None
+    settings.save_address(db, "127.0.0.1", 40001)
+    assert settings.last_address(db) == {"host": "127.0.0.1", "port": 40001, "url": None}
+    assert "served_at" not in settings.get_settings(db)  # not a setting the organiser page can change
     db.close()
 
 
@@ -266,7 +267,7 @@ def test_serve_on_a_taken_port_it_last_served_on_names_the_port_and_the_fix(run_
         busy.listen()
         port = busy.getsockname()[1]
         db = access.connect(run_dir)
-        access.save_address(db, "127.0.0.1", port)
+        settings.save_address(db, "127.0.0.1", port)
         db.close()
         before = table_rows(run_dir)
         assert main(["serve", str(run_dir), "--quiet"]) == 2

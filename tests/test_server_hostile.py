@@ -14,9 +14,11 @@ import pytest
 from serving import make_run, serve_http
 
 from autoal.server import LabellingServer, issue_links
-from autoal.server.app import MAX_BODY, SIGNED_IN, create_app
+from autoal.server.app import create_app
+from autoal.server.json_body import MAX_BODY
 from autoal.server.labelling import RunFacts
 from autoal.server.listener import create_listener
+from autoal.server.signin import SIGNED_IN
 
 
 @pytest.fixture

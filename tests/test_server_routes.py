@@ -12,8 +12,9 @@ import sqlite3
 import pytest
 from serving import labels_of, make_run, serve_in_process, table_rows, train_round_zero
 
-from autoal.server import access
-from autoal.server.app import COOKIES, MAX_BODY, UNAUTHORISED
+from autoal.server import access, figures, settings
+from autoal.server.json_body import MAX_BODY
+from autoal.server.signin import COOKIES, UNAUTHORISED
 
 
 @pytest.fixture
@@ -273,7 +274,7 @@ def test_organiser_page_status_settings_and_adding_an_annotator(served):
     assert status["pending"] == {"alice": 3, "bob": 3}
     assert {a["name"] for a in status["annotators"]} >= {"alice", "bob", "given"}
     assert organiser.post("/api/settings", json={"show_guess_new": True, "reassign_after_minutes": 15}).status_code == 200
-    assert access.get_settings(sqlite3.connect(served.run_dir / "run.sqlite"))["reassign_after_minutes"] == 15.0
+    assert settings.get_settings(sqlite3.connect(served.run_dir / "run.sqlite"))["reassign_after_minutes"] == 15.0
     for bad in [{"show_guess_new": "yes"}, {"reassign_after_minutes": -1}, {"reassign_after_minutes": "ten"},
                 {"base_url": "http://x"}, {"nonsense": 1}]:
         response = organiser.post("/api/settings", json=bad)
@@ -352,7 +353,7 @@ def test_train_now_with_nothing_new_is_refused_and_deals_no_batch(served):
     desk = served.app.extensions["autoal"]["desks"].get()
     other = next(c for c in ("red", "green", "blue") if c != served.truth[first])
     alice.post("/api/edit", json={"example_id": first, "label": other})  # a changed answer is new
-    assert desk.news() == 1
+    assert figures.news(desk) == 1
     response = organiser.post("/api/train", json={})
     assert response.status_code == 202 and "1 new answer" in response.get_json()["message"]
 

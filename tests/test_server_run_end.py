@@ -12,7 +12,7 @@ from serving import make_run, serve_in_process, train_round_zero
 from autoal.cli.commands import build_parser
 from autoal.common.progress import task
 from autoal.results.export import export_labels
-from autoal.server.app import _curve_svg
+from autoal.server.curve import curve_svg
 
 
 def open_example(client):
@@ -130,10 +130,10 @@ def test_undoing_an_answer_a_round_trained_on_says_what_it_changes(tmp_path):
 
 def test_the_curve_s_accuracy_axis_spans_the_points_not_zero_to_one():
     history = [{"n_labeled": n, "accuracy": a} for n, a in ((50, 0.85), (100, 0.9), (150, 0.92))]
-    svg = _curve_svg(history, height=200)
+    svg = curve_svg(history, height=200)
     ys = [float(y) for y in re.findall(r'<circle cx="[\d.]+" cy="([\d.]+)"', svg)]
     assert ys[0] - ys[2] > 0.5 * (200 - 10 - 40), "0.85 -> 0.92 fills most of the plot's height"
     ticks = [float(t) for t in re.findall(r'text-anchor="end">([\d.]+)</text>', svg)]
     assert ticks[0] <= 0.85 and ticks[-1] >= 0.92 and ticks[-1] - ticks[0] <= 0.1, ticks
-    flat = _curve_svg([{"n_labeled": 10, "accuracy": 1.0}])
+    flat = curve_svg([{"n_labeled": 10, "accuracy": 1.0}])
     assert [float(t) for t in re.findall(r'text-anchor="end">([\d.]+)</text>', flat)][::2] == [0.95, 1.0]

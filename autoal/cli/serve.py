@@ -135,7 +135,7 @@ def _session(args):
 
 
 def command_serve(args):
-    from autoal.server import LabellingServer, access, issue_links
+    from autoal.server import LabellingServer, access, issue_links, settings
 
     if args.port is not None and not 0 <= args.port <= 65535:
         raise _input_error(f"--port must be 0-65535, got {args.port}")
@@ -148,14 +148,14 @@ def command_serve(args):
         changes["reassign_after_minutes"] = args.reassign_after
     if args.show_guess is not None:
         changes.update(show_guess_new=args.show_guess != "none", show_guess_relabel=args.show_guess == "all")
-    access.check_settings(**changes)  # before a new run is made
+    settings.check_settings(**changes)  # before a new run is made
     session = _session(args)
     run_dir = args.run_dir
     db = access.connect(run_dir)
     try:
         if changes:
-            access.set_settings(db, **changes)
-        last = access.last_address(db)
+            settings.set_settings(db, **changes)
+        last = settings.last_address(db)
     finally:
         db.close()
     host, port, url, note = _address(args, last)
@@ -167,7 +167,7 @@ def command_serve(args):
         raise _input_error(_cannot_listen(host, port, exc, reused=reused)) from None
     db = access.connect(run_dir)
     try:
-        access.save_address(db, host, server.server.effective_port, url)  # the port --port 0 got, too
+        settings.save_address(db, host, server.server.effective_port, url)  # the port --port 0 got, too
     finally:
         db.close()
     public = _public_url(url, host, server.url)
@@ -196,7 +196,7 @@ def command_serve(args):
 
 def _address(args, last) -> tuple:
     """``(host, port, url, note)``: where to listen and the --url for links. What is not given on the command
-    line is taken from where the run was last served (``last``, see :func:`access.last_address`), so that the
+    line is taken from where the run was last served (``last``, see :func:`autoal.server.settings.last_address`), so that the
     links given out keep working; ``note`` says which of the two happened (a line to print, or "")."""
     host = args.host if args.host is not None else (last["host"] if last else "127.0.0.1")
     port = args.port if args.port is not None else (last["port"] if last else 8765)
@@ -232,11 +232,11 @@ def _public_url(url, host, served_at) -> str:
 
 
 def _base_url(db, url):
-    from autoal.server import access
+    from autoal.server import settings
 
     if url is None:
-        return access.get_settings(db)["base_url"]
-    access.set_settings(db, base_url=url.rstrip("/"))
+        return settings.get_settings(db)["base_url"]
+    settings.set_settings(db, base_url=url.rstrip("/"))
     return url.rstrip("/")
 
 

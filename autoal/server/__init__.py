@@ -5,7 +5,7 @@ that writes no access log, so the tokens in links never reach a log), with guard
 that hold it without asking anything (:mod:`autoal.server.listener`). The run's
 :class:`~autoal.rounds.session.Session` is driven by one background thread (:mod:`autoal.server.driver`);
 each request works through its own connection to the run store (:mod:`autoal.server.labelling`);
-who may do what is decided in one place (:mod:`autoal.server.app`), with tokens kept only as hashes
+who may do what is declared on each route and checked in one place (:mod:`autoal.server.permissions`), with tokens kept only as hashes
 (:mod:`autoal.server.access`).
 
 >>> server = LabellingServer(run_dir, session, port=0).start()   # doctest: +SKIP
@@ -19,6 +19,7 @@ import threading
 
 from autoal.server import access
 from autoal.server.labelling import RunFacts
+from autoal.server.settings import set_settings
 from autoal.store import labelling_queries
 
 __all__ = ["LabellingServer", "issue_links", "page_annotator_names"]
@@ -42,7 +43,7 @@ def issue_links(run_dir, base_url, *, renew=False) -> list:
     """
     db = access.connect(run_dir)
     try:
-        access.set_settings(db, base_url=base_url)
+        set_settings(db, base_url=base_url)
         out = []
         for role, name in [(access.ORGANISER, access.ORGANISER)] + [(access.ANNOTATOR, n) for n in page_annotator_names(db)]:
             if renew or not access.has_token(db, role, name):
@@ -80,8 +81,9 @@ class LabellingServer:
 
     def __init__(self, run_dir, session, *, host="127.0.0.1", port=8765, threads=8, tick=2.0, log=None,
                  request_seconds=None):
-        from autoal.server.app import MAX_BODY, create_app
+        from autoal.server.app import create_app
         from autoal.server.driver import RoundDriver
+        from autoal.server.json_body import MAX_BODY
         from autoal.server.listener import REQUEST_SECONDS, create_listener
 
         self.facts = RunFacts(run_dir)

@@ -6,10 +6,9 @@ table ``server_tokens`` that the server adds to ``run.sqlite``; a presented toke
 compared with every stored hash in constant time (:func:`hmac.compare_digest`, no early exit). The
 token itself is shown once, when the link is made, and never written anywhere.
 
-The same module keeps the server's own settings (``server_settings``: whether the model's guess is
-shown, when an absent annotator's examples are handed on, the address links point at) and adds
-annotators to a run (:func:`add_annotator`), so that ``autoal annotators add`` works whether or not
-a server is running. The tables, their SQL and the connection set-up are the store's
+The same module adds annotators to a run (:func:`add_annotator`), so that ``autoal annotators add``
+works whether or not a server is running, and notes when each was last seen. The server's settings
+are :mod:`autoal.server.settings`. The tables, their SQL and the connection set-up are the store's
 (:mod:`autoal.store.server_tables`); this module decides what they hold.
 """
 
@@ -29,7 +28,6 @@ from autoal.store.run_store import STORE_FILE
 __all__ = [
     "ANNOTATOR",
     "ORGANISER",
-    "SETTING_DEFAULTS",
     "connect",
     "ensure_tables",
     "issue_token",
@@ -38,31 +36,16 @@ __all__ = [
     "link",
     "check_name",
     "add_annotator",
-    "get_settings",
-    "set_settings",
-    "check_settings",
-    "DEFAULT_URL",
-    "save_address",
-    "last_address",
-    "links_address",
+    "annotator_names",
+    "touch",
+    "last_seen",
 ]
 
 ANNOTATOR, ORGANISER = "annotator", "organiser"
-DEFAULT_URL = "http://127.0.0.1:8765"
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}")
 #: Names that would be confused with autoal's own roles or pseudo-annotators.
 RESERVED = ("given", ORGANISER, "oracle")
 
-SETTING_DEFAULTS = {
-    # The model's guess on the page: shown for new examples, hidden for relabels (a second opinion
-    # that has seen the model's guess is not independent, and consensus relies on independence).
-    "show_guess_new": False,
-    "show_guess_relabel": False,
-    # Minutes after which the examples of an annotator who has not been seen are handed to another
-    # annotator who has; 0 = never.
-    "reassign_after_minutes": 0.0,
-    "base_url": DEFAULT_URL,
-}
 
 def connect(run_dir):
     """A connection to ``RUN_DIR/run.sqlite`` set up as the run store's own (WAL, busy timeout, autocommit),
@@ -157,75 +140,6 @@ def add_annotator(run_dir, name) -> None:
 def annotator_names(db) -> list:
     """The run's annotator names as its settings list them now (read afresh from the store)."""
     return list(labelling_queries.run_settings(db).get("annotator_names", []))
-
-
-def get_settings(db) -> dict:
-    """The server's settings (defaults where not set); InputError naming a stored value that is not valid
-    (the store edited by hand)."""
-    stored = server_tables.read_settings(db)
-    settings = {k: stored.get(k, default) for k, default in SETTING_DEFAULTS.items()}
-    try:
-        return {**settings, **check_settings(**settings)}
-    except InputError as exc:
-        raise InputError(f"the labelling server's settings stored in run.sqlite are not valid: {exc}; set it again "
-                         "(e.g. `autoal serve RUN_DIR --show-guess none`, or the organiser page)") from None
-
-
-def check_settings(**changes) -> dict:
-    """The settings ``changes`` validated (numbers as floats); InputError naming a bad key or value."""
-    out = {}
-    for key, value in changes.items():
-        if key not in SETTING_DEFAULTS:
-            raise InputError(f"unknown setting {key!r}; settings: {', '.join(SETTING_DEFAULTS)}")
-        default = SETTING_DEFAULTS[key]
-        if isinstance(default, bool):
-            if not isinstance(value, bool):
-                raise InputError(f"setting {key!r} must be true or false, got {value!r}")
-        elif isinstance(default, float):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 7 * 24 * 60:
-                raise InputError(f"setting {key!r} must be a number of minutes from 0 (never) to 10080 (a week), "
-                                 f"got {value!r}")
-            value = float(value)
-        elif not isinstance(value, str) or not re.fullmatch(r"https?://[^\s/?#]+", value):
-            raise InputError(f"setting {key!r} must be an address such as http://127.0.0.1:8765, got {value!r}")
-        out[key] = value
-    return out
-
-
-def set_settings(db, **changes) -> dict:
-    """Validate and store server settings; returns them all. InputError naming a bad key or value."""
-    changes = check_settings(**changes)
-    server_tables.write_settings(db, changes)
-    return get_settings(db)
-
-
-def links_address(db, own_url=None) -> str:
-    """Where links point: the address given for them (``--url``, stored as ``base_url`` when links are issued),
-    else the server's own listening address ``own_url``, else :data:`DEFAULT_URL`; never a request's Host."""
-    stored = server_tables.read_setting(db, "base_url")
-    return (stored or own_url or DEFAULT_URL).rstrip("/")
-
-
-def save_address(db, host, port, url=None) -> None:
-    """Remember where the server listens (``host``, the port it got) and the ``url`` given for links, if any,
-    so that the next ``autoal serve`` of the run listens there again and the links keep working."""
-    server_tables.write_setting(db, "served_at", {"host": host, "port": int(port), "url": url})
-
-
-def last_address(db) -> dict | None:
-    """``{"host", "port", "url"}`` where the run was last served, or None when it never was.
-
-    Runs served before the address was kept have only the links' address: it is used when it names this
-    machine (127.0.0.1, localhost, ::1) with a port.
-    """
-    served_at = server_tables.read_setting(db, "served_at")
-    if served_at is not None:
-        return served_at
-    base = server_tables.read_setting(db, "base_url")
-    found = re.fullmatch(r"http://(127\.0\.0\.1|localhost|\[::1\]):(\d+)/?", base) if base is not None else None
-    if found is None:
-        return None
-    return {"host": found.group(1).strip("[]"), "port": int(found.group(2)), "url": None}
 
 
 def touch(db, name, now=None) -> None:

@@ -23,8 +23,10 @@ import time
 import traceback
 
 from autoal.rounds.outcomes import Dealt, Stopped, Trained
-from autoal.server import access
+from autoal.server import access, figures
+from autoal.server.handover import reassign_stale
 from autoal.server.labelling import Desk
+from autoal.server.settings import get_settings
 
 __all__ = ["RoundDriver"]
 
@@ -103,7 +105,7 @@ class RoundDriver:
         ----------
         new_answers : int
             Answers (labels and changed labels) that arrived since the last trained round
-            (:meth:`~autoal.server.labelling.Desk.news`). With none, the request is refused: training would
+            (:func:`autoal.server.figures.news`). With none, the request is refused: training would
             change nothing, yet would count as a round and deal another batch on top of the open ones.
 
         Returns ``(accepted, message)``; refused also while training, before the run started or after it stopped.
@@ -208,7 +210,7 @@ class RoundDriver:
     def _enter(self, phase, r, desk) -> None:
         """The session starts a long step: shown on the organiser's page."""
         if phase == "training":
-            desk.mark_trained()  # before the round's snapshot: an edit made while it trains counts as new
+            figures.mark_trained(desk)  # before the round's snapshot: an edit made while it trains counts as new
         self._set(phase=phase, round=r, message=f"selecting round {r}'s batch" if phase == "selecting"
                   else f"training round {r}", error=None)
 
@@ -218,8 +220,8 @@ class RoundDriver:
         with self._lock:
             self._status.update(phase="labelling", round=waiting.round, error=None,
                                 message=f"round {waiting.round}: {answered} of {waiting.assigned} answered")
-        settings = access.get_settings(desk.db)
-        moved = desk.reassign_stale(self._page_names(), settings["reassign_after_minutes"])
+        settings = get_settings(desk.db)
+        moved = reassign_stale(desk, self._page_names(), settings["reassign_after_minutes"])
         for example_id, old, new in moved:
             self.log(f"autoal serve: example {example_id} handed from {old} (away) to {new}")
 
@@ -229,7 +231,7 @@ class RoundDriver:
         if consensus is not None:
             quality = {str(k): (None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v))
                        for k, v in consensus.annotator_quality.items()}
-            desk.save_quality(quality)
+            figures.save_quality(desk, quality)
         accuracy = row.get("accuracy")
         shown = "n/a" if accuracy is None or (isinstance(accuracy, float) and math.isnan(accuracy)) else f"{accuracy:.3f}"
         # the history's own figures (autoal.results.reporting.STAGE_SECONDS), so that this line and history.csv agree

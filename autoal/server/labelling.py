@@ -8,7 +8,8 @@ of :mod:`autoal.store.labelling_queries` on it. The action log (``server_actions
 :mod:`autoal.store.server_tables`) says what ``undo`` withdraws.
 
 An annotator sees and answers only their own open examples: assigned to them (in any round), neither
-labelled nor skipped by them. Nothing here ever returns another annotator's answers.
+labelled nor skipped by them. Nothing here ever returns another annotator's answers. What the organiser
+sees is :mod:`autoal.server.figures`.
 """
 
 from __future__ import annotations
@@ -16,8 +17,6 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
-
-import numpy as np
 
 from autoal.data.prepare import UNKNOWN, match_class
 from autoal.errors import InputError, first_few
@@ -27,7 +26,7 @@ from autoal.store import server_tables
 from autoal.store.run_state import open_run
 from autoal.store.run_store import STORE_FILE, AnswerConflict, DuplicateAnnotation, RunStore, Transaction
 
-__all__ = ["RunFacts", "Desk", "Refused"]
+__all__ = ["RunFacts", "Desk", "Desks", "Refused"]
 
 RECENT = 5  # answers shown (and editable) under the image
 
@@ -91,7 +90,10 @@ class RunFacts:
 
 
 class Desk:
-    """One thread's connection to a run for serving people: queues, answers, the organiser's figures.
+    """One thread's connection to a run for serving people: an annotator's queue, answers, skips, edits and undo.
+
+    The organiser's figures (:mod:`autoal.server.figures`) and the hand-over of an absent annotator's
+    examples (:mod:`autoal.server.handover`) read and write through the same connection.
 
     Parameters
     ----------
@@ -264,114 +266,6 @@ class Desk:
         if seq is None or latest is None or seq > latest.get("watermark", 0):
             return None
         return int(latest["round"])
-
-    # -- the organiser's figures -------------------------------------------------------------------
-
-    def history(self) -> list:
-        """The finished rounds' records (round, n_labeled, n_annotations, accuracy, ...)."""
-        return [record for record, _ in self.store.rounds()]
-
-    def annotator_table(self, names) -> list:
-        """Per annotator: ``labels``, ``skips``, ``open`` (pending), ``last_seen`` and ``quality`` (cleanlab's
-        estimate from the last training, None before)."""
-        labels = queries.labels_per_annotator(self.db)
-        skips = queries.skips_per_annotator(self.db)
-        open_ = queries.open_per_annotator(self.db)
-        seen = access.last_seen(self.db)
-        quality = self.quality()
-        shown = list(names) + [n for n in labels if n not in names]
-        return [{"name": n, "labels": int(labels.get(n, 0)), "skips": int(skips.get(n, 0)), "open": int(open_.get(n, 0)),
-                 "last_seen": seen.get(n), "quality": quality.get(n)} for n in shown]
-
-    def news(self) -> int:
-        """Answers that arrived since the last trained round: labels stored after its snapshot (from the page,
-        files or any other way) plus label changes and withdrawals since it was trained. 0 means training
-        again would see exactly the labels it saw."""
-        latest = queries.latest_round_record(self.db)
-        watermark = latest.get("watermark", 0) if latest is not None else 0
-        arrived = queries.count_annotations_after(self.db, watermark)
-        mark = server_tables.read_setting(self.db, "trained_edits")
-        edits = self.store.edits() - mark if mark is not None and latest is not None else 0
-        return arrived + max(int(edits), 0)
-
-    def mark_trained(self) -> None:
-        """Note the store's edit counter as a round starts training (for :meth:`news`)."""
-        server_tables.write_setting(self.db, "trained_edits", self.store.edits())
-
-    def class_counts(self) -> list:
-        """Per class: ``name``, ``annotations`` (answers naming it) and ``examples`` (examples whose most
-        frequent answer it is; a tie counts for each tied class), in the run's class order."""
-        per_example = {}
-        for example, label, n in queries.answer_counts(self.db):
-            per_example.setdefault(example, []).append((n, label))
-        examples = np.zeros(len(self.facts.classes), dtype=int)
-        for counts in per_example.values():
-            top = max(n for n, _ in counts)
-            for n, label in counts:
-                examples[label] += n == top
-        annotations = queries.annotations_per_label(self.db)
-        return [{"name": name, "annotations": int(annotations.get(k, 0)), "examples": int(examples[k])}
-                for k, name in enumerate(self.facts.class_names)]
-
-    def disagreements(self, limit=50) -> tuple:
-        """Examples whose annotations differ: ``(total, rows)``, rows (at most ``limit``, the latest answered
-        first) with ``example_id`` and ``answers`` (``[{"annotator", "label"}, ...]`` in the order given)."""
-        positions = queries.disagreed_examples(self.db)
-        rows = []
-        for position in positions[:limit]:
-            answers = queries.answers_to(self.db, position)
-            rows.append({"example_id": self.facts.id_text[position],
-                         "answers": [{"annotator": a, "label": self.facts.class_names[k]} for a, k in answers]})
-        return len(positions), rows
-
-    def quality(self) -> dict:
-        """``{annotator: estimated quality}`` saved after the last training (cleanlab's CROWDLAB estimate)."""
-        return server_tables.read_setting(self.db, "annotator_quality", {})
-
-    def save_quality(self, quality: dict) -> None:
-        """Keep ``{annotator: estimated quality}`` from the latest training (read back by :meth:`quality`)."""
-        server_tables.write_setting(self.db, "annotator_quality", quality)
-
-    def pending(self, round_) -> dict:
-        """``{annotator: open examples assigned in round_}``."""
-        return queries.open_in_round_per_annotator(self.db, round_)
-
-    def assigned_count(self, round_) -> int:
-        """How many assignments ``round_`` made."""
-        return queries.assigned_in_round(self.db, round_)
-
-    # -- handing on the examples of annotators who stay away -----------------------------------------
-
-    def reassign_stale(self, names, minutes, now=None) -> list:
-        """Hand each open example of an annotator not seen for ``minutes`` (and assigned at least that long
-        ago) to the least-loaded annotator of ``names`` seen within ``minutes`` who may still be asked about
-        it. Returns ``[(example_id, from, to), ...]``."""
-        if not minutes:
-            return []
-        now = time.time() if now is None else now
-        limit = minutes * 60.0
-        seen = access.last_seen(self.db)
-        present = [n for n in names if now - seen.get(n, -np.inf) <= limit]
-        if not present:
-            return []
-        rows = queries.open_assignments(self.db)
-        load = {n: 0 for n in present}
-        for _, _, holder, _ in rows:
-            if holder in load:
-                load[holder] += 1
-        moved = []
-        for round_, example, holder, assigned_at in rows:
-            if holder not in names or holder in present or now - assigned_at < limit:
-                continue
-            blocked = queries.annotators_involved(self.db, example)
-            takers = [n for n in present if n not in blocked]
-            if not takers:
-                continue
-            taker = min(takers, key=lambda n: (load[n], present.index(n)))
-            self.store.reassign(example, holder, taker, round_)
-            load[taker] += 1
-            moved.append((self.facts.id_text[example], holder, taker))
-        return moved
 
 
 class Desks:
