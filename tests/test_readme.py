@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib
 import re
-import warnings
 from pathlib import Path
 
 import pytest
@@ -150,24 +149,19 @@ def test_repository_paths_named_in_code_spans_exist(doc):
 
 
 @pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
-def test_modules_named_in_the_docs_exist_at_their_new_paths(doc):
+def test_modules_and_names_in_the_docs_exist(doc):
     """`autoal.rounds.loop.start_session(df, ...)`, `autoal.multiannotator.crowdlab`: each module and name
-    resolves, and no module is named by an old path that only autoal._moved still answers."""
+    resolves."""
     missing = []
     for number, line in prose(doc):
         for span in re.findall(r"`(autoal(?:\.\w+)+)", line):
             parts = span.split(".")
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", FutureWarning)
-                for cut in range(len(parts), 0, -1):  # the longest prefix that is a module, then attributes
-                    try:
-                        obj = importlib.import_module(".".join(parts[:cut]))
-                        break
-                    except ModuleNotFoundError:
-                        continue
-            if obj.__name__ != ".".join(parts[:cut]):
-                missing.append(f"{doc.name}:{number}: {span} (an old path: the module is now {obj.__name__})")
-                continue
+            for cut in range(len(parts), 0, -1):  # the longest prefix that is a module, then attributes
+                try:
+                    obj = importlib.import_module(".".join(parts[:cut]))
+                    break
+                except ModuleNotFoundError:
+                    continue
             for attribute in parts[cut:]:
                 if not hasattr(obj, attribute):
                     missing.append(f"{doc.name}:{number}: {span}")

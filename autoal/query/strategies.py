@@ -206,8 +206,3 @@ def _check_scores(scores, n, what, strategy):
         raise InputError(f"strategy {name!r} returned NaN scores for {int(np.isnan(scores).sum())} {what}")
     return scores
 
-
-def __getattr__(name):
-    from autoal._moved import removed_name
-
-    return removed_name(__name__, name)
