@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from autoal.common.json_values import plain_scalar
 from autoal.common.threads import one_blas_thread
 from autoal.errors import InputError
 from autoal.learners.base import Learner, pad_probabilities
@@ -25,11 +26,6 @@ STANDARDISE_ON = ("run", "labelled")
 STATISTICS_SAMPLE = 20_000
 #: ``C="auto"``: the logistic regression's ``C`` is ``min(1, PENALTY_LABELS / n)`` for a fit on ``n`` labels.
 PENALTY_LABELS = 100
-
-
-def _plain(value):
-    """A class label as JSON holds it (numpy scalars as Python numbers)."""
-    return value.item() if isinstance(value, np.generic) else value
 
 
 class EmbeddingLearner(Learner):
@@ -544,7 +540,7 @@ class EmbeddingLearner(Learner):
             backbones.append({"folder": f"backbones/{index}", "backbone_id": embedder.backbone_id,
                               "architecture": embedder.architecture})
         state = {"image_size": self.side, "batch_size": self.batch_size, "C": self.C, "backbones": backbones,
-                 "classes_": [_plain(c) for c in self.classes_], "head": None}
+                 "classes_": [plain_scalar(c) for c in self.classes_], "head": None}
         arrays = {}
         if self.model_ is not None:
             state["head"], arrays = logistic_pipeline_state(self.model_)
@@ -562,7 +558,7 @@ class EmbeddingLearner(Learner):
         keys = sorted(holder.node_of, key=holder.node_of.get)
         state = {"weight": float(head.weight), "temperature": float(head.temperature), "scale": float(head.scale),
                  "n_validation": int(head.n_validation), "n_neighbours": int(graph.n_neighbours),
-                 "method": graph.method, "ids": [_plain(i) for i, _ in keys], "paths": [str(p) for _, p in keys]}
+                 "method": graph.method, "ids": [plain_scalar(i) for i, _ in keys], "paths": [str(p) for _, p in keys]}
         arrays = {"graph_scores": head.scores, "graph_points": graph.points,
                   **graph.space.to_arrays(prefix="graph_space_")}
         return state, arrays
