@@ -14,11 +14,11 @@ import pandas as pd
 from autoal.vision.backbones import (
     DEFAULT_ARCHITECTURE,
     PRETRAINED_SOURCES,
-    checkpoint_from_weights,
     pretrained_available,
     pretrained_checkpoint,
     random_init_checkpoint,
 )
+from autoal.vision.checkpoints import checkpoint_from_weights
 from autoal.errors import InputError
 from autoal.learners.autogluon_settings import (
     FEATURE_MODELS_LR,

@@ -529,7 +529,7 @@ class EmbeddingLearner(Learner):
         size, so that the saved model embeds exactly as this learner does (:class:`autoal.learners.Learner`,
         "Saving"). The tabular head is an AutoGluon ``TabularPredictor``, which only saves as pickles: not saved."""
         from autoal.learners.saved_state import logistic_pipeline_state
-        from autoal.vision.backbones import copy_as_safetensors
+        from autoal.vision.checkpoints import copy_as_safetensors
 
         if self.head != "logistic":
             raise NotImplementedError(f"the embeddings learner's {self.head!r} head is an AutoGluon TabularPredictor, "
