@@ -168,3 +168,18 @@ def test_modules_and_names_in_the_docs_exist(doc):
                     break
                 obj = getattr(obj, attribute)
     assert not missing, "names in the docs that autoal does not have:\n" + "\n".join(missing)
+
+
+def test_results_sections_named_in_the_code_exist():
+    """``benchmarks/RESULTS.md, "The image side of small images"`` in a docstring or comment of autoal/: each quoted
+    name begins a heading of RESULTS.md, so that the pointer leads to the figure."""
+    headings = [line.lstrip("#").strip() for line in RESULTS.read_text(encoding="utf-8").splitlines()
+                if line.startswith("## ") or line.startswith("### ")]
+    missing = []
+    for path in sorted((ROOT / "autoal").rglob("*.py")):
+        text = " ".join(line.strip().lstrip("#:").strip() for line in path.read_text(encoding="utf-8").splitlines())
+        for cited in re.finditer(r'benchmarks/RESULTS\.md,? \(?"([^"]+)"(?: and "([^"]+)")?', text):
+            for name in filter(None, cited.groups()):
+                if not any(heading.startswith(name) for heading in headings):
+                    missing.append(f"{path.relative_to(ROOT)}: {name!r}")
+    assert not missing, "RESULTS.md sections named in the code that it does not have:\n" + "\n".join(missing)
