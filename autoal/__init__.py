@@ -5,11 +5,7 @@ and repeats, recording holdout accuracy every round. AutoGluon and torch are imp
 learner needs them, so ``import autoal`` stays fast.
 """
 
-from autoal import _moved
-
-_moved.install()  # old import paths (autoal.loop, autoal.terminal, ...) keep working
-
-from autoal.annotation.annotators import (  # noqa: E402
+from autoal.annotation.annotators import (
     Annotator,
     CallableAnnotator,
     ExternalAnnotator,
@@ -18,17 +14,17 @@ from autoal.annotation.annotators import (  # noqa: E402
     StopAnnotation,
     simulated_annotators,
 )
-from autoal.data.manifest import load_manifest  # noqa: E402
-from autoal.errors import AnnotationError, AutoalError, InputError, MissingDependencyError, PoolExhausted  # noqa: E402
-from autoal.learners import LEARNERS, AutoGluonLearner, FastLearner, Learner, TabularLearner  # noqa: E402
-from autoal.query.relabel_policy import RelabelPolicy  # noqa: E402
-from autoal.query.strategies import STRATEGIES  # noqa: E402
-from autoal.rounds.config import RunConfig  # noqa: E402
-from autoal.rounds.loop import RunResult, resume, run  # noqa: E402
-from autoal.rounds.scoring import RayScorer  # noqa: E402
-from autoal.rounds.stopping import StablePredictions  # noqa: E402
-from autoal.results.model import load_model  # noqa: E402
-from autoal.rounds.final_model import train_final_model  # noqa: E402
+from autoal.data.manifest import load_manifest
+from autoal.errors import AnnotationError, AutoalError, InputError, MissingDependencyError, PoolExhausted
+from autoal.learners import LEARNERS, AutoGluonLearner, FastLearner, Learner, TabularLearner
+from autoal.query.relabel_policy import RelabelPolicy
+from autoal.query.strategies import STRATEGIES
+from autoal.rounds.config import RunConfig
+from autoal.rounds.loop import RunResult, resume, run
+from autoal.rounds.scoring import RayScorer
+from autoal.rounds.stopping import StablePredictions
+from autoal.results.model import load_model
+from autoal.rounds.final_model import train_final_model
 
 __version__ = "0.1.0"
 

@@ -3,7 +3,8 @@ import json
 import pytest
 import torch
 
-from autoal.vision.backbones import checkpoint_from_weights, random_init_checkpoint
+from autoal.vision.backbones import random_init_checkpoint
+from autoal.vision.checkpoints import checkpoint_from_weights
 from autoal.errors import InputError
 from autoal.learners import AutoGluonLearner
 

@@ -1,17 +1,11 @@
-"""The package's layout: layers that import only downwards, no import circle, old import paths kept working."""
+"""The package's layout: layers that import only downwards, no import circle."""
 
 from __future__ import annotations
 
 import ast
-import importlib
-import re
-import warnings
 from pathlib import Path
 
-import pytest
-
 import autoal
-from autoal._moved import MOVED, MOVED_NAMES, REMOVED
 
 PACKAGE = Path(autoal.__file__).parent
 
@@ -51,7 +45,7 @@ def layer(module: str) -> int | None:
 
 
 def test_every_module_sits_in_a_layer():
-    loose = [m for m in graph() if layer(m) is None and m not in ("autoal", "autoal._moved")]
+    loose = [m for m in graph() if layer(m) is None and m != "autoal"]
     assert not loose, f"modules outside the layers {LAYERS}: {loose}"
 
 
@@ -80,47 +74,8 @@ def test_no_import_circle():
     assert not circles, "import circles: " + "; ".join(" -> ".join(c) for c in circles)
 
 
-@pytest.mark.parametrize("old", sorted(MOVED))
-def test_old_import_paths_give_the_moved_module_with_a_warning_naming_it(old):
-    with pytest.warns(FutureWarning, match=MOVED[old].replace(".", r"\.")):
-        module = importlib.import_module(old) if old not in __import__("sys").modules else \
-            _reimport(old)
-    assert module is importlib.import_module(MOVED[old])
-
-
-def _reimport(old):
-    import sys
-
-    del sys.modules[old]
-    return importlib.import_module(old)
-
-
-def test_old_names_of_the_documented_entry_points_still_import():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        from autoal.loop import start_session
-        from autoal.terminal import TerminalAnnotator
-    from autoal.annotation.terminal import TerminalAnnotator as moved_terminal
-    from autoal.rounds.loop import start_session as moved_start
-
-    assert (start_session, TerminalAnnotator) == (moved_start, moved_terminal)
+def test_the_data_and_store_packages_give_their_entry_points():
     from autoal.data import prepare_data
     from autoal.store import RunStore
 
     assert prepare_data.__module__ == "autoal.data.prepare" and RunStore.__module__ == "autoal.store.run_store"
-
-
-@pytest.mark.parametrize("module, name", sorted(REMOVED))
-def test_removed_names_say_what_replaced_them(module, name):
-    with pytest.raises(ImportError, match=f"{module}.{name} was removed .* use {re.escape(REMOVED[module, name])}"):
-        exec(f"from {module} import {name}")
-    with pytest.raises(AttributeError, match="has no attribute 'no_such_name'"):
-        getattr(importlib.import_module(module), "no_such_name")
-
-
-@pytest.mark.parametrize("module, name", sorted(MOVED_NAMES))
-def test_names_that_moved_to_a_sibling_module_still_import_with_a_warning(module, name):
-    new = importlib.import_module(MOVED_NAMES[module, name])
-    with pytest.warns(FutureWarning, match=f"{module}.{name} moved to {MOVED_NAMES[module, name]}.{name}"):
-        exec(f"from {module} import {name} as old", namespace := {})
-    assert namespace["old"] is getattr(new, name)

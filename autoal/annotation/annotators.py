@@ -206,8 +206,3 @@ def as_annotators(annotators) -> list:
         raise InputError(f"annotator names must be unique, got {names}; give each annotator its own name")
     return out
 
-
-def __getattr__(name):
-    from autoal._moved import removed_name
-
-    return removed_name(__name__, name)

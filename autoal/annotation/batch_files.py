@@ -20,6 +20,7 @@ from autoal.data.prepare import UNKNOWN, match_class
 from autoal.errors import InputError, first_few
 from autoal.common.files import write_atomic
 from autoal.common.spreadsheet import from_cell, to_cell
+from autoal.common.wording import plural
 from autoal.data.manifest import read_csv_lines, refuse_cells_over_lines
 from autoal.store.run_state import open_run
 from autoal.store.run_store import AnswerConflict, DuplicateAnnotation
@@ -82,11 +83,6 @@ def export_batch(run_dir, annotator, out=None) -> Path:
         state.close()
 
 
-def _count(n, word) -> str:
-    """``1 row``, ``2 rows``."""
-    return f"{n} {word}{'' if n == 1 else 's'}"
-
-
 def waiting_round(state) -> tuple:
     """``(round, {annotator: open examples})``: the round the run goes on with (the one after its last
     recorded round) and who still owes answers for it (empty when its batch is complete)."""
@@ -113,13 +109,13 @@ class ImportReport:
 
     def message(self) -> str:
         """What happened, one line, then the rejected rows with their line numbers."""
-        parts = [f"stored {_count(self.stored, 'label')}"]
+        parts = [f"stored {plural(self.stored, 'label')}"]
         if self.blank:
-            parts.append(f"{_count(self.blank, 'row')} left blank (still open)")
+            parts.append(f"{plural(self.blank, 'row')} left blank (still open)")
         if self.ignored_columns:
             parts.append(f"ignored {'column' if len(self.ignored_columns) == 1 else 'columns'} {self.ignored_columns}")
         if self.rejected:
-            parts.append(f"rejected {_count(len(self.rejected), 'row')}")
+            parts.append(f"rejected {plural(len(self.rejected), 'row')}")
         text = "; ".join(parts)
         if self.rejected:
             text += ":\n" + "\n".join(f"  line {n}: {why}" for n, why in self.rejected)
@@ -133,7 +129,7 @@ class ImportReport:
         if not self.pending:
             return (f"round {self.round}'s batch is complete: `autoal resume {run_dir}` trains on the new labels and "
                     "picks the next batch")
-        owed = ", ".join(f"{name} ({_count(k, 'example')})" for name, k in self.pending.items())
+        owed = ", ".join(f"{name} ({plural(k, 'example')})" for name, k in self.pending.items())
         return (f"round {self.round} still waits for {owed}; `autoal resume {run_dir} --partial` trains now on what "
                 "has arrived")
 

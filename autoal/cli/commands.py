@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from autoal.cli.run_options import add_run_options, positive_int, run_arguments
+from autoal.common.wording import plural
 from autoal.errors import AutoalError
 
 __all__ = ["main", "build_parser"]
@@ -170,16 +171,11 @@ def _command_export_labels(args):
     written = export_labels(args.run_dir, args.out, consensus=args.consensus, annotators=args.annotators)
     path, rows = written["labels"]
     what = "labelled example" if args.consensus else "annotation"
-    print(f"wrote {path}: {_count(rows, what)}")
+    print(f"wrote {path}: {plural(rows, what)}")
     if "annotators" in written:
         path, rows = written["annotators"]
-        print(f"wrote {path}: {_count(rows, 'annotator')}")
+        print(f"wrote {path}: {plural(rows, 'annotator')}")
     return 0
-
-
-def _count(n, word) -> str:
-    """``1 row``, ``2 rows``."""
-    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def _command_convert(args):

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from autoal.common.json_values import plain_scalar
 from autoal.errors import InputError, first_few
 
 __all__ = ["FeatureColumns", "plan_features", "choose_features", "KINDS", "MAX_LEVELS"]
@@ -40,11 +41,6 @@ _ID_NAME = re.compile(r"(?:^|[_\s.-])(?:id|ids|key|uuid|guid|index|idx)$|^(?:id|
 _FILE_EXTENSION = re.compile(r"\.[A-Za-z][A-Za-z0-9]{0,4}$")
 _IMAGE_EXTENSION = re.compile(r"\.(?:png|jpe?g|gif|bmp|tiff?|webp)$", re.IGNORECASE)
 _URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
-
-
-def _plain(value):
-    """A JSON-able Python scalar of a level (numpy scalars as Python ones)."""
-    return value.item() if hasattr(value, "item") else value
 
 
 @dataclass
@@ -147,7 +143,7 @@ class FeatureColumns:
     def to_dict(self) -> dict:
         """A JSON-able dict (column names stay values, so integer names survive JSON)."""
         return {"numeric": [[n, float(m), float(s)] for n, m, s in self.numeric],
-                "categorical": [[n, [_plain(v) for v in levels]] for n, levels in self.categorical],
+                "categorical": [[n, [plain_scalar(v) for v in levels]] for n, levels in self.categorical],
                 "text": list(self.text), "excluded": [[n, r] for n, r in self.excluded]}
 
     @classmethod
@@ -342,7 +338,7 @@ def _scale(series, name) -> tuple:
 def _levels(series) -> list:
     counts = series.dropna().astype(object).value_counts(sort=False)
     order = sorted(counts.index, key=lambda v: (-counts[v], str(v)))
-    return [_plain(v) for v in order[:MAX_LEVELS]]
+    return [plain_scalar(v) for v in order[:MAX_LEVELS]]
 
 
 def choose_features(data, learner, *, label, image_col, feature_cols=None, verbose=True) -> dict:

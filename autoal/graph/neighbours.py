@@ -1,11 +1,11 @@
 """Nearest-neighbour search in the graph's space: exact up to :data:`EXACT_LIMIT` points, approximate beyond.
 
-Chosen by measurement on this project's 2-core build machine (64-d unit vectors, 15 neighbours of every
-point; benchmarks/RESULTS.md, "The pool graph"): scikit-learn's exact brute-force search builds the graph
-of 100,000 points in about 23 s, and grows with the square of the pool; faiss's HNSW index (``faiss-cpu``,
-a binary wheel: nothing to compile) in about 24 s with a recall of 0.98, growing almost linearly, which
-keeps a million points within minutes. hnswlib was faster (13 s) but ships only as source to compile;
-pynndescent was slower (51 s, recall 0.89) and compiles with numba on first use.
+Chosen by measurement (64-d unit vectors, 15 neighbours of every point; the figures are in benchmarks/RESULTS.md,
+"Round time and the graph at scale"): scikit-learn's exact brute-force search grows with the square of the pool;
+faiss's HNSW index (``faiss-cpu``, a binary wheel: nothing to compile) took about as long at 100,000 points, with
+a high recall on real embeddings, and grows almost linearly, which keeps a million points within minutes. hnswlib
+was faster but ships only as source to compile; pynndescent was slower, with a lower recall, and compiles with
+numba on first use.
 """
 
 from __future__ import annotations

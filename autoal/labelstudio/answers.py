@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autoal.annotation.batch_files import AnswerChecks, ImportReport, waiting_round
+from autoal.common.wording import plural
 from autoal.errors import InputError, first_few
 from autoal.labelstudio.tasks import FROM_NAME
 from autoal.store.run_state import open_run
@@ -38,10 +39,10 @@ class LabelStudioReport(ImportReport):
         """What happened, one line, then the rejected annotations with their task and annotation ids, then the
         answers edited or deleted in Label Studio after they were pulled (kept as stored)."""
         who = ", ".join(f"{n}: {k}" for n, k in sorted(self.by_annotator.items()))
-        text = (f"read {_count(self.tasks, 'task')}; stored {_count(self.stored, 'label')}" + (f" ({who})" if who else "")
-                + f", {_count(self.skipped, 'skip')} (was_cancelled); {_count(self.blank, 'task')} without an answer")
+        text = (f"read {plural(self.tasks, 'task')}; stored {plural(self.stored, 'label')}" + (f" ({who})" if who else "")
+                + f", {plural(self.skipped, 'skip')} (was_cancelled); {plural(self.blank, 'task')} without an answer")
         if self.rejected:
-            text += (f"; rejected {_count(len(self.rejected), 'annotation')}:\n"
+            text += (f"; rejected {plural(len(self.rejected), 'annotation')}:\n"
                      + "\n".join(f"  {where}: {why}" for where, why in self.rejected))
         return text + "".join(f"\n{line}" for line in self.after_pull_notes())
 
@@ -50,15 +51,10 @@ class LabelStudioReport(ImportReport):
         notes = []
         for ids, what in ((self.changed_after_pull, "edited"), (self.deleted_after_pull, "deleted")):
             if ids:
-                notes.append(f"{_count(len(ids), 'answer')} {what} in Label Studio after autoal stored "
+                notes.append(f"{plural(len(ids), 'answer')} {what} in Label Studio after autoal stored "
                              f"{'it' if len(ids) == 1 else 'them'} (annotations {first_few(ids, 10)}): autoal keeps "
                              "the answers it stored; an annotator changes theirs on autoal's own labelling page")
         return notes
-
-
-def _count(n, word) -> str:
-    """``1 label``, ``2 labels``."""
-    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def parse_user_map(spec) -> dict:

@@ -43,8 +43,3 @@ def make_learner(learner, **options) -> Learner:
     except TypeError as exc:
         raise InputError(f"bad learner_options for {learner!r}: {exc}") from exc
 
-
-def __getattr__(name):
-    from autoal._moved import removed_name
-
-    return removed_name(__name__, name)

@@ -14,11 +14,11 @@ import pandas as pd
 from autoal.vision.backbones import (
     DEFAULT_ARCHITECTURE,
     PRETRAINED_SOURCES,
-    checkpoint_from_weights,
     pretrained_available,
     pretrained_checkpoint,
     random_init_checkpoint,
 )
+from autoal.vision.checkpoints import checkpoint_from_weights
 from autoal.errors import InputError
 from autoal.learners.autogluon_settings import (
     FEATURE_MODELS_LR,
@@ -65,11 +65,11 @@ class AutoGluonLearner(Learner):
     time_limit : float, optional
         Seconds per round's fit.
     image_size, max_epochs : int
-        Image side in pixels and epochs per fit (default 128 px, 20 epochs: on digits and Fashion-MNIST, 5 seeds,
-        128 px climbed higher and steadier than 64 px, for 1.8-3x the round time; benchmarks/RESULTS.md).
+        Image side in pixels and epochs per fit (default 128 px, 20 epochs: on digits and Fashion-MNIST 128 px
+        climbed higher and steadier than 64 px, for a longer round; benchmarks/RESULTS.md, "The AutoGluon learner").
     lr, lr_choice, lr_decay, lr_mult : float, str, float, float
         AutoGluon's learning-rate scheme for the image network: ``optim.lr`` (default 1e-3: on digits it
-        beat 4e-4, the rate of AutoGluon's ``medium_quality`` preset, at 50 and 100 labels),
+        beat 4e-4, the rate of AutoGluon's ``medium_quality`` preset; benchmarks/RESULTS.md, "The AutoGluon learner"),
         ``"two_stages"`` (default: the new head at ``lr * lr_mult``, the backbone at ``lr``),
         ``"layerwise_decay"`` (each layer closer to the input gets ``lr_decay`` times the rate of the one
         after it) or ``"single"``; a cosine schedule with warm-up. With feature columns (tabular or text
@@ -85,16 +85,17 @@ class AutoGluonLearner(Learner):
         the normalisation layers and the biases only; None (default) trains every weight.
     continue_training : bool or None
         False: every round is a fresh fit from the pretrained checkpoint, reproducible with the run's
-        seed. True: continue from the previous round's predictor when the class set is unchanged (about
-        2x faster per round, but its accuracy jumped between rounds). None (default): False for the image
-        network alone, True when tabular or text models take part (they train from scratch, and a fresh
-        10-epoch fit left a text-and-numbers run at 0.45 where continuing reached 0.85 and more).
+        seed. True: continue from the previous round's predictor when the class set is unchanged (faster per
+        round, but its accuracy jumped between rounds: benchmarks/RESULTS.md, "The AutoGluon learner"). None
+        (default): False for the image network alone, True when tabular or text models take part (they train
+        from scratch, and a fresh 10-epoch fit left a text-and-numbers run at 0.45 where continuing reached 0.85
+        and more).
     fits_per_round : int or None
         Fresh fits per round, each seeded differently (the run's seed, then that plus 1000, 2000, ...), whose
         predicted probabilities are averaged. None (default): 2 when rounds fit afresh, 1 when they continue
         (continued fits are one predictor). Two fits cost two fits' time per round; over 5 seeds on
         Fashion-MNIST and on digits they kept every run's curve from dropping by more than 0.03 between
-        rounds, which one fit did not (benchmarks/RESULTS.md). More than 1 needs fresh fits
+        rounds, which one fit did not (benchmarks/RESULTS.md, "The AutoGluon learner"). More than 1 needs fresh fits
         (``continue_training`` not True).
     keep_models : bool
         Keep every round's predictor folders (default) or only the latest.

@@ -13,7 +13,8 @@ __all__ = ["backbone_folders", "DEFAULT_BACKBONES", "FALLBACK_ARCHITECTURE"]
 #: The architecture of the randomly initialised fallback (and of ``backbones=["random-init"]``); not
 #: :data:`autoal.vision.backbones.DEFAULT_ARCHITECTURE`, the AutoGluon learner's random-init network.
 FALLBACK_ARCHITECTURE = "mobilenetv2_100"
-#: The packaged pretrained networks embedded by default, joined (benchmarks/backbones.py measured them).
+#: The packaged pretrained networks embedded by default, joined (benchmarks/RESULTS.md, "Backbones: several frozen
+#: networks against fine-tuning").
 DEFAULT_BACKBONES = ("mobilenetv2_100", "tf_efficientnet_lite0")
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from autoal.common.json_values import plain_scalar
 from autoal.common.threads import one_blas_thread
 from autoal.errors import InputError
 from autoal.learners.base import Learner, pad_probabilities
@@ -25,11 +26,6 @@ STANDARDISE_ON = ("run", "labelled")
 STATISTICS_SAMPLE = 20_000
 #: ``C="auto"``: the logistic regression's ``C`` is ``min(1, PENALTY_LABELS / n)`` for a fit on ``n`` labels.
 PENALTY_LABELS = 100
-
-
-def _plain(value):
-    """A class label as JSON holds it (numpy scalars as Python numbers)."""
-    return value.item() if isinstance(value, np.generic) else value
 
 
 class EmbeddingLearner(Learner):
@@ -79,34 +75,35 @@ class EmbeddingLearner(Learner):
         Inverse regularisation strength of the logistic regression. ``"auto"`` (the default): 1 up to
         :data:`PENALTY_LABELS` (100) labels, then ``100 / n`` for a fit on ``n`` labels, so that the penalty per
         labelled example stays the same as labels grow (scikit-learn's ``C`` weighs the summed loss: a fixed ``C``
-        lets the penalty fade). Measured (benchmarks/RESULTS.md): on Fashion-MNIST at 1,900 random labels 0.873
-        against 0.864 with ``C=1``; the active-learning curves on Fashion-MNIST and digits move within the spread
-        of seeds; fits take longer (lbfgs needs about twice the iterations). ``C=1.0`` is the default until late on
-        2026-12-03, and runs stored before keep it when resumed.
+        lets the penalty fade). Measured in benchmarks/RESULTS.md ("Backbones: several frozen networks against
+        fine-tuning", the paragraph on ``C``): more accurate with many random labels, the active-learning curves
+        within the spread of seeds, fits slower (lbfgs needs more iterations). ``C=1.0`` was the default before;
+        runs stored with it keep it when resumed.
     standardise_on : {"run", "labelled"}
         Whose means and standard deviations standardise the embeddings for the logistic regression. ``"run"``
         (the default): every example of the run, labelled or not (a seeded sample of
         :data:`STATISTICS_SAMPLE` in bigger runs), given by :meth:`set_population`; no labels are read, and
         outside a run (no population given) the labelled rows are used. ``"labelled"``: the rows of each fit,
-        as before 2026-12-03. Measured (benchmarks/RESULTS.md): a labelled set chosen by active learning is
+        the default before (runs stored with it keep it when resumed). A labelled set chosen by active learning is
         not a fair sample of the pool (typical examples first, then the most uncertain), and its own statistics
-        skew the features; with the run's, the default strategy on Fashion-MNIST reads 0.73 instead of 0.59 at
-        20 labels and reaches random's final accuracy with 0.45x its labels instead of 0.54x, while random
-        label sets, which are fair samples, barely change.
+        skew the features; the run's lift the default strategy's curve on Fashion-MNIST (from its first round) and
+        cut the labels it needs to reach random's final accuracy, while random label sets, which are fair samples,
+        barely change (benchmarks/RESULTS.md, "Backbones: several frozen networks against fine-tuning", the
+        paragraph on the run's examples).
     cache_dir : str or Path, optional
         Folder under which one cache per backbone (``<cache_dir>/<backbone id>/``) is kept. Default: the caches
         every run shares (:func:`autoal.vision.embedder.default_embedding_dir`: ``$AUTOAL_EMBEDDING_CACHE``, else
         ``$AUTOAL_CACHE_DIR/embeddings``, else ``~/.cache/autoal/embeddings``), so that a second run over the same
-        images (another strategy, seed or output folder) embeds none of them again. Until 2026-12-05 a run with
-        an output folder kept its own cache in ``<output_dir>/embeddings``.
+        images (another strategy, seed or output folder) embeds none of them again. (Runs with an output folder
+        once kept their own cache in ``<output_dir>/embeddings``.)
     graph : {"combine", "only", "off"}
         Learning from the unlabelled examples too (logistic head only; :mod:`autoal.learners.graph_head`): in a run
         (:meth:`set_population`), a k-nearest-neighbour graph of the run's examples is built once
         (:mod:`autoal.graph.pool_graph`, saved under ``<output_dir>/graph/`` and reused on resume) and the labels
         are spread over it by Poisson learning (:mod:`autoal.graph.poisson`). ``"combine"`` (the default) mixes
         its probabilities with the logistic regression's, with a weight chosen at each fit from held-out labels;
-        ``"only"`` uses the graph alone; ``"off"`` the logistic regression alone (as before 2026-12-05, and for
-        runs stored before). Rows outside the graph (a holdout, new images) read it through their nearest pool
+        ``"only"`` uses the graph alone; ``"off"`` the logistic regression alone (the earlier behaviour, kept for
+        runs stored before the graph). Rows outside the graph (a holdout, new images) read it through their nearest pool
         examples; they never change it. Measured in benchmarks/RESULTS.md ("Learning from the whole pool").
     graph_neighbours : int or "auto"
         Neighbours of each example in the graph; ``"auto"``: 15 (fewer in a pool of 15 examples or less).
@@ -533,7 +530,7 @@ class EmbeddingLearner(Learner):
         size, so that the saved model embeds exactly as this learner does (:class:`autoal.learners.Learner`,
         "Saving"). The tabular head is an AutoGluon ``TabularPredictor``, which only saves as pickles: not saved."""
         from autoal.learners.saved_state import logistic_pipeline_state
-        from autoal.vision.backbones import copy_as_safetensors
+        from autoal.vision.checkpoints import copy_as_safetensors
 
         if self.head != "logistic":
             raise NotImplementedError(f"the embeddings learner's {self.head!r} head is an AutoGluon TabularPredictor, "
@@ -544,7 +541,7 @@ class EmbeddingLearner(Learner):
             backbones.append({"folder": f"backbones/{index}", "backbone_id": embedder.backbone_id,
                               "architecture": embedder.architecture})
         state = {"image_size": self.side, "batch_size": self.batch_size, "C": self.C, "backbones": backbones,
-                 "classes_": [_plain(c) for c in self.classes_], "head": None}
+                 "classes_": [plain_scalar(c) for c in self.classes_], "head": None}
         arrays = {}
         if self.model_ is not None:
             state["head"], arrays = logistic_pipeline_state(self.model_)
@@ -562,7 +559,7 @@ class EmbeddingLearner(Learner):
         keys = sorted(holder.node_of, key=holder.node_of.get)
         state = {"weight": float(head.weight), "temperature": float(head.temperature), "scale": float(head.scale),
                  "n_validation": int(head.n_validation), "n_neighbours": int(graph.n_neighbours),
-                 "method": graph.method, "ids": [_plain(i) for i, _ in keys], "paths": [str(p) for _, p in keys]}
+                 "method": graph.method, "ids": [plain_scalar(i) for i, _ in keys], "paths": [str(p) for _, p in keys]}
         arrays = {"graph_scores": head.scores, "graph_points": graph.points,
                   **graph.space.to_arrays(prefix="graph_space_")}
         return state, arrays

@@ -353,8 +353,3 @@ def _read_only(array: np.ndarray) -> np.ndarray:
     array.flags.writeable = False
     return array
 
-
-def __getattr__(name):
-    from autoal._moved import removed_name
-
-    return removed_name(__name__, name)

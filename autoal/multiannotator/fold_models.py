@@ -92,7 +92,8 @@ class FoldModels:
         for fold in range(k):
             held = folds == fold
             learner = base.clone(subdir=f"folds/fold_{fold}")
-            learner.fit(frame.iloc[np.flatnonzero(~held)].assign(**{base.label: _plain(named[~held])}))
+            # a list, so that pandas infers one dtype (ints stay ints: scikit-learn needs a known label type)
+            learner.fit(frame.iloc[np.flatnonzero(~held)].assign(**{base.label: named[~held].tolist()}))
             if held.any():
                 out[held] = predict(learner, frame.iloc[np.flatnonzero(held)])
             learners.append(learner)
@@ -112,8 +113,3 @@ class FoldModels:
         """Release the fold models' resources."""
         for learner in self.learners:
             learner.close()
-
-
-def _plain(values: np.ndarray) -> list:
-    """Class values as a list pandas infers one dtype for (ints stay ints: scikit-learn needs a known label type)."""
-    return values.tolist()

@@ -5,12 +5,12 @@ labels; with none, every weight is 1 and an example whose single label the (weak
 with scores below every unlabelled one, so a whole batch goes to second opinions on the initial set.
 :class:`RelabelPolicy` holds the rules applied before the batch rule:
 
-- **warm-up** (off by default: measured, it lowered the area under the learning curve,
-  benchmarks/RESULTS.md): until ``min_multi_labelled`` examples have two or more labels, relabel scores are not
-  used; instead ``warmup_share`` of each batch goes to second labels of single-labelled examples drawn
-  at random (an unbiased sample for cleanlab's estimate, as the reference benchmarks' initial sets have),
-  besides any ties. With K-fold out-of-sample probabilities (``oos="cross_val"``) the relabel scores
-  of the first rounds are on the pool's scale without it;
+- **warm-up** (off by default: measured, it lowered the area under the learning curve, benchmarks/RESULTS.md,
+  "Several annotators: accuracy against annotations"): until ``min_multi_labelled`` examples have two or more
+  labels, relabel scores are not used; instead ``warmup_share`` of each batch goes to second labels of
+  single-labelled examples drawn at random (an unbiased sample for cleanlab's estimate, as the reference benchmarks'
+  initial sets have), besides any ties. With K-fold out-of-sample probabilities (``oos="cross_val"``) the relabel
+  scores of the first rounds are on the pool's scale without it;
 - **ties first**: an example whose labels are split evenly between its top classes gets another label
   before anything else (it has no consensus to score);
 - **caps**: at most ``max_labels`` labels per example and at most ``max_share`` of a batch on relabels.

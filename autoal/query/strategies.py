@@ -126,8 +126,8 @@ STRATEGIES: dict[str, Callable] = {
 
 
 #: What ``strategy="auto"`` means: margin with one annotator (measured best of the single-annotator
-#: strategies, benchmarks/RESULTS.md), ActiveLab with several (the one strategy that weighs a second
-#: label for a shaky example against a first label for a new one).
+#: strategies, benchmarks/RESULTS.md, "Strategies compared on Fashion-MNIST"), ActiveLab with several (the one
+#: strategy that weighs a second label for a shaky example against a first label for a new one).
 AUTO_STRATEGY = {"one annotator": "margin", "several annotators": "activelab"}
 
 
@@ -206,8 +206,3 @@ def _check_scores(scores, n, what, strategy):
         raise InputError(f"strategy {name!r} returned NaN scores for {int(np.isnan(scores).sum())} {what}")
     return scores
 
-
-def __getattr__(name):
-    from autoal._moved import removed_name
-
-    return removed_name(__name__, name)

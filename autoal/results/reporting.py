@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from autoal.common.files import write_csv_atomic, write_json_atomic
+from autoal.common.json_values import plain_scalar
 
 __all__ = ["RunReporter", "package_versions", "command_line", "plot_learning_curve", "label_counts", "consensus_table",
            "annotator_table", "HISTORY_COLUMNS", "STAGE_SECONDS"]
@@ -156,7 +157,7 @@ class RunReporter:
         frame = pd.DataFrame(self.rows)
         if frame.empty:
             return frame
-        frame["picked_ids"] = [json.dumps([_plain(i) for i in ids]) for ids in frame["picked_ids"]]
+        frame["picked_ids"] = [json.dumps([plain_scalar(i) for i in ids]) for ids in frame["picked_ids"]]
         frame = frame.drop(columns=[c for c in ("watermark",) if c in frame])
         return frame[[c for c in HISTORY_COLUMNS if c in frame] + [c for c in frame if c not in HISTORY_COLUMNS]]
 
@@ -190,10 +191,6 @@ class RunReporter:
             return f"autoal: stopped before round 0 finished ({stop_reason}); {files}"
         return (f"autoal: stopped ({stop_reason}); final accuracy {self.summary['final_accuracy']:.3f} "
                 f"with {self.summary['n_labeled']} labels; {files}")
-
-
-def _plain(value):
-    return value.item() if hasattr(value, "item") else value
 
 
 def plot_learning_curve(history: pd.DataFrame, path, *, title=None) -> Path:

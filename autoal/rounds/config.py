@@ -303,12 +303,11 @@ def resolve_learner(learner, image_col):
     regression) for data with an image column, ``"tabular"`` (TabularPredictor) for a table without one
     (``image_col=None``); anything else as given.
 
-    Measured on a 2-core CPU (benchmarks/RESULTS.md, benchmarks/round_speed.py): on Fashion-MNIST at 500
-    identical labels the embeddings learner (160 px) is more accurate than fine-tuning MobileNetV2 at 64 px with
-    AutoGluon (0.848 against 0.817) at a round of seconds instead of about 90 s, so it gives the most accuracy per
-    minute. Fine-tuning at 128 px with two fits a round (the AutoGluon default) is below it on Fashion-MNIST at 50
-    labels and 0.002-0.019 above it at 100-250 (0.845 against 0.826 at 250), but a round takes 1-7 minutes instead
-    of seconds.
+    Measured on Fashion-MNIST (benchmarks/RESULTS.md, "Backbones: several frozen networks against fine-tuning" and
+    "The AutoGluon learner"): the embeddings learner is more accurate than fine-tuning MobileNetV2 at 64 px with
+    AutoGluon at the same labels, at a round of seconds instead of minutes, so it gives the most accuracy per
+    minute. Fine-tuning at 128 px with two fits a round (the AutoGluon default) is below it at 50 labels and a
+    little above it at 100-250, but a round takes minutes instead of seconds.
     """
     if isinstance(learner, str) and learner == "auto":
         return "embeddings" if image_col is not None else "tabular"

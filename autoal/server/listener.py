@@ -2,7 +2,7 @@
 
 waitress reads requests on one thread (an ``asyncore`` loop) and runs the app on a pool of threads, so an
 idle connection costs a socket, not a thread. Its own defences are not enough on a hostile network
-(measured in ``benchmarks/hostile_network.py``, results in benchmarks/RESULTS.md): a connection that sends
+(benchmarks/RESULTS.md, "The labelling server against idle, trickling connections"): a connection that sends
 one byte every few seconds never times out (``channel_timeout`` counts from the last byte), and once
 ``connection_limit`` connections are open waitress stops accepting, so about a hundred such connections
 lock everybody out. :func:`create_listener` makes a waitress server that adds, in waitress's own loop:

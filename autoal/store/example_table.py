@@ -17,6 +17,7 @@ import os
 import numpy as np
 import pandas as pd
 
+from autoal.common.json_values import plain_scalar
 from autoal.errors import InputError
 
 __all__ = ["column_specs", "create_table_sql", "insert_frame", "read_frame", "encode_value", "decode_value"]
@@ -26,7 +27,7 @@ _CHUNK = 50_000
 
 def encode_value(value) -> str:
     """JSON text of an id or label (numpy scalars as Python ones)."""
-    return json.dumps(value.item() if hasattr(value, "item") else value)
+    return json.dumps(plain_scalar(value))
 
 
 def encode_values(values) -> list:
@@ -47,7 +48,7 @@ def _kind(series: pd.Series) -> dict:
     """How one column is stored: ``{"kind": ..., "dtype": ...}`` plus what restoring it needs."""
     dtype = series.dtype
     if isinstance(dtype, pd.CategoricalDtype):
-        categories = [c.item() if hasattr(c, "item") else c for c in dtype.categories]
+        categories = [plain_scalar(c) for c in dtype.categories]
         if not all(isinstance(c, (str, int, float)) for c in categories):
             raise InputError(f"column {series.name!r} is categorical with categories autoal cannot store "
                              f"({type(categories[0]).__name__}); convert them to text: df[{series.name!r}].astype(str)")

@@ -18,6 +18,7 @@ import pandas as pd
 from autoal.data.prepare import PreparedData
 from autoal.errors import InputError
 from autoal.common.files import write_json_atomic
+from autoal.common.json_values import json_default
 from autoal.store.run_lock import WriterLock
 from autoal.store.snapshot import Snapshot
 from autoal.store.store_check import DamagedStore
@@ -134,7 +135,7 @@ class RunState:
         meta = {"settings": settings, "label": label, "classes": data.classes, "mode": "simulation" if data.simulation else "real",
                 "holdout": data.holdout, "dropped": [list(d) for d in data.dropped], "index_name": data.frame.index.name,
                 "column_order": list(data.frame.columns)}
-        meta = json.loads(json.dumps(meta, default=_plain))
+        meta = json.loads(json.dumps(meta, default=json_default))
         store = RunStore.create(folder / STORE_FILE, meta=meta, data=data, label=label, annotations=given)
         state = cls(store, folder, data, lock=lock)
         state.write_settings_copy()
@@ -147,7 +148,7 @@ class RunState:
     def update_settings(self, **changes) -> None:
         """Change saved settings (e.g. ``n_rounds`` on resume) in the store and its readable copy."""
         self.settings.update(changes)
-        self.store.set_meta("settings", json.loads(json.dumps(self.settings, default=_plain)))
+        self.store.set_meta("settings", json.loads(json.dumps(self.settings, default=json_default)))
         self.write_settings_copy()
 
     # -- ids and classes ---------------------------------------------------------------------------
@@ -240,13 +241,3 @@ def _read_or_damaged(state, meta) -> PreparedData:
         raise DamagedStore(f"the run store {str(state.store.path)!r} is damaged: its examples cannot be read "
                            f"({type(exc).__name__}: {str(exc)[:120]}); restore run.sqlite from a copy, or start a "
                            "new run") from None
-
-
-def _plain(value):
-    if hasattr(value, "item"):
-        return value.item()
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, (set, tuple)):
-        return list(value)
-    return str(value)

@@ -38,6 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
+from autoal.common.json_values import json_default
 from autoal.store import example_table
 from autoal.store.store_check import DamagedStore, check_store
 from autoal.errors import InputError
@@ -371,13 +372,13 @@ class RunStore:
             if probabilities:
                 self._put_probabilities("pick", round, probabilities)
             if facts is not None:
-                self._db.execute("INSERT OR REPLACE INTO selections VALUES (?, ?)", (int(round), json.dumps(facts, default=_plain)))
+                self._db.execute("INSERT OR REPLACE INTO selections VALUES (?, ?)", (int(round), json.dumps(facts, default=json_default)))
 
     def add_selection_facts(self, round, **facts) -> None:
         """Add ``facts`` to those saved with ``round``'s selection (a round without any gets them alone)."""
         with self._transaction():
             merged = dict(self.selection(round), **facts)
-            self._db.execute("INSERT OR REPLACE INTO selections VALUES (?, ?)", (int(round), json.dumps(merged, default=_plain)))
+            self._db.execute("INSERT OR REPLACE INTO selections VALUES (?, ?)", (int(round), json.dumps(merged, default=json_default)))
 
     def selection(self, round) -> dict:
         """The facts saved with ``round``'s assignments (empty when none were)."""
@@ -450,7 +451,7 @@ class RunStore:
     def record_round(self, round, record: dict, stop_predictions=None) -> None:
         """Keep a finished round's history row and its stop-set predictions (replacing an earlier record)."""
         blob = None if stop_predictions is None else _blob(stop_predictions, "<i4")
-        self._db.execute("INSERT OR REPLACE INTO rounds VALUES (?, ?, ?)", (int(round), json.dumps(record, default=_plain), blob))
+        self._db.execute("INSERT OR REPLACE INTO rounds VALUES (?, ?, ?)", (int(round), json.dumps(record, default=json_default), blob))
 
     def rounds(self) -> list:
         """``[(record, stop_predictions or None), ...]`` of the finished rounds, in order."""
@@ -476,11 +477,3 @@ class Transaction:
     def __exit__(self, kind, value, traceback):
         self.db.execute("COMMIT" if kind is None else "ROLLBACK")
         return False
-
-
-def _plain(value):
-    if hasattr(value, "item"):
-        return value.item()
-    if isinstance(value, (set, tuple)):
-        return list(value)
-    return str(value)

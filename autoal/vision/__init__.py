@@ -1,1 +1,2 @@
-"""Images to vectors: the offline pretrained backbones, the embedder, and the embedding cache."""
+"""Images to vectors: the offline pretrained backbones, their checkpoint folders and weights files, the embedder, and
+the embedding cache."""

@@ -1,7 +1,7 @@
 """Frozen-backbone image embeddings from a local timm checkpoint folder, computed once and cached.
 
 :class:`Embedder` runs the network of a checkpoint folder (``config.json`` + ``pytorch_model.bin``, as
-written by :mod:`autoal.vision.backbones`) with its classifier removed, in inference mode, on batches of
+written by :mod:`autoal.vision.checkpoints`) with its classifier removed, in inference mode, on batches of
 images resized to a square and normalised with the checkpoint's mean and std.
 :func:`embed_paths` adds an :class:`~autoal.vision.cache.EmbeddingCache`: each file is hashed once
 and only images whose content the cache has not seen are run through the network.
@@ -132,7 +132,7 @@ class Embedder:
         if self._model is None:
             import torch
 
-            from autoal.vision.backbones import load_weights_file
+            from autoal.vision.weights import load_weights_file
 
             timm = import_timm()
             try:

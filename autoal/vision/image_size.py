@@ -1,12 +1,11 @@
 """The side images are resized to before embedding, chosen from the images themselves.
 
 Photos at their own size (a few hundred pixels a side) lose detail below 224 px, the side these networks
-were trained at: on 3,000 flower photos (152-1,024 px) the default pair of networks read 0.622 / 0.762 / 0.844
-at 25 / 50 / 100 labels at 128 px against 0.756 / 0.845 / 0.864 at 224 px (benchmarks/RESULTS.md, "Natural
-photos"). Small images (sklearn's 8x8 digits, 28x28 Fashion-MNIST and MNIST) are upscaled: on all three,
-160 px read 0.004-0.016 higher than 128 px from 250 labels on, for 1.3-1.7x the one-time embedding time; 224 px
-added 0.004-0.015 more on two of them for another 2.4-2.6x (benchmarks/RESULTS.md, "The image side of small
-images"; benchmarks/image_side.py).
+were trained at: on flower photos (152-1,024 px) the default pair of networks read clearly higher at 224 px than at
+128 px with few labels (benchmarks/RESULTS.md, "Natural photos at their own size"). Small images (sklearn's 8x8
+digits, 28x28 Fashion-MNIST and MNIST) are upscaled: on all three, 160 px read a little higher than 128 px from 250
+labels on, for a longer one-time embedding; 224 px added a little more on two of them at a much higher cost
+(benchmarks/RESULTS.md, "The image side of small images"; benchmarks/image_side.py).
 """
 
 from __future__ import annotations
@@ -20,8 +19,8 @@ from autoal.errors import InputError
 __all__ = ["SMALL_IMAGE_SIDE", "LARGE_IMAGE_SIDE", "DIVERSITY_FEATURE_SIDE", "SAMPLE_SIZE", "typical_short_side",
            "embedding_image_size"]
 
-#: The side for images smaller than :data:`LARGE_IMAGE_SIDE` (they are upscaled; 128 px before 2026-12-03: a run
-#: stored then keeps the side it chose, which it stores).
+#: The side for images smaller than :data:`LARGE_IMAGE_SIDE` (they are upscaled; 128 px earlier: a run stored then
+#: keeps the side it chose, which it stores).
 SMALL_IMAGE_SIDE = 160
 #: The side for photos at least this large on their shorter side (typical of the set).
 LARGE_IMAGE_SIDE = 224
