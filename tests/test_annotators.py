@@ -41,7 +41,7 @@ def test_noise_matrix_is_followed():
 def test_bad_noise_matrix_and_accuracy():
     with pytest.raises(InputError, match="must be 3x3 with rows of probabilities"):
         SimulatedAnnotator(name="n", noise_matrix=[[1, 0], [0, 1]]).prepare(classes=CLASSES, true_labels=truth(5))
-    with pytest.raises(InputError, match=r"accuracy of annotator 'x' must be in \(0, 1\]"):
+    with pytest.raises(InputError, match=r"accuracy of annotator 'x' must be a number in \(0, 1\], got 1.5; the chance of giving the true label$"):
         SimulatedAnnotator(1.5, name="x")
 
 

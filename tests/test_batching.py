@@ -88,7 +88,7 @@ def test_features_of_must_return_one_row_per_id():
         kmeans_batch(list(range(30)), np.zeros(30), lambda chosen: np.zeros((2, 3)), 3, random_state=0)
 
 
-@pytest.mark.parametrize("batch, factor, message", [("diverse", 10, "unknown batch rule"),
+@pytest.mark.parametrize("batch, factor, message", [("diverse", 10, "batch must be one of .*, got 'diverse'"),
                                                      ("kmeans", 0.5, "candidates_factor"),
                                                      ("kmeans", "10", "candidates_factor")])
 def test_bad_batch_arguments_are_named(batch, factor, message):

@@ -63,7 +63,7 @@ def test_manifest_with_missing_images(manifest, tmp_path, capsys):
 @pytest.mark.parametrize("argv,message", [
     (["--strategy", "best"], "invalid choice: 'best'"),
     (["--learner", "xgb"], "invalid choice: 'xgb'"),
-    (["--batch-size", "0"], "must be a positive integer, got 0"),
+    (["--batch-size", "0"], "must be an integer >= 1, got 0"),
     (["--rounds", "two"], "'two' is not an integer"),
 ])
 def test_bad_arguments_are_rejected_by_the_parser(manifest, capsys, argv, message):

@@ -272,7 +272,7 @@ def test_counting_by_class_differs_from_cleanlabs_and_the_block_sets_it():
         inside = best_temperature(labels, pred_probs)
     assert inside == best_temperature(labels, pred_probs, counting="by_class")
     assert best_temperature(labels, pred_probs) == find_best_temp_scaler(labels, pred_probs)
-    with pytest.raises(ValueError, match="counting must be one of cleanlab, by_class"):
+    with pytest.raises(ValueError, match="counting must be one of 'cleanlab', 'by_class'"):
         best_temperature(labels, pred_probs, counting="by-class")
 
 

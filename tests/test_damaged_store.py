@@ -63,7 +63,7 @@ def test_serve_and_the_other_commands_refuse_a_damaged_store(run_dir, tmp_path, 
 @pytest.mark.parametrize("key, value, message", [
     ("show_guess_new", "nope", "setting 'show_guess_new' in run.sqlite is not JSON"),
     ("show_guess_new", '"yes"', "setting 'show_guess_new' must be true or false"),
-    ("reassign_after_minutes", "-5", "setting 'reassign_after_minutes' must be a number of minutes"),
+    ("reassign_after_minutes", "-5", "setting 'reassign_after_minutes' must be a number in [0, 10080], got -5"),
 ])
 def test_serve_refuses_server_settings_edited_into_nonsense(run_dir, key, value, message):
     from autoal.server import access

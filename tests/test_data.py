@@ -91,18 +91,18 @@ def test_only_one_class_is_rejected(tmp_path):
 
 @pytest.mark.parametrize("argument,value", [("batch_size", 0), ("batch_size", -3), ("n_rounds", 0), ("initial_per_class", 0)])
 def test_non_positive_counts_are_rejected(images, tmp_path, argument, value):
-    with pytest.raises(InputError, match=f"{argument} must be a positive integer, got {value}"):
+    with pytest.raises(InputError, match=f"{argument} must be an integer >= 1, got {value}$"):
         run_fast(images, output_dir=tmp_path / "out", **{argument: value})
 
 
 def test_unknown_learner_lists_the_valid_ones(images, tmp_path):
-    with pytest.raises(InputError, match="unknown learner 'xgb'; choose one of autogluon, fast"):
+    with pytest.raises(InputError, match="learner must be one of 'autogluon', 'fast', .*, got 'xgb'"):
         run_fast(images, learner="xgb", output_dir=tmp_path / "out")
 
 
 def test_unknown_strategy_is_rejected_before_training(images, tmp_path):
     learner = FixedLearner({})
-    with pytest.raises(InputError, match="unknown strategy 'coreset'"):
+    with pytest.raises(InputError, match="strategy must be one of .*, got 'coreset'"):
         run_fast(images, strategy="coreset", learner=learner, output_dir=tmp_path / "out")
     assert learner.fitted_on == []
 
@@ -191,5 +191,5 @@ def test_big_image_sets_decode_a_sample_and_all_files_must_exist(tmp_path, monke
     if str(broken) not in decoded:  # the files not decoded have their header read
         headers_read[str(broken)] = not_an_image
     assert sampled == headers_read
-    with pytest.raises(InputError, match="unknown check_images 'some'; choose one of auto, all, exists"):
+    with pytest.raises(InputError, match="check_images must be one of 'auto', 'all', 'exists', got 'some'$"):
         run_fast(write_images(tmp_path / "img2", 3), check_images="some", output_dir=tmp_path / "out")

@@ -44,6 +44,6 @@ def test_build_tabular_writes_a_csv_for_the_cli(tmp_path):
 def test_a_missing_file_says_which_package_ships_it(tmp_path):
     with pytest.raises(InputError, match=r"Satellite not found in .*apt-get install --no-install-recommends r-cran-mlbench"):
         load_tabular("satellite", source=tmp_path)
-    with pytest.raises(InputError, match="unknown tabular dataset 'wine'; choose one of satellite, letter"):
+    with pytest.raises(InputError, match="tabular dataset must be one of 'satellite', 'letter'.*, got 'wine'"):
         load_tabular("wine")
     assert set(TABULAR_DATASETS) == {"satellite", "letter"}

@@ -88,7 +88,7 @@ def test_feature_cols_dict_sets_kinds_and_none_infers():
     (["image_path"], r"which is the image column \(image_col=\)"),
     ("height", r"must be a list of column names .* write feature_cols=\['height'\]"),
     (["height", "height"], r"names 'height' more than once"),
-    ({"height": "number"}, r"unknown kinds \{'height': 'number'\}; each kind must be one of numeric, categorical, text"),
+    ({"height": "number"}, r"the kind of feature_cols column 'height' must be one of 'numeric', 'categorical', 'text' or None, got 'number'; None infers it"),
     ({"colour": "numeric"}, r"'colour' was given as numeric but holds values that are not numbers: .*'red'"),
     (["taken"], r"'taken' holds dates.*dt\.month"),
     (["empty"], r"'empty' has no value in df"),

@@ -106,7 +106,7 @@ def test_predictions_new_leaves_the_guess_out_of_relabels_and_all_keeps_it(waiti
         state.close()
     assert guessed["none"] == set() and len(guessed["new"]) == 6 and relabel_id not in guessed["new"]
     assert guessed["all"] == guessed["new"] | {relabel_id}
-    with pytest.raises(InputError, match="--predictions must be one of"):
+    with pytest.raises(InputError, match="--predictions must be one of 'none', 'new', 'all', got 'yes'; none: no model guess"):
         export_labelstudio(run_dir, predictions="yes")
 
 
@@ -597,12 +597,12 @@ def test_live_commands_refuse_bad_settings_with_the_fix(waiting, tmp_path, monke
         connect("localhost:8080", "t")
     with pytest.raises(InputError, match="pass --token \\(or set LABEL_STUDIO_API_KEY\\)"):
         connect("http://localhost:8080", None)
-    with pytest.raises(InputError, match="--predictions must be one of \\['none', 'new', 'all'\\]"):
+    with pytest.raises(InputError, match="--predictions must be one of 'none', 'new', 'all', got 'some'"):
         push(run_dir, url="http://localhost:8080", token="t", predictions="some")
     with pytest.raises(InputError, match="is the folder holding the images itself.*LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT="
                        + str(run_dir.parent)):
         push(run_dir, url="http://localhost:8080", token="t", image_root=run_dir.parent / "images")
-    with pytest.raises(InputError, match=r"--poll must be a positive number of seconds, got 0"):
+    with pytest.raises(InputError, match=r"--poll must be a number > 0, got 0; seconds between looks"):
         sync(run_dir, url="http://localhost:8080", token="t", poll=0)
     nobody = f"http://127.0.0.1:{free_port()}"
     with pytest.raises(InputError, match=f"cannot reach Label Studio at {nobody} .*is it running, and is --url its"):

@@ -146,8 +146,8 @@ def test_pool_subsample_scores_a_seeded_part_of_the_pool(images, tmp_path):
 
 
 @pytest.mark.parametrize("options, message", [
-    ({"batch": "spread"}, "unknown batch rule"),
-    ({"initial": "typical"}, "unknown initial rule"),
+    ({"batch": "spread"}, "batch must be one of .*, got 'spread'"),
+    ({"initial": "typical"}, "initial must be one of .*, got 'typical'"),
     ({"pool_subsample": 0}, "pool_subsample"),
     ({"holdout_fraction": 0, "target_accuracy": 0.9}, "target_accuracy needs a holdout"),
     ({"holdout_fraction": 1.0}, "holdout_fraction"),

@@ -80,7 +80,7 @@ def test_an_example_already_asked_or_labelled_by_everyone_is_not_relabelled():
 
 @pytest.mark.parametrize("settings, message", [
     ({"max_share": 1.5}, "max_share must be a number in"), ({"warmup_share": -0.1}, "warmup_share must be"),
-    ({"max_labels": 0}, "max_labels must be a positive integer"), ({"min_multi_labelled": -1}, "min_multi_labelled must"),
+    ({"max_labels": 0}, "max_labels must be an integer >= 1 or None, got 0"), ({"min_multi_labelled": -1}, "min_multi_labelled must"),
     ({"share": 0.5}, "unknown relabel settings"),
 ])
 def test_bad_relabel_settings_are_named(settings, message):
@@ -119,7 +119,7 @@ def test_a_fully_labelled_df_of_real_labels_is_checked_by_the_annotators(images,
                    output_dir=tmp_path / "sim", verbose=False)
 
 
-@pytest.mark.parametrize("options, message", [({"oos": "folds"}, "unknown oos 'folds'"), ({"folds": 1}, "folds must be")])
+@pytest.mark.parametrize("options, message", [({"oos": "folds"}, "oos must be one of .*, got 'folds'"), ({"folds": 1}, "folds must be")])
 def test_bad_scoring_options_are_named(images, tmp_path, options, message):
     with pytest.raises(InputError, match=message):
         autoal.run(images, learner="fast", output_dir=tmp_path / "run", verbose=False, **options)

@@ -73,7 +73,7 @@ def test_addresses_and_worker_counts_are_checked_when_the_scorer_is_made(monkeyp
     with pytest.raises(InputError, match=r"unknown scoring 'head:99999'"):
         RayScorer("head:99999", num_workers=2)
     for bad in (0, -1, 2.5, True):
-        with pytest.raises(InputError, match=rf"num_workers must be a positive integer or None .*got {bad!r}$"):
+        with pytest.raises(InputError, match=rf"num_workers must be an integer >= 1 or None, got {bad!r}.*; None uses all the CPUs Ray reports$"):
             RayScorer(num_workers=bad)
 
 

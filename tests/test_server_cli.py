@@ -103,12 +103,12 @@ def test_serve_refuses_bad_arguments_before_serving(run_dir, tmp_path, capsys):
             (["serve", str(tmp_path / "new"), "--manifest", str(manifest)], "a new run needs its annotators: --annotators alice,bob"),
             (["serve", str(tmp_path / "new"), "--manifest", str(manifest), "--annotators", "a,a"], "--annotators needs distinct names"),
             (["serve", str(tmp_path / "new"), "--manifest", str(manifest), "--annotators", "a,../b"], "'../b' is not allowed"),
-            (["serve", str(run_dir), "--port", "70000"], "--port must be 0-65535"),
+            (["serve", str(run_dir), "--port", "70000"], "--port must be an integer in [0, 65535], got 70000; 0 picks a free one"),
             (["serve", str(run_dir), "--port", str(port)], f"cannot listen on 127.0.0.1:{port}"),
-            (["serve", str(run_dir), "--port", "0", "--reassign-after", "-5"], "must be a number of minutes"),
+            (["serve", str(run_dir), "--port", "0", "--reassign-after", "-5"], "must be a number in [0, 10080], got -5.0; a number of minutes"),
             (["serve", str(run_dir), "--port", "0", "--url", "label.example.org"], "--url must be an address such as"),
             (["serve", str(tmp_path / "new"), "--manifest", str(manifest), "--annotators", "a", "--reassign-after", "nan"],
-             "must be a number of minutes"),
+             "must be a number in [0, 10080], got nan (not a finite number); a number of minutes"),
         ]
         for argv, message in cases:
             assert main(argv) == 2, argv

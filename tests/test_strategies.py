@@ -61,7 +61,7 @@ def test_random_strategy_is_seeded():
 
 
 def test_unknown_strategy_lists_the_valid_names():
-    with pytest.raises(InputError, match="unknown strategy 'best'.*activelab, random, least_confidence, margin, entropy"):
+    with pytest.raises(InputError, match="strategy must be one of 'auto', 'activelab', 'random', 'least_confidence', 'margin', 'entropy'.*, got 'best'"):
         get_strategy("best")
 
 

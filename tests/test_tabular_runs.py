@@ -202,7 +202,7 @@ def test_the_cli_says_how_to_run_a_table_and_refuses_bad_feature_cols(tmp_path, 
     assert "no column 'image_path'" in err and "(a table without images: CLI --no-images" in err
     assert main(["run", str(tmp_path / "table.csv"), "--no-images", "--feature-cols", "x:number",
                  "--out", str(tmp_path / "b")]) == 2
-    assert "'x:number' gives kind 'number'; a kind is one of numeric, categorical, text" in capsys.readouterr().err
+    assert "the kind of --feature-cols column 'x' must be one of 'numeric', 'categorical', 'text', got 'number'; write COLUMN:KIND" in capsys.readouterr().err
     assert main(["run", str(tmp_path / "table.csv"), "--no-images", "--feature-cols", "x,height",
                  "--out", str(tmp_path / "c")]) == 2
     assert "--feature-cols names columns that the manifest does not have: 'height'" in capsys.readouterr().err

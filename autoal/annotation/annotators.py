@@ -11,6 +11,7 @@ from abc import ABC, abstractmethod
 import numpy as np
 import pandas as pd
 
+from autoal.common.checks import POSITIVE_INT, Interval, Real, check_option
 from autoal.errors import AutoalError, InputError
 
 __all__ = [
@@ -93,8 +94,9 @@ class SimulatedAnnotator(Annotator):
     """
 
     def __init__(self, accuracy=0.8, *, name="simulated", noise_matrix=None, random_state=0):
-        if noise_matrix is None and not 0 < accuracy <= 1:
-            raise InputError(f"accuracy of annotator {name!r} must be in (0, 1], got {accuracy!r}")
+        if noise_matrix is None:
+            check_option(f"accuracy of annotator {name!r}", accuracy, Interval(Real, 0, 1, closed="right"),
+                         hint="the chance of giving the true label")
         self.accuracy = accuracy
         self.name = name
         self.noise_matrix = noise_matrix
@@ -178,8 +180,7 @@ def simulated_annotators(n=5, accuracy=(0.65, 0.95), *, random_state=0, prefix="
     (simulation mode). Names are ``annotator_1`` ... ``annotator_n``.
     """
     low, high = accuracy if isinstance(accuracy, (tuple, list)) else (accuracy, accuracy)
-    if not isinstance(n, (int, np.integer)) or n <= 0:
-        raise InputError(f"n must be a positive integer, got {n!r}")
+    check_option("n", n, POSITIVE_INT)
     seeds = np.random.SeedSequence(random_state).generate_state(n)
     return [
         SimulatedAnnotator(float(a), name=f"{prefix}_{i + 1}", random_state=int(s))

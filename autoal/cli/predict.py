@@ -16,8 +16,11 @@ def _confidence(text):
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"must be a confidence in [0, 1], got {value}")
+    from autoal.common.checks import PROBABILITY, refusal
+
+    reason = refusal(value, PROBABILITY)
+    if reason is not None:
+        raise argparse.ArgumentTypeError(reason)
     return value
 
 

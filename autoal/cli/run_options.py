@@ -144,6 +144,7 @@ def _feature_cols(text):
     """``--feature-cols a,b:categorical`` -> ``["a", "b"]`` or ``{"a": kind, ...}`` when a kind is given."""
     if text is None:
         return None
+    from autoal.common.checks import StrOptions, check_option
     from autoal.data.feature_columns import KINDS
 
     parts = [p.strip() for p in text.split(",") if p.strip()]
@@ -152,11 +153,11 @@ def _feature_cols(text):
     names, kinds = [], {}
     for part in parts:
         name, _, kind = part.partition(":")
-        if kind and kind.strip() not in KINDS:
-            raise InputError(f"--feature-cols: {part!r} gives kind {kind.strip()!r}; a kind is one of {', '.join(KINDS)}")
-        names.append(name.strip())
         if kind:
+            check_option(f"the kind of --feature-cols column {name.strip()!r}", kind.strip(), StrOptions(KINDS),
+                         hint="write COLUMN:KIND, e.g. --feature-cols age:numeric,city")
             kinds[name.strip()] = kind.strip()
+        names.append(name.strip())
     return {n: kinds.get(n) for n in names} if kinds else names  # a kind None: inferred from the values
 
 

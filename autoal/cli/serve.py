@@ -137,10 +137,11 @@ def _session(args):
 def command_serve(args):
     from autoal.server import LabellingServer, access, issue_links, settings
 
-    if args.port is not None and not 0 <= args.port <= 65535:
-        raise _input_error(f"--port must be 0-65535, got {args.port}")
-    if args.threads < 1:
-        raise _input_error(f"--threads must be at least 1, got {args.threads}")
+    from autoal.common.checks import POSITIVE_INT, Integral, Interval, check_option
+
+    if args.port is not None:
+        check_option("--port", args.port, Interval(Integral, 0, 65535), hint="0 picks a free one")
+    check_option("--threads", args.threads, POSITIVE_INT)
     if args.url is not None and not re.fullmatch(r"https?://[^\s/?#]+/?", args.url):
         raise _input_error(f"--url must be an address such as https://label.example.org, got {args.url!r}")
     changes = {}

@@ -1,2 +1,2 @@
 """Plumbing every layer uses: atomic file writes, image decode checks, signal handling, torch import fixes, JSON-able
-values, message wording."""
+values, message wording, option checks."""

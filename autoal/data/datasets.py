@@ -172,10 +172,9 @@ DATASETS = {"digits": build_digits, "fashion-mnist": build_fashion_mnist, "fashi
 
 def build_dataset(name, data_dir=None) -> Path:
     """Build one of :data:`DATASETS` by name and return its manifest's path."""
-    from autoal.errors import InputError
+    from autoal.common.checks import StrOptions, check_option
 
-    if name not in DATASETS:
-        raise InputError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
+    check_option("dataset", name, StrOptions(DATASETS))
     return DATASETS[name](data_dir)
 
 
@@ -207,10 +206,10 @@ def load_tabular(name, *, source=MLBENCH_DIR):
 
     import pandas as pd
 
+    from autoal.common.checks import StrOptions, check_option
     from autoal.errors import InputError, MissingDependencyError
 
-    if name not in TABULAR_DATASETS:
-        raise InputError(f"unknown tabular dataset {name!r}; choose one of {', '.join(TABULAR_DATASETS)}")
+    check_option("tabular dataset", name, StrOptions(TABULAR_DATASETS))
     stem, label = TABULAR_DATASETS[name]
     path = Path(source) / f"{stem}.rda"
     if not path.is_file():

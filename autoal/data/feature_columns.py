@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from autoal.common.checks import StrOptions, check_option
 from autoal.common.json_values import plain_scalar
 from autoal.errors import InputError, first_few
 
@@ -217,10 +218,9 @@ def _check_feature_cols(feature_cols, frame, label, image_col):
                          f"{feature_cols!r}; write feature_cols=[{feature_cols!r}]")
     kinds = {}
     if isinstance(feature_cols, dict):
-        bad = {n: k for n, k in feature_cols.items() if k is not None and k not in KINDS}
-        if bad:
-            raise InputError(f"feature_cols gives unknown kinds {bad}; each kind must be one of {', '.join(KINDS)} "
-                             "(or None to infer it)")
+        for name, kind in feature_cols.items():
+            check_option(f"the kind of feature_cols column {name!r}", kind, StrOptions(KINDS), None,
+                         hint="None infers it from the values")
         kinds = {n: k for n, k in feature_cols.items() if k is not None}
     try:
         names = list(feature_cols)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from autoal.common.checks import Integral, Interval, Real, check_option
 from autoal.errors import InputError, first_few
 from autoal.common.images import decode_check, file_sha256
 
@@ -190,11 +191,8 @@ def _out_path(out) -> Path:
 
 
 def _check_split_options(test_fraction, seed):
-    if test_fraction is not None:
-        if isinstance(test_fraction, bool) or not isinstance(test_fraction, (int, float)) or not 0 < test_fraction < 1:
-            raise InputError(f"test_fraction must be a number between 0 and 1 (exclusive), e.g. 0.2; got {test_fraction!r}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise InputError(f"seed must be a non-negative integer, got {seed!r}")
+    check_option("test_fraction", test_fraction, Interval(Real, 0, 1, closed="neither"), None, hint="e.g. 0.2")
+    check_option("seed", seed, Interval(Integral, 0, None, closed="left"))
 
 
 def _path_prefix(root, out_dir, allow_outside) -> str:

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from autoal.common.checks import StrOptions, check_option
 from autoal.errors import InputError, first_few
 
 __all__ = ["PreparedData", "check_columns", "normalize_labels", "find_bad_images", "prepare_data", "match_class", "UNKNOWN"]
@@ -230,8 +231,7 @@ def _refuse_ids_equal_as_text(index, what) -> None:
 
 
 def _drop_or_raise_bad_images(frames, image_col, drop_bad_images, check_images="auto"):
-    if check_images not in CHECK_RULES:
-        raise InputError(f"unknown check_images {check_images!r}; choose one of {', '.join(CHECK_RULES)}")
+    check_option("check_images", check_images, StrOptions(CHECK_RULES))
     paths = pd.concat([f[image_col] for f in frames]).astype(str)
     bad = find_bad_images(paths, decode=check_images)
     if bad and not drop_bad_images:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from autoal.errors import InputError
+from autoal.common.checks import StrOptions, check_option
 
 __all__ = ["NeighbourIndex", "SEARCH_METHODS", "EXACT_LIMIT"]
 
@@ -36,8 +36,7 @@ class NeighbourIndex:
     """
 
     def __init__(self, points, *, method="auto"):
-        if method not in SEARCH_METHODS:
-            raise InputError(f"unknown neighbour search {method!r}; choose one of {', '.join(SEARCH_METHODS)}")
+        check_option("neighbour search method", method, StrOptions(SEARCH_METHODS))
         self.points = np.ascontiguousarray(points, dtype=np.float32)
         self.method = method if method != "auto" else ("exact" if len(self.points) <= EXACT_LIMIT else "approximate")
         self._index = None

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
+from autoal.common.checks import POSITIVE_INT, StrOptions, check_option
 from autoal.common.files import write_atomic, write_json_atomic
 from autoal.errors import InputError
 from autoal.graph.neighbours import NeighbourIndex, SEARCH_METHODS
@@ -39,13 +40,9 @@ DEFAULT_NEIGHBOURS = 15
 def check_graph_options(n_neighbours, dims, method="auto") -> None:
     """Raise InputError for a neighbour count (or ``"auto"``) or dimension that is not a positive integer, or an
     unknown search."""
-    for name, value, alternative in (("graph_neighbours", n_neighbours, ' or "auto"'), ("graph_dims", dims, "")):
-        if alternative and value == "auto":
-            continue
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise InputError(f"{name} must be a positive integer{alternative}, got {value!r}")
-    if method not in SEARCH_METHODS:
-        raise InputError(f"unknown graph_search {method!r}; choose one of {', '.join(SEARCH_METHODS)}")
+    check_option("graph_neighbours", n_neighbours, POSITIVE_INT, StrOptions(["auto"]))
+    check_option("graph_dims", dims, POSITIVE_INT)
+    check_option("graph_search", method, StrOptions(SEARCH_METHODS))
 
 
 def neighbours_for(n_neighbours, n_examples: int) -> int:

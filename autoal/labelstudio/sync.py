@@ -14,6 +14,7 @@ import math
 import threading
 import time
 
+from autoal.common.checks import Interval, Real, check_option
 from autoal.errors import InputError
 from autoal.labelstudio.live import connect, pull, push
 from autoal.rounds.outcomes import Dealt, Stopped, Waiting
@@ -47,8 +48,7 @@ def sync(run_dir, *, url, token, title=None, image_root=None, predictions="none"
     """
     from autoal.rounds.loop import resume_session
 
-    if poll <= 0 or not math.isfinite(poll):
-        raise InputError(f"--poll must be a positive number of seconds, got {poll}")
+    check_option("--poll", poll, Interval(Real, 0, None, closed="neither"), hint="seconds between looks, e.g. --poll 1")
     stop = stop or threading.Event()
     ls = connect(url, token)
     session = session or resume_session(run_dir, verbose=False)

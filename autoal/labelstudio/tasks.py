@@ -18,6 +18,7 @@ from xml.sax.saxutils import quoteattr
 import numpy as np
 
 from autoal.annotation.batch_files import AnswerChecks
+from autoal.common.checks import StrOptions, check_option
 from autoal.common.files import write_atomic
 from autoal.errors import InputError, first_few
 from autoal.store.run_state import open_run
@@ -92,10 +93,8 @@ def activelab_scores(state, positions) -> dict:
 
 def check_predictions(predictions) -> str:
     """``predictions`` if it is one of :data:`PREDICTIONS`, else an InputError naming them."""
-    if predictions not in PREDICTIONS:
-        raise InputError(f"--predictions must be one of {list(PREDICTIONS)} (none: no model guess in the tasks; new: "
-                         f"for examples nobody labelled yet; all: relabels too), got {predictions!r}")
-    return predictions
+    return check_option("--predictions", predictions, StrOptions(PREDICTIONS), hint="none: no model guess in the "
+                        "tasks; new: for examples nobody labelled yet; all: relabels too")
 
 
 def batch_tasks(state, annotator=None, *, root=None, predictions="none") -> tuple:

@@ -3,6 +3,7 @@ loaded again: :mod:`autoal.results.model`)."""
 
 from __future__ import annotations
 
+from autoal.common.checks import StrOptions, check_option
 from autoal.errors import InputError
 from autoal.learners.autogluon import AutoGluonLearner
 from autoal.learners.base import Learner, pad_probabilities
@@ -23,9 +24,8 @@ def check_learner_choice(learner, options=None) -> None:
         if options:
             raise InputError(f"learner_options {sorted(options)} apply to named learners only; set them on your Learner instance")
         return
-    if not (isinstance(learner, str) and (learner in LEARNERS or learner == "auto")):
-        raise InputError(f"unknown learner {learner!r}; choose one of {', '.join(LEARNERS)}, auto (embeddings with "
-                         "images, tabular without) or pass a Learner instance")
+    check_option("learner", learner, StrOptions([*LEARNERS, "auto"]),
+                 hint="or pass a Learner instance (auto: embeddings with images, tabular without)")
     if options is not None and not isinstance(options, dict):
         raise InputError(f"learner_options must be a dict of the learner's arguments, got {options!r}")
 

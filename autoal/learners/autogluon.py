@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from autoal.common.checks import POSITIVE_INT, check_option
 from autoal.vision.backbones import (
     DEFAULT_ARCHITECTURE,
     PRETRAINED_SOURCES,
@@ -320,8 +321,7 @@ class AutoGluonLearner(Learner):
         n_fits = self.fits_per_round
         if n_fits is None:
             return 1 if continue_training else DEFAULT_FRESH_FITS
-        if isinstance(n_fits, bool) or not isinstance(n_fits, (int, np.integer)) or n_fits < 1:
-            raise InputError(f"fits_per_round must be a whole number of fits per round, 1 or more; got {n_fits!r}")
+        check_option("fits_per_round", n_fits, POSITIVE_INT, None, hint="the number of fresh fits averaged each round")
         if n_fits > 1 and continue_training:
             raise InputError(f"fits_per_round={n_fits} averages fresh fits, but this learner continues the last "
                              "round's fit (continue_training=True, or tabular/text columns take part); pass "

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import numbers
 import re
 import warnings
 from pathlib import Path
@@ -11,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from autoal.common.checks import POSITIVE_INT, Interval, Real, StrOptions, check_option
 from autoal.common.json_values import plain_scalar
 from autoal.common.threads import one_blas_thread
 from autoal.errors import InputError
@@ -143,13 +143,9 @@ class EmbeddingLearner(Learner):
         self._backbone_ids = None  # a saved model's backbones: the ids of the networks it was saved from
 
     def _check_head(self) -> None:
-        if self.head not in HEADS:
-            raise InputError(f"unknown head {self.head!r} for the embeddings learner; choose one of {', '.join(HEADS)}")
-        if self.standardise_on not in STANDARDISE_ON:
-            raise InputError(f"unknown standardise_on {self.standardise_on!r} for the embeddings learner; choose one of "
-                             f"{', '.join(STANDARDISE_ON)}")
-        if self.C != "auto" and (isinstance(self.C, bool) or not isinstance(self.C, numbers.Real) or not self.C > 0):
-            raise InputError(f"C of the embeddings learner must be a positive number or \"auto\", got {self.C!r}")
+        check_option("head of the embeddings learner", self.head, StrOptions(HEADS))
+        check_option("standardise_on of the embeddings learner", self.standardise_on, StrOptions(STANDARDISE_ON))
+        check_option("C of the embeddings learner", self.C, Interval(Real, 0, None, closed="neither"), StrOptions(["auto"]))
         from autoal.graph.pool_graph import check_graph_options
         from autoal.learners.graph_head import check_graph_mode
 
@@ -192,9 +188,8 @@ class EmbeddingLearner(Learner):
         return super().configure(**settings)
 
     def _check_image_size(self) -> None:
-        size = self.image_size
-        if size != "auto" and (isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1):
-            raise InputError(f"image_size must be a positive number of pixels or 'auto', got {size!r}")
+        check_option("image_size", self.image_size, POSITIVE_INT, StrOptions(["auto"]),
+                     hint="the side of the square images in pixels, e.g. 224")
 
     def resolve_options(self, df: pd.DataFrame) -> dict:
         """``{"image_size": N}`` when ``image_size`` is ``"auto"`` (``{}`` otherwise): decided from ``df``'s images

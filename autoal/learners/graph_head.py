@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from autoal.errors import InputError
+from autoal.common.checks import StrOptions, check_option
 
 __all__ = ["GRAPH_MODES", "PopulationGraph", "GraphHead", "choose_mixture", "graph_probabilities",
            "validation_folds", "VALIDATION_ROWS", "FOLD_LIMIT", "TEMPERATURES", "PRIOR_WEIGHT", "PRIOR_ROWS"]
@@ -37,8 +37,7 @@ PRIOR_WEIGHT, PRIOR_TEMPERATURE, PRIOR_ROWS = 0.5, 10.0, 5
 
 def check_graph_mode(mode) -> None:
     """Raise InputError unless ``mode`` is one of :data:`GRAPH_MODES`."""
-    if mode not in GRAPH_MODES:
-        raise InputError(f"unknown graph {mode!r} for the embeddings learner; choose one of {', '.join(GRAPH_MODES)}")
+    check_option("graph of the embeddings learner", mode, StrOptions(GRAPH_MODES))
 
 
 def graph_probabilities(scores, scale, temperature) -> np.ndarray:

@@ -53,6 +53,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from autoal.common.checks import StrOptions, check_option
 from autoal.multiannotator.label_inputs import (
     as_label_array,
     check_crowdlab_inputs,
@@ -224,8 +225,7 @@ def resolve_counting(counting) -> str:
 
 
 def _check_counting(counting) -> None:
-    if counting not in COUNTINGS:
-        raise ValueError(f"counting must be one of {', '.join(COUNTINGS)}, got {counting!r}")
+    check_option("counting", counting, StrOptions(COUNTINGS), error=ValueError)
 
 
 # --- temperature ----------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from autoal.errors import InputError
+from autoal.common.checks import Interval, Real, StrOptions, check_option
 from autoal.query.kmeans import kmeans_labels
 
 __all__ = ["BATCH_RULES", "check_batch_rule", "select_lowest", "kmeans_batch"]
@@ -59,11 +59,8 @@ def select_lowest(ids, scores, batch_size, *, random_state=None):
 
 def check_batch_rule(batch, candidates_factor) -> None:
     """Raise InputError for an unknown batch rule or a candidates factor below 1."""
-    if batch not in BATCH_RULES + ("auto",):
-        raise InputError(f"unknown batch rule {batch!r}; choose one of {', '.join(BATCH_RULES + ('auto',))}")
-    if isinstance(candidates_factor, bool) or not isinstance(candidates_factor, (int, float, np.integer, np.floating)) \
-            or not candidates_factor >= 1:
-        raise InputError(f"candidates_factor must be a number >= 1, got {candidates_factor!r}")
+    check_option("batch", batch, StrOptions(BATCH_RULES + ("auto",)))
+    check_option("candidates_factor", candidates_factor, Interval(Real, 1, None, closed="left"))
 
 
 def kmeans_batch(ids, scores, features_of, batch_size, *, candidates_factor=10, random_state=None) -> list:

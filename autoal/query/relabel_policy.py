@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from autoal.common.checks import POSITIVE_INT, PROBABILITY, Integral, Interval, check_option
 from autoal.errors import InputError
 
 __all__ = ["RelabelPolicy", "make_relabel_policy", "tied_examples"]
@@ -55,15 +56,9 @@ class RelabelPolicy:
 
     def __post_init__(self):
         for name in ("warmup_share", "max_share"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
-                raise InputError(f"relabel {name} must be a number in [0, 1], got {value!r}")
-        if isinstance(self.min_multi_labelled, bool) or not isinstance(self.min_multi_labelled, (int, np.integer)) \
-                or self.min_multi_labelled < 0:
-            raise InputError(f"relabel min_multi_labelled must be an integer >= 0, got {self.min_multi_labelled!r}")
-        if self.max_labels is not None and (isinstance(self.max_labels, bool) or not isinstance(self.max_labels, (int, np.integer))
-                                            or self.max_labels < 1):
-            raise InputError(f"relabel max_labels must be a positive integer or None, got {self.max_labels!r}")
+            check_option(f"relabel {name}", getattr(self, name), PROBABILITY)
+        check_option("relabel min_multi_labelled", self.min_multi_labelled, Interval(Integral, 0, None, closed="left"))
+        check_option("relabel max_labels", self.max_labels, POSITIVE_INT, None)
 
     def to_dict(self) -> dict:
         """The settings as a plain dict (saved with the run)."""

@@ -23,6 +23,7 @@ from typing import Callable
 
 import numpy as np
 
+from autoal.common.checks import StrOptions, check_option
 from autoal.errors import InputError
 
 __all__ = [
@@ -133,12 +134,9 @@ AUTO_STRATEGY = {"one annotator": "margin", "several annotators": "activelab"}
 
 def check_strategy_choice(strategy) -> None:
     """Raise InputError unless ``strategy`` is ``"auto"``, a name in :data:`STRATEGIES` or a callable."""
-    if callable(strategy) or (isinstance(strategy, str) and (strategy in STRATEGIES or strategy == "auto")):
-        return
-    raise InputError(
-        f"unknown strategy {strategy!r}; choose auto, one of {', '.join(STRATEGIES)} or pass a callable "
-        "(labels_multiannotator, pred_probs, pred_probs_unlabeled) -> scores"
-    )
+    if not callable(strategy):
+        check_option("strategy", strategy, StrOptions(["auto", *STRATEGIES]),
+                     hint="or pass a callable (labels_multiannotator, pred_probs, pred_probs_unlabeled) -> scores")
 
 
 def get_strategy(strategy, *, random_state=0, memo=None) -> Callable:

@@ -19,6 +19,7 @@ import pandas as pd
 
 from autoal.multiannotator.consensus import Consensus, consensus_labels, majority_vote
 from autoal.errors import InputError
+from autoal.common.checks import StrOptions, check_option
 from autoal.common.files import write_csv_atomic
 from autoal.common.spreadsheet import spreadsheet_safe
 from autoal.results.reporting import RunReporter, annotator_table, consensus_table
@@ -124,8 +125,7 @@ def csv_text(run_dir, what="labels") -> tuple:
     ``what``: ``"labels"`` (every annotation), ``"consensus"`` (one row per labelled example) or
     ``"annotators"`` (label count and estimated quality per annotator).
     """
-    if what not in TABLES:
-        raise InputError(f"unknown table {what!r}; choose one of {', '.join(TABLES)}")
+    check_option("table", what, StrOptions(TABLES))
     state = open_run(run_dir)
     try:
         snapshot = state.snapshot()

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from autoal.common.checks import PROBABILITY, check_option
 from autoal.common.files import write_csv_atomic
 from autoal.errors import InputError
 
@@ -94,8 +95,7 @@ def _report(table: pd.DataFrame, path: Path, threshold: float, model) -> Predict
 
 
 def _check_threshold(threshold) -> float:
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1:
-        raise InputError(f"the confidence threshold must be a number in [0, 1] (e.g. --min-confidence 0.9), got {threshold!r}")
+    check_option("the confidence threshold", threshold, PROBABILITY, hint="e.g. --min-confidence 0.9")
     return float(threshold)
 
 

@@ -14,8 +14,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-import numpy as np
-
+from autoal.common.checks import POSITIVE_INT, Integral, Interval, Real, StrOptions, check_option, refusal
 from autoal.errors import InputError
 from autoal.learners import LEARNERS, Learner, check_learner_choice
 from autoal.query.batching import BATCH_RULES, check_batch_rule
@@ -81,8 +80,9 @@ def positive_int_text(text):
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    reason = refusal(value, POSITIVE_INT)
+    if reason is not None:
+        raise argparse.ArgumentTypeError(reason)
     return value
 
 
@@ -150,20 +150,16 @@ class RunConfig:
 
     def __post_init__(self):
         for name in ("batch_size", "n_rounds", "initial_per_class"):
-            _check_positive_int(name, getattr(self, name))
-        if self.target_accuracy is not None and not 0 < self.target_accuracy <= 1:
-            raise InputError(f"target_accuracy must be in (0, 1], got {self.target_accuracy!r}")
-        if isinstance(self.holdout_fraction, bool) or not isinstance(self.holdout_fraction, (int, float)) \
-                or not 0 <= self.holdout_fraction < 1:
-            raise InputError(f"holdout_fraction must be in [0, 1) (0: no holdout), got {self.holdout_fraction!r}")
+            check_option(name, getattr(self, name), POSITIVE_INT)
+        check_option("target_accuracy", self.target_accuracy, Interval(Real, 0, 1, closed="right"), None)
+        check_option("holdout_fraction", self.holdout_fraction, Interval(Real, 0, 1, closed="left"),
+                     hint="0 keeps no holdout")
         check_batch_rule(self.batch, self.candidates_factor)
-        _check_choice("initial rule", self.initial, INITIAL_RULES + ("auto",))
-        _check_choice("oos", self.oos, OOS_MODES)
-        _check_choice("check_images", self.check_images, CHECK_IMAGES)
-        if self.pool_subsample is not None:
-            _check_positive_int("pool_subsample", self.pool_subsample, "or None")
-        if isinstance(self.folds, bool) or not isinstance(self.folds, (int, np.integer)) or self.folds < 2:
-            raise InputError(f"folds must be an integer >= 2, got {self.folds!r}")
+        check_option("initial", self.initial, StrOptions(INITIAL_RULES + ("auto",)))
+        check_option("oos", self.oos, StrOptions(OOS_MODES))
+        check_option("check_images", self.check_images, StrOptions(CHECK_IMAGES))
+        check_option("pool_subsample", self.pool_subsample, POSITIVE_INT, None)
+        check_option("folds", self.folds, Interval(Integral, 2, None, closed="left"))
         check_scoring(self.scoring)
         check_learner_choice(self.learner, self.learner_options)
         check_strategy_choice(self.strategy)
@@ -313,13 +309,3 @@ def resolve_learner(learner, image_col):
         return "embeddings" if image_col is not None else "tabular"
     return learner
 
-
-def _check_positive_int(name, value, alternative=""):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise InputError(f"{name} must be a positive integer{' ' + alternative if alternative else ''}, "
-                         f"got {value!r}")
-
-
-def _check_choice(name, value, choices):
-    if value not in choices:
-        raise InputError(f"unknown {name} {value!r}; choose one of {', '.join(choices)}")

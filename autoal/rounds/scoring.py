@@ -23,6 +23,7 @@ import time
 import numpy as np
 import pandas as pd
 
+from autoal.common.checks import POSITIVE_INT, check_option
 from autoal.errors import InputError, MissingDependencyError
 
 __all__ = ["predict_pool", "make_scorer", "check_scoring", "RayScorer"]
@@ -81,9 +82,7 @@ class RayScorer:
                  object_store_memory=None):
         if address is not None:
             _parse_address(address)
-        if num_workers is not None and (isinstance(num_workers, bool) or not isinstance(num_workers, int)
-                                        or num_workers < 1):
-            raise InputError(f"num_workers must be a positive integer or None (all CPUs Ray reports), got {num_workers!r}")
+        check_option("num_workers", num_workers, POSITIVE_INT, None, hint="None uses all the CPUs Ray reports")
         self.address = address
         self.num_workers = num_workers
         self.connect_timeout = connect_timeout

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from autoal.common.checks import POSITIVE_INT, Interval, Real, check_option
 from autoal.errors import InputError
 
 __all__ = ["StablePredictions", "StopMonitor", "cohen_kappa", "make_stop_rule"]
@@ -54,12 +55,9 @@ class StablePredictions:
     report_only: bool = False
 
     def __post_init__(self):
-        if isinstance(self.kappa, bool) or not isinstance(self.kappa, (int, float)) or not 0 < self.kappa <= 1:
-            raise InputError(f"stop kappa must be in (0, 1], got {self.kappa!r}")
+        check_option("stop kappa", self.kappa, Interval(Real, 0, 1, closed="right"))
         for name in ("rounds", "size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise InputError(f"stop {name} must be a positive integer, got {value!r}")
+            check_option(f"stop {name}", getattr(self, name), POSITIVE_INT)
 
     def stable_rounds(self, kappas) -> int:
         """How many of the latest ``kappas`` in a row are at or above the threshold (NaN breaks the run)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from autoal.common.checks import Interval, Real, check_option
 from autoal.errors import InputError
 from autoal.store import server_tables
 
@@ -61,9 +62,8 @@ def check_settings(**changes) -> dict:
             if not isinstance(value, bool):
                 raise InputError(f"setting {key!r} must be true or false, got {value!r}")
         elif isinstance(default, float):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 7 * 24 * 60:
-                raise InputError(f"setting {key!r} must be a number of minutes from 0 (never) to 10080 (a week), "
-                                 f"got {value!r}")
+            check_option(f"setting {key!r}", value, Interval(Real, 0, 7 * 24 * 60),
+                         hint="a number of minutes, 0 for never, 10080 for a week")
             value = float(value)
         elif not isinstance(value, str) or not re.fullmatch(r"https?://[^\s/?#]+", value):
             raise InputError(f"setting {key!r} must be an address such as http://127.0.0.1:8765, got {value!r}")

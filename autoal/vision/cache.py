@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from autoal.common.checks import POSITIVE_INT, check_option
 from autoal.common.files import write_atomic
 from autoal.common.images import file_sha256
 
@@ -91,10 +92,8 @@ class EmbeddingCache:
     def __init__(self, folder, backbone_id: str, dim: int, *, chunk_rows: int = 1024):
         if not isinstance(backbone_id, str) or not backbone_id:
             raise ValueError(f"backbone_id must be a non-empty string, got {backbone_id!r}")
-        if int(dim) != dim or dim < 1:
-            raise ValueError(f"dim must be a positive integer, got {dim!r}")
-        if int(chunk_rows) != chunk_rows or chunk_rows < 1:
-            raise ValueError(f"chunk_rows must be a positive integer, got {chunk_rows!r}")
+        check_option("dim", dim, POSITIVE_INT, error=ValueError)
+        check_option("chunk_rows", chunk_rows, POSITIVE_INT, error=ValueError)
         self.folder = Path(folder)
         self.backbone_id = backbone_id
         self.dim = int(dim)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from autoal.common.checks import POSITIVE_INT, check_option
 from autoal.common.torch_compat import import_timm
 from autoal.vision.cache import EmbeddingCache, file_key
 from autoal.errors import InputError
@@ -47,12 +48,6 @@ def default_embedding_dir() -> Path:
     return (Path(base).expanduser() if base else Path.home() / ".cache" / "autoal") / "embeddings"
 
 
-def _positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise InputError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
 class Embedder:
     """Turn image files into float32 feature vectors with a frozen timm network.
 
@@ -78,9 +73,9 @@ class Embedder:
 
     def __init__(self, checkpoint_dir, *, image_size=128, batch_size=32, num_threads=None, backbone_id=None):
         self.checkpoint_dir = Path(checkpoint_dir)
-        self.image_size = _positive_int("image_size", image_size)
-        self.batch_size = _positive_int("batch_size", batch_size)
-        self.num_threads = None if num_threads is None else _positive_int("num_threads", num_threads)
+        self.image_size = int(check_option("image_size", image_size, POSITIVE_INT))
+        self.batch_size = int(check_option("batch_size", batch_size, POSITIVE_INT))
+        self.num_threads = None if num_threads is None else int(check_option("num_threads", num_threads, POSITIVE_INT))
         self.weights_file = self.checkpoint_dir / "pytorch_model.bin"
         if not self.weights_file.is_file() and (self.checkpoint_dir / "model.safetensors").is_file():
             self.weights_file = self.checkpoint_dir / "model.safetensors"

@@ -34,13 +34,13 @@ def test_the_whitened_space_gives_unit_vectors_with_equal_spread_per_direction()
 
 
 @pytest.mark.parametrize("options, message", [
-    ({"n_neighbours": 0}, r'graph_neighbours must be a positive integer or "auto", got 0'),
-    ({"n_neighbours": 2.5}, r'graph_neighbours must be a positive integer or "auto", got 2.5'),
-    ({"n_neighbours": "many"}, r'graph_neighbours must be a positive integer or "auto", got \'many\''),
+    ({"n_neighbours": 0}, r"graph_neighbours must be an integer >= 1 or 'auto', got 0$"),
+    ({"n_neighbours": 2.5}, r"graph_neighbours must be an integer >= 1 or 'auto', got 2.5 \(a float\)$"),
+    ({"n_neighbours": "many"}, r"graph_neighbours must be an integer >= 1 or 'auto', got 'many'$"),
     ({"n_neighbours": 200}, r"graph_neighbours=200 needs a pool of more than 200 examples, and this one has 200; "
                             r"pass a smaller graph_neighbours \(1 to 199\)"),
-    ({"dims": 0}, r"graph_dims must be a positive integer, got 0"),
-    ({"method": "annoy"}, r"unknown graph_search 'annoy'; choose one of auto, exact, approximate"),
+    ({"dims": 0}, r"graph_dims must be an integer >= 1, got 0$"),
+    ({"method": "annoy"}, r"graph_search must be one of 'auto', 'exact', 'approximate', got 'annoy'$"),
 ])
 def test_bad_options_are_refused_naming_the_valid_values(options, message):
     with pytest.raises(InputError, match=message):

@@ -61,8 +61,8 @@ def test_fits_per_round_averages_differently_seeded_fresh_fits_and_a_worker_load
     assert sorted(os.listdir(tmp_path / "pair" / "models")) == ["fit_00", "fit_00-m1", "fit_01", "fit_01-m1"]
 
 
-@pytest.mark.parametrize("options, problem", [({"fits_per_round": 0}, "1 or more"),
-                                              ({"fits_per_round": 1.5}, "whole number"),
+@pytest.mark.parametrize("options, problem", [({"fits_per_round": 0}, "fits_per_round must be an integer >= 1 or None, got 0; the number of fresh fits"),
+                                              ({"fits_per_round": 1.5}, r"must be an integer >= 1 or None, got 1.5 \(a float\)"),
                                               ({"fits_per_round": 2, "continue_training": True}, "fresh fits")])
 def test_a_wrong_fits_per_round_is_refused_before_anything_trains(tmp_path, options, problem):
     df = write_images(tmp_path / "img", 2)

@@ -130,8 +130,8 @@ def test_the_run_s_examples_standardise_the_embeddings_and_clones_share_them(tmp
 
 
 def test_an_unknown_standardise_on_is_refused_with_the_valid_ones(checkpoint):
-    with pytest.raises(InputError, match=r"unknown standardise_on 'pool' for the embeddings learner; choose one of "
-                                         r"run, labelled$"):
+    with pytest.raises(InputError, match=r"standardise_on of the embeddings learner must be one of 'run', "
+                                         r"'labelled', got 'pool'$"):
         EmbeddingLearner(checkpoint=checkpoint, standardise_on="pool").configure(classes=CLASSES)
 
 
@@ -155,20 +155,20 @@ def test_c_auto_keeps_the_penalty_per_label_fixed_past_penalty_labels(tmp_path, 
 
 @pytest.mark.parametrize("C", ["big", 0, -1.0, True, None])
 def test_a_c_that_is_not_a_positive_number_or_auto_is_refused(checkpoint, C):
-    with pytest.raises(InputError, match=r"C of the embeddings learner must be a positive number or \"auto\", got "):
+    with pytest.raises(InputError, match=r"C of the embeddings learner must be a number > 0 or 'auto', got "):
         EmbeddingLearner(checkpoint=checkpoint, C=C).configure(classes=CLASSES)
 
 
 def test_an_unknown_head_is_refused_with_the_valid_ones(tmp_path, checkpoint):
     learner = make_learner("embeddings", head="svm")  # __init__ only stores parameters
     assert type(learner) is EmbeddingLearner and learner.head == "svm"
-    valid = re.escape(", ".join(HEADS))
-    with pytest.raises(InputError, match=rf"unknown head 'svm' for the embeddings learner; choose one of {valid}$"):
+    valid = re.escape(", ".join(repr(h) for h in HEADS))
+    with pytest.raises(InputError, match=rf"head of the embeddings learner must be one of {valid}, got 'svm'$"):
         learner.configure(classes=CLASSES)
     assert {make_learner("embeddings", head=head).configure(classes=CLASSES).head for head in HEADS} == set(HEADS)
     learner = make_learner("embeddings", checkpoint=checkpoint).configure(classes=CLASSES)
     learner.head = "svm"  # set after configure: fit checks again instead of quietly training a logistic head
-    with pytest.raises(InputError, match=rf"unknown head 'svm' .*choose one of {valid}$"):
+    with pytest.raises(InputError, match=rf"head of the embeddings learner must be one of {valid}, got 'svm'$"):
         learner.fit(write_images(tmp_path / "img", 1))
 
 
@@ -407,7 +407,7 @@ def test_a_numpy_integer_image_size_is_taken(checkpoint):
 
 @pytest.mark.parametrize("size", [0, -5, "big", 12.5, True])
 def test_a_bad_image_size_is_refused(size, checkpoint):
-    with pytest.raises(InputError, match="image_size must be a positive number of pixels or 'auto'"):
+    with pytest.raises(InputError, match="image_size must be an integer >= 1 or 'auto', got .*; the side of the square images in pixels"):
         EmbeddingLearner(checkpoint=checkpoint, image_size=size).configure(classes=CLASSES)
 
 

@@ -135,9 +135,9 @@ def test_graph_off_is_the_logistic_head_alone(tmp_path, checkpoint, population):
 
 
 @pytest.mark.parametrize("options, message", [
-    ({"graph": "maybe"}, r"unknown graph 'maybe' for the embeddings learner; choose one of combine, only, off"),
-    ({"graph_neighbours": 0}, r'graph_neighbours must be a positive integer or "auto", got 0'),
-    ({"graph_search": "annoy"}, r"unknown graph_search 'annoy'; choose one of auto, exact, approximate"),
+    ({"graph": "maybe"}, r"graph of the embeddings learner must be one of 'combine', 'only', 'off', got 'maybe'$"),
+    ({"graph_neighbours": 0}, r"graph_neighbours must be an integer >= 1 or 'auto', got 0$"),
+    ({"graph_search": "annoy"}, r"graph_search must be one of 'auto', 'exact', 'approximate', got 'annoy'$"),
 ])
 def test_bad_graph_options_are_refused_naming_the_valid_values(checkpoint, options, message):
     with pytest.raises(InputError, match=message):
