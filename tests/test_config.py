@@ -203,3 +203,17 @@ def test_a_scoring_address_that_cannot_work_fails_before_the_run_folder_is_made(
     with pytest.raises(InputError, match="bad address"):
         autoal.run(images, learner="fast", scoring="bad address!", output_dir=tmp_path / "run", verbose=False)
     assert not (tmp_path / "run").exists()
+
+
+def test_run_passes_every_option_to_its_config_by_name():
+    """``run()`` builds its RunConfig from named arguments: every config field is a parameter of run() and is passed
+    on as ``name=name`` (a field added to RunConfig but not to run() fails here, not silently at its default)."""
+    import inspect
+
+    from autoal.rounds.loop import run
+
+    parameters = inspect.signature(run).parameters
+    source = inspect.getsource(run)
+    fields = [f.name for f in dataclasses.fields(RunConfig)]
+    assert [f for f in fields if f not in parameters] == []
+    assert [f for f in fields if f"{f}={f}" not in source] == []

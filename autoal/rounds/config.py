@@ -170,6 +170,12 @@ class RunConfig:
     # -- "auto" ------------------------------------------------------------------------------------
 
     @property
+    def learner_to_make(self):
+        """The learner the run trains, by name or as the instance given: ``learner`` with ``"auto"`` read by
+        :func:`resolve_learner` (:meth:`resolved` stores the same)."""
+        return resolve_learner(self.learner, self.image_col)
+
+    @property
     def is_resolved(self) -> bool:
         """Whether no option is ``"auto"`` any more."""
         return "auto" not in (self.learner, self.strategy, self.batch, self.initial, self.oos)
@@ -214,7 +220,7 @@ class RunConfig:
             batch = ("coverage-first" if coverage and embeddings and n_annotators <= 1 else "kmeans") if diverse \
                 else "topk"
         return dataclasses.replace(
-            self, learner=resolve_learner(self.learner, self.image_col), strategy=strategy, oos=oos, initial=initial,
+            self, learner=self.learner_to_make, strategy=strategy, oos=oos, initial=initial,
             batch=batch)
 
     def check_holdout(self, *, has_test_df: bool) -> None:

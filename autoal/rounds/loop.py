@@ -4,31 +4,23 @@ A run's state lives in its folder's store, ``run.sqlite`` (:mod:`autoal.store.ru
 annotation, who was asked what, skips, the out-of-sample probabilities and each finished round's
 record, all committed as they happen. A run that stopped for any reason (a crash, ``kill -9``, a
 person pressing ``q``, labels awaited from files) continues with :func:`resume` from the step it was
-in. The rounds themselves are the steps of :class:`autoal.rounds.session.Session`; :func:`drive` runs them.
+in. :mod:`autoal.rounds.setup` makes or opens the run's :class:`~autoal.rounds.session.Session`; :func:`drive`
+advances it.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import inspect
-import tempfile
-import warnings
-from pathlib import Path
 
-import numpy as np
-
-from autoal.annotation.annotators import OracleAnnotator, StopAnnotation, as_annotators
-from autoal.annotation.specs import annotator_from_spec
-from autoal.data.prepare import prepare_data
+from autoal.annotation.annotators import StopAnnotation
 from autoal.errors import InputError
-from autoal.data.feature_columns import choose_features
-from autoal.learners import check_learner_choice, make_learner
-from autoal.query.feature_source import embeddings_available
+from autoal.learners import check_learner_choice
 from autoal.results.result import RunResult
-from autoal.store.run_state import GIVEN, RunState, check_new_run_folder, open_run
-from autoal.rounds.config import OOS_MODES, RunConfig, resolve_learner
+from autoal.rounds.config import OOS_MODES, RunConfig
 from autoal.rounds.outcomes import Stopped, Trained, Waiting
 from autoal.rounds.session import Session
+from autoal.rounds.setup import new_session, resume_session
 
 __all__ = ["run", "resume", "drive", "start_session", "resume_session", "RunResult", "OOS_MODES"]
 
@@ -196,10 +188,16 @@ def run(
     -------
     RunResult
     """
-    options = {name: value for name, value in locals().items() if name in CONFIG_FIELDS}
+    config = RunConfig(
+        label=label, image_col=image_col, id_col=id_col, feature_cols=feature_cols, strategy=strategy, batch=batch,
+        candidates_factor=candidates_factor, initial=initial, batch_size=batch_size, n_rounds=n_rounds,
+        initial_per_class=initial_per_class, learner=learner, learner_options=learner_options, relabel=relabel,
+        oos=oos, folds=folds, random_state=random_state, target_accuracy=target_accuracy, stop=stop,
+        pool_subsample=pool_subsample, scoring=scoring, holdout_fraction=holdout_fraction, classes=classes,
+        simulate=simulate, drop_bad_images=drop_bad_images, check_images=check_images, verbose=verbose)
     if final_learner is not None:
         check_learner_choice(final_learner, final_learner_options)
-    result = drive(_new_session(df, RunConfig(**options), test_df=test_df, annotators=annotators, output_dir=output_dir))
+    result = drive(new_session(df, config, test_df=test_df, annotators=annotators, output_dir=output_dir))
     if final_learner is not None:
         result.final = _final_model(result, final_learner, final_learner_options, verbose)
     return result
@@ -232,54 +230,8 @@ def start_session(df, **options) -> Session:
     bound.apply_defaults()
     arguments = bound.arguments
     config = RunConfig(**{k: v for k, v in arguments.items() if k in CONFIG_FIELDS})
-    return _new_session(df, config, test_df=arguments["test_df"], annotators=arguments["annotators"],
+    return new_session(df, config, test_df=arguments["test_df"], annotators=arguments["annotators"],
                         output_dir=arguments["output_dir"])
-
-
-def _new_session(df, config: RunConfig, *, test_df, annotators, output_dir) -> Session:
-    """Prepare the data, resolve the config's "auto" options, create the run's store; the session of round 0."""
-    config.check_holdout(has_test_df=test_df is not None)
-    model = make_learner(resolve_learner(config.learner, config.image_col), **config.learner_options)
-    annotator_list = as_annotators(annotators)
-    out = _checked_output_dir(output_dir)
-    data = prepare_data(
-        df, test_df=test_df, label=config.label, image_col=config.image_col, id_col=config.id_col,
-        initial_per_class=config.initial_per_class, holdout_fraction=config.holdout_fraction, classes=config.classes,
-        drop_bad_images=config.drop_bad_images, rng=np.random.default_rng(config.random_state),
-        allow_unlabelled=config.initial != "random", check_images=config.check_images, simulate=config.simulate,
-    )
-    if not len(data.test) and test_df is None and config.holdout_fraction > 0:
-        warnings.warn("autoal: no holdout: the data has no labels to set aside, so accuracy cannot be measured and "
-                      "stays NaN for the whole run; to measure it, pass test_df (labelled examples of the same "
-                      "classes); stop='stable' stops the run without a holdout", UserWarning, stacklevel=3)
-    if not data.simulation and not annotator_list:
-        n_missing = int(data.frame[config.label].isna().sum())
-        raise InputError(
-            f"df has {n_missing} rows without a label and no annotator was given: pass annotators=... "
-            "(an Annotator or a function examples -> labels; CLI: --terminal NAME or --annotators alice,bob) "
-            "to label them, or pass a fully labelled df to simulate labelling"
-        )
-    annotator_list = annotator_list or [OracleAnnotator()]
-    if GIVEN in [a.name for a in annotator_list]:
-        raise InputError(f"annotator name {GIVEN!r} is reserved for the labels df arrives with; choose another name")
-    features = choose_features(data, model, label=config.label, image_col=config.image_col,
-                               feature_cols=config.feature_cols, verbose=config.verbose)
-    out = out or Path(tempfile.mkdtemp(prefix="autoal-run-"))
-    _configure(model, config, data.classes, out, features)
-    config = _with_chosen_learner_options(config, model, data.frame)
-    auto = config.auto_options()
-    config = config.resolved(n_annotators=len(annotator_list), embeddings=embeddings_available(model),
-                             simulation=data.simulation, n_given=len(data.initial_ids),
-                             coverage=getattr(model, "learns_from_pool", False))
-    settings = dict(config.to_settings(auto_options=auto), features=features, output_dir=str(out),
-                    annotators=[a.spec() for a in annotator_list], annotator_names=[a.name for a in annotator_list],
-                    embedding_cache=_embedding_cache(model, config.image_col))
-    state = RunState.create(out, data, settings)
-    try:
-        return Session(state, config, model, annotator_list)
-    except BaseException:  # e.g. an annotator's prepare raised: the store closed, the run's writer lock given back
-        state.close()
-        raise
 
 
 def resume(run_dir, *, annotators=None, learner=None, strategy=None, n_rounds=None, verbose=None,
@@ -309,59 +261,6 @@ def resume(run_dir, *, annotators=None, learner=None, strategy=None, n_rounds=No
                                 verbose=verbose), partial=partial)
 
 
-def resume_session(run_dir, *, annotators=None, learner=None, strategy=None, n_rounds=None, verbose=None) -> Session:
-    """Open a stopped run as :func:`resume` does and return its :class:`~autoal.rounds.session.Session` without
-    running any step."""
-    state = open_run(run_dir, writer=True)
-    try:
-        return _resumed_session(state, annotators, learner, strategy, n_rounds, verbose)
-    except BaseException:
-        state.close()
-        raise
-
-
-def _resumed_session(state, annotators, learner, strategy, n_rounds, verbose) -> Session:
-    config = RunConfig.from_settings(state.settings, learner=learner, strategy=strategy)
-    if n_rounds is not None:
-        config = dataclasses.replace(config, n_rounds=n_rounds)
-        state.update_settings(n_rounds=n_rounds)
-    if verbose is not None:
-        config = dataclasses.replace(config, verbose=verbose)
-    annotator_list = _rebuild_annotators(state.settings, annotators)
-    model = make_learner(resolve_learner(config.learner, config.image_col), **config.learner_options)
-    _configure(model, config, state.data.classes, state.folder, state.settings.get("features"))
-    model.resolve_options(state.data.frame)  # a learner given again decides from the same pool (stored: no-op)
-    if not config.is_resolved:  # "auto" options: resolved again with today's facts (e.g. annotators who joined)
-        config = config.resolved(n_annotators=len(annotator_list), embeddings=embeddings_available(model),
-                                 simulation=state.data.simulation, n_given=len(state.data.initial_ids),
-                                 coverage=getattr(model, "learns_from_pool", False))
-    return Session(state, config, model, annotator_list)
-
-
-def _embedding_cache(model, image_col) -> str | None:
-    """The embedding caches the run reads and writes (recorded with it): its learner's, else the shared default the
-    diversity features use; None for a table."""
-    from autoal.vision.embedder import default_embedding_dir
-
-    if image_col is None:
-        return None
-    return str(getattr(model, "embedding_cache", lambda: None)() or default_embedding_dir())
-
-
-def _with_chosen_learner_options(config: RunConfig, model, pool) -> RunConfig:
-    """The config with the options the learner chose from the pool (e.g. the embeddings learner's image size)
-    added to ``learner_options``, so that the run stores them and a resumed run chooses the same."""
-    chosen = model.resolve_options(pool)
-    if not chosen or not isinstance(config.learner, str):
-        return config
-    return dataclasses.replace(config, learner_options={**config.learner_options, **chosen})
-
-
-def _configure(model, config: RunConfig, classes, folder, features) -> None:
-    model.configure(classes=classes, label=config.label, image_col=config.image_col, output_dir=folder,
-                    random_state=config.random_state, feature_columns=features)
-
-
 def drive(session: Session, *, partial=False) -> RunResult:
     """Advance ``session`` until it stops or waits for answers, then write its files, close it and return the result.
 
@@ -386,22 +285,3 @@ def _advance_until_pause(session: Session, partial: bool) -> tuple:
             return outcome.message, True
         if isinstance(outcome, Trained):
             partial = False
-
-
-def _rebuild_annotators(settings, annotators) -> list:
-    if annotators is not None:
-        return as_annotators(annotators)
-    missing = [n for n, s in zip(settings["annotator_names"], settings["annotators"]) if s is None]
-    if missing:
-        raise InputError(f"annotators {missing} were custom objects or functions and cannot be rebuilt; pass "
-                         "annotators=[...] to resume")
-    return [annotator_from_spec(s) for s in settings["annotators"]]
-
-
-def _checked_output_dir(output_dir) -> Path | None:
-    """The run folder asked for, checked to be able to take a new run; None for a new temporary one."""
-    if output_dir is None:
-        return None
-    out = Path(output_dir).expanduser()
-    check_new_run_folder(out)
-    return out
