@@ -21,7 +21,7 @@ from autoal.query.relabel_policy import RelabelPolicy
 from autoal.query.strategies import STRATEGIES
 from autoal.rounds.config import RunConfig
 from autoal.rounds.loop import RunResult, resume, run
-from autoal.rounds.scoring import RayScorer
+from autoal.rounds.pool_prediction import RayScorer
 from autoal.rounds.stopping import StablePredictions
 from autoal.results.model import load_model
 from autoal.rounds.final_model import train_final_model

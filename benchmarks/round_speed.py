@@ -202,7 +202,7 @@ def task_round(params):
 def task_ray(params):
     """Pool prediction in 1 process vs sharded over 2 local Ray workers; embeddings from a cold cache."""
     from autoal.learners import make_learner
-    from autoal.rounds.scoring import RayScorer, predict_pool
+    from autoal.rounds.pool_prediction import RayScorer, predict_pool
 
     pool, _ = load_data(params["pool"], 1)
     classes = sorted(pool["label"].unique())

@@ -175,7 +175,7 @@ def test_ray_scoring_picks_what_single_process_scoring_picks(images, tmp_path):
     kwargs = dict(learner="fast", strategy="margin", batch="topk", batch_size=5, n_rounds=2, initial_per_class=2,
                   verbose=False)
     local = autoal.run(images, output_dir=tmp_path / "local", **kwargs)
-    sharded = autoal.run(images, output_dir=tmp_path / "ray", scoring=autoal.rounds.scoring.RayScorer(num_workers=2), **kwargs)
+    sharded = autoal.run(images, output_dir=tmp_path / "ray", scoring=autoal.rounds.pool_prediction.RayScorer(num_workers=2), **kwargs)
     assert [picked(sharded, r) for r in (1, 2)] == [picked(local, r) for r in (1, 2)]
     assert sharded.history["scoring_workers"].iloc[1:].tolist() == [2, 2]
 

@@ -156,7 +156,7 @@ class Learner(ABC):
     def worker_copy(self) -> "Learner":
         """A picklable copy of this fitted learner for ``predict_proba`` in another process.
 
-        :mod:`autoal.rounds.scoring` sends it to Ray workers, so it should be cheap to pickle: override to drop
+        :mod:`autoal.rounds.pool_prediction` sends it to Ray workers, so it should be cheap to pickle: override to drop
         caches and handles that a worker can rebuild. The default returns ``self``.
         """
         return self

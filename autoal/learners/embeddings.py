@@ -467,7 +467,7 @@ class EmbeddingLearner(Learner):
             Computes the embeddings of images missing from a backbone's cache: ``embed(paths, backbone)``
             (``backbone`` the position in :attr:`embedders`) -> float32 array (see
             :func:`~autoal.vision.embedder.embed_paths`); default: this process's networks.
-            :func:`autoal.rounds.scoring.predict_pool` passes one that spreads the work over Ray workers.
+            :func:`autoal.rounds.pool_prediction.predict_pool` passes one that spreads the work over Ray workers.
         """
         if self.model_ is None:
             self._embed(df, embed=embed)  # unreadable images still fail here, as with a model

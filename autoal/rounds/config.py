@@ -21,7 +21,7 @@ from autoal.query.batching import BATCH_RULES, check_batch_rule
 from autoal.query.cold_start import INITIAL_RULES
 from autoal.query.relabel_policy import make_relabel_policy
 from autoal.query.strategies import AUTO_STRATEGY, STRATEGIES, check_strategy_choice
-from autoal.rounds.scoring import check_scoring
+from autoal.rounds.pool_prediction import check_scoring
 from autoal.rounds.stopping import make_stop_rule
 
 __all__ = ["RunConfig", "CONFIG_VERSION", "OOS_MODES", "CHECK_IMAGES", "AUTO_OPTIONS", "resolve_learner"]

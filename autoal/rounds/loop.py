@@ -155,7 +155,7 @@ def run(
         Score only a seeded random subsample of this many unlabelled examples per round (cheaper
         rounds on big pools; ``n_scored`` in the history says how many were scored).
     scoring : None, "ray", str or RayScorer
-        Where the pool is predicted (:mod:`autoal.rounds.scoring`): in this process (None), sharded over a
+        Where the pool is predicted (:mod:`autoal.rounds.pool_prediction`): in this process (None), sharded over a
         local Ray runtime (``"ray"``) or a Ray cluster address (``"ray://host:10001"``, ``"auto"``).
     holdout_fraction : float
         Share of each class's labelled rows held out when ``test_df`` is not given; 0 for no holdout

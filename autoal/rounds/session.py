@@ -25,7 +25,7 @@ from autoal.store.run_state import GIVEN
 from autoal.rounds.batch_picker import BatchPicker
 from autoal.rounds.config import RunConfig
 from autoal.rounds.outcomes import Dealt, Outcome, Stopped, Trained, Waiting
-from autoal.rounds.scoring import make_scorer, predict_pool
+from autoal.rounds.pool_prediction import make_scorer, predict_pool
 from autoal.rounds.stopping import StopMonitor
 
 __all__ = ["Session"]

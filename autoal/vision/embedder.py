@@ -260,7 +260,7 @@ def embed_paths(paths, embedder: Embedder, cache: EmbeddingCache, *, stats: dict
     embed : callable, optional
         Computes the missing images instead of ``embedder.embed``: takes a list of paths, returns
         float32 embeddings from the same network, shape (len(paths), dim) (for example spread over
-        Ray workers by :mod:`autoal.rounds.scoring`). They are written to ``cache`` here, in this process.
+        Ray workers by :mod:`autoal.rounds.pool_prediction`). They are written to ``cache`` here, in this process.
 
     Raises
     ------

@@ -12,7 +12,7 @@ from test_embedding_cache import mobilenet_checkpoint
 from autoal.vision.cache import EmbeddingCache, file_key
 from autoal.errors import InputError, MissingDependencyError
 from autoal.learners import EmbeddingLearner, FastLearner
-from autoal.rounds.scoring import RayScorer, _split, make_scorer, predict_pool
+from autoal.rounds.pool_prediction import RayScorer, _split, make_scorer, predict_pool
 
 
 @pytest.fixture(scope="module")

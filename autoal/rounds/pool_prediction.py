@@ -1,4 +1,4 @@
-"""Score the unlabelled pool in this process or spread over the workers of a Ray cluster.
+"""Predict the unlabelled pool in this process or spread over the workers of a Ray cluster (the ``scoring`` option).
 
 :func:`predict_pool` is what the loop calls each round. With ``scoring=None`` it is just
 ``learner.predict_proba(df)``; with Ray the pool is cut into contiguous shards, one Ray task per
