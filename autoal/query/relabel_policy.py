@@ -64,7 +64,7 @@ class RelabelPolicy:
         """The settings as a plain dict (saved with the run)."""
         return asdict(self)
 
-    def plan(self, labelled, labelled_scores, snapshot, annotators, batch_size, rng) -> tuple:
+    def plan(self, labelled, labelled_scores, snapshot, annotators, batch_size, rng) -> "RelabelPlan":
         """Which labelled examples the batch must take first, and which may compete with their scores.
 
         Parameters
@@ -82,21 +82,11 @@ class RelabelPolicy:
 
         Returns
         -------
-        forced : ndarray of int
-            Positions to put in the batch first (ties, then warm-up draws), at most the relabel budget.
-        competing : ndarray of int
-            Positions whose scores may compete with the pool's.
-        competing_scores : ndarray
-            Their scores.
-        facts : dict
-            ``n_forced_ties``, ``n_warmup``, ``warming_up`` for the round's history, and ``reserve``:
-            during the warm-up, the relabels by score that may fill places no new example can take
-            (a pool too small for the batch), within the caps.
+        RelabelPlan
         """
         labelled = np.asarray(labelled, dtype=np.int64)
         if labelled_scores is None:  # the strategy never asks for another label
-            empty = np.zeros(0, dtype=np.int64)
-            return empty, empty, np.zeros(0), {"n_forced_ties": 0, "n_warmup": 0, "warming_up": False, "reserve": empty}
+            return RelabelPlan.nothing()
         counts = snapshot.counts[labelled]
         limit = self.max_labels if self.max_labels is not None else len(annotators)
         eligible = (snapshot.askable(labelled, annotators) > 0) & (counts < limit)
@@ -121,10 +111,40 @@ class RelabelPolicy:
         room = max(budget - len(forced), 0)
         rest = np.flatnonzero(eligible & ~np.isin(labelled, forced))
         rest = rest[np.argsort(np.asarray(labelled_scores)[rest], kind="stable")][:room]
-        facts["reserve"] = labelled[rest] if warming_up else np.zeros(0, dtype=np.int64)
+        forced = np.asarray(forced, dtype=np.int64)
         if warming_up:  # the scores wait; they only fill places nothing else can (see select_batch)
-            return np.asarray(forced, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0), facts
-        return np.asarray(forced, dtype=np.int64), labelled[rest], np.asarray(labelled_scores)[rest], facts
+            return RelabelPlan(forced, np.zeros(0, dtype=np.int64), np.zeros(0), labelled[rest], facts)
+        return RelabelPlan(forced, labelled[rest], np.asarray(labelled_scores)[rest], np.zeros(0, dtype=np.int64), facts)
+
+
+@dataclass(frozen=True)
+class RelabelPlan:
+    """What :meth:`RelabelPolicy.plan` decided for a batch.
+
+    Attributes
+    ----------
+    forced : ndarray of int
+        Positions to put in the batch first (ties, then warm-up draws), at most the relabel budget.
+    competing : ndarray of int
+        Positions whose scores may compete with the pool's; ``competing_scores`` their scores.
+    reserve : ndarray of int
+        During the warm-up, the relabels by score that may fill places no new example can take (a pool too small
+        for the batch), within the caps.
+    facts : dict
+        ``n_forced_ties``, ``n_warmup``, ``warming_up``, for the round's history.
+    """
+
+    forced: np.ndarray
+    competing: np.ndarray
+    competing_scores: np.ndarray
+    reserve: np.ndarray
+    facts: dict
+
+    @classmethod
+    def nothing(cls) -> "RelabelPlan":
+        """No relabel at all (no policy, or a strategy that does not score labelled examples)."""
+        empty = np.zeros(0, dtype=np.int64)
+        return cls(empty, empty, np.zeros(0), empty, {"n_forced_ties": 0, "n_warmup": 0, "warming_up": False})
 
 
 def tied_examples(snapshot) -> np.ndarray:

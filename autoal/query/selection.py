@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from autoal.query.batching import kmeans_batch, select_lowest
+from autoal.query.relabel_policy import RelabelPlan
 
 __all__ = ["select_batch", "Scores"]
 
@@ -69,24 +70,21 @@ def select_batch(scores: Scores, snapshot, annotators, batch_size, *, rule="topk
     facts : dict
         The policy's facts (``n_forced_ties``, ``n_warmup``, ``warming_up``); empty without a policy.
     """
-    forced, competing, competing_scores, facts = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0), {}
-    if policy is not None and len(scores.labelled):
-        forced, competing, competing_scores, facts = policy.plan(
-            scores.labelled, scores.labelled_scores, snapshot, annotators, batch_size,
-            np.random.default_rng(policy_random_state))
-    positions = np.concatenate([scores.pool, competing]).astype(np.int64)
-    values = np.concatenate([scores.pool_scores, competing_scores]).astype(float)
+    planned = policy is not None and len(scores.labelled) > 0
+    plan = policy.plan(scores.labelled, scores.labelled_scores, snapshot, annotators, batch_size,
+                       np.random.default_rng(policy_random_state)) if planned else RelabelPlan.nothing()
+    positions = np.concatenate([scores.pool, plan.competing]).astype(np.int64)
+    values = np.concatenate([scores.pool_scores, plan.competing_scores]).astype(float)
     askable = snapshot.askable(positions, annotators) > 0
     positions, values = positions[askable], values[askable]
-    room = max(0, int(batch_size) - len(forced))
+    room = max(0, int(batch_size) - len(plan.forced))
     if rule == "kmeans":
         picked = kmeans_batch(positions, values, features_of, room, candidates_factor=candidates_factor,
                               random_state=random_state)
     else:
         picked = select_lowest(positions, values, room, random_state=random_state)
     picked = np.asarray(picked, dtype=np.int64)
-    reserve = facts.pop("reserve", np.zeros(0, dtype=np.int64))
-    if len(picked) < room and len(reserve):  # nothing else left to fill these places
-        reserve = reserve[snapshot.askable(reserve, annotators) > 0]
+    if len(picked) < room and len(plan.reserve):  # nothing else left to fill these places
+        reserve = plan.reserve[snapshot.askable(plan.reserve, annotators) > 0]
         picked = np.concatenate([picked, reserve[: room - len(picked)]])
-    return np.concatenate([forced, picked]), facts
+    return np.concatenate([plan.forced, picked]), dict(plan.facts) if planned else {}
