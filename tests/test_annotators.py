@@ -108,3 +108,17 @@ def test_terminal_integer_classes_are_typed_as_themselves(examples):
 def test_inline_preview_is_half_blocks(images):
     lines = image_preview(images["image_path"].iloc[0], width=8).split("\n")
     assert len(lines) == 4 and all(line.count("\u2580") == 8 and line.endswith("\x1b[0m") for line in lines)
+
+
+def test_who_answers_later_is_the_same_from_the_objects_and_from_the_saved_settings():
+    """answering_later(settings) (the server and the Label Studio files read settings) names exactly the annotators
+    whose rebuilt objects have answers_later (the session reads objects)."""
+    from autoal.annotation.annotators import ExternalAnnotator, OracleAnnotator, PageAnnotator, SimulatedAnnotator
+    from autoal.annotation.specs import annotator_from_spec, answering_later
+    from autoal.annotation.terminal import TerminalAnnotator
+
+    team = [OracleAnnotator(name="o"), SimulatedAnnotator(0.9, name="s", random_state=1), ExternalAnnotator("e"),
+            PageAnnotator("p"), TerminalAnnotator("t")]
+    settings = {"annotator_names": [a.name for a in team], "annotators": [a.spec() for a in team]}
+    rebuilt = [annotator_from_spec(spec) for spec in settings["annotators"]]
+    assert answering_later(settings) == [a.name for a in rebuilt if a.answers_later] == ["e", "p"]

@@ -12,7 +12,7 @@ from autoal.annotation.annotators import (
 from autoal.annotation.terminal import TerminalAnnotator
 from autoal.errors import InputError
 
-__all__ = ["annotator_from_spec"]
+__all__ = ["annotator_from_spec", "answering_later"]
 
 
 def annotator_from_spec(spec: dict) -> Annotator:
@@ -30,3 +30,15 @@ def annotator_from_spec(spec: dict) -> Annotator:
     if kind == "terminal":
         return TerminalAnnotator(spec["name"])
     raise InputError(f"cannot rebuild annotator from {spec!r}")
+
+
+def answering_later(settings: dict) -> list:
+    """The names of a run's annotators who answer later (files, the labelling page, Label Studio), read from its
+    stored settings: those whose saved kind rebuilds an annotator with ``answers_later``."""
+    names, specs = settings.get("annotator_names", []), settings.get("annotators", [])
+    return [name for name, spec in zip(names, specs) if spec and spec.get("kind") in _ANSWER_LATER]
+
+
+#: The saved kinds whose annotators answer later (:attr:`Annotator.answers_later`; a test checks they agree).
+_ANSWER_LATER = ("external", "page")
+

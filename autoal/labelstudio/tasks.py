@@ -18,6 +18,7 @@ from xml.sax.saxutils import quoteattr
 import numpy as np
 
 from autoal.annotation.batch_files import AnswerChecks
+from autoal.annotation.specs import answering_later
 from autoal.common.checks import StrOptions, check_option
 from autoal.common.files import write_atomic
 from autoal.errors import InputError, first_few
@@ -43,9 +44,7 @@ def labeling_config(classes) -> str:
 
 def _open_batch(state, annotator):
     """``(rounds, positions, names)`` of open assignments: ``annotator``'s, else every answering-later annotator's."""
-    specs = dict(zip(state.settings.get("annotator_names", []), state.settings.get("annotators", [])))
-    later = [n for n, s in specs.items() if s and s.get("kind") in ("page", "external")]
-    who = [annotator] if annotator is not None else later
+    who = [annotator] if annotator is not None else answering_later(state.settings)
     rounds, positions, names = state.snapshot().pending(annotators=who)
     return rounds, positions, names
 

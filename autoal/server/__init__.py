@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import threading
 
+from autoal.annotation.specs import answering_later
 from autoal.server import access
 from autoal.server.labelling import RunFacts
 from autoal.server.settings import set_settings
@@ -27,12 +28,8 @@ __all__ = ["LabellingServer", "issue_links", "page_annotator_names"]
 
 def page_annotator_names(settings_or_db) -> list:
     """Names of the run's annotators who answer later (page or file annotators): those who get links."""
-    if isinstance(settings_or_db, dict):
-        specs, names = settings_or_db.get("annotators", []), settings_or_db.get("annotator_names", [])
-    else:
-        settings = labelling_queries.run_settings(settings_or_db)
-        specs, names = settings.get("annotators", []), settings.get("annotator_names", [])
-    return [n for n, s in zip(names, specs) if s and s.get("kind") in ("page", "external")]
+    settings = settings_or_db if isinstance(settings_or_db, dict) else labelling_queries.run_settings(settings_or_db)
+    return answering_later(settings)
 
 
 def issue_links(run_dir, base_url, *, renew=False) -> list:
