@@ -16,7 +16,7 @@ from autoal.store import labelling_queries as queries
 from autoal.store import server_tables
 
 __all__ = ["history", "annotator_table", "news", "mark_trained", "class_counts", "disagreements", "quality",
-           "save_quality", "pending", "assigned_count"]
+           "save_quality", "pending"]
 
 
 def history(desk) -> list:
@@ -95,8 +95,3 @@ def save_quality(desk, estimates: dict) -> None:
 def pending(desk, round_) -> dict:
     """``{annotator: open examples assigned in round_}``."""
     return queries.open_in_round_per_annotator(desk.db, round_)
-
-
-def assigned_count(desk, round_) -> int:
-    """How many assignments ``round_`` made."""
-    return queries.assigned_in_round(desk.db, round_)

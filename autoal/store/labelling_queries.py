@@ -34,7 +34,6 @@ __all__ = [
     "skips_per_annotator",
     "open_per_annotator",
     "open_in_round_per_annotator",
-    "assigned_in_round",
     "latest_round_record",
     "count_annotations_after",
     "answer_counts",
@@ -183,11 +182,6 @@ def open_in_round_per_annotator(db, round_) -> dict:
     """``{annotator: open examples assigned in round_}`` (annotators with none open are absent)."""
     return dict(db.execute(f"SELECT s.annotator, COUNT(*) FROM assignments s WHERE s.round = ? AND {_OPEN} "
                            "GROUP BY s.annotator", (round_,)).fetchall())
-
-
-def assigned_in_round(db, round_) -> int:
-    """How many assignments ``round_`` made (an example given to two annotators counts twice)."""
-    return int(db.execute("SELECT COUNT(*) FROM assignments WHERE round = ?", (round_,)).fetchone()[0])
 
 
 def latest_round_record(db) -> dict | None:
