@@ -6,7 +6,7 @@ import pytest
 from conftest import FixedLearner, write_images
 
 import autoal
-from autoal.data.prepare import normalize_labels
+from autoal.data.labels import normalize_labels
 from autoal.errors import InputError
 
 
@@ -169,8 +169,8 @@ def test_truncated_images_are_caught_even_after_autogluon_relaxed_pil(images, tm
 
 
 def test_big_image_sets_decode_a_sample_and_all_files_must_exist(tmp_path, monkeypatch):
-    from autoal.data import prepare as data_module
-    from autoal.data.prepare import find_bad_images
+    from autoal.data import image_files as data_module
+    from autoal.data.image_files import find_bad_images
 
     good = write_images(tmp_path / "img", 4)["image_path"].tolist()  # 12 images
     broken = tmp_path / "broken.png"

@@ -588,7 +588,9 @@ def test_live_commands_refuse_bad_settings_with_the_fix(waiting, tmp_path, monke
     import sys
 
     from autoal.errors import MissingDependencyError
-    from autoal.labelstudio.live import connect, pull, push
+    from autoal.labelstudio.project import connect
+    from autoal.labelstudio.pull import pull
+    from autoal.labelstudio.push import push
     from autoal.labelstudio.sync import sync
 
     run_dir, _ = waiting

@@ -13,7 +13,7 @@ import time
 from collections.abc import Sized
 
 from autoal.annotation.assignment import assign_batch
-from autoal.data.prepare import UNKNOWN, match_class
+from autoal.data.labels import UNKNOWN, match_class
 from autoal.errors import AnnotationError, first_few
 from autoal.store.run_store import AnswerConflict, DuplicateAnnotation
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from autoal.data.prepare import UNKNOWN, match_class
+from autoal.data.labels import UNKNOWN, match_class
 from autoal.errors import InputError, first_few
 from autoal.common.files import write_atomic
 from autoal.common.spreadsheet import from_cell, to_cell

@@ -6,7 +6,7 @@ import os
 import sys
 
 from autoal.annotation.annotators import Annotator, StopAnnotation
-from autoal.data.prepare import UNKNOWN, match_class
+from autoal.data.labels import UNKNOWN, match_class
 
 __all__ = ["TerminalAnnotator", "image_preview", "MAX_SHOWN_VALUES"]
 

@@ -1,6 +1,7 @@
 """``autoal labelstudio push|pull|sync``: a run's batches in a running Label Studio, its answers back in the run.
 
-Parsing imports nothing heavy; the SDK loads when a command runs (:mod:`autoal.labelstudio.live`).
+Parsing imports nothing heavy; the SDK loads when a command runs (:mod:`autoal.labelstudio.push`,
+:mod:`autoal.labelstudio.pull`).
 """
 
 from __future__ import annotations
@@ -52,13 +53,13 @@ def command_labelstudio(args) -> int:
 
     open_run(args.run_dir).close()  # a clear error when it is not a run
     if args.labelstudio_command == "push":
-        from autoal.labelstudio.live import push
+        from autoal.labelstudio.push import push
 
         report = push(args.run_dir, image_root=args.image_root, predictions=args.predictions, **_connection(args))
         print(report.message())
         return 0
     if args.labelstudio_command == "pull":
-        from autoal.labelstudio.live import pull
+        from autoal.labelstudio.pull import pull
 
         report = pull(args.run_dir, users=args.user, annotator=args.annotator, **_connection(args))
         print(report.message())

@@ -1,24 +1,21 @@
 """Validation of the user's data and the split into labelled set, pool and holdout.
 
-Everything here runs before any training, so that a mistake in the data costs seconds, not a round.
+Everything here runs before any training, so that a mistake in the data costs seconds, not a round: the columns and
+the ids are checked here, the labels made plain (:mod:`autoal.data.labels`) and the image files checked
+(:mod:`autoal.data.image_files`).
 """
 
 from __future__ import annotations
 
-import numbers
-import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from autoal.common.checks import StrOptions, check_option
+from autoal.data.image_files import drop_or_raise_bad_images, path_text
+from autoal.data.labels import normalize_labels
 from autoal.errors import InputError, first_few
 
-__all__ = ["PreparedData", "check_columns", "normalize_labels", "find_bad_images", "prepare_data", "match_class", "UNKNOWN"]
-
-UNKNOWN = object()  # match_class's answer for a label that is not a class
+__all__ = ["PreparedData", "check_columns", "stratified_holdout", "prepare_data"]
 
 
 @dataclass
@@ -74,128 +71,6 @@ def check_columns(df, label, image_col, what="df"):
         raise InputError(f"{what} is empty: it needs at least one row per class")
 
 
-def normalize_labels(values: pd.Series, what="df") -> pd.Series:
-    """Return the labels as plain Python ints or strings (NaN kept), rejecting mixed or fractional types.
-
-    Integral floats (what pandas makes of integer labels next to NaN) become ints.
-    """
-    fast = _normalize_common_labels(values)
-    if fast is not None:
-        return fast
-    present = values.dropna()
-    kinds = {}
-    for idx, value in present.items():
-        if isinstance(value, (bool, np.bool_)):
-            kind = "bool"
-        elif isinstance(value, numbers.Integral):
-            kind = "int"
-        elif isinstance(value, numbers.Real):
-            if not float(value).is_integer():
-                raise InputError(
-                    f"{what} label {value!r} (id {idx!r}) is not a class: labels must be class names or integer class ids"
-                )
-            kind = "int"
-        elif isinstance(value, str):
-            kind = "str"
-        else:
-            kind = type(value).__name__
-        kinds.setdefault(kind, idx)
-    if len(kinds) > 1:
-        examples = ", ".join(f"{kind} (e.g. id {idx!r}: {present[idx]!r})" for kind, idx in kinds.items())
-        raise InputError(
-            f"{what} mixes label types: {examples}; make every label the same type, e.g. "
-            f"df[{values.name!r}] = df[{values.name!r}].astype(str)"
-        )
-    convert = {"int": int, "str": str.strip}.get(next(iter(kinds), None), lambda v: v)
-    return pd.Series(
-        [np.nan if pd.isna(v) else convert(v) for v in values], index=values.index, dtype=object, name=values.name
-    )
-
-
-#: ``check_images="auto"`` decodes every image up to this many distinct files, else a sample of them.
-FULL_CHECK_LIMIT = 20_000
-#: Images decoded by ``check_images="auto"`` on bigger sets (besides checking that every file exists).
-CHECK_SAMPLE = 2_000
-CHECK_RULES = ("auto", "all", "exists")
-
-
-def _normalize_common_labels(values: pd.Series):
-    """:func:`normalize_labels` for all-text or all-integral labels, vectorised; None for anything else."""
-    present = values.dropna()
-    kind = pd.api.types.infer_dtype(present, skipna=True) if len(present) else "empty"
-    out = pd.Series(np.nan, index=values.index, dtype=object, name=values.name)
-    if kind == "string":
-        out[present.index] = present.str.strip()
-        return out
-    if kind == "integer" or (kind in ("floating", "mixed-integer-float")
-                             and np.all(np.mod(present.to_numpy(dtype=float), 1) == 0)):
-        out[present.index] = present.to_numpy(dtype=np.int64).astype(object)
-        return out
-    return None
-
-
-def find_bad_images(paths, *, decode="all", random_state=0) -> list:
-    """Return ``(path, reason)`` for every path that is missing, not a file, or (among those decoded) not an image.
-
-    Parameters
-    ----------
-    paths : iterable of str
-        Image paths (repeats are checked once).
-    decode : {"all", "auto", "exists"}
-        Which existing files are also fully decoded: all of them; all up to :data:`FULL_CHECK_LIMIT`
-        distinct files, else a seeded sample of :data:`CHECK_SAMPLE`; or none. The header of every
-        existing file that is not decoded is read (:func:`autoal.common.images.header_check`): a file that
-        is not an image or is a decompression bomb is found before any training, whatever ``decode``.
-    random_state : int
-        Seeds the sample.
-    """
-    from autoal.common.images import decode_check, header_check
-
-    unique = list(dict.fromkeys(map(str, paths)))
-    bad, present = [], []
-    for path in unique:
-        p = Path(path)
-        if not p.exists():
-            bad.append((path, "does not exist"))
-        elif not p.is_file():
-            bad.append((path, "is not a file"))
-        else:
-            present.append(path)
-    from autoal.common.progress import task
-
-    decoded = _to_decode(present, decode, random_state)
-    with task("checking that the images decode", total=len(decoded), unit="image", delay=1.0) as step:
-        for path in decoded:
-            try:
-                decode_check(path)
-            except Exception as exc:  # PIL raises many types for non-images and truncated files
-                bad.append((path, f"is not a readable image ({type(exc).__name__})"))
-            step.advance()
-    for path in sorted(set(present) - set(decoded)):
-        try:
-            header_check(path)
-        except Exception as exc:  # noqa: BLE001 - as above; DecompressionBombError is not an OSError
-            bad.append((path, f"is not a readable image ({type(exc).__name__})"))
-    return bad
-
-
-def _to_decode(present, decode, random_state) -> list:
-    if decode == "exists":
-        return []
-    if decode == "auto" and len(present) > FULL_CHECK_LIMIT:
-        chosen = np.random.default_rng(random_state).choice(len(present), size=CHECK_SAMPLE, replace=False)
-        return [present[k] for k in np.sort(chosen)]
-    return present
-
-
-def _path_text(paths: pd.Series) -> pd.Series:
-    """Image paths as text (``pathlib.Path`` objects become strings), as they are stored and read back."""
-    if paths.dtype == object and pd.api.types.infer_dtype(paths, skipna=True) not in ("string", "empty") \
-            and any(isinstance(p, os.PathLike) for p in paths):
-        return pd.Series([os.fspath(p) if isinstance(p, os.PathLike) else p for p in paths], index=paths.index, dtype=object)
-    return paths
-
-
 def _index_by_id(df, id_col, what):
     if id_col is not None:
         if id_col not in df.columns:
@@ -230,21 +105,6 @@ def _refuse_ids_equal_as_text(index, what) -> None:
         )
 
 
-def _drop_or_raise_bad_images(frames, image_col, drop_bad_images, check_images="auto"):
-    check_option("check_images", check_images, StrOptions(CHECK_RULES))
-    paths = pd.concat([f[image_col] for f in frames]).astype(str)
-    bad = find_bad_images(paths, decode=check_images)
-    if bad and not drop_bad_images:
-        shown = "; ".join(f"{p} {why}" for p, why in bad[:5])
-        raise InputError(
-            f"{len(bad)} of {paths.nunique()} images cannot be used: {shown}"
-            f"{' ...' if len(bad) > 5 else ''}. Fix the paths, or pass drop_bad_images=True "
-            "(CLI: --drop-bad-images) to drop these rows"
-        )
-    bad_paths = {p for p, _ in bad}
-    return [f[~f[image_col].astype(str).isin(bad_paths)] for f in frames], bad
-
-
 def stratified_holdout(labels: pd.Series, fraction, rng) -> list:
     """Ids of a seeded per-class holdout: ``round(fraction * n)`` per class, at least 1, leaving at least 1.
 
@@ -275,25 +135,25 @@ def prepare_data(
     class are hidden. Real mode otherwise: labelled rows start the run and NaN rows form the pool.
     ``holdout_fraction=0`` without ``test_df`` keeps no holdout. ``allow_unlabelled`` accepts a df
     with no label at all (a cold start), which then needs ``classes``. ``check_images`` says which
-    images are decoded before the run (:func:`find_bad_images`); every file must exist. ``simulate``
-    forces the mode: False treats a fully labelled ``df`` as real labels to check (relabel-only).
+    images are decoded before the run (:func:`autoal.data.image_files.find_bad_images`); every file must exist.
+    ``simulate`` forces the mode: False treats a fully labelled ``df`` as real labels to check (relabel-only).
     """
     check_columns(df, label, image_col, "df")
     df = _index_by_id(df.copy(), id_col, "df")
     df[label] = normalize_labels(df[label], "df")
     if image_col is not None:
-        df[image_col] = _path_text(df[image_col])
+        df[image_col] = path_text(df[image_col])
     if test_df is not None:
         check_columns(test_df, label, image_col, "test_df")
         test_df = _index_by_id(test_df.copy(), id_col, "test_df")
         test_df[label] = normalize_labels(test_df[label], "test_df")
         if image_col is not None:
-            test_df[image_col] = _path_text(test_df[image_col])
+            test_df[image_col] = path_text(test_df[image_col])
         if test_df[label].isna().any():
             raise InputError(f"test_df has {int(test_df[label].isna().sum())} rows without a label; a holdout must be fully labelled")
     frames, dropped = [df] + ([test_df] if test_df is not None else []), []
     if image_col is not None:
-        frames, dropped = _drop_or_raise_bad_images(frames, image_col, drop_bad_images, check_images)
+        frames, dropped = drop_or_raise_bad_images(frames, image_col, drop_bad_images, check_images)
     df = frames[0]
     test_df = frames[1] if test_df is not None else None
 
@@ -349,18 +209,3 @@ def _initial_per_class(labels: pd.Series, per_class, rng) -> list:
         ids = labels.index[labels == cls].to_numpy()
         picked.extend(rng.choice(ids, size=min(per_class, len(ids)), replace=False).tolist())
     return picked
-
-
-def match_class(answer, classes):
-    """The class an annotator's answer means: the class itself, or its text (``" 3 "`` for class 3).
-
-    Returns None for no answer (None, NaN or blank text) and :data:`UNKNOWN` for anything else.
-    """
-    if answer is None or (isinstance(answer, float) and np.isnan(answer)):
-        return None
-    if isinstance(answer, str) and not answer.strip():
-        return None
-    if answer in classes:
-        return answer
-    matches = [c for c in classes if str(c) == str(answer).strip()]
-    return matches[0] if len(matches) == 1 else UNKNOWN

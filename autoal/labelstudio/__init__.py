@@ -1,5 +1,6 @@
 """Label Studio as a front end: tasks out (:mod:`.tasks`), answers in (:mod:`.answers`), and live push/pull/sync
-through its SDK (:mod:`.live`, :mod:`.sync`).
+through its SDK: the server and the run's project in it (:mod:`.project`), where it serves the images from
+(:mod:`.image_root`), :mod:`.push`, :mod:`.pull` and :mod:`.sync`.
 
 ``autoal.labelstudio`` was one module (the file export and import) before the layout had subpackages;
 its public names are re-exported here.

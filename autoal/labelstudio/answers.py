@@ -1,5 +1,5 @@
 """Label Studio answers into the run: from a JSON export (``autoal import-labelstudio``), and the checks
-:mod:`autoal.labelstudio.live` uses for the answers it pulls through the API.
+:mod:`autoal.labelstudio.pull` uses for the answers it pulls through the API.
 
 ``store_answers`` stores Label Studio annotations: each author comes from ``--annotator`` (one person
 answered everything) or from ``completed_by`` (a Label Studio user id or email, mapped to a name by

@@ -16,7 +16,9 @@ import time
 
 from autoal.common.checks import Interval, Real, check_option
 from autoal.errors import InputError
-from autoal.labelstudio.live import connect, pull, push
+from autoal.labelstudio.project import connect
+from autoal.labelstudio.pull import pull
+from autoal.labelstudio.push import push
 from autoal.rounds.outcomes import Dealt, Stopped, Waiting
 
 __all__ = ["sync"]

@@ -4,7 +4,7 @@
 local-files URL, or a path; the example id, the annotator it waits for and the round in ``data``;
 the model's guess as a prediction with ``model_version`` and the example's ActiveLab score as its
 ``score`` only when asked, as on autoal's page); ``export_labelstudio`` writes them with the matching
-labeling config. :mod:`autoal.labelstudio.live` sends the same tasks through the API.
+labeling config. :mod:`autoal.labelstudio.push` sends the same tasks through the API.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ import threading
 import time
 from pathlib import Path
 
-from autoal.data.prepare import UNKNOWN, match_class
+from autoal.data.labels import UNKNOWN, match_class
 from autoal.errors import InputError, first_few
 from autoal.server import access
 from autoal.store import labelling_queries as queries
