@@ -1,9 +1,9 @@
 """Label Studio as the labelling front end of a run: pull answers, train when the batch is answered, push the next.
 
 One loop, one process, over the run's :class:`~autoal.rounds.session.Session` (the same steps ``autoal serve``
-drives): every ``poll`` seconds it pulls the answers given in Label Studio (:func:`autoal.labelstudio.live.pull`);
+drives): every ``poll`` seconds it pulls the answers given in Label Studio (:func:`autoal.labelstudio.pull.pull`);
 when every example of the round's batch has its answers it finishes the round (consensus, training,
-holdout accuracy) and at once selects the next batch and pushes it (:func:`autoal.labelstudio.live.push`).
+holdout accuracy) and at once selects the next batch and pushes it (:func:`autoal.labelstudio.push.push`).
 Every step commits before it returns, so stopping it (Ctrl+C) at any moment loses nothing; started
 again, it goes on from the store. Do not drive the same run with ``autoal serve`` at the same time.
 """
@@ -33,7 +33,7 @@ def sync(run_dir, *, url, token, title=None, image_root=None, predictions="none"
     run_dir : path-like
         The run folder (its annotators answer in Label Studio).
     url, token, title, image_root, predictions, users :
-        As for :func:`autoal.labelstudio.live.push` and :func:`~autoal.labelstudio.live.pull`.
+        As for :func:`autoal.labelstudio.push.push` and :func:`~autoal.labelstudio.pull.pull`.
     poll : float
         Seconds between looks at Label Studio while the batch waits for answers.
     log : callable
