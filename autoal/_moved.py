@@ -44,7 +44,7 @@ MOVED = {
     "autoal.batching": "autoal.query.batching",
     "autoal.cold_start": "autoal.query.cold_start",
     "autoal.relabel_policy": "autoal.query.relabel_policy",
-    "autoal.feature_source": "autoal.query.feature_source",
+    "autoal.feature_source": "autoal.learners.embedding_source",
     "autoal.annotators": "autoal.annotation.annotators",
     "autoal.terminal": "autoal.annotation.terminal",
     "autoal.asking": "autoal.annotation.asking",

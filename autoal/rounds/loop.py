@@ -23,7 +23,7 @@ from autoal.data.prepare import prepare_data
 from autoal.errors import InputError, PoolExhausted
 from autoal.data.feature_columns import choose_features
 from autoal.learners import check_learner_choice, make_learner
-from autoal.query.feature_source import embeddings_available
+from autoal.learners.embedding_source import embedding_cache, embeddings_available, learns_from_pool
 from autoal.results.result import RunResult
 from autoal.store.run_state import GIVEN, RunState, check_new_run_folder, open_run
 from autoal.rounds.config import OOS_MODES, RunConfig, resolve_learner
@@ -269,7 +269,7 @@ def _new_session(df, config: RunConfig, *, test_df, annotators, output_dir) -> S
     auto = config.auto_options()
     config = config.resolved(n_annotators=len(annotator_list), embeddings=embeddings_available(model),
                              simulation=data.simulation, n_given=len(data.initial_ids),
-                             coverage=getattr(model, "learns_from_pool", False))
+                             coverage=learns_from_pool(model))
     settings = dict(config.to_settings(auto_options=auto), features=features, output_dir=str(out),
                     annotators=[a.spec() for a in annotator_list], annotator_names=[a.name for a in annotator_list],
                     embedding_cache=_embedding_cache(model, config.image_col))
@@ -333,18 +333,14 @@ def _resumed_session(state, annotators, learner, strategy, n_rounds, verbose) ->
     if not config.is_resolved:  # "auto" options: resolved again with today's facts (e.g. annotators who joined)
         config = config.resolved(n_annotators=len(annotator_list), embeddings=embeddings_available(model),
                                  simulation=state.data.simulation, n_given=len(state.data.initial_ids),
-                                 coverage=getattr(model, "learns_from_pool", False))
+                                 coverage=learns_from_pool(model))
     return Session(state, config, model, annotator_list)
 
 
 def _embedding_cache(model, image_col) -> str | None:
     """The embedding caches the run reads and writes (recorded with it): its learner's, else the shared default the
     diversity features use; None for a table."""
-    from autoal.vision.embedder import default_embedding_dir
-
-    if image_col is None:
-        return None
-    return str(getattr(model, "embedding_cache", lambda: None)() or default_embedding_dir())
+    return embedding_cache(model, image_col)
 
 
 def _with_chosen_learner_options(config: RunConfig, model, pool) -> RunConfig:

@@ -22,7 +22,7 @@ from autoal.query.cold_start import (COVERAGE_LABELS_PER_CLASS, candidate_sample
 from autoal.multiannotator.consensus import consensus_labels, majority_vote
 from autoal.multiannotator.crowdlab import CrowdlabMemo
 from autoal.results.export import with_image_paths
-from autoal.query.feature_source import FeatureSource
+from autoal.learners.embedding_source import EmbeddingSource
 from autoal.multiannotator.fold_models import FoldModels
 from autoal.multiannotator.out_of_sample import OutOfSampleProbs, cross_val_probs
 from autoal.results.reporting import RunReporter, annotator_table, consensus_table, label_counts
@@ -68,8 +68,7 @@ class Session:
         data = state.data
         self.inputs = data.frame.drop(columns=[state.label])  # what learners and annotators see: no labels
         self.learner = learner
-        if hasattr(learner, "set_population"):  # a user's learner need not subclass Learner
-            learner.set_population(self.inputs)
+        learner.set_population(self.inputs)
         self.truth = np.array([state.class_index[c] for c in data.frame[state.label]]) if data.simulation else None
         for annotator in annotators:
             annotator.prepare(classes=data.classes, true_labels=data.frame[state.label] if data.simulation else None,
@@ -78,7 +77,7 @@ class Session:
         self.crowdlab_memo = CrowdlabMemo()  # shared by the consensus and ActiveLab: CROWDLAB once per label set
         self.score_fn = get_strategy(config.strategy, random_state=config.random_state, memo=self.crowdlab_memo)
         self.scorer = make_scorer(config.scoring)
-        self.features = FeatureSource(self.learner, self.inputs)
+        self.features = EmbeddingSource(self.learner, self.inputs)
         self.oos = OutOfSampleProbs(state.store, len(state.ids), len(data.classes))
         self.fold_models, self.folds_at = None, None
         records = state.store.rounds()
