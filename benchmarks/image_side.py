@@ -72,7 +72,7 @@ def measure(name, pool, holdout, side, counts, args, done):
     cache = args.out / "embedding_cache"
     learner = learner_for(side, cache, classes)
     started = time.perf_counter()
-    learner.features(pd.concat([pool, holdout], ignore_index=True))  # every image once per network (or cached)
+    learner.embeddings(pd.concat([pool, holdout], ignore_index=True))  # every image once per network (or cached)
     embed_seconds = time.perf_counter() - started
     truth = holdout["label"].to_numpy()
     for n in counts:

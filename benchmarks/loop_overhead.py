@@ -59,8 +59,6 @@ def _learner_class():
     class FixedLearner(Learner):
         """Fixed probabilities and embeddings per example id (ids are 0..N-1); times its own methods."""
 
-        provides_features = True
-
         def __init__(self, n=0, seed=0):
             self.n, self.seed = n, seed
             self.seconds = 0.0
@@ -81,7 +79,7 @@ def _learner_class():
             self.seconds += time.perf_counter() - started
             return out
 
-        def features(self, df):
+        def embeddings(self, df):
             started = time.perf_counter()
             ids = self._ids(df)
             noise = np.stack([np.random.default_rng([self.seed, int(i)]).standard_normal(DIM, dtype=np.float32)

@@ -119,7 +119,7 @@ def task_embed_pass(params):
     learner = EmbeddingLearner(cache_dir=cache).configure(classes=sorted(pool["label"].unique()))
     frame = pd.concat([pool, holdout], ignore_index=True)
     t = time.perf_counter()
-    learner.features(frame)
+    learner.embeddings(frame)
     seconds = time.perf_counter() - t
     return {"images": len(frame), "seconds": seconds, "images_per_second": len(frame) / seconds,
             "backbone": learner.embedder.backbone_id}
@@ -160,7 +160,7 @@ def task_throughput(params):
     reference = bare()
     bare_seconds = time.perf_counter() - t
     t = time.perf_counter()
-    ours = learner.features(pool)
+    ours = learner.embeddings(pool)
     autoal_seconds = time.perf_counter() - t
     return {"images": len(paths), "bare_seconds": bare_seconds, "autoal_seconds": autoal_seconds,
             "bare_images_per_second": len(paths) / bare_seconds, "autoal_images_per_second": len(paths) / autoal_seconds,

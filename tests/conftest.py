@@ -121,11 +121,9 @@ class TruthLearner(Learner):
 
 
 class ColourFeatureLearner(TruthLearner):
-    """TruthLearner whose ``features`` are each image's mean RGB colour (for diversity rules)."""
+    """TruthLearner whose ``embeddings`` are each image's mean RGB colour (for diversity rules)."""
 
-    provides_features = True
-
-    def features(self, df):
+    def embeddings(self, df):
         self.feature_calls_ = getattr(self, "feature_calls_", 0) + 1
         return np.array([np.asarray(Image.open(p).convert("RGB"), dtype=float).mean(axis=(0, 1))
                          for p in df[self.image_col]])

@@ -21,10 +21,15 @@ def module_name(path: Path) -> str:
 
 def imports_of(path: Path) -> set:
     """Every autoal module ``path`` imports, at the top or inside a function."""
+    return imports_in(path.read_text(), where=str(path))
+
+
+def imports_in(source: str, *, where="<source>") -> set:
+    """Every autoal module the Python ``source`` imports, at the top or inside a function."""
     found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("autoal"):
-            assert node.level == 0, f"{path}: relative import"
+            assert node.level == 0, f"{where}: relative import"
             for alias in node.names:
                 candidate = f"{node.module}.{alias.name}"
                 found.add(candidate if (PACKAGE.parent / (candidate.replace(".", "/") + ".py")).exists()
@@ -72,6 +77,30 @@ def test_no_import_circle():
         if node not in state:
             visit(node, [node])
     assert not circles, "import circles: " + "; ".join(" -> ".join(c) for c in circles)
+
+
+#: What the query layer must not import although it sits above them: it chooses examples from arrays and callables
+#: (the embeddings come from :mod:`autoal.learners.embedding_source`), never from models or images.
+NOT_FOR_QUERY = ("autoal.learners", "autoal.vision")
+
+
+def model_imports(source: str) -> list:
+    """The modules of :data:`NOT_FOR_QUERY` that the Python ``source`` imports."""
+    return sorted(m for m in imports_in(source) if any(m == p or m.startswith(p + ".") for p in NOT_FOR_QUERY))
+
+
+def test_the_query_layer_imports_no_learner_and_no_vision():
+    found = {module_name(p): model_imports(p.read_text()) for p in (PACKAGE / "query").rglob("*.py")}
+    found = {m: imported for m, imported in found.items() if imported}
+    assert not found, f"the query layer imports models or images: {found}"
+
+
+def test_the_query_check_catches_an_import_of_a_learner_or_of_vision():
+    assert model_imports("def embed(df):\n    from autoal.learners import EmbeddingLearner\n") == ["autoal.learners"]
+    assert model_imports("import autoal.vision.backbones\n") == ["autoal.vision.backbones"]
+    assert model_imports("from autoal.vision.image_size import DIVERSITY_FEATURE_SIDE\n") == \
+        ["autoal.vision.image_size"]
+    assert model_imports("from autoal.common.sampling import seeded_sample\nimport autoal.learnersx\n") == []
 
 
 def test_the_data_and_store_packages_give_their_entry_points():

@@ -36,7 +36,7 @@ def test_kmeans_batches_cover_the_classes_where_topk_takes_one(tmp_path):
              for i, p in zip(pool.index, pool["image_path"])}
 
     class Learner(FixedLearner):
-        features = ColourFeatureLearner.features
+        embeddings = ColourFeatureLearner.embeddings
 
     runs = {}
     for rule in ("topk", "kmeans"):

@@ -110,7 +110,8 @@ def test_shards_are_contiguous_and_cover_every_row():
 def test_worker_copies_drop_what_workers_rebuild(train_and_pool, checkpoint, tmp_path):
     train, pool = train_and_pool
     fast = fitted(FastLearner(), train, tmp_path)
-    assert fast._features and fast.worker_copy()._features == {} and fast._features, "the original keeps its thumbnails"
+    assert fast._thumbnails and fast.worker_copy()._thumbnails == {} and fast._thumbnails, \
+        "the original keeps its thumbnails"
     emb = fitted(EmbeddingLearner(checkpoint=checkpoint, image_size=32), train, tmp_path)
     twin = pickle.loads(pickle.dumps(emb.worker_copy()))
     assert twin._embedders is None and twin._caches is None and twin.backbones == [str(checkpoint)]

@@ -30,9 +30,9 @@ class EmbeddingLikeLearner(TruthLearner):
 class SlowFeatures(ColourFeatureLearner):
     """Its features take a while, as a first embedding pass over the pool does."""
 
-    def features(self, df):
+    def embeddings(self, df):
         time.sleep(0.5)
-        return super().features(df)
+        return super().embeddings(df)
 
 
 def test_round_seconds_is_the_sum_of_the_stages_and_counts_no_learner_fact_twice(images, tmp_path):

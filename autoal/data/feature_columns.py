@@ -345,7 +345,7 @@ def choose_features(data, learner, *, label, image_col, feature_cols=None, verbo
     """The feature columns a new run's ``learner`` will read, as stored in the run's settings.
 
     :func:`plan_features` on the run's pool (and holdout), then the learner's
-    :meth:`~autoal.learners.Learner.check_features`; prints which columns are used and which are left
+    :meth:`~autoal.learners.Learner.usable_feature_columns`; prints which columns are used and which are left
     out, with why, when ``verbose``.
 
     Parameters
@@ -363,7 +363,7 @@ def choose_features(data, learner, *, label, image_col, feature_cols=None, verbo
         :meth:`FeatureColumns.to_dict` of the chosen columns.
     """
     plan = plan_features(data.frame, label=label, image_col=image_col, feature_cols=feature_cols, test=data.test)
-    plan = learner.check_features(plan, image_col=image_col)
+    plan = learner.usable_feature_columns(plan, image_col=image_col)
     if verbose and (plan.used or plan.excluded):
         print(plan.describe(besides="the image" if image_col is not None else "the label"))
     return plan.to_dict()

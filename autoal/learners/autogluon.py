@@ -152,6 +152,10 @@ class AutoGluonLearner(Learner):
         self.predictor_ = None
         self.members_ = []
         self.n_fits_ = 0
+        self.checkpoint_dir_ = None  # the checkpoint folder the image network trains from (resolve_checkpoint)
+        self.fit_classes_ = None  # the classes of the last fit
+        self.predictor_paths_ = []  # saved predictor folders to load on first use (a loaded model, a worker's copy)
+        self._fold_learner = None  # fold_learner()'s stand-in, built once
 
     def _models_dir(self) -> Path:
         if self.output_dir is None:
@@ -190,7 +194,7 @@ class AutoGluonLearner(Learner):
 
     def _all_hyperparameters(self) -> dict:
         image = self.image_col is not None
-        if image and not hasattr(self, "checkpoint_dir_"):
+        if image and self.checkpoint_dir_ is None:
             self.checkpoint_dir_ = self.resolve_checkpoint()
         hp = offline_hyperparameters(self.checkpoint_dir_ if image else None, image_size=self.image_size,
                                      max_epochs=self.max_epochs, lr=self.lr)
@@ -225,33 +229,33 @@ class AutoGluonLearner(Learner):
 
     # -- feature columns ----------------------------------------------------------------------------
 
-    def check_features(self, features, *, image_col):
+    def usable_feature_columns(self, columns, *, image_col):
         """Everything but text columns when no ``text_checkpoint`` is given (warning, or InputError when
         nothing else is left); checks the text checkpoint folder."""
         if self.text_checkpoint is not None:
             check_text_checkpoint(self.text_checkpoint)
-            if not features.text:
-                warnings.warn(f"autoal: text_checkpoint is set but no column is free text (features: {features.used}); "
+            if not columns.text:
+                warnings.warn(f"autoal: text_checkpoint is set but no column is free text (features: {columns.used}); "
                               "name a text column in feature_cols={'column': 'text'} to use it", UserWarning, stacklevel=3)
-        elif features.text:
+        elif columns.text:
             why = ("free text, and no text model is configured: nothing can be downloaded here, so pass "
                    "learner_options={'text_checkpoint': PATH} (CLI: --text-checkpoint PATH), PATH a local Hugging Face "
                    "checkpoint folder (config.json, weights, tokenizer files), to use it")
-            names = list(features.text)
-            features = features.without(names, why)
-            if image_col is None and not features.used:
+            names = list(columns.text)
+            columns = columns.without(names, why)
+            if image_col is None and not columns.used:
                 raise InputError(f"text columns {names} are the only features and cannot be used: {why}; or use "
                                  "learner='tabular', whose TabularPredictor reads text through n-gram counts")
             warnings.warn(f"autoal: text columns {names} are not used: {why}", UserWarning, stacklevel=3)
-        if image_col is None and not features.used:
+        if image_col is None and not columns.used:
             raise InputError("with image_col=None the AutoGluon learner needs feature columns, and df has none it can "
                              "use; add numeric or categorical columns, or name them with feature_cols=[...]")
-        return features
+        return columns
 
     def _frame(self, df: pd.DataFrame) -> pd.DataFrame:
         """``df`` with only the columns MultiModal should read: the image, the feature columns, the label."""
-        features = self.features_of(df)
-        keep = ([self.image_col] if self.image_col is not None else []) + features.used
+        columns = self.feature_columns_of(df)
+        keep = ([self.image_col] if self.image_col is not None else []) + columns.used
         keep += [self.label] if self.label in df.columns else []
         return df[keep]
 
@@ -270,8 +274,8 @@ class AutoGluonLearner(Learner):
         from autoal.learners.tabular import TabularLearner
         from autoal.vision.image_size import DIVERSITY_FEATURE_SIDE
 
-        if getattr(self, "_fold_learner", None) is None:
-            # the k-means features' side (autoal.query.feature_source): one cache, and the size of older runs
+        if self._fold_learner is None:
+            # the diversity embeddings' side (autoal.learners.embedding_source): one cache, and the size of older runs
             # standardised on the labelled rows with C=1, as measured in benchmarks/RESULTS.md (the embeddings
             # learner's later defaults, the run's statistics and C="auto", are not measured here)
             twin = EmbeddingLearner(checkpoint=self.resolve_checkpoint(), image_size=DIVERSITY_FEATURE_SIDE,
@@ -385,7 +389,7 @@ class AutoGluonLearner(Learner):
 
     def _predictors(self) -> list:
         """The round's fitted predictors; a :meth:`worker_copy` loads them from their saved folders on first use."""
-        if not self.members_ and getattr(self, "predictor_paths_", None):
+        if not self.members_ and self.predictor_paths_:
             from autoal.common.torch_compat import import_multimodal_predictor
 
             with quiet_offline(self.quiet):
@@ -419,7 +423,7 @@ class AutoGluonLearner(Learner):
         """The saved folders of the round's fitted predictors."""
         if self.members_:
             return [str(p.path) for p in self.members_]
-        return list(getattr(self, "predictor_paths_", []))
+        return list(self.predictor_paths_)
 
     def worker_copy(self) -> "AutoGluonLearner":
         """A copy without the in-memory predictors: a worker loads them from their saved folders, which must be

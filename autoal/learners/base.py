@@ -1,11 +1,26 @@
-"""The Learner interface: ``fit(df) -> self`` and ``predict_proba(df) -> (n, K)`` on the run's classes."""
+"""The Learner interface: ``fit(df) -> self`` and ``predict_proba(df) -> (n, K)`` on the run's classes.
+
+Words used for a learner's inputs, one for each thing:
+
+- **feature columns**: the table's columns besides the image and the label, each numeric, categorical or text
+  (a :class:`~autoal.data.feature_columns.FeatureColumns`, the attribute :attr:`Learner.feature_columns`).
+  :meth:`Learner.usable_feature_columns` narrows the run's to those a learner reads;
+  :meth:`Learner.feature_columns_of` gives them (planned from the rows outside a run);
+  :meth:`Learner.encoded_feature_columns` gives them as a float matrix (scaled numbers, one-hot categories).
+- **embeddings**: a vector per example for the diversity rules (k-means batches, the cold start), from a learner's
+  :meth:`embeddings <Learner.embeddings>` when it makes its own, else from the default pretrained backbone
+  (:mod:`autoal.learners.embedding_source`).
+- **population**: every example of a run, labelled or not, labels removed (:meth:`Learner.set_population`).
+"""
 
 from __future__ import annotations
 
 import inspect
 import shutil
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
@@ -18,20 +33,26 @@ __all__ = ["Learner", "pad_probabilities"]
 class Learner(ABC):
     """A model that autoal retrains every round.
 
-    Subclasses store their own options in ``__init__``; :meth:`configure` then gives them the run's
-    settings before the first fit. ``predict_proba`` must return one column per entry of
-    ``self.classes`` in that order, zeros for classes the model has not seen (:func:`pad_probabilities`).
+    A run's learner is an instance of a subclass (:func:`autoal.learners.check_learner_choice` refuses anything
+    else). Subclasses store their own options in ``__init__`` under the arguments' names (scikit-learn's
+    convention, which :meth:`clone` relies on) and set there every attribute they keep (fitted ones as None). The
+    run's settings below have class-level defaults until :meth:`configure` gives them before the first fit.
+    ``predict_proba`` must return one column per entry of ``self.classes`` in that order, zeros for classes the
+    model has not seen (:func:`pad_probabilities`).
 
-    After each ``fit``, ``last_fit_info_`` may hold a small dict of facts about that fit (for example
-    whether it continued from the previous model); autoal copies it into the run's history.
+    Besides :meth:`fit` and :meth:`predict_proba`, a learner may override these (each has a default):
 
-    A learner whose :meth:`features` returns embeddings sets ``provides_features = True``; autoal then
-    uses them for k-means batches and the cold start instead of the default pretrained backbone's.
+    - :meth:`usable_feature_columns`: which of the run's feature columns it reads (before any fit);
+    - :meth:`resolve_options`: options it decides from the run's examples (``"auto"``), stored with the run;
+    - :meth:`set_population`: every example of the run, before the first fit;
+    - :attr:`embeddings`: a method ``embeddings(df) -> (len(df), d)`` when it makes its own vectors for the
+      diversity rules (the default, None, lets autoal embed the images with its pretrained backbone);
+    - :meth:`fold_learner`, :meth:`worker_copy`, :meth:`close`: a cheaper stand-in for the fold models, a copy to
+      predict in another process, releasing resources;
+    - :meth:`save_fitted` and :meth:`load_fitted` (with :attr:`saved_model_runs_code`): saving, below.
 
-    The run's feature columns besides the image (:class:`autoal.data.feature_columns.FeatureColumns`: which
-    columns are numeric, categorical or text, and their target-free encoding) arrive with
-    :meth:`configure` as ``feature_columns``; :meth:`check_features` first tells the run which of them
-    this learner can use.
+    After each ``fit``, ``last_fit_info_`` may hold a small dict of facts about that fit (for example whether it
+    continued from the previous model); autoal copies it into the run's history.
 
     **Saving** (the hook behind ``RUN_DIR/model/``, :func:`autoal.load_model` and ``autoal predict``): a run saves
     its learner after every round by calling :meth:`save_fitted`, which returns the fitted state as plain values,
@@ -59,16 +80,20 @@ class Learner(ABC):
     #: Whether loading this learner's saved model runs code (True for models saved by AutoGluon, which pickles).
     saved_model_runs_code: bool = False
 
-    provides_features: bool = False
+    #: None, or a method ``embeddings(df) -> ndarray (len(df), d)``: this learner's own vectors of ``df``'s rows for
+    #: the diversity rules (k-means batches, the cold start). With None, autoal embeds the images with its default
+    #: pretrained backbone (:mod:`autoal.learners.embedding_source`), or encodes the feature columns of a table.
+    embeddings = None
 
-    classes: list
+    # The run's settings (:meth:`configure`).
+    classes: list | tuple = ()
     label: str = "label"
     image_col: str | None = "image_path"
     feature_columns = None  # FeatureColumns, or None outside a run (a learner may then infer them at fit)
     output_dir: Path | None = None
     random_state: int = 0
-    # A fitted learner may set ``last_fit_info_`` (a dict of facts about its last fit, added to the round's
-    # history row); there is no class-level default, so no dict is shared between instances.
+    #: Facts about the last fit (a dict a learner sets in ``fit``), added to the round's history row; empty before.
+    last_fit_info_: Mapping = MappingProxyType({})
 
     def configure(self, *, classes, label="label", image_col="image_path", output_dir=None, random_state=0,
                   feature_columns=None):
@@ -84,30 +109,30 @@ class Learner(ABC):
         self.feature_columns = FeatureColumns.from_dict(feature_columns)
         return self
 
-    def check_features(self, features, *, image_col):
-        """The feature columns this learner will use, out of the run's ``features`` (before any fit).
+    def usable_feature_columns(self, columns, *, image_col):
+        """The feature columns this learner will read, out of the run's ``columns`` (before any fit).
 
         Called once when a run starts, with ``image_col`` None for a run without images. A learner
-        returns ``features`` with what it cannot read moved to the excluded ones
+        returns ``columns`` with what it cannot read moved to the excluded ones
         (:meth:`~autoal.data.feature_columns.FeatureColumns.without`, warning when it drops something the
         user may expect to be used) and raises :class:`~autoal.errors.InputError` when it cannot work
-        on this data at all, saying what to change. The default uses everything.
+        on this data at all, saying what to change. The default reads everything.
         """
-        return features
+        return columns
 
-    def features_of(self, df: pd.DataFrame):
+    def feature_columns_of(self, df: pd.DataFrame):
         """The run's feature columns; outside a run, decided from ``df`` at the first call and kept."""
         if self.feature_columns is None:
             from autoal.data.feature_columns import plan_features
 
-            self.feature_columns = self.check_features(plan_features(df, label=self.label, image_col=self.image_col),
-                                                       image_col=self.image_col)
+            self.feature_columns = self.usable_feature_columns(
+                plan_features(df, label=self.label, image_col=self.image_col), image_col=self.image_col)
         return self.feature_columns
 
-    def encoded_features(self, df: pd.DataFrame):
+    def encoded_feature_columns(self, df: pd.DataFrame):
         """``df``'s feature columns as a float matrix (scaled numbers, one-hot categories), or None without any."""
-        features = self.features_of(df)
-        return features.encode(df) if features.encoded_width else None
+        columns = self.feature_columns_of(df)
+        return columns.encode(df) if columns.encoded_width else None
 
     @abstractmethod
     def fit(self, df: pd.DataFrame) -> "Learner":
@@ -138,10 +163,6 @@ class Learner(ABC):
         the caller restores the run's settings with :meth:`configure`)."""
         raise NotImplementedError(f"{cls.__name__} cannot load a saved model: it has no load_fitted")
 
-    def embedding_cache(self) -> Path | None:
-        """The folder of the embedding caches this learner reads and writes, or None (recorded with the run)."""
-        return None
-
     def resolve_options(self, df: pd.DataFrame) -> dict:
         """Options this learner decides from the data (given as ``"auto"``), decided from ``df``'s rows and kept:
         ``{name: value}``. A run calls this once with its pool and stores the answer with its
@@ -160,23 +181,6 @@ class Learner(ABC):
         caches and handles that a worker can rebuild. The default returns ``self``.
         """
         return self
-
-    def features(self, df: pd.DataFrame):
-        """Feature vectors of ``df``'s rows for diversity rules (k-means batches, cold start), or None.
-
-        Learners built on embeddings return them, shape (len(df), d), and set ``provides_features``;
-        others return None and autoal embeds the images with the default pretrained backbone instead.
-        """
-        return None
-
-    #: Whether the learner also learns from the unlabelled examples through a graph of the pool; autoal then picks
-    #: the first labels for coverage of that graph's space (``initial="coverage"``, :meth:`coverage_space`).
-    learns_from_pool: bool = False
-
-    def coverage_space(self, df: pd.DataFrame):
-        """``df``'s rows as vectors of the space the learner links the pool in (shape (len(df), d)), where the
-        coverage pick measures distance; None when the learner has none (the pick then uses :meth:`features`)."""
-        return None
 
     def fold_learner(self) -> "Learner":
         """The learner whose clones are trained as the K fold models of ``oos="cross_val"`` (out-of-sample

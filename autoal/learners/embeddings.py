@@ -99,12 +99,13 @@ class EmbeddingLearner(Learner):
     graph : {"combine", "only", "off"}
         Learning from the unlabelled examples too (logistic head only; :mod:`autoal.learners.graph_head`): in a run
         (:meth:`set_population`), a k-nearest-neighbour graph of the run's examples is built once
-        (:mod:`autoal.graph.pool_graph`, saved under ``<output_dir>/graph/`` and reused on resume) and the labels
-        are spread over it by Poisson learning (:mod:`autoal.graph.poisson`). ``"combine"`` (the default) mixes
-        its probabilities with the logistic regression's, with a weight chosen at each fit from held-out labels;
-        ``"only"`` uses the graph alone; ``"off"`` the logistic regression alone (the earlier behaviour, kept for
-        runs stored before the graph). Rows outside the graph (a holdout, new images) read it through their nearest pool
-        examples; they never change it. Measured in benchmarks/RESULTS.md ("Learning from the whole pool").
+        (:mod:`autoal.learners.population_graph`, :mod:`autoal.graph.pool_graph`; saved under ``<output_dir>/graph/``
+        and reused on resume) and the labels are spread over it by Poisson learning (:mod:`autoal.graph.poisson`).
+        ``"combine"`` (the default) mixes its probabilities with the logistic regression's, with a weight chosen at
+        each fit from held-out labels; ``"only"`` uses the graph alone; ``"off"`` the logistic regression alone (the
+        earlier behaviour, kept for runs stored before the graph). Rows outside the graph (a holdout, new images) read
+        it through their nearest pool examples; they never change it. Measured in benchmarks/RESULTS.md ("Learning
+        from the whole pool").
     graph_neighbours : int or "auto"
         Neighbours of each example in the graph; ``"auto"``: 15 (fewer in a pool of 15 examples or less).
     graph_dims : int
@@ -112,8 +113,6 @@ class EmbeddingLearner(Learner):
     graph_search : {"auto", "exact", "approximate"}
         Neighbour search (:mod:`autoal.graph.neighbours`): exact up to 50,000 examples, approximate beyond.
     """
-
-    provides_features = True
 
     def __init__(self, *, backbones=None, checkpoint=None, head="logistic", image_size="auto", batch_size=32, C="auto",
                  cache_dir=None, tabular_hyperparameters=None, time_limit=None, standardise_on="run", graph="combine",
@@ -138,9 +137,12 @@ class EmbeddingLearner(Learner):
         self._chosen_size = None  # image_size="auto" decided from the images (resolve_options)
         self._population = None  # the run's examples (set_population), for standardise_on="run"
         self._statistics = {}  # their (mean, scale) under "reference", measured once, shared with clones
-        self._population_graph = None  # the run's examples as graph nodes, and the graph (shared with clones)
+        self._population_graph = None  # the run's PopulationGraph when fits use one (shared with clones)
         self.graph_head_ = None  # the last fit's GraphHead, or None (no graph for this fit)
         self._backbone_ids = None  # a saved model's backbones: the ids of the networks it was saved from
+        self.model_ = None  # the fitted head (None also when one class was labelled: that class is certain)
+        self.classes_ = None  # the classes of the last fit, in the head's column order
+        self._n_tabular_fits = 0  # the tabular head's fits so far (its folders are numbered)
 
     def _check_head(self) -> None:
         check_option("head of the embeddings learner", self.head, StrOptions(HEADS))
@@ -164,8 +166,8 @@ class EmbeddingLearner(Learner):
         every fit of the run standardises with them."""
         self._population, self._statistics = frame, {}
         self._population_graph = None
-        if self.graph != "off" and self.image_col is not None and self.image_col in frame:
-            from autoal.learners.graph_head import PopulationGraph
+        if self.learns_from_pool and self.image_col is not None and self.image_col in frame:
+            from autoal.learners.population_graph import PopulationGraph
 
             self._population_graph = PopulationGraph(frame.index.tolist(), frame[self.image_col].tolist())
 
@@ -208,18 +210,18 @@ class EmbeddingLearner(Learner):
         """The side images are resized to: ``image_size``, or what ``"auto"`` decided (None before that)."""
         return self._chosen_size if self.image_size == "auto" else int(self.image_size)
 
-    def check_features(self, features, *, image_col):
+    def usable_feature_columns(self, columns, *, image_col):
         """Numeric and categorical columns; text columns are left out with a warning. Needs an image column."""
         if image_col is None:
             raise InputError("the embeddings learner embeds images, and image_col=None means there are none; use "
                              "learner='tabular' (the default without images) or learner='autogluon' for a table")
-        if features.text:
-            names = list(features.text)
+        if columns.text:
+            names = list(columns.text)
             why = ("free text, which the embeddings learner does not read; use learner='autogluon' with "
                    "learner_options={'text_checkpoint': PATH} (a local Hugging Face checkpoint folder) to use it")
             warnings.warn(f"autoal: text columns {names} are not used: {why}", UserWarning, stacklevel=3)
-            features = features.without(names, why)
-        return features
+            columns = columns.without(names, why)
+        return columns
 
     # -- embeddings -------------------------------------------------------------------------------
 
@@ -234,7 +236,7 @@ class EmbeddingLearner(Learner):
             folders = backbone_folders(checkpoint=self.checkpoint, backbones=self.backbones)
             if self.side is None:
                 raise RuntimeError("image_size 'auto' is decided from the images, and none was seen yet: embed some "
-                                   "(fit, features), call resolve_options(df), or pass image_size=160 or 224")
+                                   "(fit, embeddings), call resolve_options(df), or pass image_size=160 or 224")
             ids = self._backbone_ids or [None] * len(folders)  # a loaded model's safetensors copies keep their ids
             self._embedders = [Embedder(folder, image_size=self.side, batch_size=self.batch_size, backbone_id=id_)
                                for folder, id_ in zip(folders, ids)]
@@ -259,10 +261,6 @@ class EmbeddingLearner(Learner):
         if self.cache_dir is not None:
             return Path(self.cache_dir).expanduser()
         return default_embedding_dir()
-
-    def embedding_cache(self) -> Path:
-        """The folder of this learner's embedding caches (:meth:`cache_root`), recorded with the run."""
-        return self.cache_root()
 
     @property
     def caches(self) -> list:
@@ -308,15 +306,15 @@ class EmbeddingLearner(Learner):
     def _inputs(self, df: pd.DataFrame, stats=None, embed=None) -> np.ndarray:
         """What the logistic head reads: the images' embeddings, then the encoded feature columns."""
         x = self._embed(df, stats, embed)
-        columns = self.encoded_features(df)
+        columns = self.encoded_feature_columns(df)
         return x if columns is None else np.hstack([x, columns])
 
     def _raw_columns(self, df: pd.DataFrame):
         """The feature columns as the tabular head's TabularPredictor reads them, or None when there are none."""
         from autoal.learners.tabular import tabular_frame
 
-        features = self.features_of(df)
-        return tabular_frame(features, df) if features.used else None
+        columns = self.feature_columns_of(df)
+        return tabular_frame(columns, df) if columns.used else None
 
     # -- Learner ----------------------------------------------------------------------------------
 
@@ -349,18 +347,32 @@ class EmbeddingLearner(Learner):
         self._fit_graph(df, x, y, len(labels))
         return self
 
-    # -- the pool graph (autoal.learners.graph_head) ------------------------------------------------
-
-    def _graph_nodes(self, df: pd.DataFrame):
-        """``df``'s rows as nodes of the run's graph (-1 outside it), or None when this learner uses no graph."""
-        if self._population_graph is None or self.head != "logistic" or len(self._population_graph.node_of) < 3:
-            return None  # no graph, or too few examples to link
-        return self._population_graph.nodes(df.index.tolist(), df[self.image_col].tolist())
+    # -- the pool graph (autoal.learners.population_graph, autoal.learners.graph_head) ---------------
 
     @property
     def learns_from_pool(self) -> bool:
         """Whether fits mix in the pool graph (``graph`` not ``"off"``, logistic head)."""
         return self.graph != "off" and self.head == "logistic"
+
+    def _graph_nodes(self, df: pd.DataFrame):
+        """``df``'s rows as nodes of the run's graph (-1 outside it), or None when this learner uses no graph."""
+        population = self._population_graph
+        return None if population is None else population.nodes_of(df, self.image_col)
+
+    def pool_graph(self):
+        """The run's :class:`~autoal.graph.pool_graph.PoolGraph` (after :meth:`set_population`): loaded from
+        ``<output_dir>/graph/`` when it was built for the same examples and settings, else built from the cached
+        embeddings and saved there; None when this learner uses no graph."""
+        population = self._population_graph
+        if population is None:
+            return None
+        if population.graph is None:  # the settings name the backbones: built only when the graph is opened
+            settings = {"neighbours": self.graph_neighbours, "dims": self.graph_dims, "search": self.graph_search,
+                        "backbones": [e.backbone_id for e in self.embedders], "side": self.side,
+                        "seed": self.random_state}
+            folder = None if self.output_dir is None else Path(self.output_dir) / "graph"
+            population.open(lambda: self._embed(self._population), settings, folder)
+        return population.graph
 
     def coverage_space(self, df: pd.DataFrame):
         """``df``'s rows in the pool graph's whitened space (:class:`~autoal.graph.space.WhitenedSpace`: the space
@@ -369,57 +381,15 @@ class EmbeddingLearner(Learner):
         nodes = self._graph_nodes(df)
         if nodes is None:
             return None
-        graph = self.pool_graph()
-        out = np.empty((len(df), graph.space.dims), dtype=np.float32)
-        inside = nodes >= 0
-        out[inside] = graph.points[nodes[inside]]
-        if not inside.all():
-            out[~inside] = graph.space.transform(self._embed(df.iloc[np.flatnonzero(~inside)]))
-        return out
-
-    def pool_graph(self):
-        """The run's :class:`~autoal.graph.pool_graph.PoolGraph` (after :meth:`set_population`): loaded from
-        ``<output_dir>/graph/`` when it was built for the same examples and settings, else built from the cached
-        embeddings and saved there; None when this learner uses no graph."""
-        holder = self._population_graph
-        if holder is None:
-            return None
-        if holder.graph is None:
-            import time
-
-            from autoal.graph.pool_graph import PoolGraph, pool_fingerprint
-
-            started = time.perf_counter()
-            frame = self._population
-            settings = {"neighbours": self.graph_neighbours, "dims": self.graph_dims, "search": self.graph_search,
-                        "backbones": [e.backbone_id for e in self.embedders], "side": self.side,
-                        "seed": self.random_state}
-            fingerprint = pool_fingerprint(frame.index.tolist(), frame[self.image_col].tolist(), settings)
-            folder = None if self.output_dir is None else Path(self.output_dir) / "graph"
-            graph = PoolGraph.load(folder, fingerprint) if folder is not None else None
-            holder.built = graph is None
-            if graph is None:
-                graph = PoolGraph.build(self._embed(frame), n_neighbours=self.graph_neighbours, dims=self.graph_dims,
-                                        method=self.graph_search, fingerprint=fingerprint,
-                                        random_state=self.random_state)
-                if folder is not None:
-                    graph.save(folder)
-            holder.graph, holder.seconds = graph, time.perf_counter() - started
-        return holder.graph
+        self.pool_graph()
+        return self._population_graph.space_points(nodes, lambda rows: self._embed(df.iloc[rows]))
 
     def _fit_graph(self, df, x, y, n_labels) -> None:
         """Spread this fit's labels over the pool graph and choose the mixture (``graph_head_``; None without)."""
-        import time
-
         self.graph_head_ = None
         nodes = self._graph_nodes(df)
         if nodes is None or n_labels < 2 or (nodes < 0).any():  # outside a run, one class, or rows not in the graph
             return
-        from autoal.learners.graph_head import GraphHead
-
-        opened_now = self._population_graph.graph is None  # this fit loads or builds the graph
-        graph = self.pool_graph()
-        started = time.perf_counter()
         position = {c: i for i, c in enumerate(self.classes)}
         labels = np.array([position[v] for v in y.tolist()], dtype=np.int64)
         reference = self._reference_statistics(self._inputs)
@@ -429,15 +399,10 @@ class EmbeddingLearner(Learner):
                 model = self._logistic(self.num_features, len(train), reference).fit(x[train], y[train])
             return pad_probabilities(model.predict_proba(x[held]), model.classes_.tolist(), self.classes)
 
-        self.graph_head_ = GraphHead.fit(graph, nodes, labels, len(self.classes), mode=self.graph,
-                                         logistic_without=logistic_without,
-                                         random_state=[self.random_state, len(df), 29])
-        self.last_fit_info_.update(graph_weight=round(self.graph_head_.weight, 3),
-                                   graph_temperature=self.graph_head_.temperature,
-                                   graph_validation=self.graph_head_.n_validation,
-                                   graph_seconds=round(time.perf_counter() - started, 3),
-                                   graph_build_seconds=round(self._population_graph.seconds, 3) if opened_now else 0.0,
-                                   graph_built=opened_now and self._population_graph.built)
+        self.graph_head_, facts = self._population_graph.fit_head(
+            self.pool_graph, nodes, labels, len(self.classes), mode=self.graph, logistic_without=logistic_without,
+            random_state=[self.random_state, len(df), 29])
+        self.last_fit_info_.update(facts)
 
     def _logistic(self, n_image, n_labels, reference=None):
         """Logistic regression (``C`` for ``n_labels`` labels) on the first ``n_image`` columns (embeddings) and
@@ -455,7 +420,7 @@ class EmbeddingLearner(Learner):
         import tempfile
 
         base = Path(self.output_dir) if self.output_dir is not None else Path(tempfile.mkdtemp(prefix="autoal-tabular-"))
-        self._n_tabular_fits = getattr(self, "_n_tabular_fits", 0) + 1
+        self._n_tabular_fits += 1
         return base / "models" / f"tabular_{self._n_tabular_fits:02d}"
 
     def predict_proba(self, df: pd.DataFrame, *, embed=None) -> np.ndarray:
@@ -485,15 +450,15 @@ class EmbeddingLearner(Learner):
             return probs
         return pad_probabilities(probs, self.classes_, self.classes)
 
-    def features(self, df: pd.DataFrame) -> np.ndarray:
+    def embeddings(self, df: pd.DataFrame) -> np.ndarray:
         """The cached embeddings of ``df``'s images (computed for images not yet in the cache), each backbone's
         block scaled to the same spread when there are several, joined with its encoded feature columns
-        (:func:`autoal.learners.feature_blocks.join_blocks`: each block weighs the same)."""
+        (:func:`autoal.learners.feature_blocks.join_blocks`: each block weighs the same), for diversity rules."""
         from autoal.learners.feature_blocks import equal_spread, join_blocks
 
         blocks = self._embed_blocks(df)
         image = blocks[0] if len(blocks) == 1 else equal_spread(blocks)
-        return join_blocks(image, self.encoded_features(df))
+        return join_blocks(image, self.encoded_feature_columns(df))
 
     def clone(self, *, subdir="clone") -> "EmbeddingLearner":
         """A fresh, unfitted twin that shares this learner's network and embedding cache."""
@@ -541,40 +506,9 @@ class EmbeddingLearner(Learner):
         if self.model_ is not None:
             state["head"], arrays = logistic_pipeline_state(self.model_)
         if self.graph_head_ is not None:
-            state["graph_head"], graph_arrays = self._graph_state()
+            state["graph_head"], graph_arrays = self._population_graph.head_state(self.graph_head_)
             arrays.update(graph_arrays)
         return state, arrays
-
-    def _graph_state(self) -> tuple:
-        """The graph head as plain values: its mixture, the pool's nodes (ids and image paths, so that a pool row is
-        read at its own node as in the run) and, as arrays, every node's scores and the pool's points in the graph's
-        space (what rows outside the pool are read through); the edges are not needed to predict."""
-        head, holder = self.graph_head_, self._population_graph
-        graph = holder.graph
-        keys = sorted(holder.node_of, key=holder.node_of.get)
-        state = {"weight": float(head.weight), "temperature": float(head.temperature), "scale": float(head.scale),
-                 "n_validation": int(head.n_validation), "n_neighbours": int(graph.n_neighbours),
-                 "method": graph.method, "ids": [plain_scalar(i) for i, _ in keys], "paths": [str(p) for _, p in keys]}
-        arrays = {"graph_scores": head.scores, "graph_points": graph.points,
-                  **graph.space.to_arrays(prefix="graph_space_")}
-        return state, arrays
-
-    def _load_graph_state(self, state: dict, arrays: dict) -> None:
-        """Rebuild the graph head :meth:`_graph_state` saved (predicting only: the graph has no edges)."""
-        import scipy.sparse as sp
-
-        from autoal.graph.pool_graph import PoolGraph
-        from autoal.graph.space import WhitenedSpace
-        from autoal.learners.graph_head import GraphHead, PopulationGraph
-
-        holder = PopulationGraph(state["ids"], state["paths"])
-        points = np.asarray(arrays["graph_points"], dtype=np.float32)
-        holder.graph = PoolGraph(WhitenedSpace.from_arrays(arrays, prefix="graph_space_"), points,
-                                 sp.csr_matrix((len(points), len(points))), int(state["n_neighbours"]), "",
-                                 state["method"])
-        self._population_graph = holder
-        self.graph_head_ = GraphHead(np.asarray(arrays["graph_scores"], dtype=np.float64), float(state["scale"]),
-                                     float(state["weight"]), float(state["temperature"]), int(state["n_validation"]))
 
     @classmethod
     def load_fitted(cls, state: dict, arrays: dict, folder: Path) -> "EmbeddingLearner":
@@ -587,7 +521,10 @@ class EmbeddingLearner(Learner):
         learner.classes_ = list(state["classes_"])
         learner.model_ = None if state["head"] is None else logistic_pipeline_from_state(state["head"], arrays)
         if state.get("graph_head") is not None:
-            learner._load_graph_state(state["graph_head"], arrays)
+            from autoal.learners.population_graph import PopulationGraph
+
+            learner._population_graph, learner.graph_head_ = PopulationGraph.from_head_state(state["graph_head"],
+                                                                                             arrays)
         return learner
 
     def close(self) -> None:

@@ -28,12 +28,11 @@ class FastLearner(Learner):
         Inverse regularisation strength of the logistic regression.
     """
 
-    provides_features = True
-
     def __init__(self, *, thumbnail=16, C=1.0):
         self.thumbnail = thumbnail
         self.C = C
-        self._features = {}
+        self._thumbnails = {}  # image path -> its thumbnail's pixels
+        self.model_ = None  # the fitted pipeline
 
     def _featurize(self, paths) -> np.ndarray:
         from PIL import Image
@@ -42,27 +41,27 @@ class FastLearner(Learner):
 
         rows = []
         for path in map(str, paths):
-            if path not in self._features:
+            if path not in self._thumbnails:
                 try:
                     with Image.open(path) as image:
                         small = image.convert("RGB").resize((self.thumbnail, self.thumbnail), Image.BILINEAR)
                 except read_errors() as exc:
                     raise unreadable_image(path, exc) from exc
-                self._features[path] = np.asarray(small, dtype=np.float32).reshape(-1) / 255.0
-            rows.append(self._features[path])
+                self._thumbnails[path] = np.asarray(small, dtype=np.float32).reshape(-1) / 255.0
+            rows.append(self._thumbnails[path])
         return np.stack(rows)
 
-    def check_features(self, features, *, image_col):
+    def usable_feature_columns(self, columns, *, image_col):
         """Numeric and categorical columns (text is not read). Needs an image column."""
         if image_col is None:
             raise InputError("the fast learner reads image thumbnails, and image_col=None means there are none; use "
                              "learner='tabular' (the default without images)")
-        return features.without(features.text, "free text, which the fast learner does not read") if features.text \
-            else features
+        return columns.without(columns.text, "free text, which the fast learner does not read") if columns.text \
+            else columns
 
     def _inputs(self, df: pd.DataFrame) -> np.ndarray:
         x = self._featurize(df[self.image_col])
-        columns = self.encoded_features(df)
+        columns = self.encoded_feature_columns(df)
         return x if columns is None else np.hstack([x, columns])
 
     def fit(self, df: pd.DataFrame) -> "FastLearner":
@@ -83,12 +82,12 @@ class FastLearner(Learner):
         probs = self.model_.predict_proba(self._inputs(df))
         return pad_probabilities(probs, self.model_.classes_.tolist(), self.classes)
 
-    def features(self, df: pd.DataFrame) -> np.ndarray:
-        """The thumbnails' pixels joined with the encoded columns (:func:`autoal.learners.feature_blocks.join_blocks`), one
-        row per example, for diversity rules."""
+    def embeddings(self, df: pd.DataFrame) -> np.ndarray:
+        """The thumbnails' pixels joined with the encoded feature columns
+        (:func:`autoal.learners.feature_blocks.join_blocks`), one row per example, for diversity rules."""
         from autoal.learners.feature_blocks import join_blocks
 
-        return join_blocks(self._featurize(df[self.image_col]), self.encoded_features(df))
+        return join_blocks(self._featurize(df[self.image_col]), self.encoded_feature_columns(df))
 
     def save_fitted(self, folder) -> tuple:
         """The thumbnail side and the logistic head's arrays (:class:`autoal.learners.Learner`, "Saving")."""
@@ -108,5 +107,5 @@ class FastLearner(Learner):
     def worker_copy(self) -> "FastLearner":
         """A copy without the in-memory thumbnails (a worker computes those of its own rows)."""
         twin = copy.copy(self)
-        twin._features = {}
+        twin._thumbnails = {}
         return twin

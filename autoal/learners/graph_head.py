@@ -16,7 +16,7 @@ import numpy as np
 
 from autoal.common.checks import StrOptions, check_option
 
-__all__ = ["GRAPH_MODES", "PopulationGraph", "GraphHead", "choose_mixture", "graph_probabilities",
+__all__ = ["GRAPH_MODES", "GraphHead", "choose_mixture", "graph_probabilities",
            "validation_folds", "VALIDATION_ROWS", "FOLD_LIMIT", "TEMPERATURES", "PRIOR_WEIGHT", "PRIOR_ROWS"]
 
 #: Values of the embeddings learner's ``graph``: mix both heads, the graph alone, or the logistic head alone.
@@ -118,32 +118,10 @@ def validation_folds(labels, *, random_state=None) -> list:
     return [fold for fold in np.array_split(rng.permutation(held), n_folds) if len(fold)]
 
 
-class PopulationGraph:
-    """The run's examples as graph nodes, and the graph itself once built; shared by a learner and its clones.
-
-    Parameters
-    ----------
-    ids : sequence
-        The run's example ids in position order (node ``i`` is ``ids[i]``).
-    paths : sequence of str
-        Their image paths (a row of another frame is a node only when its id and path both match).
-    """
-
-    def __init__(self, ids, paths):
-        self.node_of = {key: i for i, key in enumerate(zip(ids, paths))}
-        self.graph = None  # the PoolGraph, once loaded or built
-        self.built, self.seconds = False, 0.0  # whether it was built (not loaded), and the seconds it took
-
-    def nodes(self, ids, paths) -> np.ndarray:
-        """The node of each row, -1 for rows outside the graph."""
-        return np.fromiter((self.node_of.get(key, -1) for key in zip(ids, paths)), dtype=np.int64,
-                           count=len(ids))
-
-
 @dataclass
 class GraphHead:
-    """Poisson learning on a :class:`PopulationGraph`'s graph for one fit: the labels spread over the pool, and the
-    mixture chosen for them.
+    """Poisson learning on the run's pool graph (:class:`~autoal.learners.population_graph.PopulationGraph`) for one
+    fit: the labels spread over the pool, and the mixture chosen for them.
 
     Attributes
     ----------

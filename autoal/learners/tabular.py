@@ -30,7 +30,7 @@ class TabularLearner(Learner):
     The run's :class:`~autoal.data.feature_columns.FeatureColumns` say which columns are read and of which
     kind: numeric columns as numbers, categorical ones as categories, text columns through AutoGluon's
     own n-gram features (nothing is downloaded). The image column, if any, is not read. Its
-    :meth:`features` (for k-means batches and the cold start) are the scaled numeric and one-hot
+    :meth:`embeddings` (for k-means batches and the cold start) are the scaled numeric and one-hot
     categorical columns.
 
     Parameters
@@ -50,8 +50,6 @@ class TabularLearner(Learner):
         Keep every round's predictor folder, or (default) only the latest.
     """
 
-    provides_features = True
-
     def __init__(self, *, hyperparameters=None, presets=None, time_limit=None, refit_full=True, keep_models=False):
         self.hyperparameters = hyperparameters
         self.presets = presets
@@ -59,19 +57,21 @@ class TabularLearner(Learner):
         self.refit_full = refit_full
         self.keep_models = keep_models
         self.predictor_ = None
+        self.model_classes_ = None  # the fitted classes, in the predictor's column order
 
     # -- columns ------------------------------------------------------------------------------------
 
-    def check_features(self, features, *, image_col):
-        if not features.used:
-            left = "; ".join(f"{n!r} ({why})" for n, why in features.excluded) or "none"
+    def usable_feature_columns(self, columns, *, image_col):
+        """Every feature column; InputError when there is none."""
+        if not columns.used:
+            left = "; ".join(f"{n!r} ({why})" for n, why in columns.excluded) or "none"
             raise InputError(
                 f"the tabular learner needs feature columns, but df has none it can use besides the label (left out: "
                 f"{left}); add feature columns, or name the ones to use with feature_cols=[...]")
-        return features
+        return columns
 
     def _table(self, df: pd.DataFrame) -> pd.DataFrame:
-        return tabular_frame(self.features_of(df), df)
+        return tabular_frame(self.feature_columns_of(df), df)
 
     # -- Learner ------------------------------------------------------------------------------------
 
@@ -152,11 +152,11 @@ class TabularLearner(Learner):
                                                            require_py_version_match=False)
         return learner
 
-    def features(self, df: pd.DataFrame) -> np.ndarray:
+    def embeddings(self, df: pd.DataFrame) -> np.ndarray:
         """The scaled numeric and one-hot categorical columns of ``df``, shape (len(df), d) (see
         :meth:`autoal.data.feature_columns.FeatureColumns.encode`); for a table of text columns only, their
         hashed word counts (scikit-learn's ``HashingVectorizer``, 256 per column, L2-normalised)."""
-        plan = self.features_of(df)
+        plan = self.feature_columns_of(df)
         if plan.encoded_width:
             return plan.encode(df)
         from sklearn.feature_extraction.text import HashingVectorizer

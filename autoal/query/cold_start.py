@@ -108,7 +108,8 @@ def coverage_examples(points, k, *, random_state=None) -> np.ndarray:
     Parameters
     ----------
     points : array-like, shape (n, d)
-        The candidates in the space the learner links them in (:meth:`autoal.learners.Learner.coverage_space`).
+        The candidates in the space the learner links them in (the pool graph's, given by
+        :meth:`autoal.learners.embedding_source.EmbeddingSource.coverage`).
     k : int
         Number wanted (at most ``n``; clusters that collapse on identical points are topped up with the rows
         nearest the overall centre not yet picked).

@@ -45,7 +45,7 @@ class BatchPicker:
         The run's options, resolved.
     annotators : list of Annotator
         The run's team (the list itself: annotators who join later are seen); ``names`` their names.
-    features : FeatureSource
+    features : EmbeddingSource
         The diversity and coverage features of the pool's examples.
     round_consensus : RoundConsensus
         Where the labelled examples' out-of-sample probabilities and the pool's come from.

@@ -190,7 +190,7 @@ class RunConfig:
             Annotators of the run: ``strategy="auto"`` is margin with one, ActiveLab with several;
             ``oos="auto"`` is ``"cross_val"`` with several and relabeling, else ``"pick"``.
         embeddings : bool
-            Whether embeddings can be had (:func:`autoal.query.feature_source.embeddings_available`):
+            Whether embeddings can be had (:func:`autoal.learners.embedding_source.embeddings_available`):
             ``batch``/``initial`` ``"auto"`` are ``"kmeans"`` with ``strategy="auto"`` and embeddings.
         simulation : bool
             Simulation mode; in real mode ``initial="auto"`` starts from the given labels (``"random"``)
@@ -198,7 +198,7 @@ class RunConfig:
         n_given : int
             Labels the data arrived with (real mode).
         coverage : bool
-            Whether the learner learns from the pool graph (:attr:`autoal.learners.Learner.learns_from_pool`):
+            Whether the learner learns from the pool graph (:func:`autoal.learners.embedding_source.learns_from_pool`):
             then the picked initial set (the cold start's, and simulation's with ``strategy="auto"``) is
             ``"coverage"`` instead of ``"kmeans"``, and with one annotator ``batch="auto"`` is ``"coverage-first"``
             (coverage batches until :data:`autoal.query.cold_start.COVERAGE_LABELS_PER_CLASS` labels a class, then

@@ -84,7 +84,7 @@ def _fit_once(state, run_dir, learner, learner_options, verbose) -> tuple:
     inputs = state.data.frame.drop(columns=[label])  # in simulation the hidden truth stays hidden
     train = inputs.iloc[positions].assign(**{label: np.asarray(state.classes)[consensus.labels]})
     model = make_learner(learner, **(learner_options or {}))
-    features = model.check_features(_features(settings), image_col=settings["image_col"])
+    features = model.usable_feature_columns(_features(settings), image_col=settings["image_col"])
     model.configure(classes=state.classes, label=label, image_col=settings["image_col"],
                     output_dir=Path(run_dir) / FINAL_FIT_DIR, random_state=settings.get("random_state", 0),
                     feature_columns=features)

@@ -18,7 +18,7 @@ from autoal.annotation.asking import ask_open_assignments
 from autoal.errors import PoolExhausted
 from autoal.multiannotator.round_consensus import RoundConsensus
 from autoal.results.export import with_image_paths
-from autoal.query.feature_source import FeatureSource
+from autoal.learners.embedding_source import EmbeddingSource
 from autoal.results.reporting import RunReporter, annotator_table, consensus_table, label_counts
 from autoal.results.result import RunResult
 from autoal.store.run_state import GIVEN
@@ -51,8 +51,7 @@ class Session:
         data = state.data
         self.inputs = data.frame.drop(columns=[state.label])  # what learners and annotators see: no labels
         self.learner = learner
-        if hasattr(learner, "set_population"):  # a user's learner need not subclass Learner
-            learner.set_population(self.inputs)
+        learner.set_population(self.inputs)
         self.truth = np.array([state.class_index[c] for c in data.frame[state.label]]) if data.simulation else None
         for annotator in annotators:
             annotator.prepare(classes=data.classes, true_labels=data.frame[state.label] if data.simulation else None,
@@ -62,7 +61,7 @@ class Session:
         self.round_consensus = RoundConsensus(state.store, self.inputs, data.classes, state.label, self.names,
                                               oos=config.oos, folds=config.folds, random_state=config.random_state,
                                               predict=self._predict)
-        self.features = FeatureSource(self.learner, self.inputs)
+        self.features = EmbeddingSource(self.learner, self.inputs)
         self.picker = BatchPicker(state, config, self.annotators, self.names, self.features, self.round_consensus,
                                   self.scorer)
         records = state.store.rounds()
@@ -233,7 +232,7 @@ class Session:
         row = {"round": r, "picked_ids": self._picked_ids(snapshot, r), **label_counts(snapshot, previous),
                "accuracy": accuracy, "consensus_seconds": consensus_seconds, "fit_seconds": fit_seconds,
                "eval_seconds": eval_seconds, "consensus_method": consensus.method,
-               **self.state.store.selection(r), **stop_fields, **getattr(self.learner, "last_fit_info_", {}),
+               **self.state.store.selection(r), **stop_fields, **self.learner.last_fit_info_,
                "watermark": snapshot.watermark, "max_labels_per_example": int(snapshot.counts.max(initial=0))}
         if self.truth is not None:
             row["consensus_accuracy"] = float((consensus.labels == self.truth[positions]).mean())

@@ -21,7 +21,7 @@ from autoal.data.feature_columns import choose_features
 from autoal.data.prepare import prepare_data
 from autoal.errors import InputError
 from autoal.learners import make_learner
-from autoal.query.feature_source import embeddings_available
+from autoal.learners.embedding_source import embedding_cache, embeddings_available, learns_from_pool
 from autoal.rounds.config import RunConfig
 from autoal.rounds.session import Session
 from autoal.store.run_state import GIVEN, RunState, check_new_run_folder, open_run
@@ -59,7 +59,7 @@ def new_session(df, config: RunConfig, *, test_df, annotators, output_dir) -> Se
     config, model, features = _learner_and_config(config, data, out, None, len(annotator_list))
     settings = dict(config.to_settings(auto_options=auto), features=features, output_dir=str(out),
                     annotators=[a.spec() for a in annotator_list], annotator_names=[a.name for a in annotator_list],
-                    embedding_cache=_embedding_cache(model, config.image_col))
+                    embedding_cache=embedding_cache(model, config.image_col))
     state = RunState.create(out, data, settings)
     try:
         return Session(state, config, model, annotator_list)
@@ -110,18 +110,8 @@ def _learner_and_config(config: RunConfig, data, folder, features, n_annotators)
         config = dataclasses.replace(config, learner_options={**config.learner_options, **chosen})
     config = config.resolved(n_annotators=n_annotators, embeddings=embeddings_available(model),
                              simulation=data.simulation, n_given=len(data.initial_ids),
-                             coverage=getattr(model, "learns_from_pool", False))
+                             coverage=learns_from_pool(model))
     return config, model, features
-
-
-def _embedding_cache(model, image_col) -> str | None:
-    """The embedding caches the run reads and writes (recorded with it): its learner's, else the shared default the
-    diversity features use; None for a table."""
-    from autoal.vision.embedder import default_embedding_dir
-
-    if image_col is None:
-        return None
-    return str(getattr(model, "embedding_cache", lambda: None)() or default_embedding_dir())
 
 
 def _rebuild_annotators(settings, annotators) -> list:

@@ -183,14 +183,14 @@ def test_runs_stored_before_the_128_px_default_keep_fine_tuning_at_64_px():
 def test_the_diversity_features_it_lends_stay_at_128_px_when_the_embeddings_default_moves(tmp_path, embedding_cache):
     """The k-means features and the fold models of an AutoGluon run embed at one fixed side, so that a run
     resumed after the embeddings learner's small-image default moved to 160 px embeds as it did."""
-    from autoal.query.feature_source import FeatureSource
+    from autoal.learners.embedding_source import EmbeddingSource
     from autoal.vision.image_size import DIVERSITY_FEATURE_SIDE, SMALL_IMAGE_SIDE
 
     df = write_images(tmp_path / "img", 4)
     learner = AutoGluonLearner(**TINY).configure(classes=CLASSES, output_dir=tmp_path / "run")
     assert DIVERSITY_FEATURE_SIDE == 128 and SMALL_IMAGE_SIDE == 160
     assert learner.fold_learner().side == 128
-    source = FeatureSource(learner, df.drop(columns=["label"]))
+    source = EmbeddingSource(learner, df.drop(columns=["label"]))
     vectors = source([0, 1])
     assert source._fallback.side == 128 and vectors.shape[0] == 2
     assert {p.name.rsplit("-", 1)[-1] for p in embedding_cache.iterdir()} == {"128px"}

@@ -48,7 +48,7 @@ def test_embedding_learner_meets_the_contract_and_learns(tmp_path, checkpoint, e
     assert info["n_train"] == len(df) == 24
     assert (info["cache_hits"], info["n_embedded"]) == (24, 0), "the first fit and predict embedded every image"
     assert not (tmp_path / "out" / "embeddings").exists(), "no cache of its own in the output folder"
-    assert learner.embedding_cache() == embedding_cache and len(list(embedding_cache.iterdir())) == 1, \
+    assert learner.cache_root() == embedding_cache and len(list(embedding_cache.iterdir())) == 1, \
         "default cache: the shared one ($AUTOAL_EMBEDDING_CACHE here)"
 
 
@@ -93,7 +93,7 @@ def test_clones_share_the_cache_and_keep_the_parameters(tmp_path, checkpoint):
     learner = EmbeddingLearner(checkpoint=checkpoint, image_size=64, C=0.5)
     learner.configure(classes=CLASSES, output_dir=tmp_path / "out").fit(df)
     twin = learner.clone(subdir="cross_val/fold_0")
-    assert twin.get_params() == learner.get_params() and not hasattr(twin, "model_")
+    assert twin.get_params() == learner.get_params() and twin.model_ is None, "unfitted"
     twin.fit(df)
     assert twin.last_fit_info_["cache_hits"] == 9, "a clone reads its parent's cache instead of starting its own"
     assert not (tmp_path / "out" / "cross_val" / "fold_0" / "embeddings").exists()
@@ -105,9 +105,9 @@ def test_the_run_s_examples_standardise_the_embeddings_and_clones_share_them(tmp
     learner = EmbeddingLearner(checkpoint=checkpoint, cache_dir=tmp_path / "cache").configure(classes=CLASSES)
     learner.set_population(population.drop(columns=["label"]))
     learner.fit(labelled)
-    embeddings = learner.features(population)  # one backbone, no feature columns: the raw embeddings
+    embeddings = learner.embeddings(population)  # one backbone, no feature columns: the raw embeddings
     np.testing.assert_allclose(learner.model_[0].scaler_.mean_, embeddings.mean(axis=0), rtol=1e-5, atol=1e-6)
-    own = learner.features(labelled).mean(axis=0)
+    own = learner.embeddings(labelled).mean(axis=0)
     assert np.abs(learner.model_[0].scaler_.mean_ - own).max() > 1e-3, "not the labelled rows' statistics"
     twin = learner.clone(subdir="fold_0").fit(labelled.iloc[:4])
     np.testing.assert_array_equal(twin.model_[0].scaler_.mean_, learner.model_[0].scaler_.mean_)
@@ -277,7 +277,7 @@ def test_several_backbones_embed_once_each_and_join(tmp_path, two_small_networks
     assert (learner.last_fit_info_["n_embedded"], learner.last_fit_info_["cache_hits"]) == (24, 0), \
         "one pass per backbone"
     widths = [e.num_features for e in learner.embedders]
-    assert learner.features(df).shape == (12, sum(widths))
+    assert learner.embeddings(df).shape == (12, sum(widths))
     expected = np.hstack([Embedder(folder, image_size=32).embed(df["image_path"]) for folder in (first, second)])
     np.testing.assert_allclose(learner._embed(df), expected, rtol=1e-5, atol=1e-5)
     assert sorted(f.name for f in (tmp_path / "cache").iterdir()) == sorted(
@@ -469,7 +469,7 @@ def test_a_big_run_measures_its_statistics_on_a_seeded_sample(tmp_path, checkpoi
         learner.set_population(population)
         means.append(learner._reference_statistics(learner._inputs)[0])
     np.testing.assert_array_equal(means[0], means[1])
-    everything = learner.features(population)
+    everything = learner.embeddings(population)
     assert np.abs(means[0] - everything.mean(axis=0)).max() > 1e-4, "a sample, not all 30"
     rows = np.sort(np.random.default_rng([0, 19]).choice(30, 12, replace=False))  # seeded by the run's seed (0)
     np.testing.assert_allclose(means[0], everything[rows].mean(axis=0), rtol=1e-5, atol=1e-6)

@@ -142,7 +142,7 @@ def test_autogluon_learns_a_text_column_from_a_local_checkpoint(tiny_bert, tmp_p
     plan = plan_features(train, label="label", image_col=None)
     assert plan.text == ["review"]
     learner = AutoGluonLearner(text_checkpoint=tiny_bert, max_epochs=10)
-    plan = learner.check_features(plan, image_col=None)
+    plan = learner.usable_feature_columns(plan, image_col=None)
     learner.configure(classes=["neg", "pos"], image_col=None, output_dir=tmp_path, feature_columns=plan)
     probs = learner.fit(train).predict_proba(test.drop(columns=["label"]))
     assert (np.array(["neg", "pos"])[probs.argmax(axis=1)] == test["label"].to_numpy()).mean() >= 0.9
@@ -187,7 +187,7 @@ def test_text_without_a_checkpoint_is_left_out_with_a_warning_that_says_how(tmp_
     plan = plan_features(df, label="label", image_col=None)
     with pytest.warns(UserWarning, match=r"text columns \['review'\] are not used: free text, and no text model .*"
                                          r"learner_options=\{'text_checkpoint': PATH\} \(CLI: --text-checkpoint PATH\)"):
-        used = AutoGluonLearner().check_features(plan, image_col=None)
+        used = AutoGluonLearner().usable_feature_columns(plan, image_col=None)
     assert used.used == ["noise"] and dict(used.excluded)["review"].startswith("free text")
 
 
@@ -204,7 +204,7 @@ def test_embeddings_learner_warns_that_it_does_not_read_text(noise):
     plan = plan_features(train.assign(review=[f"words and more words {i}" for i in range(len(train))]),
                          label="label", image_col="image_path")
     with pytest.warns(UserWarning, match=r"text columns \['review'\] are not used: free text, which the embeddings"):
-        used = EmbeddingLearner().check_features(plan, image_col="image_path")
+        used = EmbeddingLearner().usable_feature_columns(plan, image_col="image_path")
     assert used.text == [] and used.used == ["x", "colour"]
 
 
@@ -216,11 +216,11 @@ def test_a_text_checkpoint_folder_is_checked(tmp_path, tiny_bert):
     with pytest.raises(InputError, match=r"lacks weights \(model.safetensors or pytorch_model.bin\), a tokenizer"):
         check_text_checkpoint(tmp_path / "half")
     with pytest.raises(InputError, match="is not a folder"):
-        AutoGluonLearner(text_checkpoint=tmp_path / "nowhere").check_features(
+        AutoGluonLearner(text_checkpoint=tmp_path / "nowhere").usable_feature_columns(
             plan_features(reviews(30, 0), label="label", image_col=None), image_col=None)
     plan = plan_features(pd.DataFrame({"label": ["a", "b"] * 5, "x": np.arange(10.0)}), label="label")
     with pytest.warns(UserWarning, match="text_checkpoint is set but no column is free text"):
-        AutoGluonLearner(text_checkpoint=tiny_bert).check_features(plan, image_col=None)
+        AutoGluonLearner(text_checkpoint=tiny_bert).usable_feature_columns(plan, image_col=None)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert check_text_checkpoint(tiny_bert) == tiny_bert

@@ -53,19 +53,19 @@ def test_text_columns_are_read_through_ngrams(tmp_path):
     learner = TabularLearner(**QUICK_TABULAR).configure(classes=CLASSES, image_col=None, output_dir=tmp_path,
                                                         feature_columns=plan)
     assert holdout_accuracy(learner.fit(train), test) >= 0.9
-    features = learner.features(test)
+    features = learner.embeddings(test)
     assert features.shape == (60, 1), "encoded columns: the numeric one (text is not encoded)"
     text_only = plan.without(["noise"], "dropped")
     learner = TabularLearner(**QUICK_TABULAR).configure(classes=CLASSES, image_col=None, output_dir=tmp_path / "t",
                                                         feature_columns=text_only)
-    assert learner.features(test).shape == (60, 256), "text only: hashed word counts for k-means"
+    assert learner.embeddings(test).shape == (60, 256), "text only: hashed word counts for k-means"
 
 
 def test_features_are_the_scaled_and_one_hot_columns(tmp_path):
     df = write_table(10)
     plan = plan_features(df, label="label")
     learner = TabularLearner().configure(classes=CLASSES, image_col=None, feature_columns=plan)
-    features = learner.features(df)
+    features = learner.embeddings(df)
     assert features.shape == (30, 2 + 3) and features.dtype == np.float32
     np.testing.assert_allclose(features[:, 0].mean(), 0, atol=1e-6)
     np.testing.assert_array_equal(features[:, 2:].sum(axis=1), np.ones(30))
@@ -91,7 +91,7 @@ def test_no_feature_column_is_a_clear_error():
     df = write_table(10)[["label", "sample_id"]]
     plan = plan_features(df, label="label")
     with pytest.raises(InputError, match=r"tabular learner needs feature columns.*'sample_id' \(an identifier"):
-        TabularLearner().check_features(plan, image_col=None)
+        TabularLearner().usable_feature_columns(plan, image_col=None)
 
 
 def test_missing_columns_at_prediction_are_named(tmp_path):
