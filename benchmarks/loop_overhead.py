@@ -130,7 +130,7 @@ def _truth_annotator(name, truth):
 
 def measure_rounds(n, rounds, batch_size, work: Path) -> list:
     from autoal.rounds.loop import start_session
-    from autoal.rounds.outcomes import Stopped, Trained
+    from autoal.rounds.outcomes import Stopped, Trained, Waiting
 
     df, test, truth = _frames(n, work, labelled_share=0.1)
     learner = _learner_class()(n)
@@ -146,6 +146,8 @@ def measure_rounds(n, rounds, batch_size, work: Path) -> list:
     with session:
         before, t = learner.seconds, time.perf_counter()
         while not isinstance(outcome := session.advance(), Stopped):
+            if isinstance(outcome, Waiting):
+                raise RuntimeError(f"every annotator here answers at once, yet {outcome.message}")
             if not isinstance(outcome, Trained):
                 continue  # a batch dealt and answered: timed with the round that trains on it
             row, wall = outcome.row, time.perf_counter() - t

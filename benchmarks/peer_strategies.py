@@ -126,7 +126,7 @@ def peer_data(context) -> tuple:
     """scikit-activeml's ``(X, y)`` for a round: labelled rows then pool rows, unit-length float64 features (scikit-
     learn's k-means++ and distances upcast float32 in chunks, 1.7x slower here); labels as floats, NaN for the pool."""
     positions = np.concatenate([np.asarray(context.labelled, dtype=np.int64), np.asarray(context.pool, dtype=np.int64)])
-    x = np.asarray(context.features_of(positions), dtype=np.float64)
+    x = np.asarray(context.embeddings_of(positions), dtype=np.float64)
     norms = np.linalg.norm(x, axis=1, keepdims=True)
     x = x / np.where(norms > 0, norms, 1.0)
     y = np.concatenate([np.asarray(context.labels, dtype=float), np.full(len(context.pool), np.nan)])

@@ -36,7 +36,7 @@ import autoal
 from autoal.annotation.annotators import Annotator
 from autoal.data.datasets import DATASETS, build_dataset
 from autoal.results.reporting import command_line, package_versions
-from autoal.rounds.outcomes import Stopped, Trained
+from autoal.rounds.outcomes import Stopped, Trained, Waiting
 
 sys.path.insert(0, str(Path(__file__).parent))
 from compare_strategies import subsample  # noqa: E402
@@ -128,6 +128,8 @@ def run_one(order, seed, pool, test, args, work) -> list:
     rows = []
     with session:
         while not isinstance(outcome := session.advance(), Stopped):
+            if isinstance(outcome, Waiting):
+                raise RuntimeError(f"every annotator here answers at once, yet {outcome.message}")
             if not isinstance(outcome, Trained):
                 continue  # a batch dealt (and answered at once): the next step trains on it
             row = outcome.row

@@ -17,7 +17,7 @@ def test_a_strategy_with_context_gets_the_pool_the_labels_so_far_and_their_featu
 
     def first_rows(labels_multiannotator, pred_probs, pred_probs_unlabeled, *, context):
         seen.append({"context": context, "n_labelled_rows": len(labels_multiannotator),
-                     "n_pool_rows": len(pred_probs_unlabeled), "features": context.features_of(context.pool[:3])})
+                     "n_pool_rows": len(pred_probs_unlabeled), "features": context.embeddings_of(context.pool[:3])})
         return None, np.arange(len(pred_probs_unlabeled), dtype=float)  # the first pool rows, in pool order
 
     # an annotator right half the time: the context's labels must be what was answered, not the truth

@@ -100,6 +100,9 @@ def test_annotators_are_told_what_the_model_is_doing_and_a_newcomer_is_not_told_
         carol = served.app.test_client()
         state = carol.get("/api/queue?token=" + link.split("token=")[1]).get_json()
         assert state["item"] is None and "no examples yet" in state["message"] and "done" not in state["message"]
+        served.driver._halt.set()  # the driver's thread ends, so that no step of it sets the phase back meanwhile
+        served.driver.notify()
+        served.driver._thread.join(30)
         served.driver._set(phase="training", round=1)
         with task("embedding images with tf_efficientnet_lite0", total=300, unit="image") as step:
             step.advance(12)

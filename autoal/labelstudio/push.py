@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from autoal.annotation.specs import answering_later
 from autoal.errors import InputError
 from autoal.labelstudio.image_root import check_image_loads, choose_root, document_root
 from autoal.labelstudio.project import (
@@ -30,7 +31,6 @@ from autoal.labelstudio.project import (
     talking_to,
 )
 from autoal.labelstudio.tasks import batch_tasks, check_predictions, image_folder, image_root_of
-from autoal.server import page_annotator_names
 
 __all__ = ["push", "PushReport"]
 
@@ -131,7 +131,7 @@ def _project_and_root(ls, state, title, project_id, every, image_root) -> tuple:
     root = choose_root(every, image_root, studio_root)
     if project is not None:
         image_storage(ls, project_id, image_folder(every))
-        set_up_annotators(ls, project, page_annotator_names(state.settings))
+        set_up_annotators(ls, project, answering_later(state.settings))
     return project_id, title or project_title(state), created, root, studio_root
 
 

@@ -10,10 +10,10 @@ again, it goes on from the store. Do not drive the same run with ``autoal serve`
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 
+from autoal.common.wording import accuracy_text
 from autoal.common.checks import Interval, Real, check_option
 from autoal.errors import InputError
 from autoal.labelstudio.project import connect
@@ -61,7 +61,7 @@ def sync(run_dir, *, url, token, title=None, image_root=None, predictions="none"
             try:
                 reason = _step(session, where, image_root, predictions, users, log, reported, pushed)
             except InputError as exc:  # Label Studio away or refusing: said once, tried again every poll
-                if not pushed:
+                if "project_id" not in where:
                     raise  # the first look fails loudly (wrong --url, token, --image-root, title)
                 if str(exc) != trouble:
                     log(f"autoal labelstudio sync: {exc}; trying again every {poll:g} s (answers stored so far are kept)")
@@ -84,14 +84,17 @@ def sync(run_dir, *, url, token, title=None, image_root=None, predictions="none"
 def _step(session, where, image_root, predictions, users, log, reported, pushed):
     """One look: a stop reason, ``""`` when there is more to do at once (a batch dealt, a round trained), else None.
 
-    The round's batch is pushed once (and once when the loop starts: tasks already there are left alone), the
-    answers pulled, and then the session takes its step: it trains when the batch is answered.
+    The first look pushes at once (it finds or makes the project and checks the images, so a wrong setting fails
+    before any training); after it, each round's batch is pushed once (tasks already there are left alone). Then the
+    answers are pulled, and the session takes its step: it trains when the batch is answered.
     """
     r = session.next_round
-    if session.has_batch(r) and r not in pushed:
-        _push(session, where, image_root, predictions, log, r, pushed)
-    if pushed:
-        _log_pull(pull(session.state.folder, users=users, **where), log, reported)
+    batch = session.has_batch(r)
+    if r not in pushed and (batch or "project_id" not in where):
+        _push(session, where, image_root, predictions, log, r)
+        if batch:
+            pushed.add(r)
+    _log_pull(pull(session.state.folder, users=users, **where), log, reported)
     started = time.perf_counter()
     outcome = session.advance()
     if isinstance(outcome, Stopped):
@@ -103,16 +106,14 @@ def _step(session, where, image_root, predictions, users, log, reported, pushed)
         return ""
     row = outcome.row
     accuracy = row.get("accuracy")
-    shown = "n/a" if accuracy is None or (isinstance(accuracy, float) and math.isnan(accuracy)) else f"{accuracy:.3f}"
     log(f"autoal labelstudio sync: round {r} trained on {row.get('n_labeled')} labelled examples in "
-        f"{time.perf_counter() - started:.1f} s, holdout accuracy {shown}")
+        f"{time.perf_counter() - started:.1f} s, holdout accuracy {accuracy_text(accuracy)}")
     return ""
 
 
-def _push(session, where, image_root, predictions, log, r, pushed) -> None:
+def _push(session, where, image_root, predictions, log, r) -> None:
     started = time.perf_counter()
     done = push(session.state.folder, image_root=image_root, predictions=predictions, **where)
-    pushed.add(r)
     where["project_id"] = done.project_id  # found (or made) once: later looks go straight to it
     if done.pushed:
         log(f"autoal labelstudio sync: round {r} pushed in {time.perf_counter() - started:.1f} s: {done.message()}")

@@ -63,11 +63,6 @@ class EmbeddingSource:
         self.learner, self.inputs = learner, inputs
         self._fallback = None
 
-    @property
-    def available(self) -> bool:
-        """Whether embeddings can be had (:func:`embeddings_available`)."""
-        return embeddings_available(self.learner)
-
     def _backbone(self) -> EmbeddingLearner:
         if self._fallback is None:
             from autoal.vision.image_size import DIVERSITY_FEATURE_SIDE

@@ -13,20 +13,9 @@ import json
 
 import numpy as np
 
-__all__ = ["logistic_pipeline_state", "logistic_pipeline_from_state", "json_value", "link_tree"]
+from autoal.common.json_values import json_value
 
-
-def json_value(value):
-    """``value`` with numpy scalars and arrays turned into plain Python (for ``model.json``)."""
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, (list, tuple)):
-        return [json_value(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): json_value(v) for k, v in value.items()}
-    return value
+__all__ = ["logistic_pipeline_state", "logistic_pipeline_from_state", "link_tree"]
 
 
 def logistic_pipeline_state(pipeline, prefix="head") -> tuple:

@@ -132,7 +132,8 @@ class TabularLearner(Learner):
     def save_fitted(self, folder) -> tuple:
         """The ``TabularPredictor``'s own folder, hard-linked into ``predictor/`` (loading it runs code: AutoGluon
         pickles), and the class order; no folder when one class was labelled (a certain model)."""
-        from autoal.learners.saved_state import json_value, link_tree
+        from autoal.common.json_values import json_value
+        from autoal.learners.saved_state import link_tree
 
         if self.predictor_ is not None:
             link_tree(self.predictor_.path, Path(folder) / "predictor")

@@ -97,9 +97,10 @@ class RoundConsensus:
         self.pick_time.add_picks(positions, probs)
 
     def close(self) -> None:
-        """Close the fold models (their folders' files)."""
+        """Close the fold models (their folders' files); the next round that needs them fits new ones."""
         if self.fold_models is not None:
             self.fold_models.close()
+        self.fold_models, self.folds_at = None, None
 
     def _fold_models(self, snapshot, learner, round) -> FoldModels:
         """K-fold models on the labels of ``snapshot`` (refitted only when the labels changed)."""

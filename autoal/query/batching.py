@@ -63,7 +63,7 @@ def check_batch_rule(batch, candidates_factor) -> None:
     check_option("candidates_factor", candidates_factor, Interval(Real, 1, None, closed="left"))
 
 
-def kmeans_batch(ids, scores, features_of, batch_size, *, candidates_factor=10, random_state=None) -> list:
+def kmeans_batch(ids, scores, embeddings_of, batch_size, *, candidates_factor=10, random_state=None) -> list:
     """Pick a diverse batch among the lowest-scoring candidates.
 
     Parameters
@@ -72,8 +72,8 @@ def kmeans_batch(ids, scores, features_of, batch_size, *, candidates_factor=10, 
         Candidate example ids, aligned with ``scores``.
     scores : array-like of float, shape (U,)
         Lower = more worth an annotation.
-    features_of : callable
-        ``features_of(list_of_ids) -> (n, d) array``: the embeddings to cluster. Called once, with the
+    embeddings_of : callable
+        ``embeddings_of(list_of_ids) -> (n, d) array``: the embeddings to cluster. Called once, with the
         shortlisted candidates only.
     batch_size : int
         Number of ids to return (fewer when there are fewer candidates).
@@ -94,9 +94,9 @@ def kmeans_batch(ids, scores, features_of, batch_size, *, candidates_factor=10, 
     shortlist = select_lowest(ids, scores, n_short, random_state=rng)
     if len(shortlist) <= batch_size:
         return shortlist  # fewer candidates than the batch: all of them, nothing to choose
-    features = np.asarray(features_of(shortlist), dtype=np.float64)  # sklearn's k-means is 2x slower on float32 (upcasts)
+    features = np.asarray(embeddings_of(shortlist), dtype=np.float64)  # sklearn's k-means is 2x slower on float32 (upcasts)
     if features.shape[0] != len(shortlist):
-        raise ValueError(f"features_of returned {features.shape[0]} rows for {len(shortlist)} ids")
+        raise ValueError(f"embeddings_of returned {features.shape[0]} rows for {len(shortlist)} ids")
     clusters = kmeans_labels(features, batch_size, int(rng.integers(2**31 - 1)))
     rank = {i: k for k, i in enumerate(shortlist)}  # shortlist order = score order with seeded ties
     best = {}

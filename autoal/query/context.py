@@ -29,7 +29,7 @@ class PoolContext:
         Their labels so far (majority vote; class indices).
     batch_size : int
         Examples the round asks for.
-    features_of : callable
+    embeddings_of : callable
         ``positions -> (n, d)`` float32 feature vectors (the run's diversity features: the learner's embeddings).
     n_classes : int
     """
@@ -38,5 +38,5 @@ class PoolContext:
     labelled: np.ndarray
     labels: np.ndarray
     batch_size: int
-    features_of: Callable
+    embeddings_of: Callable
     n_classes: int

@@ -36,7 +36,7 @@ class Scores:
     labelled_scores: np.ndarray | None
 
 
-def select_batch(scores: Scores, snapshot, annotators, batch_size, *, rule="topk", policy=None, features_of=None,
+def select_batch(scores: Scores, snapshot, annotators, batch_size, *, rule="topk", policy=None, embeddings_of=None,
                  candidates_factor=10, random_state=None, policy_random_state=None) -> tuple:
     """The positions of a round's batch, and facts about it for the history.
 
@@ -52,11 +52,11 @@ def select_batch(scores: Scores, snapshot, annotators, batch_size, *, rule="topk
     batch_size : int
         Examples to pick (fewer when candidates run out).
     rule : {"topk", "kmeans"}
-        The batch rule (:mod:`autoal.query.batching`); ``"kmeans"`` needs ``features_of``.
+        The batch rule (:mod:`autoal.query.batching`); ``"kmeans"`` needs ``embeddings_of``.
     policy : RelabelPolicy, optional
         The guards on relabels (:mod:`autoal.query.relabel_policy`): examples it forces come first, and only
         the labelled examples it lets compete do; None: no relabels.
-    features_of : callable, optional
+    embeddings_of : callable, optional
         ``positions -> (n, d)`` embeddings, for ``rule="kmeans"``.
     candidates_factor : float
         Shortlist size of ``"kmeans"``, in batches.
@@ -79,7 +79,7 @@ def select_batch(scores: Scores, snapshot, annotators, batch_size, *, rule="topk
     positions, values = positions[askable], values[askable]
     room = max(0, int(batch_size) - len(plan.forced))
     if rule == "kmeans":
-        picked = kmeans_batch(positions, values, features_of, room, candidates_factor=candidates_factor,
+        picked = kmeans_batch(positions, values, embeddings_of, room, candidates_factor=candidates_factor,
                               random_state=random_state)
     else:
         picked = select_lowest(positions, values, room, random_state=random_state)

@@ -45,7 +45,7 @@ class BatchPicker:
         The run's options, resolved.
     annotators : list of Annotator
         The run's team (the list itself: annotators who join later are seen); ``names`` their names.
-    features : EmbeddingSource
+    embeddings : EmbeddingSource
         The diversity and coverage features of the pool's examples.
     round_consensus : RoundConsensus
         Where the labelled examples' out-of-sample probabilities and the pool's come from.
@@ -53,9 +53,9 @@ class BatchPicker:
         Ray workers predicting a large pool (for the round's facts).
     """
 
-    def __init__(self, state, config, annotators, names, features, round_consensus, scorer):
+    def __init__(self, state, config, annotators, names, embeddings, round_consensus, scorer):
         self.state, self.config, self.annotators, self.names = state, config, annotators, names
-        self.features, self.round_consensus, self.scorer = features, round_consensus, scorer
+        self.embeddings, self.round_consensus, self.scorer = embeddings, round_consensus, scorer
         self.score_fn = get_strategy(config.strategy, random_state=config.random_state, memo=round_consensus.memo)
 
     def deal(self, r, snapshot, learner, facts) -> bool:
@@ -76,7 +76,7 @@ class BatchPicker:
         else:
             picked, policy_facts = select_batch(
                 scored.scores, snapshot, self.names, config.batch_size, rule=rule, policy=config.relabel,
-                features_of=self.features, candidates_factor=config.candidates_factor,
+                embeddings_of=self.embeddings, candidates_factor=config.candidates_factor,
                 random_state=np.random.default_rng([seed, r]), policy_random_state=[seed, r, 5])
         pairs = assign_batch(picked, snapshot, self.names)
         if not pairs:
@@ -122,8 +122,8 @@ class BatchPicker:
         pool = pool[candidate_sample(len(pool), random_state=[seed, 17])]
         k = len(self.state.data.initial_ids) if self.state.data.simulation else self.config.batch_size
         if self.config.initial == "coverage":
-            return pool[coverage_examples(self.features.coverage(pool), k, random_state=seed)]
-        return pool[typical_examples(self.features(pool), k, random_state=seed)]
+            return pool[coverage_examples(self.embeddings.coverage(pool), k, random_state=seed)]
+        return pool[typical_examples(self.embeddings(pool), k, random_state=seed)]
 
     def _uncovered_batch(self, snapshot, pool) -> np.ndarray:
         """``batch="coverage-first"`` while labels are few: of the pool examples some annotator can be asked about,
@@ -134,7 +134,7 @@ class BatchPicker:
         seed = self.config.random_state
         pool = pool[candidate_sample(len(pool), random_state=[seed, 19])]
         labelled = np.asarray(snapshot.labelled, dtype=np.int64)
-        points = self.features.coverage(np.concatenate([labelled, pool]))
+        points = self.embeddings.coverage(np.concatenate([labelled, pool]))
         rows = uncovered_examples(points, np.arange(len(labelled)), self.config.batch_size,
                                   random_state=None if seed is None else seed + len(labelled))
         return pool[rows - len(labelled)]
@@ -153,7 +153,7 @@ class BatchPicker:
         context = None
         if takes_keyword(self.score_fn, "context"):  # a coverage or feature-based strategy: the pool as it sees it
             context = PoolContext(pool, labelled, majority_vote(matrix)[0] if len(labelled) else np.zeros(0, int),
-                                  self.config.batch_size, self.features, len(self.state.classes))
+                                  self.config.batch_size, self.embeddings, len(self.state.classes))
         scores_labelled, scores_pool = call_strategy(self.score_fn, matrix, labelled_probs, pool_probs, rng=rng,
                                                      context=context)
         timings = {"predict_seconds": predict_seconds, "score_seconds": time.perf_counter() - started,

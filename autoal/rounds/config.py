@@ -14,6 +14,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from autoal.data.image_files import CHECK_RULES
 from autoal.common.checks import POSITIVE_INT, Integral, Interval, Real, StrOptions, check_option, refusal
 from autoal.errors import InputError
 from autoal.learners import LEARNERS, Learner, check_learner_choice
@@ -60,7 +61,7 @@ _VERSION_6_EMBEDDING_GRAPH = "off"
 #: Values of ``oos=``.
 OOS_MODES = ("auto", "cross_val", "pick")
 #: Values of ``check_images=``.
-CHECK_IMAGES = ("auto", "all", "exists")
+CHECK_IMAGES = CHECK_RULES  # the image checks a run may ask for (autoal.data.image_files)
 
 
 def _option(default=None, *, flag=None, help=None, page=True, factory=None, **cli) -> Any:

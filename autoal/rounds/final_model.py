@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from autoal.common.json_values import finite_or_none
+from autoal.common.wording import accuracy_text
 from autoal.errors import InputError
 
 __all__ = ["train_final_model", "FINAL_FIT_DIR"]
@@ -59,10 +61,10 @@ def train_final_model(run_dir, *, learner="autogluon", learner_options=None, ver
         report = {"learner": learner, "n_labeled": n_labeled, "fit_seconds": round(fit_seconds, 1),
                   "accuracy": accuracy, "n_holdout": int(len(test)), "run_round": last.get("round"),
                   "run_learner": state.settings.get("learner"), **_run_model_accuracy(run_dir, test, state)}
-        facts = {"round": last.get("round"), "n_labeled": n_labeled, "accuracy": _json(accuracy),
+        facts = {"round": last.get("round"), "n_labeled": n_labeled, "accuracy": finite_or_none(accuracy),
                  "holdout": state.data.holdout, "n_holdout": report["n_holdout"], "run_id": state.store.run_id,
                  "trained_on": "the run's consensus labels, once (autoal train)", "fit_seconds": report["fit_seconds"],
-                 "run_learner": report["run_learner"], "run_accuracy": _json(report["run_accuracy"])}
+                 "run_learner": report["run_learner"], "run_accuracy": finite_or_none(report["run_accuracy"])}
         report["folder"] = str(save_model(model, Path(run_dir) / FINAL_MODEL_DIR, facts))
     finally:
         state.close()
@@ -124,19 +126,12 @@ def _run_model_accuracy(run_dir, test, state) -> dict:
             "run_model": f"{saved.info['learner']}, round {saved.info.get('round')}, {saved.info.get('n_labeled')} labels"}
 
 
-def _json(value):
-    return None if value is None or value != value else float(value)
-
-
 def describe(report: dict, run_dir) -> str:
     """The comparison in words, with the command that predicts with the final model."""
-    def shown(value):
-        return "n/a" if value is None or value != value else f"{value:.3f}"
-
     holdout = f"on the run's {report['n_holdout']} holdout examples" if report["n_holdout"] else \
         "(no holdout: the run keeps no labelled examples aside, so neither can be measured)"
-    run_side = (f"the run's own model ({report['run_model']}): {shown(report['run_accuracy'])}"
+    run_side = (f"the run's own model ({report['run_model']}): {accuracy_text(report['run_accuracy'])}"
                 if report.get("run_model") else "the run saved no model of its own to compare")
     return (f"autoal train: final {report['learner']} model, fitted in {report['fit_seconds']:.1f} s on "
-            f"{report['n_labeled']} labels: holdout accuracy {shown(report['accuracy'])} {holdout}; {run_side}.\n"
+            f"{report['n_labeled']} labels: holdout accuracy {accuracy_text(report['accuracy'])} {holdout}; {run_side}.\n"
             f"  saved in {report['folder']}; predict with `autoal predict {run_dir} IMAGES --model final`")

@@ -14,6 +14,9 @@ import time
 
 import numpy as np
 
+from autoal.common.json_values import finite_or_none
+from autoal.common.wording import plural
+
 from autoal.annotation.asking import ask_open_assignments
 from autoal.errors import PoolExhausted
 from autoal.multiannotator.round_consensus import RoundConsensus
@@ -61,8 +64,8 @@ class Session:
         self.round_consensus = RoundConsensus(state.store, self.inputs, data.classes, state.label, self.names,
                                               oos=config.oos, folds=config.folds, random_state=config.random_state,
                                               predict=self._predict)
-        self.features = EmbeddingSource(self.learner, self.inputs)
-        self.picker = BatchPicker(state, config, self.annotators, self.names, self.features, self.round_consensus,
+        self.embeddings = EmbeddingSource(self.learner, self.inputs)
+        self.picker = BatchPicker(state, config, self.annotators, self.names, self.embeddings, self.round_consensus,
                                   self.scorer)
         records = state.store.rounds()
         self.stop = self._stop_monitor(records[-1][1] if records else None)
@@ -106,7 +109,7 @@ class Session:
             return self.stop.message()
         if self.next_round > self.config.n_rounds:
             n = self.config.n_rounds
-            return f"{n} round{'s' if n != 1 else ''} done"
+            return f"{plural(n, 'round')} done"
         return None
 
     def advance(self, *, train=False, on_phase=None) -> Outcome:
@@ -136,7 +139,8 @@ class Session:
                     dealt = self._start_round(r)
                 except PoolExhausted as exhausted:
                     return Stopped(str(exhausted))
-            self._ask(r)
+            if any(not a.answers_later for a in self.annotators):
+                self._ask(r)
             self.asked.add(r)
             if dealt:
                 return Dealt(r)
@@ -164,13 +168,21 @@ class Session:
         names = self.settings.setdefault("annotator_names", [])
         if annotator.name not in names:
             names.append(annotator.name)
+            self.settings.setdefault("annotators", []).append(annotator.spec())
         return True
 
-    def close(self) -> None:
-        """Shut the pool scorer down and close the run's store (the run's writer lock given back); idempotent."""
+    def stop_workers(self) -> None:
+        """Shut the pool scorer's Ray runtime down and close the fold models (the run's store stays open)."""
         if self.scorer is not None:
             self.scorer.shutdown()
-        self.state.close()
+        self.round_consensus.close()
+
+    def close(self) -> None:
+        """:meth:`stop_workers` and close the run's store (the run's writer lock given back, whatever happens)."""
+        try:
+            self.stop_workers()
+        finally:
+            self.state.close()
 
     def __enter__(self) -> "Session":
         return self
@@ -251,7 +263,7 @@ class Session:
         if self.model_unsaved is not None:
             return
         facts = {"round": int(row["round"]), "n_labeled": int(row["n_labeled"]),
-                 "n_annotations": int(row["n_annotations"]), "accuracy": _number(row.get("accuracy")),
+                 "n_annotations": int(row["n_annotations"]), "accuracy": finite_or_none(row.get("accuracy")),
                  "holdout": self.state.data.holdout, "n_holdout": int(len(self.state.data.test)),
                  "run_id": self.state.store.run_id, "trained_on": "the run's consensus labels"}
         try:
@@ -317,8 +329,3 @@ class Session:
             given = snapshot.example[snapshot.annotator == snapshot.code(GIVEN)]
             positions = np.concatenate([given, positions[~np.isin(positions, given)]])
         return self.state.ids_of(positions)
-
-
-def _number(value):
-    """A float for JSON, None for NaN or a missing value."""
-    return None if value is None or value != value else float(value)

@@ -1,7 +1,7 @@
 """Setting up a run's session: a new run from its data and options, or a stopped one from its folder, in one order.
 
-Both go through the same steps: the options (:class:`~autoal.rounds.config.RunConfig`), the annotators, the data
-(prepared, or as the store holds it), the learner (made from the config, configured for the run, choosing its own
+Both go through the same steps: the options (:class:`~autoal.rounds.config.RunConfig`), the learner made from them,
+the annotators, the data (prepared, or as the store holds it), the learner configured for the run (choosing its own
 options from the pool) and then :meth:`RunConfig.resolved <autoal.rounds.config.RunConfig.resolved>`, the one
 place where every ``"auto"`` option is decided, with the facts of that learner and team.
 """
@@ -32,6 +32,7 @@ __all__ = ["new_session", "resume_session"]
 def new_session(df, config: RunConfig, *, test_df, annotators, output_dir) -> Session:
     """Prepare the data, resolve the config's "auto" options, create the run's store; the session of round 0."""
     config.check_holdout(has_test_df=test_df is not None)
+    model = make_learner(config.learner_to_make, **config.learner_options)  # its options checked before the data
     annotator_list = as_annotators(annotators)
     out = _checked_output_dir(output_dir)
     data = prepare_data(
@@ -54,9 +55,11 @@ def new_session(df, config: RunConfig, *, test_df, annotators, output_dir) -> Se
     annotator_list = annotator_list or [OracleAnnotator()]
     if GIVEN in [a.name for a in annotator_list]:
         raise InputError(f"annotator name {GIVEN!r} is reserved for the labels df arrives with; choose another name")
+    features = choose_features(data, model, label=config.label, image_col=config.image_col,
+                               feature_cols=config.feature_cols, verbose=config.verbose)
     out = out or Path(tempfile.mkdtemp(prefix="autoal-run-"))
     auto = config.auto_options()
-    config, model, features = _learner_and_config(config, data, out, None, len(annotator_list))
+    config = _configured(config, model, data, out, features, len(annotator_list))
     settings = dict(config.to_settings(auto_options=auto), features=features, output_dir=str(out),
                     annotators=[a.spec() for a in annotator_list], annotator_names=[a.name for a in annotator_list],
                     embedding_cache=embedding_cache(model, config.image_col))
@@ -87,31 +90,25 @@ def _resumed_session(state, annotators, learner, strategy, n_rounds, verbose) ->
         state.update_settings(n_rounds=n_rounds)
     if verbose is not None:
         config = dataclasses.replace(config, verbose=verbose)
+    model = make_learner(config.learner_to_make, **config.learner_options)
     annotator_list = _rebuild_annotators(state.settings, annotators)
     # "auto" options are resolved again with today's facts (e.g. annotators who joined); a learner given again
     # chooses its options from the same pool (stored ones: no change)
-    config, model, _ = _learner_and_config(config, state.data, state.folder, state.settings.get("features"),
-                                           len(annotator_list))
+    config = _configured(config, model, state.data, state.folder, state.settings.get("features"), len(annotator_list))
     return Session(state, config, model, annotator_list)
 
 
-def _learner_and_config(config: RunConfig, data, folder, features, n_annotators) -> tuple:
-    """``(config, learner, features)``: the run's learner made from ``config``, configured for the run (``features``:
-    the stored feature columns, or None to choose them), with the options it chose from the pool added to the
-    config's ``learner_options`` (so that the run stores them), and the config with every ``"auto"`` resolved."""
-    model = make_learner(config.learner_to_make, **config.learner_options)
-    if features is None:
-        features = choose_features(data, model, label=config.label, image_col=config.image_col,
-                                   feature_cols=config.feature_cols, verbose=config.verbose)
+def _configured(config: RunConfig, model, data, folder, features, n_annotators) -> RunConfig:
+    """Configure the run's learner ``model`` (made from ``config.learner_to_make``) for the run and return the config
+    with the options the learner chose from the pool added to ``learner_options`` (so that the run stores them) and
+    every ``"auto"`` resolved with the learner's and the team's facts: the same steps for a new and a resumed run."""
     model.configure(classes=data.classes, label=config.label, image_col=config.image_col, output_dir=folder,
                     random_state=config.random_state, feature_columns=features)
     chosen = model.resolve_options(data.frame)
     if chosen and isinstance(config.learner, str):
         config = dataclasses.replace(config, learner_options={**config.learner_options, **chosen})
-    config = config.resolved(n_annotators=n_annotators, embeddings=embeddings_available(model),
-                             simulation=data.simulation, n_given=len(data.initial_ids),
-                             coverage=learns_from_pool(model))
-    return config, model, features
+    return config.resolved(n_annotators=n_annotators, embeddings=embeddings_available(model),
+                           simulation=data.simulation, n_given=len(data.initial_ids), coverage=learns_from_pool(model))
 
 
 def _rebuild_annotators(settings, annotators) -> list:

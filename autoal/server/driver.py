@@ -16,12 +16,13 @@ moment and, started again, goes on from the store (:func:`autoal.rounds.loop.res
 
 from __future__ import annotations
 
-import math
 import sys
 import threading
 import time
 import traceback
 
+from autoal.common.json_values import finite_or_none
+from autoal.common.wording import accuracy_text
 from autoal.rounds.outcomes import Dealt, Stopped, Trained
 from autoal.server import access, figures
 from autoal.server.handover import reassign_stale
@@ -229,21 +230,20 @@ class RoundDriver:
         row, r = trained.row, trained.round
         consensus, _ = self.session.last_consensus
         if consensus is not None:
-            quality = {str(k): (None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v))
-                       for k, v in consensus.annotator_quality.items()}
+            quality = {str(k): finite_or_none(v) for k, v in consensus.annotator_quality.items()}
             figures.save_quality(desk, quality)
         accuracy = row.get("accuracy")
-        shown = "n/a" if accuracy is None or (isinstance(accuracy, float) and math.isnan(accuracy)) else f"{accuracy:.3f}"
         # the history's own figures (autoal.results.reporting.STAGE_SECONDS), so that this line and history.csv agree
         self.log(f"autoal serve: round {r} trained on {row.get('n_labeled')} labelled examples: fit "
                  f"{row['fit_seconds']:.1f} s, round {row['round_seconds']:.1f} s (selecting, training and evaluating), "
-                 f"holdout accuracy {shown}")
+                 f"holdout accuracy {accuracy_text(accuracy)}")
         with self._lock:
             self._status.update(rounds_trained=self._status["rounds_trained"] + 1, last_trained=time.time())
 
     def _finish_run(self, reason) -> bool:
         if not self._result_written:  # the run's files first: "stopped" means they are written
             self.session.result(reason)
+            self.session.stop_workers()  # the run is over: Ray and the fold models are let go at once
             self._result_written = True
             self.log(f"autoal serve: the run has stopped: {reason}")
         self._set(phase="stopped", stop_reason=reason, message=f"the run has stopped: {reason}")
