@@ -114,7 +114,7 @@ def test_worker_copies_drop_what_workers_rebuild(train_and_pool, checkpoint, tmp
         "the original keeps its thumbnails"
     emb = fitted(EmbeddingLearner(checkpoint=checkpoint, image_size=32), train, tmp_path)
     twin = pickle.loads(pickle.dumps(emb.worker_copy()))
-    assert twin._embedders is None and twin._caches is None and twin.backbones == [str(checkpoint)]
+    assert twin._backbone_set is None and twin.backbones == [str(checkpoint)]
     assert twin.embedder.backbone_id == emb.embedder.backbone_id
     np.testing.assert_allclose(twin.embedder.embed(pool["image_path"][:3]), emb.embedder.embed(pool["image_path"][:3]), atol=1e-5)
 

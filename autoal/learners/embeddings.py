@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import re
 import warnings
 from pathlib import Path
 
@@ -131,8 +130,7 @@ class EmbeddingLearner(Learner):
         self.graph_neighbours = graph_neighbours
         self.graph_dims = graph_dims
         self.graph_search = graph_search
-        self._embedders = None
-        self._caches = None
+        self._backbone_set = None  # the networks and their caches (autoal.vision.backbone_set), built on first use
         self._shared_cache_root = None
         self._chosen_size = None  # image_size="auto" decided from the images (resolve_options)
         self._population = None  # the run's examples (set_population), for standardise_on="run"
@@ -225,22 +223,25 @@ class EmbeddingLearner(Learner):
 
     # -- embeddings -------------------------------------------------------------------------------
 
-    @property
-    def embedders(self) -> list:
-        """One :class:`~autoal.vision.embedder.Embedder` per backbone (built on first use; RuntimeError while an
-        ``"auto"`` image size is not decided yet)."""
-        if self._embedders is None:
+    def _backbones(self):
+        """The :class:`~autoal.vision.backbone_set.BackboneSet` this learner embeds with (built on first use;
+        RuntimeError while an ``"auto"`` image size is not decided yet)."""
+        if self._backbone_set is None:
             from autoal.learners.embedding_backbones import backbone_folders
-            from autoal.vision.embedder import Embedder
+            from autoal.vision.backbone_set import BackboneSet
 
             folders = backbone_folders(checkpoint=self.checkpoint, backbones=self.backbones)
             if self.side is None:
                 raise RuntimeError("image_size 'auto' is decided from the images, and none was seen yet: embed some "
                                    "(fit, embeddings), call resolve_options(df), or pass image_size=160 or 224")
-            ids = self._backbone_ids or [None] * len(folders)  # a loaded model's safetensors copies keep their ids
-            self._embedders = [Embedder(folder, image_size=self.side, batch_size=self.batch_size, backbone_id=id_)
-                               for folder, id_ in zip(folders, ids)]
-        return self._embedders
+            self._backbone_set = BackboneSet(folders, image_size=self.side, batch_size=self.batch_size,
+                                             cache_root=self.cache_root(), backbone_ids=self._backbone_ids)
+        return self._backbone_set
+
+    @property
+    def embedders(self) -> list:
+        """One :class:`~autoal.vision.embedder.Embedder` per backbone."""
+        return self._backbones().embedders
 
     @property
     def embedder(self):
@@ -250,7 +251,7 @@ class EmbeddingLearner(Learner):
     @property
     def num_features(self) -> int:
         """Length of an image's joined embedding: the backbones' widths added up."""
-        return sum(embedder.num_features for embedder in self.embedders)
+        return self._backbones().num_features
 
     def cache_root(self) -> Path:
         """The folder holding one embedding cache per backbone (``cache_dir``, else the shared default)."""
@@ -264,13 +265,8 @@ class EmbeddingLearner(Learner):
 
     @property
     def caches(self) -> list:
-        """The :class:`~autoal.vision.cache.EmbeddingCache` of each backbone (opened on first use)."""
-        if self._caches is None:
-            from autoal.vision.cache import EmbeddingCache
-
-            self._caches = [EmbeddingCache(self.cache_root() / re.sub(r"[^A-Za-z0-9_.-]", "_", e.backbone_id),
-                                           e.backbone_id, e.num_features) for e in self.embedders]
-        return self._caches
+        """The :class:`~autoal.vision.cache.EmbeddingCache` of each backbone."""
+        return self._backbones().caches
 
     @property
     def cache(self):
@@ -278,25 +274,11 @@ class EmbeddingLearner(Learner):
         return self.caches[0]
 
     def _embed_blocks(self, df: pd.DataFrame, stats=None, embed=None) -> list:
-        """Each backbone's embeddings of ``df``'s images (a list of float32 arrays, one per backbone).
-
-        ``embed``, when given, computes a backbone's missing images: ``embed(paths, backbone)`` with the
-        backbone's position in :attr:`embedders`. ``stats`` adds up :func:`~autoal.vision.embedder.embed_paths`'s.
-        """
-        from autoal.vision.embedder import embed_paths
-
+        """Each backbone's embeddings of ``df``'s images (:meth:`BackboneSet.embed_blocks
+        <autoal.vision.backbone_set.BackboneSet.embed_blocks>`), the image size decided first when it is ``"auto"``."""
         if len(df):
             self.resolve_options(df)
-        paths = df[self.image_col].tolist()
-        blocks = []
-        for index, (embedder, cache) in enumerate(zip(self.embedders, self.caches)):
-            one = {}
-            compute = None if embed is None else (lambda chunk, index=index: embed(chunk, index))
-            blocks.append(embed_paths(paths, embedder, cache, stats=one, embed=compute))
-            if stats is not None:
-                for key, value in one.items():
-                    stats[key] = stats.get(key, 0) + value
-        return blocks
+        return self._backbones().embed_blocks(df[self.image_col].tolist(), stats, embed)
 
     def _embed(self, df: pd.DataFrame, stats=None, embed=None) -> np.ndarray:
         """The backbones' embeddings of ``df``'s images side by side, shape (len(df), num_features)."""
@@ -464,7 +446,7 @@ class EmbeddingLearner(Learner):
         """A fresh, unfitted twin that shares this learner's network and embedding cache."""
         twin = super().clone(subdir=subdir)
         twin._shared_cache_root = self.cache_root()
-        twin._embedders, twin._caches = self._embedders, self._caches
+        twin._backbone_set = self._backbone_set
         twin._chosen_size = self._chosen_size
         twin._population, twin._statistics = self._population, self._statistics
         twin._population_graph = self._population_graph
@@ -479,7 +461,7 @@ class EmbeddingLearner(Learner):
         twin = copy.copy(self)
         twin.checkpoint = None
         twin.backbones = [str(embedder.checkpoint_dir) for embedder in self.embedders]
-        twin._embedders = twin._caches = None
+        twin._backbone_set = None
         twin._population = None  # a worker only predicts: the fitted scaler holds the statistics
         return twin
 
@@ -529,4 +511,4 @@ class EmbeddingLearner(Learner):
 
     def close(self) -> None:
         """Drop the networks and the cache mappings (both are rebuilt on next use)."""
-        self._embedders = self._caches = None
+        self._backbone_set = None

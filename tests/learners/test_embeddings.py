@@ -309,7 +309,7 @@ def test_a_worker_copy_keeps_every_backbone(tmp_path, two_small_networks):
     learner = EmbeddingLearner(backbones=[first, second], image_size=32, cache_dir=tmp_path / "cache")
     learner.configure(classes=CLASSES).fit(df)
     twin = learner.worker_copy()
-    assert twin.backbones == [str(first), str(second)] and twin._embedders is None
+    assert twin.backbones == [str(first), str(second)] and twin._backbone_set is None
     np.testing.assert_allclose(twin.predict_proba(df), learner.predict_proba(df), rtol=1e-6, atol=1e-6)
 
 
