@@ -259,3 +259,34 @@ def test_a_ledger_made_before_versions_gets_the_column_once_when_two_processes_o
         with PullLedger(run_dir) as ledger:
             assert ledger.pulled("p") == {1: ("rejected", None)}  # an older row: no version, read again by a pull
     assert failures == []
+
+
+def test_the_pages_open_assignments_are_the_sessions(run, tmp_path):
+    """An open assignment is written twice: in SQL for the organiser's page (a request reads no snapshot) and in numpy
+    for the session (Snapshot.pending); after answers, skips, a skip taken back and a removed label both name the same
+    (round, example, annotator) rows."""
+    from autoal.store.run_state import open_run
+
+    db, store = run
+    store.assign(1, [(1, "alice"), (3, "alice"), (1, "bob"), (3, "bob"), (0, "bob")])
+    store.add(1, "alice", 2, 1)
+    store.skip(3, "bob", 1)
+    store.assign(2, [(2, "alice"), (2, "bob")])
+    store.add(2, "bob", 0, 2)
+    store.skip(2, "alice", 2)
+    store.unskip(2, "alice")
+    store.add(0, "bob", 1, 1)
+    assert store.remove(0, "bob")
+    state = open_run(tmp_path / "run")
+    try:
+        rounds, examples, names = state.snapshot().pending()
+        in_numpy = sorted(zip(rounds.tolist(), examples.tolist(), names.tolist()))
+    finally:
+        state.close()
+    in_sql = sorted((r, e, a) for r, e, a, _ in queries.open_assignments(db))
+    assert in_sql == in_numpy == [(1, 0, "bob"), (1, 1, "bob"), (1, 3, "alice"), (2, 2, "alice")]
+    per_round = {}
+    for r, _, a in in_numpy:
+        per_round.setdefault(r, {}).setdefault(a, 0)
+        per_round[r][a] += 1
+    assert {r: queries.open_in_round_per_annotator(db, r) for r in (1, 2)} == per_round
