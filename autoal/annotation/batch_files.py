@@ -88,9 +88,7 @@ def waiting_round(state) -> tuple:
     recorded round) and who still owes answers for it (empty when its batch is complete)."""
     records = state.store.rounds()
     r = int(records[-1][0]["round"]) + 1 if records else 0
-    _, _, names = state.snapshot().pending(rounds=[r])
-    owed, counts = np.unique(np.asarray(names, dtype=str), return_counts=True)
-    return r, {str(n): int(k) for n, k in zip(owed, counts)}
+    return r, state.snapshot().owed(r)
 
 
 @dataclass

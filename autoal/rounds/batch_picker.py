@@ -58,9 +58,9 @@ class BatchPicker:
         self.embeddings, self.round_consensus, self.scorer = embeddings, round_consensus, scorer
         self.score_fn = get_strategy(config.strategy, random_state=config.random_state, memo=round_consensus.memo)
 
-    def deal(self, r, snapshot, learner, facts) -> bool:
+    def deal(self, r, snapshot, learner, facts) -> None:
         """Select round ``r``'s batch (``r`` >= 1) with ``learner`` trained on the labels so far and commit its
-        assignments with ``facts`` added to the selection's; True.
+        assignments with ``facts`` added to the selection's.
 
         Raises
         ------
@@ -88,7 +88,6 @@ class BatchPicker:
         self._commit_batch(r, pairs, scored, facts)
         if len(pairs) < config.batch_size and config.verbose:
             print(f"  batch_size {config.batch_size} > {len(pairs)} examples left to label: taking all of them")
-        return True
 
     def batch_rule(self, snapshot) -> str:
         """The round's batch rule: the run's, with ``"coverage-first"`` read as ``"coverage"`` while labels are few

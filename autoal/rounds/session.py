@@ -57,8 +57,7 @@ class Session:
         learner.set_population(self.inputs)
         self.truth = np.array([state.class_index[c] for c in data.frame[state.label]]) if data.simulation else None
         for annotator in annotators:
-            annotator.prepare(classes=data.classes, true_labels=data.frame[state.label] if data.simulation else None,
-                              image_col=config.image_col)
+            self._prepare(annotator)
         self.annotators, self.names = annotators, [a.name for a in annotators]
         self.scorer = make_scorer(config.scoring)
         self.round_consensus = RoundConsensus(state.store, self.inputs, data.classes, state.label, self.names,
@@ -132,11 +131,12 @@ class Session:
         r = self.next_round
         if r not in self.asked:
             dealt = False
-            if not self.has_batch(r):
+            snapshot = self.state.snapshot()
+            if not len(snapshot.assigned_in(r)):
                 if on_phase:
                     on_phase("selecting", r)
                 try:
-                    dealt = self._start_round(r)
+                    dealt = self._start_round(r, snapshot)
                 except PoolExhausted as exhausted:
                     return Stopped(str(exhausted))
             if any(not a.answers_later for a in self.annotators):
@@ -160,9 +160,7 @@ class Session:
         name is in already."""
         if annotator.name in self.names:
             return False
-        data = self.state.data
-        annotator.prepare(classes=data.classes, true_labels=data.frame[self.state.label] if data.simulation else None,
-                          image_col=self.config.image_col)
+        self._prepare(annotator)
         self.annotators.append(annotator)
         self.names.append(annotator.name)
         names = self.settings.setdefault("annotator_names", [])
@@ -170,6 +168,12 @@ class Session:
             names.append(annotator.name)
             self.settings.setdefault("annotators", []).append(annotator.spec())
         return True
+
+    def _prepare(self, annotator) -> None:
+        """Give ``annotator`` the run's classes and image column (and, in simulation, the hidden truth)."""
+        data = self.state.data
+        annotator.prepare(classes=data.classes, true_labels=data.frame[self.state.label] if data.simulation else None,
+                          image_col=self.config.image_col)
 
     def stop_workers(self) -> None:
         """Shut the pool scorer's Ray runtime down and close the fold models (the run's store stays open)."""
@@ -190,22 +194,23 @@ class Session:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def _start_round(self, r) -> bool:
-        """Select round ``r``'s batch and commit its assignments (the initial set in round 0); True when it assigned
-        any (round 0 of a run that starts from given labels assigns none).
+    def _start_round(self, r, snapshot) -> bool:
+        """Select round ``r``'s batch from ``snapshot`` (the state it has no batch in) and commit its assignments (the
+        initial set in round 0); True when it assigned any (round 0 of a run that starts from given labels assigns
+        none).
 
         Raises
         ------
         PoolExhausted
             When nothing is left to pick; its message is the run's stop reason.
         """
-        snapshot = self.state.snapshot()
         if r == 0:
             return self.picker.deal_initial(snapshot)
         refit_started = time.perf_counter()
         refitted = self._ensure_trained(snapshot)
         facts = {"resume_fit_seconds": time.perf_counter() - refit_started} if refitted else {}
-        return self.picker.deal(r, snapshot, self.learner, facts)
+        self.picker.deal(r, snapshot, self.learner, facts)
+        return True
 
     def _ask(self, r) -> float:
         """Ask the in-process annotators for their open assignments (answers committed one by one); returns
@@ -216,11 +221,12 @@ class Session:
 
     def _waiting(self, r) -> Waiting:
         """Who among the annotators who answer later still owes labels for round ``r`` (``owed`` empty when none)."""
+        later = [a.name for a in self.annotators if a.answers_later]
+        if not later:
+            return Waiting(r)  # nobody answers later: nothing to read
         snapshot = self.state.snapshot()
         asked = snapshot.assigned_annotator[snapshot.assigned_round == r]
-        later = [a.name for a in self.annotators if a.answers_later]
-        _, _, names = snapshot.pending(annotators=later, rounds=[r]) if later else (None, None, np.array([]))
-        owed = {str(n): int(k) for n, k in zip(*np.unique(names, return_counts=True))}
+        owed = snapshot.owed(r, later)
         if not owed:
             return Waiting(r, {}, len(asked))
         listed = ", ".join(f"{n} ({k} of {int((asked == snapshot.code(n)).sum())} pending)" for n, k in owed.items())

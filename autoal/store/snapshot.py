@@ -160,6 +160,12 @@ class Snapshot:
         names = np.array(self.names, dtype=object)
         return self.assigned_round[keep], self.assigned_example[keep], names[self.assigned_annotator[keep]]
 
+    def owed(self, round, annotators=None) -> dict:
+        """``{annotator: open examples}`` of the assignments made in ``round`` still waiting for an answer
+        (:meth:`pending`), counted per annotator; only ``annotators`` when given."""
+        _, _, names = self.pending(annotators=annotators, rounds=[round])
+        return {str(n): int(k) for n, k in zip(*np.unique(np.asarray(names, dtype=str), return_counts=True))}
+
     @cached_property
     def open_examples(self) -> np.ndarray:
         """Mask over examples, shape (n_examples,): True where some assignment still waits for an answer."""
