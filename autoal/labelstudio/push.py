@@ -62,7 +62,7 @@ class PushReport:
 
 
 def push(run_dir, *, url, token, title=None, image_root=None, predictions="none", state=None, ls=None,
-         project_id=None) -> PushReport:
+         project_id=None, check_image=None) -> PushReport:
     """Put the run's open batch into its Label Studio project (made when missing); see the module's docstring.
 
     Parameters
@@ -85,6 +85,9 @@ def push(run_dir, *, url, token, title=None, image_root=None, predictions="none"
         An open run state and SDK client to use (the sync loop's); opened here otherwise.
     project_id : int, optional
         The project, known to exist with its storage (the sync loop's, after its first push): not looked up.
+    check_image : bool, optional
+        Fetch one task's image through Label Studio before importing (when there are tasks). Default: when the
+        project is looked up here (no ``project_id``); the sync loop asks for it until one check has run.
     """
     check_predictions(predictions)
     state, owned = given_or_opened(run_dir, state)
@@ -102,11 +105,11 @@ def push(run_dir, *, url, token, title=None, image_root=None, predictions="none"
                              f"with LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT={root.parent} and pass that as --image-root")
         ls = ls or connect(url, token)
         with talking_to(url):
-            checked = project_id is not None  # the sync loop's later pushes: checked on its first
+            check_image = project_id is None if check_image is None else check_image
             project_id, title, created, root, studio_root = _project_and_root(ls, state, title, project_id, every,
                                                                               image_root)
             tasks, _ = batch_tasks(state, root=root, predictions=predictions)
-            check = check_image_loads(ls, tasks[0], root, studio_root) if tasks and not checked else ""
+            check = check_image_loads(ls, tasks[0], root, studio_root) if tasks and check_image else ""
             there = {(str(t["data"].get("example_id")), t["data"].get("autoal_round")): t
                      for t in project_tasks(ls, project_id)}
             new = [t for t in tasks if (t["data"]["example_id"], t["data"]["autoal_round"]) not in there]

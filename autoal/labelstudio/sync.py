@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass, field
 
-from autoal.common.wording import accuracy_text
+from autoal.common.wording import accuracy_text, plural
 from autoal.common.checks import Interval, Real, check_option
 from autoal.errors import InputError
 from autoal.labelstudio.project import connect
@@ -55,11 +56,11 @@ def sync(run_dir, *, url, token, title=None, image_root=None, predictions="none"
     ls = connect(url, token)
     session = session or resume_session(run_dir, verbose=False)
     where = dict(url=url, token=token, title=title, state=session.state, ls=ls)
-    reported, pushed, trouble = set(), set(), None
+    looks, trouble = _Looks(), None
     try:
         while not stop.is_set():
             try:
-                reason = _step(session, where, image_root, predictions, users, log, reported, pushed)
+                reason = _step(session, where, image_root, predictions, users, log, looks)
             except InputError as exc:  # Label Studio away or refusing: said once, tried again every poll
                 if "project_id" not in where:
                     raise  # the first look fails loudly (wrong --url, token, --image-root, title)
@@ -81,20 +82,32 @@ def sync(run_dir, *, url, token, title=None, image_root=None, predictions="none"
         session.close()
 
 
-def _step(session, where, image_root, predictions, users, log, reported, pushed):
+@dataclass
+class _Looks:
+    """What the loop's looks have done so far: the rounds pushed, whether an image was checked through Label Studio,
+    and the rejections and notes already said."""
+
+    pushed: set = field(default_factory=set)
+    image_checked: bool = False
+    reported: set = field(default_factory=set)
+
+
+def _step(session, where, image_root, predictions, users, log, looks):
     """One look: a stop reason, ``""`` when there is more to do at once (a batch dealt, a round trained), else None.
 
-    The first look pushes at once (it finds or makes the project and checks the images, so a wrong setting fails
-    before any training); after it, each round's batch is pushed once (tasks already there are left alone). Then the
-    answers are pulled, and the session takes its step: it trains when the batch is answered.
+    The first look pushes at once (it finds or makes the project, so a wrong setting fails before any training);
+    after it, each round's batch is pushed once (tasks already there are left alone), one task's image checked
+    through Label Studio on the first push that has tasks. A round with a batch has its answers pulled; then the
+    session takes its step: it trains when the batch is answered.
     """
     r = session.next_round
-    batch = session.has_batch(r)
-    if r not in pushed and (batch or "project_id" not in where):
-        _push(session, where, image_root, predictions, log, r)
+    batch = r in looks.pushed or session.has_batch(r)
+    if r not in looks.pushed and (batch or "project_id" not in where):
+        _push(session, where, image_root, predictions, log, r, looks)
         if batch:
-            pushed.add(r)
-    _log_pull(pull(session.state.folder, users=users, **where), log, reported)
+            looks.pushed.add(r)
+    if batch:
+        _log_pull(pull(session.state.folder, users=users, **where), log, looks.reported)
     started = time.perf_counter()
     outcome = session.advance()
     if isinstance(outcome, Stopped):
@@ -111,10 +124,12 @@ def _step(session, where, image_root, predictions, users, log, reported, pushed)
     return ""
 
 
-def _push(session, where, image_root, predictions, log, r) -> None:
+def _push(session, where, image_root, predictions, log, r, looks) -> None:
     started = time.perf_counter()
-    done = push(session.state.folder, image_root=image_root, predictions=predictions, **where)
+    done = push(session.state.folder, image_root=image_root, predictions=predictions,
+                check_image=not looks.image_checked, **where)
     where["project_id"] = done.project_id  # found (or made) once: later looks go straight to it
+    looks.image_checked = looks.image_checked or bool(done.image_check)
     if done.pushed:
         log(f"autoal labelstudio sync: round {r} pushed in {time.perf_counter() - started:.1f} s: {done.message()}")
 
@@ -125,8 +140,8 @@ def _log_pull(report, log, reported) -> None:
     stored, once."""
     if report.stored or report.skipped:
         who = ", ".join(f"{n}: {k}" for n, k in sorted(report.by_annotator.items()))
-        log(f"autoal labelstudio sync: stored {report.stored} label{'' if report.stored == 1 else 's'}"
-            + (f" ({who})" if who else "") + f", {report.skipped} skip{'' if report.skipped == 1 else 's'}")
+        log(f"autoal labelstudio sync: stored {plural(report.stored, 'label')}" + (f" ({who})" if who else "")
+            + f", {plural(report.skipped, 'skip')}")
     for where, why in report.rejected:
         if (where, why) not in reported:
             reported.add((where, why))
