@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import sys
+from contextlib import closing
 from pathlib import Path
 
 from autoal.cli.run_options import add_run_options, run_arguments
@@ -150,31 +151,28 @@ def command_serve(args):
     if args.show_guess is not None:
         changes.update(show_guess_new=args.show_guess != "none", show_guess_relabel=args.show_guess == "all")
     settings.check_settings(**changes)  # before a new run is made
-    session = _session(args)
+    session, server = _session(args), None
+    run_dir = args.run_dir
     try:
-        run_dir = args.run_dir
-        db = access.connect(run_dir)
-        try:
+        with closing(access.connect(run_dir)) as db:
             if changes:
                 settings.set_settings(db, **changes)
             last = settings.last_address(db)
-        finally:
-            db.close()
         host, port, url, note = _address(args, last)
         try:
             server = LabellingServer(run_dir, session, host=host, port=port, threads=args.threads)
         except OSError as exc:
             reused = last is not None and (host, port) == (last["host"], last["port"])
             raise _input_error(_cannot_listen(host, port, exc, reused=reused)) from None
-        db = access.connect(run_dir)
-        try:
+        with closing(access.connect(run_dir)) as db:
             settings.save_address(db, host, server.server.effective_port, url)  # the port --port 0 got, too
-        finally:
-            db.close()
-        public = _public_url(url, host, server.url)
-        links = issue_links(run_dir, public, renew=args.new_links)
+        links = issue_links(run_dir, _public_url(url, host, server.url), renew=args.new_links)
     except BaseException:
-        session.close()  # the run's writer lock given back (main() may be called again in this process)
+        # the port and the run's writer lock given back (main() may be called again in this process)
+        if server is not None:
+            server.close()  # closes the session too
+        else:
+            session.close()
         raise
     print(f"autoal serve: {run_dir} on {server.url} (Ctrl+C stops; every answer is already stored)")
     if note:
