@@ -17,6 +17,7 @@ import pandas as pd
 
 from autoal.common.checks import PROBABILITY, check_option
 from autoal.common.files import write_csv_atomic
+from autoal.common.wording import plural
 from autoal.errors import InputError
 
 __all__ = ["images_frame", "predict_images", "predict_pool", "PredictionReport"]
@@ -36,7 +37,7 @@ class PredictionReport:
     def message(self) -> str:
         share = f" ({self.n_confident / self.n:.0%})" if self.n else ""
         classes = ", ".join(f"{c}: {k}" for c, k in self.by_class.items()) or "none"
-        return (f"wrote {self.path}: {self.n} prediction{'s' if self.n != 1 else ''} by {self.model}; "
+        return (f"wrote {self.path}: {plural(self.n, 'prediction')} by {self.model}; "
                 f"{self.n_confident}{share} with confidence >= {self.threshold:g} ({classes})")
 
 

@@ -26,10 +26,10 @@ from autoal.store import labelling_queries
 __all__ = ["LabellingServer", "issue_links", "page_annotator_names"]
 
 
-def page_annotator_names(settings_or_db) -> list:
-    """Names of the run's annotators who answer later (page or file annotators): those who get links."""
-    settings = settings_or_db if isinstance(settings_or_db, dict) else labelling_queries.run_settings(settings_or_db)
-    return answering_later(settings)
+def page_annotator_names(db) -> list:
+    """Names of the run's annotators who answer later (page or file annotators), read through the server's
+    connection ``db``: those who get links."""
+    return answering_later(labelling_queries.run_settings(db))
 
 
 def issue_links(run_dir, base_url, *, renew=False) -> list:
