@@ -94,3 +94,16 @@ def train_round_zero(session, *, deal_next=False) -> None:
         assert isinstance(session.advance(), Dealt)
     session.close()
 
+
+def open_example(client):
+    """The client's next open example (the labelling page's queue), None when none is open."""
+    return client.get("/api/queue").get_json()["item"]
+
+
+def answer_right(client, truth):
+    """Answer the client's next open example with its true label; returns that example, None when none is open."""
+    item = open_example(client)
+    if item is not None:
+        client.post("/api/answer", json={"example_id": item["example_id"], "label": truth[item["example_id"]]})
+    return item
+

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import stored_labels, write_images
-from serving import make_run, serve_in_process
+from serving import answer_right, make_run, serve_in_process
 
 import autoal
 from autoal.annotation.annotators import ExternalAnnotator
@@ -145,8 +145,7 @@ def test_the_organiser_downloads_labels_and_an_annotator_cannot(tmp_path):
     try:
         served.driver.wait_for(lambda s: s["phase"] == "labelling" and s["round"] == 1, 60)
         organiser, alice = served.client("organiser"), served.client("alice")
-        item = alice.get("/api/queue").get_json()["item"]
-        alice.post("/api/answer", json={"example_id": item["example_id"], "label": truth[item["example_id"]]})
+        item = answer_right(alice, truth)
         page = organiser.get("/organiser").get_data(as_text=True)
         for link in ("/organiser/labels.csv", "/organiser/consensus.csv", "/organiser/annotators.csv"):
             assert f'href="{link}"' in page

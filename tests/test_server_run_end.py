@@ -7,24 +7,12 @@ import json
 import re
 
 import pandas as pd
-from serving import make_run, serve_in_process, train_round_zero
+from serving import answer_right, make_run, serve_in_process, train_round_zero
 
 from autoal.cli.commands import build_parser
 from autoal.common.progress import task
 from autoal.results.export import export_labels
 from autoal.server.curve import curve_svg
-
-
-def open_example(client):
-    return client.get("/api/queue").get_json()["item"]
-
-
-def answer_right(client, truth):
-    """Answer the client's next open example with its true label; returns that example, None when none is open."""
-    item = open_example(client)
-    if item is not None:
-        client.post("/api/answer", json={"example_id": item["example_id"], "label": truth[item["example_id"]]})
-    return item
 
 
 def test_files_written_at_stop_hold_answers_given_after_the_run_finished(tmp_path):
@@ -100,9 +88,7 @@ def test_annotators_are_told_what_the_model_is_doing_and_a_newcomer_is_not_told_
         carol = served.app.test_client()
         state = carol.get("/api/queue?token=" + link.split("token=")[1]).get_json()
         assert state["item"] is None and "no examples yet" in state["message"] and "done" not in state["message"]
-        served.driver._halt.set()  # the driver's thread ends, so that no step of it sets the phase back meanwhile
-        served.driver.notify()
-        served.driver._thread.join(30)
+        served.driver.stop()  # its thread ends, so that no step of it sets the phase back meanwhile
         served.driver._set(phase="training", round=1)
         with task("embedding images with tf_efficientnet_lite0", total=300, unit="image") as step:
             step.advance(12)
@@ -125,7 +111,7 @@ def test_undoing_an_answer_a_round_trained_on_says_what_it_changes(tmp_path):
         undone = alice.post("/api/undo", json={}).get_json()["undone"]
         assert undone["example_id"] == item["example_id"] and undone["trained_round"] == 1
         assert "round 1 was already trained with this answer" in undone["note"]
-        fresh = answer_right(alice, truth)
+        assert answer_right(alice, truth) is not None  # an answer the next round has not trained on
         assert "note" not in alice.post("/api/undo", json={}).get_json()["undone"], "an untrained answer: a plain undo"
     finally:
         served.driver.stop()
