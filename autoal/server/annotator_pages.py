@@ -30,22 +30,20 @@ def queue_state(name) -> dict:
     """What the page shows ``name``: the example to label (with the model's guess where the settings show it),
     the next image, progress, recent answers, and a message when there is nothing to label."""
     desk, facts, driver = current_run.desk(), current_run.facts(), current_run.driver()
-    queue = desk.queue(name)
-    settings = get_settings(desk.db)
+    queue, progress = desk.queue(name), desk.progress(name)
     item = None
     if queue:
         round_, position = queue[0]
-        relabel = desk.is_relabel(name, position)
-        show = settings["show_guess_relabel"] if relabel else settings["show_guess_new"]
+        settings = get_settings(desk.db)
+        show = settings["show_guess_relabel"] if desk.is_relabel(name, position) else settings["show_guess_new"]
         item = {"example_id": facts.id_text[position], "image": image_url(facts.id_text[position]),
                 "round": round_, "guess": desk.guess(position) if show else None}
     status = driver.status() if driver is not None else {"phase": "labelling", "message": ""}
     if not queue:
-        status = dict(status, progress=current_run.progress_text(),
-                      new_annotator=desk.progress(name)["round"] is None)
+        status = dict(status, progress=current_run.progress_text(), new_annotator=progress["round"] is None)
     return {"name": name, "item": item,
             "next_image": image_url(facts.id_text[queue[1][1]]) if len(queue) > 1 else None,
-            "left": len(queue), "progress": desk.progress(name),
+            "left": len(queue), "progress": progress,
             "recent": [dict(r, image=image_url(r["example_id"])) for r in desk.recent(name)],
             "phase": status["phase"], "can_undo": desk.can_undo(name),
             "message": _annotator_message(status) if not queue else ""}
