@@ -94,11 +94,12 @@ def main(argv=None):
                              "log_loss": float(log_loss(truth, np.clip(probs, 1e-15, 1), labels=range(len(classes)))),
                              "ece": expected_calibration_error(probs, truth),
                              "graph_weight": learner.last_fit_info_.get("graph_weight", float("nan")),
+                             "graph_power": learner.last_fit_info_.get("graph_power", float("nan")),
                              "seconds": round(time.perf_counter() - started, 2)})
                 print(rows[-1], flush=True)
             pd.DataFrame(rows).to_csv(args.out / "results.csv", index=False)
     frame = pd.DataFrame(rows)
-    summary = frame.groupby(["labels", "graph"])[["accuracy", "log_loss", "ece", "graph_weight"]].mean().round(3)
+    summary = frame.groupby(["labels", "graph"])[["accuracy", "log_loss", "ece", "graph_weight", "graph_power"]].mean().round(3)
     (args.out / "summary.md").write_text(f"# Calibration ({time.strftime('%Y-%m-%d')}; `{' '.join(sys.argv)}`)\n\n"
                                          + summary.reset_index().to_markdown(index=False) + "\n")
     print(summary)

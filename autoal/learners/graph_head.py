@@ -5,7 +5,9 @@ unlabelled examples lie, which is worth most when labels are few. Neither is bes
 cut across what the embeddings group, the graph misleads. So each fit chooses the mixture
 ``w * graph + (1 - w) * logistic`` (and the graph's softmax temperature) from the run's own labels
 (:func:`choose_mixture`: held-out accuracy, then log loss, of both heads trained without the held-out rows),
-shrunk towards an even mix while the held-out rows are few.
+shrunk towards an even mix while the held-out rows are few. A last step calibrates the mixture without changing any
+row's order of classes: one power of the probabilities (:func:`choose_power`), fitted by log loss on the same
+held-out rows (the temperature is chosen for accuracy, which barely depends on it, and lands too sharp).
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ import numpy as np
 
 from autoal.common.checks import StrOptions, check_option
 
-__all__ = ["GRAPH_MODES", "GraphHead", "choose_mixture", "graph_probabilities",
-           "validation_folds", "VALIDATION_ROWS", "FOLD_LIMIT", "TEMPERATURES", "PRIOR_WEIGHT", "PRIOR_ROWS"]
+__all__ = ["GRAPH_MODES", "GraphHead", "choose_mixture", "choose_power", "calibrated", "graph_probabilities",
+           "validation_folds", "VALIDATION_ROWS", "FOLD_LIMIT", "TEMPERATURES", "PRIOR_WEIGHT", "PRIOR_ROWS", "POWERS"]
 
 #: Values of the embeddings learner's ``graph``: mix both heads, the graph alone, or the logistic head alone.
 GRAPH_MODES = ("combine", "only", "off")
@@ -33,6 +35,8 @@ WEIGHTS = np.round(np.linspace(0.0, 1.0, 11), 2)
 #: With no held-out row the mixture is even and the temperature the middle one; the choice moves away from
 #: this as held-out rows accumulate, as if it were worth ``PRIOR_ROWS`` rows.
 PRIOR_WEIGHT, PRIOR_TEMPERATURE, PRIOR_ROWS = 0.5, 10.0, 5
+#: Powers tried by the calibration step (``p ** a``, renormalised; below 1 softens, above 1 sharpens).
+POWERS = np.round(np.exp(np.linspace(np.log(0.2), np.log(3.0), 28)), 4)
 
 
 def check_graph_mode(mode) -> None:
@@ -94,6 +98,33 @@ def choose_mixture(logistic, graph_scores, scales, truth) -> tuple:
     return (PRIOR_ROWS * PRIOR_WEIGHT + h * weight) / (PRIOR_ROWS + h), temperature
 
 
+def calibrated(probs, power) -> np.ndarray:
+    """``probs ** power``, each row renormalised: every row keeps its order of classes (so its top class)."""
+    probs = np.asarray(probs, dtype=float)
+    if power == 1.0:
+        return probs
+    raised = np.power(probs, power)
+    total = raised.sum(axis=1, keepdims=True)
+    return raised / np.where(total > 0, total, 1.0)
+
+
+def choose_power(probs, truth) -> float:
+    """The power of :data:`POWERS` whose :func:`calibrated` ``probs`` (h, K) have the lowest log loss of ``truth``,
+    shrunk towards 1 (in log space) as if 1 were worth :data:`PRIOR_ROWS` more rows; 1 with no row.
+
+    Why not scikit-learn's ``CalibratedClassifierCV``: it calibrates each class one-vs-rest (sigmoid or isotonic),
+    which can change a row's top class and needs far more held-out rows than the 2-100 a run has here; one power
+    (temperature scaling on the log probabilities, Guo et al. 2017) keeps every row's order and fits on few rows.
+    """
+    h = len(truth)
+    if h == 0:
+        return 1.0
+    rows = np.arange(h)
+    losses = [float(-np.log(np.clip(calibrated(probs, a)[rows, truth], 1e-12, None)).mean()) for a in POWERS]
+    best = float(POWERS[int(np.argmin(losses))])
+    return float(np.exp(h * np.log(best) / (PRIOR_ROWS + h)))
+
+
 def validation_folds(labels, *, random_state=None) -> list:
     """Held-out rows for :func:`choose_mixture`: a list of arrays of row numbers (the folds).
 
@@ -133,6 +164,8 @@ class GraphHead:
         The mixture (:func:`choose_mixture`).
     n_validation : int
         Held-out rows the mixture was chosen on.
+    power : float
+        The calibration step's power (:func:`choose_power`; 1 for a head saved before it existed).
     """
 
     scores: np.ndarray
@@ -140,6 +173,7 @@ class GraphHead:
     weight: float
     temperature: float
     n_validation: int
+    power: float = 1.0
 
     @classmethod
     def fit(cls, graph, nodes, labels, n_classes, *, mode="combine", logistic_without=None, random_state=None):
@@ -164,7 +198,12 @@ class GraphHead:
             logistic = graph_scores = np.zeros((0, n_classes))
             scales, truth = np.zeros(0), np.zeros(0, dtype=np.int64)
         weight, temperature = choose_mixture(logistic, graph_scores, scales, truth)
-        return cls(scores, score_scale(scores), weight, temperature, len(truth))
+        head = cls(scores, score_scale(scores), weight, temperature, len(truth))
+        if len(truth):
+            held_graph = np.vstack([graph_probabilities(row[None], scale, temperature)
+                                    for row, scale in zip(graph_scores, scales)])
+            head.power = choose_power(head.mix(held_graph, logistic), truth)
+        return head
 
     @staticmethod
     def _held_out(graph, nodes, labels, n_classes, held, logistic_without, all_labels) -> tuple:
@@ -201,7 +240,7 @@ class GraphHead:
         return graph_probabilities(scores, self.scale, self.temperature)
 
     def mix(self, graph_probs, logistic_probs) -> np.ndarray:
-        """``weight * graph + (1 - weight) * logistic``."""
+        """``weight * graph + (1 - weight) * logistic``, raised to the head's calibration ``power`` (renormalised)."""
         if self.weight >= 1.0:
-            return graph_probs
-        return self.weight * graph_probs + (1.0 - self.weight) * logistic_probs
+            return calibrated(graph_probs, self.power)
+        return calibrated(self.weight * graph_probs + (1.0 - self.weight) * logistic_probs, self.power)

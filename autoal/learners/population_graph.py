@@ -84,6 +84,7 @@ class PopulationGraph:
         started = time.perf_counter()
         head = GraphHead.fit(graph, nodes, labels, n_classes, **options)
         facts = {"graph_weight": round(head.weight, 3), "graph_temperature": head.temperature,
+                 "graph_power": round(head.power, 3),
                  "graph_validation": head.n_validation, "graph_seconds": round(time.perf_counter() - started, 3),
                  "graph_build_seconds": round(self.seconds, 3) if opened_now else 0.0,
                  "graph_built": opened_now and self.built}
@@ -108,6 +109,7 @@ class PopulationGraph:
         graph = self.graph
         keys = sorted(self.node_of, key=self.node_of.get)
         state = {"weight": float(head.weight), "temperature": float(head.temperature), "scale": float(head.scale),
+                 "power": float(head.power),
                  "n_validation": int(head.n_validation), "n_neighbours": int(graph.n_neighbours),
                  "method": graph.method, "ids": [plain_scalar(i) for i, _ in keys], "paths": [str(p) for _, p in keys]}
         arrays = {"graph_scores": head.scores, "graph_points": graph.points,
@@ -129,5 +131,6 @@ class PopulationGraph:
                                      sp.csr_matrix((len(points), len(points))), int(state["n_neighbours"]), "",
                                      state["method"])
         head = GraphHead(np.asarray(arrays["graph_scores"], dtype=np.float64), float(state["scale"]),
-                         float(state["weight"]), float(state["temperature"]), int(state["n_validation"]))
+                         float(state["weight"]), float(state["temperature"]), int(state["n_validation"]),
+                         float(state.get("power", 1.0)))  # 1: a model saved before the calibration step
         return population, head

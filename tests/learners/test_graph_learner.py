@@ -10,8 +10,9 @@ import autoal
 from autoal.errors import InputError
 from autoal.graph.pool_graph import PoolGraph
 from autoal.learners import EmbeddingLearner
-from autoal.learners.graph_head import (FOLD_LIMIT, PRIOR_TEMPERATURE, PRIOR_WEIGHT, VALIDATION_ROWS, choose_mixture,
-                                        validation_folds)
+from autoal.learners.graph_head import (FOLD_LIMIT, PRIOR_TEMPERATURE, PRIOR_WEIGHT, VALIDATION_ROWS, calibrated,
+                                        choose_mixture, choose_power, validation_folds)
+from autoal.learners.population_graph import PopulationGraph
 from autoal.rounds.loop import resume_session
 
 CLASSES = ["red", "green", "blue"]
@@ -53,6 +54,31 @@ def test_without_held_out_rows_the_mixture_is_the_prior():
         (PRIOR_WEIGHT, PRIOR_TEMPERATURE)
 
 
+def confident(truth, right_share, top, seed=0):
+    """Probabilities whose top class (probability ``top``) is the truth on ``right_share`` of the rows."""
+    rng = np.random.default_rng(seed)
+    guess = np.where(rng.random(len(truth)) < right_share, truth, (truth + 1) % 3)
+    return np.eye(3)[guess] * (top - (1 - top) / 2) + (1 - top) / 2
+
+
+def test_the_calibration_power_softens_overconfident_and_sharpens_underconfident_probabilities():
+    truth = np.random.default_rng(1).integers(0, 3, 100)
+    overconfident = confident(truth, 0.6, 0.98)
+    underconfident = confident(truth, 0.95, 0.4)
+    soft, sharp = choose_power(overconfident, truth), choose_power(underconfident, truth)
+    assert soft < 0.6 and sharp > 1.5
+    for probs, power in ((overconfident, soft), (underconfident, sharp)):
+        fixed = calibrated(probs, power)
+        assert np.allclose(fixed.sum(axis=1), 1)
+        assert (fixed.argmax(axis=1) == probs.argmax(axis=1)).all(), "each row keeps its top class"
+        mean_top = fixed.max(axis=1).mean()
+        assert abs(mean_top - (fixed.argmax(axis=1) == truth).mean()) < abs(probs.max(axis=1).mean()
+                                                                            - (probs.argmax(axis=1) == truth).mean())
+    assert choose_power(np.zeros((0, 3)), np.zeros(0, dtype=int)) == 1.0, "no held-out row: no change"
+    few = choose_power(overconfident[:3], truth[:3])
+    assert soft < few <= 1.0, "a power chosen on a few rows stays near 1"
+
+
 def test_held_out_rows_never_take_a_class_s_last_label_and_fold_by_the_label_count():
     labels = np.repeat(np.arange(5), [1, 2, 3, 40, 60])
     folds = validation_folds(labels, random_state=0)
@@ -92,6 +118,19 @@ def test_the_combined_probabilities_are_valid_for_pool_rows_and_for_new_images(t
         assert probs.shape == (len(frame), 3)
         assert np.allclose(probs.sum(axis=1), 1) and (probs >= 0).all() and (probs <= 1).all()
     assert learner.last_fit_info_["graph_built"] is True
+
+
+def test_a_saved_head_without_a_calibration_power_predicts_as_before_the_power_existed(tmp_path, checkpoint,
+                                                                                      population):
+    learner = run_learner(checkpoint, tmp_path, population)
+    learner.fit(population.groupby("label").head(4))
+    state, arrays = learner._population_graph.head_state(learner.graph_head_)
+    assert state["power"] == learner.graph_head_.power == pytest.approx(learner.last_fit_info_["graph_power"], abs=1e-3)
+    del state["power"]
+    _, old = PopulationGraph.from_head_state(state, arrays)
+    assert old.power == 1.0
+    probs = np.array([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6]])
+    assert np.allclose(old.mix(probs, probs), probs)
 
 
 def test_the_graph_is_kept_with_the_run_reused_for_the_same_pool_and_rebuilt_for_another(tmp_path, checkpoint,
