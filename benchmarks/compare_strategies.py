@@ -101,6 +101,9 @@ def parse_args(argv=None):
     p.add_argument("--init-per-class", type=int, default=8)
     p.add_argument("--pool-size", type=int, help="seeded stratified subsample of the pool")
     p.add_argument("--test-size", type=int, help="seeded stratified subsample of the holdout")
+    p.add_argument("--imbalance", type=float, help="make the pool's classes imbalanced: the i-th of K classes keeps "
+                   "a share RATIO ** (-i / (K - 1)) of its rows (the largest all, the smallest 1/RATIO); the holdout "
+                   "stays as it is")
     p.add_argument("--candidates-factor", type=float, default=10, help="shortlist size of kmeans batches, in batches")
     p.add_argument("--pool-subsample", type=int, help="score only this many unlabelled examples per round")
     p.add_argument("--stop-report", action="store_true", help="record the stable-predictions rule's kappa per round")
@@ -118,6 +121,15 @@ def subsample(frame, n, seed=0):
         return frame
     share = n / len(frame)
     parts = [g.sample(max(1, round(share * len(g))), random_state=seed) for _, g in frame.groupby("label")]
+    return pd.concat(parts).sort_index()
+
+
+def imbalanced(frame, ratio, seed=0):
+    """A seeded subsample whose classes shrink geometrically, from all rows of the first (sorted) class to
+    ``1 / ratio`` of the last's."""
+    classes = sorted(frame["label"].unique())
+    shares = {c: ratio ** (-i / max(1, len(classes) - 1)) for i, c in enumerate(classes)}
+    parts = [g.sample(max(1, round(shares[c] * len(g))), random_state=seed) for c, g in frame.groupby("label")]
     return pd.concat(parts).sort_index()
 
 
@@ -142,7 +154,10 @@ def load_data(args):
         held = [i for _, g in frame.groupby("label") for i in g.sample(frac=0.2, random_state=0).index]
         test = frame.loc[held]
         pool = frame.drop(index=test.index)
-    return subsample(pool, args.pool_size), subsample(test, args.test_size)
+    pool = subsample(pool, args.pool_size)
+    if getattr(args, "imbalance", None):
+        pool = imbalanced(pool, args.imbalance)
+    return pool, subsample(test, args.test_size)
 
 
 def config_learner_options(name) -> tuple:

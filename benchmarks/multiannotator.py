@@ -12,7 +12,8 @@ or Fashion-MNIST from Debian's package, or the tables ``satellite`` and ``letter
   same without relabels.
 
 A configuration may add modifiers after slashes: ``/pick`` or ``/cross-val`` (``oos=``), ``/kmeans``
-(k-means batches), ``/no-warmup`` or ``/warmup-N`` (relabel scores trusted from the start, or once N
+(k-means batches), ``/coverage-first`` (batches that cover the pool while labels are few, then k-means batches),
+``/no-warmup`` or ``/warmup-N`` (relabel scores trusted from the start, or once N
 examples have two labels), ``/no-ties`` (no third label first for ties), ``/share-N`` (at most N%
 of a batch on relabels), ``/folds-K``, ``/counting-cleanlab`` or ``/counting-by-class`` (how the
 calibration temperature search counts labels, see ``autoal.multiannotator.crowdlab.counting_mode``).
@@ -69,7 +70,7 @@ def parse_config(name) -> dict:
             options["relabel"] = False
         elif part in ("pick", "cross-val"):
             options["oos"] = part.replace("-", "_")
-        elif part in ("kmeans", "topk"):
+        elif part in ("kmeans", "topk", "coverage-first"):
             options["batch"] = part
         elif part == "no-warmup":
             relabel["min_multi_labelled"] = 0

@@ -154,6 +154,18 @@ def test_the_recorded_command_parses_back_to_the_same_arguments(script, argv, le
     assert vars(module.parse_args(words[2:])) == vars(args)
 
 
+def test_an_imbalanced_pool_shrinks_its_classes_geometrically_and_keeps_every_class():
+    script = load_script()
+    frame = pd.DataFrame({"label": np.repeat(["a", "b", "c"], 100), "image_path": [f"{i}.png" for i in range(300)]})
+    pool = script.imbalanced(frame, 10.0)
+    counts = pool["label"].value_counts()
+    assert counts.to_dict() == {"a": 100, "b": 32, "c": 10}
+    assert pool.index.isin(frame.index).all() and pool.index.is_monotonic_increasing
+    assert pool.equals(script.imbalanced(frame, 10.0)), "seeded"
+    args = script.parse_args(["--dataset", "digits", "--imbalance", "4", "--out", "x"])
+    assert args.imbalance == 4.0
+
+
 def test_a_flag_of_another_learner_is_refused_before_any_data_is_read(tmp_path, capsys):
     script = load_script()
     for argv, says in ((["--max-epochs", "5"], "add --learner autogluon"),
@@ -162,3 +174,12 @@ def test_a_flag_of_another_learner_is_refused_before_any_data_is_read(tmp_path, 
             script.main(["--dataset", "digits", "--out", str(tmp_path)] + argv)
         assert says in str(stop.value)
     assert "pool" not in capsys.readouterr().out
+
+
+def test_the_several_annotators_benchmark_reads_its_batch_modifiers():
+    script = load_benchmark("multiannotator")
+    assert script.parse_config("auto/coverage-first")["batch"] == "coverage-first"
+    assert script.parse_config("activelab/kmeans")["batch"] == "kmeans"
+    assert script.parse_config("activelab")["batch"] == "topk"
+    with pytest.raises(SystemExit, match="unknown modifier 'coverage'"):
+        script.parse_config("auto/coverage")
