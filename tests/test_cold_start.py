@@ -70,25 +70,3 @@ def test_the_coverage_pick_takes_each_cluster_s_central_member():
 def test_the_coverage_pick_gives_k_distinct_rows_when_points_coincide():
     picked = coverage_examples(np.ones((12, 3)), 4, random_state=0)
     assert len(set(picked.tolist())) == 4 and len(coverage_examples(np.ones((3, 2)), 10, random_state=0)) == 3
-
-
-def test_uncovered_examples_go_to_the_clusters_no_label_covers():
-    from autoal.query.cold_start import uncovered_examples
-
-    rng = np.random.default_rng(0)
-    points = np.concatenate([rng.normal(0, 0.1, (40, 2)), rng.normal(5, 0.1, (30, 2)), rng.normal((0, 5), 0.1, (20, 2))])
-    blob = np.repeat([0, 1, 2], [40, 30, 20])
-    for order_seed in range(3):
-        order = np.random.default_rng(order_seed).permutation(len(points))
-        labelled = np.flatnonzero(blob[order] == 0)[:2]
-        picked = uncovered_examples(points[order], labelled, 2, random_state=0)
-        assert sorted(blob[order][picked].tolist()) == [1, 2], "one from each cluster without a label"
-        assert not set(picked) & set(labelled)
-    assert len(uncovered_examples(points[:3], np.array([0, 1, 2]), 2, random_state=0)) == 0
-
-
-def test_uncovered_examples_give_k_distinct_unlabelled_rows_when_points_coincide():
-    from autoal.query.cold_start import uncovered_examples
-
-    picked = uncovered_examples(np.ones((12, 3)), np.array([0, 1]), 4, random_state=0)
-    assert len(set(picked.tolist())) == 4 and not {0, 1} & set(picked.tolist())

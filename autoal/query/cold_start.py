@@ -21,13 +21,13 @@ import numpy as np
 from autoal.common.sampling import seeded_sample
 from autoal.query.kmeans import kmeans_labels
 
-__all__ = ["INITIAL_RULES", "MAX_CANDIDATES", "candidate_sample", "coverage_examples", "uncovered_examples", "COVERAGE_LABELS_PER_CLASS",
+__all__ = ["INITIAL_RULES", "MAX_CANDIDATES", "candidate_sample", "coverage_examples", "COVERAGE_LABELS_PER_CLASS",
            "typical_examples", "typicality"]
 
 #: Initial-set rules :func:`autoal.run` accepts.
 INITIAL_RULES = ("random", "kmeans", "coverage")
-#: ``batch="coverage-first"`` picks :func:`uncovered_examples` while the run has fewer labelled examples than this
-#: many per class, then k-means batches of the strategy's scores.
+#: ``batch="coverage-first"`` picks coverage batches (:func:`autoal.query.herding.herded_examples`) while the run has
+#: fewer labelled examples than this many per class, then k-means batches of the strategy's scores.
 COVERAGE_LABELS_PER_CLASS = 5
 #: The cold start clusters at most this many pool examples (a seeded sample of bigger pools).
 MAX_CANDIDATES = 50_000
@@ -121,53 +121,19 @@ def coverage_examples(points, k, *, random_state=None) -> np.ndarray:
     ndarray of int
         Distinct row indices, in cluster order (largest cluster first).
     """
-    return uncovered_examples(points, np.zeros(0, dtype=np.int64), k, random_state=random_state)
-
-
-def uncovered_examples(points, labelled, k, *, random_state=None) -> np.ndarray:
-    """Row indices of ``k`` unlabelled rows that cover what the labelled rows do not: ``points`` (labelled and
-    candidates) clustered into ``len(labelled) + k`` k-means clusters, and from the clusters holding no labelled row,
-    largest first, each one's central unlabelled member (TypiClust's plan, Hacohen et al. 2022); then the covered
-    clusters' central unlabelled members, largest first, when too few clusters are free; and when clusters collapse
-    on identical points, the unlabelled rows nearest the overall centre not yet picked. With no labelled row this is
-    :func:`coverage_examples`.
-
-    Parameters
-    ----------
-    points : array-like, shape (n, d)
-    labelled : array of int
-        Rows of ``points`` already labelled (never returned).
-    k : int
-        Number wanted (at most the unlabelled rows).
-    random_state : int, optional
-        Seeds k-means.
-    """
     points = np.asarray(points, dtype=np.float64)
-    labelled = np.asarray(labelled, dtype=np.int64)
-    free = np.setdiff1d(np.arange(len(points)), labelled)
-    k = min(int(k), len(free))
+    k = min(int(k), len(points))
     if k <= 0:
         return np.zeros(0, dtype=int)
-    n_clusters = min(len(points), len(labelled) + k)
-    clusters = kmeans_labels(points, n_clusters, random_state)
-    sizes = np.bincount(clusters, minlength=n_clusters)
-    covered = np.zeros(n_clusters, dtype=bool)
-    covered[clusters[labelled]] = True
-    is_free = np.zeros(len(points), dtype=bool)
-    is_free[free] = True
-    order = sorted(np.flatnonzero(sizes), key=lambda c: (covered[c], -sizes[c], c))
+    clusters = kmeans_labels(points, k, random_state)
+    sizes = np.bincount(clusters, minlength=k)
     picked = []
-    for c in order:
-        members = np.flatnonzero((clusters == c) & is_free)
-        if len(members) == 0:
-            continue
-        centre = points[clusters == c].mean(axis=0)
+    for c in sorted(np.flatnonzero(sizes), key=lambda c: (-sizes[c], c)):
+        members = np.flatnonzero(clusters == c)
+        centre = points[members].mean(axis=0)
         picked.append(int(members[np.argmin(((points[members] - centre) ** 2).sum(axis=1))]))
-        if len(picked) == k:
-            break
     if len(picked) < k:  # clusters collapsed on identical points
         distance = ((points - points.mean(axis=0)) ** 2).sum(axis=1)
         taken = set(picked)
-        picked += [int(i) for i in np.argsort(distance, kind="stable") if is_free[i] and int(i) not in taken][
-            : k - len(picked)]
+        picked += [int(i) for i in np.argsort(distance, kind="stable") if int(i) not in taken][: k - len(picked)]
     return np.asarray(picked, dtype=int)

@@ -14,8 +14,8 @@ import numpy as np
 
 from autoal.annotation.assignment import assign_batch
 from autoal.errors import PoolExhausted
-from autoal.query.cold_start import (COVERAGE_LABELS_PER_CLASS, candidate_sample, coverage_examples, typical_examples,
-                                     uncovered_examples)
+from autoal.query.cold_start import COVERAGE_LABELS_PER_CLASS, candidate_sample, coverage_examples, typical_examples
+from autoal.query.herding import herded_examples
 from autoal.multiannotator.consensus import majority_vote
 from autoal.query.context import PoolContext
 from autoal.query.selection import Scores, select_batch
@@ -126,16 +126,16 @@ class BatchPicker:
 
     def _uncovered_batch(self, snapshot, pool) -> np.ndarray:
         """``batch="coverage-first"`` while labels are few: of the pool examples some annotator can be asked about,
-        those that cover what the labelled examples do not (:func:`autoal.query.cold_start.uncovered_examples`, in
-        the learner's graph space)."""
+        those that add most to how well the labelled examples cover the pool (kernel herding in the learner's graph
+        space, :func:`autoal.query.herding.herded_examples`)."""
         pool = np.asarray(pool, dtype=np.int64)
         pool = pool[snapshot.askable(pool, self.names) > 0]
         seed = self.config.random_state
         pool = pool[candidate_sample(len(pool), random_state=[seed, 19])]
         labelled = np.asarray(snapshot.labelled, dtype=np.int64)
         points = self.embeddings.coverage(np.concatenate([labelled, pool]))
-        rows = uncovered_examples(points, np.arange(len(labelled)), self.config.batch_size,
-                                  random_state=None if seed is None else seed + len(labelled))
+        rows = herded_examples(points, np.arange(len(labelled)), self.config.batch_size,
+                               random_state=None if seed is None else [seed, len(labelled)])
         return pool[rows - len(labelled)]
 
     def _score(self, r, snapshot, learner) -> ScoredRound:

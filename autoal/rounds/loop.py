@@ -94,9 +94,12 @@ def run(
     batch : str
         How a batch is drawn from the scores (:mod:`autoal.query.batching`): ``"topk"`` (the lowest
         scores), ``"kmeans"`` (the lowest-scoring candidate of each k-means cluster of the
-        ``candidates_factor x batch_size`` lowest-scoring candidates' embeddings) or ``"auto"``:
-        ``"kmeans"`` with ``strategy="auto"`` when embeddings are available (the learner's features,
-        or the packaged pretrained backbone), else ``"topk"``.
+        ``candidates_factor x batch_size`` lowest-scoring candidates' embeddings), ``"coverage-first"``
+        (while the run has fewer than 5 labels a class, the examples that most raise how well the labels
+        cover the pool, :mod:`autoal.query.herding`; then ``"kmeans"``) or ``"auto"``: with
+        ``strategy="auto"`` and embeddings available (the learner's features, or the packaged pretrained
+        backbone), ``"coverage-first"`` with the pool graph and one annotator, else ``"kmeans"``; without
+        embeddings ``"topk"``.
     candidates_factor : float
         Shortlist size of ``batch="kmeans"``, in batches (default 10).
     initial : str
