@@ -87,7 +87,8 @@ def test_a_learner_that_learns_from_the_pool_starts_with_the_coverage_pick(simul
     facts = dict(n_annotators=1, embeddings=True, simulation=simulation, n_given=n_given)
     assert RunConfig().resolved(**facts, coverage=True).initial == "coverage"
     assert RunConfig().resolved(**facts, coverage=True).batch == "coverage-first"
-    assert RunConfig().resolved(**dict(facts, n_annotators=3), coverage=True).batch == "kmeans", "ActiveLab as before"
+    several = RunConfig().resolved(**dict(facts, n_annotators=3), coverage=True)
+    assert (several.batch, several.strategy) == ("coverage-first", "activelab"), "coverage, then ActiveLab's batches"
     assert RunConfig().resolved(**facts, coverage=False).batch == "kmeans"
     assert RunConfig().resolved(**facts, coverage=False).initial == "kmeans"
     assert RunConfig(initial="kmeans").resolved(**facts, coverage=True).initial == "kmeans"

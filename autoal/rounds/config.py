@@ -107,8 +107,8 @@ class RunConfig:
         "query strategy (default auto: margin with one annotator, activelab with several, with k-means batches "
         "and initial set when embeddings are available)"))
     batch: str = _option("auto", flag="--batch", choices=("auto", *BATCH_RULES), help=(
-        "batch rule (default auto: kmeans when embeddings are available, else topk; with one annotator and the pool "
-        "graph coverage-first: batches covering the pool until 5 labels a class, then kmeans)"))
+        "batch rule (default auto: kmeans when embeddings are available, else topk; with the pool graph "
+        "coverage-first: batches covering the pool until 5 labels a class, then kmeans)"))
     candidates_factor: float = _option(10, flag="--candidates-factor", type=float,
                                        help="kmeans batches: shortlist size in batches")
     initial: str = _option("auto", flag="--initial", choices=("auto", *INITIAL_RULES), help=(
@@ -201,9 +201,9 @@ class RunConfig:
         coverage : bool
             Whether the learner learns from the pool graph (:func:`autoal.learners.embedding_source.learns_from_pool`):
             then the picked initial set (the cold start's, and simulation's with ``strategy="auto"``) is
-            ``"coverage"`` instead of ``"kmeans"``, and with one annotator ``batch="auto"`` is ``"coverage-first"``
-            (coverage batches until :data:`autoal.query.cold_start.COVERAGE_LABELS_PER_CLASS` labels a class, then
-            k-means batches of the scores).
+            ``"coverage"`` instead of ``"kmeans"``, and ``batch="auto"`` is ``"coverage-first"`` (coverage batches
+            until :data:`autoal.query.cold_start.COVERAGE_LABELS_PER_CLASS` labels a class, then k-means batches of
+            the scores: margin's with one annotator, ActiveLab's with several).
         """
         diverse = self.strategy == "auto" and embeddings
         picked = "coverage" if coverage and embeddings else "kmeans"
@@ -217,9 +217,8 @@ class RunConfig:
         if oos == "auto":
             oos = "cross_val" if self.relabel is not None and n_annotators > 1 else "pick"
         batch = self.batch
-        if batch == "auto":  # with one annotator and a learner on the pool graph: coverage batches while labels are few
-            batch = ("coverage-first" if coverage and embeddings and n_annotators <= 1 else "kmeans") if diverse \
-                else "topk"
+        if batch == "auto":  # with a learner on the pool graph: coverage batches while labels are few
+            batch = ("coverage-first" if coverage and embeddings else "kmeans") if diverse else "topk"
         return dataclasses.replace(
             self, learner=self.learner_to_make, strategy=strategy, oos=oos, initial=initial,
             batch=batch)

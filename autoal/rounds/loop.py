@@ -98,8 +98,8 @@ def run(
         (while the run has fewer than 5 labels a class, the examples that most raise how well the labels
         cover the pool, :mod:`autoal.query.herding`; then ``"kmeans"``) or ``"auto"``: with
         ``strategy="auto"`` and embeddings available (the learner's features, or the packaged pretrained
-        backbone), ``"coverage-first"`` with the pool graph and one annotator, else ``"kmeans"``; without
-        embeddings ``"topk"``.
+        backbone), ``"coverage-first"`` with the pool graph, else ``"kmeans"``; without embeddings
+        ``"topk"``.
     candidates_factor : float
         Shortlist size of ``batch="kmeans"``, in batches (default 10).
     initial : str
