@@ -63,6 +63,8 @@ def parse_args(argv=None):
     p.add_argument("--labels", type=int, default=500, help="labels given before the timed round")
     p.add_argument("--accuracy-labels", default="400,1900", help="given labels for the accuracy comparison "
                    "(one round of --batch-size more is then asked)")
+    p.add_argument("--accuracy-seeds", default="", help="comma-separated seeds: the accuracy comparison also runs "
+                   "with the given labels drawn at random (one draw per seed) instead of the pool's first ones")
     p.add_argument("--accuracy-pool", type=int, default=10000)
     p.add_argument("--accuracy-learners", default="embeddings,autogluon",
                    help="learners of the accuracy comparison (names as in --learners)")
@@ -175,7 +177,11 @@ def task_round(params):
     pool, holdout = load_data(params["pool"], params["holdout"])
     truth = pool["label"].copy()
     frame = pool.copy()
-    frame.loc[params["labels"]:, "label"] = np.nan
+    if params.get("label_seed") is None:
+        frame.loc[params["labels"]:, "label"] = np.nan  # the pool's first images are given
+    else:  # a seeded random draw of them
+        given = np.random.default_rng(params["label_seed"]).permutation(len(frame))[:params["labels"]]
+        frame.loc[~frame.index.isin(frame.index[given]), "label"] = np.nan
     if learner == "embeddings":
         options = {**options, "cache_dir": params["cache_dir"]}
     out = Path(params["work"])
@@ -310,6 +316,10 @@ def plan(args):
         for learner in args.accuracy_learners.split(","):
             steps.append(("accuracy", f"accuracy/{learner}/{labels}", {"learner": learner, "pool": args.accuracy_pool,
                                                                      "labels": labels, **base}))
+            for seed in (int(s) for s in args.accuracy_seeds.split(",") if s):
+                steps.append(("accuracy", f"accuracy/{learner}/{labels}/seed{seed}",
+                              {"learner": learner, "pool": args.accuracy_pool, "labels": labels, "label_seed": seed,
+                               **base}))
     steps.append(("ray", "ray", {"pool": args.ray_pool, "labels": args.labels, "learners": ["embeddings", "autogluon"], **base}))
     steps.append(("cache_1m", "cache_1m", {"rows": args.cache_rows, **base}))
     if args.only:
@@ -380,7 +390,9 @@ def write_summary(records, args):
                                at.loc["autogluon", "round_seconds"] / at.loc["embeddings", "round_seconds"]})
         if ratios:
             lines += ["## Fine-tune round time over embeddings round time", "", markdown(pd.DataFrame(ratios).round(1)), ""]
-    accuracy = pd.DataFrame([{"learner": r["params"]["learner"], "labels": r["labels"], "accuracy": r["accuracy"],
+    accuracy = pd.DataFrame([{"learner": r["params"]["learner"], "labels": r["labels"],
+                              "given": "first" if r["params"].get("label_seed") is None else f"seed {r['params']['label_seed']}",
+                              "accuracy_before": r["accuracy_round0"], "accuracy": r["accuracy"],
                               "fit_seconds": r["fit_seconds"], "round_seconds": r["round_seconds"]}
                              for r in records if r["kind"] == "accuracy"])
     if not accuracy.empty:
