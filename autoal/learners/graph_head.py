@@ -7,7 +7,8 @@ cut across what the embeddings group, the graph misleads. So each fit chooses th
 (:func:`choose_mixture`: held-out accuracy, then log loss, of both heads trained without the held-out rows),
 shrunk towards an even mix while the held-out rows are few. A last step calibrates the mixture without changing any
 row's order of classes: one power of the probabilities (:func:`choose_power`), fitted by log loss on the same
-held-out rows (the temperature is chosen for accuracy, which barely depends on it, and lands too sharp).
+held-out rows (the temperature is chosen for accuracy, which barely depends on it; the powers fitted are mostly
+above 1: a mixture of two heads that disagree comes out too soft).
 """
 
 from __future__ import annotations

@@ -1,7 +1,6 @@
 """The embeddings learner's pool graph: the mixture rule, the graph kept with the run, holdouts kept out of it."""
 
 import numpy as np
-import pandas as pd
 import pytest
 from conftest import write_images
 from test_embedding_cache import mobilenet_checkpoint
