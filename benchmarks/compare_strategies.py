@@ -112,7 +112,10 @@ def parse_args(argv=None):
                    "reach are measured against (default random; e.g. random+graph=off)")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--verbose", action="store_true", help="autoal's per-round lines too")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.imbalance is not None and not args.imbalance >= 1:
+        p.error(f"--imbalance must be a ratio of at least 1 (the largest class over the smallest), got {args.imbalance}")
+    return args
 
 
 def subsample(frame, n, seed=0):

@@ -3,7 +3,7 @@
 import numpy as np
 from sklearn.metrics.pairwise import rbf_kernel
 
-from autoal.query.herding import _lazy_greedy, herded_examples
+from autoal.query.herding import GAIN_DECIMALS, _lazy_greedy, herded_examples
 
 
 def three_clusters(seed=0):
@@ -44,15 +44,29 @@ def test_on_a_big_pool_herding_picks_among_a_seeded_sample_of_candidates():
     assert not np.array_equal(first, herded_examples(points, labelled, 5, sample=100, random_state=4))
 
 
+def greedy_recomputing_every_gain(kernel, covered, k):
+    """The plain greedy search: every gain recomputed at every step, ties to the lower column."""
+    picked, state = [], covered.copy()
+    for _ in range(k):
+        gains = np.round(np.maximum(kernel - state[:, None], 0).mean(axis=0), GAIN_DECIMALS)
+        gains[picked] = -1
+        picked.append(int(np.argmax(gains)))
+        state = np.maximum(state, kernel[:, picked[-1]])
+    return picked
+
+
 def test_the_lazy_greedy_search_picks_what_recomputing_every_gain_picks():
     rng = np.random.default_rng(5)
     points = rng.normal(size=(200, 3))
     kernel = rbf_kernel(points, points[:120], gamma=0.5)
     covered = rbf_kernel(points, points[150:155], gamma=0.5).max(axis=1)
-    expected, state = [], covered.copy()
-    for _ in range(15):
-        gains = np.maximum(kernel - state[:, None], 0).mean(axis=0)
-        gains[expected] = -1
-        expected.append(int(np.argmax(gains)))
-        state = np.maximum(state, kernel[:, expected[-1]])
-    assert _lazy_greedy(kernel, covered, 15).tolist() == expected
+    assert _lazy_greedy(kernel, covered, 15).tolist() == greedy_recomputing_every_gain(kernel, covered, 15)
+
+
+def test_the_lazy_greedy_search_breaks_ties_as_the_plain_search_does():
+    rng = np.random.default_rng(6)
+    for _ in range(50):
+        points = rng.integers(0, 3, size=(30, 2)).astype(float)  # many coinciding points: many equal gains
+        kernel = rbf_kernel(points, points[:20], gamma=1.0)
+        covered = np.zeros(len(points))
+        assert _lazy_greedy(kernel, covered, 8).tolist() == greedy_recomputing_every_gain(kernel, covered, 8)

@@ -199,3 +199,21 @@ def test_coverage_first_batches_cover_the_pool_until_five_labels_a_class_then_fo
     few = history["n_labeled"].shift(1).iloc[1:] < COVERAGE_LABELS_PER_CLASS * 3  # labels when the batch was picked
     assert (rules[few] == "coverage").all() and few.sum() >= 2
     assert (rules[~few] == "kmeans").all() and (~few).sum() >= 1
+
+
+def test_coverage_first_batches_with_several_annotators_cover_the_pool_then_follow_activelab(tmp_path):
+    from conftest import write_images
+
+    from autoal.query.cold_start import COVERAGE_LABELS_PER_CLASS
+
+    images = write_images(tmp_path / "img", 12)
+    team = [autoal.SimulatedAnnotator(name=f"a{i}", accuracy=0.9, random_state=i) for i in range(3)]
+    result = autoal.run(images, learner="fast", strategy="activelab", annotators=team, batch="coverage-first",
+                        initial="coverage", batch_size=3, n_rounds=5, initial_per_class=1,
+                        output_dir=tmp_path / "run", verbose=False)
+    history = result.history.set_index("round")
+    rules = history["batch_rule"].iloc[1:]
+    few = history["n_labeled"].shift(1).iloc[1:] < COVERAGE_LABELS_PER_CLASS * 3
+    assert (rules[few] == "coverage").all() and few.sum() >= 2
+    assert (history["relabel_share"].iloc[1:][few] == 0).all(), "coverage batches ask for new examples only"
+    assert (rules[~few] == "kmeans").all() and (~few).sum() >= 1

@@ -29,6 +29,8 @@ __all__ = ["herded_examples", "COVERAGE_GAMMA", "HERDING_SAMPLE"]
 COVERAGE_GAMMA = 1.0
 #: At most this many candidates, and this many points whose coverage counts (seeded samples).
 HERDING_SAMPLE = 3000
+#: Gains equal to this many decimal places are ties.
+GAIN_DECIMALS = 12
 
 
 def herded_examples(points, labelled, k, *, gamma=COVERAGE_GAMMA, sample=HERDING_SAMPLE,
@@ -66,16 +68,17 @@ def herded_examples(points, labelled, k, *, gamma=COVERAGE_GAMMA, sample=HERDING
 
 def _lazy_greedy(kernel, covered, k) -> np.ndarray:
     """Columns of ``kernel`` picked greedily by the gain ``mean(max(kernel[:, j] - covered, 0))``; a gain is
-    recomputed only when its stale value tops the queue (gains never grow), ties to the lower column."""
+    recomputed only when its stale value tops the queue (gains never grow), ties to the lower column. Gains are
+    rounded to :data:`GAIN_DECIMALS` places, so that a tie does not depend on the order of a sum's terms."""
     covered = covered.copy()
-    gains = np.maximum(kernel - covered[:, None], 0.0).mean(axis=0)
+    gains = np.round(np.maximum(kernel - covered[:, None], 0.0).mean(axis=0), GAIN_DECIMALS)
     queue = [(-gain, j) for j, gain in enumerate(gains)]
     heapq.heapify(queue)
     picked = []
     while len(picked) < k:
         _, j = heapq.heappop(queue)
-        gain = float(np.maximum(kernel[:, j] - covered, 0.0).mean())
-        if queue and gain < -queue[0][0]:
+        gain = round(float(np.maximum(kernel[:, j] - covered, 0.0).mean()), GAIN_DECIMALS)
+        if queue and (-gain, j) > queue[0]:
             heapq.heappush(queue, (-gain, j))  # stale: back in the queue at its current gain
             continue
         picked.append(j)

@@ -203,7 +203,8 @@ class RunConfig:
             then the picked initial set (the cold start's, and simulation's with ``strategy="auto"``) is
             ``"coverage"`` instead of ``"kmeans"``, and ``batch="auto"`` is ``"coverage-first"`` (coverage batches
             until :data:`autoal.query.cold_start.COVERAGE_LABELS_PER_CLASS` labels a class, then k-means batches of
-            the scores: margin's with one annotator, ActiveLab's with several).
+            the scores: margin's with one annotator, ActiveLab's with several; coverage batches ask about new
+            examples only, so relabels start after the switch).
         """
         diverse = self.strategy == "auto" and embeddings
         picked = "coverage" if coverage and embeddings else "kmeans"

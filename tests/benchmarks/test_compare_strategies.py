@@ -164,6 +164,9 @@ def test_an_imbalanced_pool_shrinks_its_classes_geometrically_and_keeps_every_cl
     assert pool.equals(script.imbalanced(frame, 10.0)), "seeded"
     args = script.parse_args(["--dataset", "digits", "--imbalance", "4", "--out", "x"])
     assert args.imbalance == 4.0
+    for bad in ("0.5", "-2", "nan"):
+        with pytest.raises(SystemExit):
+            script.parse_args(["--dataset", "digits", "--imbalance", bad, "--out", "x"])
 
 
 def test_a_flag_of_another_learner_is_refused_before_any_data_is_read(tmp_path, capsys):

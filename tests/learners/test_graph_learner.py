@@ -125,11 +125,15 @@ def test_a_saved_head_without_a_calibration_power_predicts_as_before_the_power_e
     learner.fit(population.groupby("label").head(4))
     state, arrays = learner._population_graph.head_state(learner.graph_head_)
     assert state["power"] == learner.graph_head_.power == pytest.approx(learner.last_fit_info_["graph_power"], abs=1e-3)
+    _, kept = PopulationGraph.from_head_state(dict(state), arrays)
+    assert kept.power == learner.graph_head_.power, "a saved power is read back"
     del state["power"]
     _, old = PopulationGraph.from_head_state(state, arrays)
-    assert old.power == 1.0
-    probs = np.array([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6]])
-    assert np.allclose(old.mix(probs, probs), probs)
+    assert old.power == 1.0 and old.weight == learner.graph_head_.weight
+    graph = np.array([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6]])
+    logistic = np.array([[0.2, 0.5, 0.3], [0.3, 0.3, 0.4]])
+    assert np.allclose(old.mix(graph, logistic), old.weight * graph + (1 - old.weight) * logistic), \
+        "without a power: the plain mixture, as before the calibration step"
 
 
 def test_the_graph_is_kept_with_the_run_reused_for_the_same_pool_and_rebuilt_for_another(tmp_path, checkpoint,
