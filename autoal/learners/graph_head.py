@@ -46,9 +46,10 @@ def check_graph_mode(mode) -> None:
 
 
 def graph_probabilities(scores, scale, temperature) -> np.ndarray:
-    """Poisson scores (n, K) as probabilities: ``softmax(scores / scale * temperature)``; ``-inf`` (a class without
-    labels) gets probability 0."""
-    z = np.asarray(scores, dtype=float) * (temperature / max(scale, 1e-12))
+    """Poisson scores (n, K) as probabilities: ``softmax(scores / scale * temperature)``, ``scale`` one number or one
+    per row (held-out rows come from different solutions); ``-inf`` (a class without labels) gets probability 0."""
+    scale = np.maximum(np.asarray(scale, dtype=float), 1e-12)
+    z = np.asarray(scores, dtype=float) * (temperature / (scale.reshape(-1, 1) if scale.ndim else scale))
     top = np.max(np.where(np.isfinite(z), z, -np.inf), axis=1, keepdims=True)
     e = np.exp(z - np.where(np.isfinite(top), top, 0.0))
     total = e.sum(axis=1, keepdims=True)
@@ -87,7 +88,7 @@ def choose_mixture(logistic, graph_scores, scales, truth) -> tuple:
     rows = np.arange(h)
     best = None
     for temperature in TEMPERATURES:
-        graph = np.vstack([graph_probabilities(s[None], scale, temperature) for s, scale in zip(graph_scores, scales)])
+        graph = graph_probabilities(graph_scores, scales, temperature)
         for weight in WEIGHTS:
             mixed = weight * graph + (1 - weight) * logistic
             accuracy = float((mixed.argmax(axis=1) == truth).mean())
@@ -201,9 +202,7 @@ class GraphHead:
         weight, temperature = choose_mixture(logistic, graph_scores, scales, truth)
         head = cls(scores, score_scale(scores), weight, temperature, len(truth))
         if len(truth):
-            held_graph = np.vstack([graph_probabilities(row[None], scale, temperature)
-                                    for row, scale in zip(graph_scores, scales)])
-            head.power = choose_power(head.mix(held_graph, logistic), truth)
+            head.power = choose_power(head.mix(graph_probabilities(graph_scores, scales, temperature), logistic), truth)
         return head
 
     @staticmethod

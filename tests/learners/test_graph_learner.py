@@ -10,7 +10,8 @@ from autoal.errors import InputError
 from autoal.graph.pool_graph import PoolGraph
 from autoal.learners import EmbeddingLearner
 from autoal.learners.graph_head import (FOLD_LIMIT, PRIOR_TEMPERATURE, PRIOR_WEIGHT, VALIDATION_ROWS, calibrated,
-                                        choose_mixture, choose_power, validation_folds)
+                                        choose_mixture, choose_power, graph_probabilities,
+                                        validation_folds)
 from autoal.learners.population_graph import PopulationGraph
 from autoal.rounds.loop import resume_session
 
@@ -51,6 +52,15 @@ def test_the_mixture_leans_on_a_graph_that_labels_held_out_rows_where_the_logist
 def test_without_held_out_rows_the_mixture_is_the_prior():
     assert choose_mixture(np.zeros((0, 3)), np.zeros((0, 3)), np.zeros(0), np.zeros(0, dtype=int)) == \
         (PRIOR_WEIGHT, PRIOR_TEMPERATURE)
+
+
+def test_graph_probabilities_with_one_scale_per_row_read_each_row_with_its_own():
+    rng = np.random.default_rng(0)
+    scores, scales = rng.normal(size=(6, 3)), rng.random(6) + 0.1
+    scores[2, 1] = -np.inf  # a class without labels in that row's solution
+    rowwise = np.vstack([graph_probabilities(row[None], scale, 3.0) for row, scale in zip(scores, scales)])
+    assert np.array_equal(graph_probabilities(scores, scales, 3.0), rowwise)
+    assert rowwise[2, 1] == 0 and np.allclose(rowwise.sum(axis=1), 1)
 
 
 def confident(truth, right_share, top, seed=0):
