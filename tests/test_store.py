@@ -172,6 +172,32 @@ def test_creation_is_atomic(tmp_path, monkeypatch):
     assert len(state.store) == 2
 
 
+def test_an_empty_store_file_takes_a_new_run_and_a_foreign_one_is_left_alone(tmp_path, images):
+    import autoal
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    sqlite3.connect(empty / "run.sqlite").close()  # what opening the path with sqlite3 before the run leaves: 0 bytes
+    result = autoal.run(images, learner="fast", n_rounds=1, batch_size=3, initial_per_class=2, output_dir=empty,
+                        verbose=False)
+    assert len(result.labels) == 9 and len(open_run(empty).store) == 9
+
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    with sqlite3.connect(foreign / "run.sqlite") as db:
+        db.execute("CREATE TABLE notes (text TEXT)")
+        db.execute("INSERT INTO notes VALUES ('keep me')")
+    before = (foreign / "run.sqlite").read_bytes()
+    for attempt in (lambda: autoal.run(images, learner="fast", n_rounds=1, output_dir=foreign, verbose=False),
+                    lambda: RunState.create(foreign, data(), SETTINGS)):
+        with pytest.raises(InputError, match="holds a run.sqlite that is not an autoal run store; move that file away"):
+            attempt()
+    assert (foreign / "run.sqlite").read_bytes() == before
+
+    with pytest.raises(InputError, match="already holds a run; resume it"):
+        RunState.create(empty, data(), SETTINGS)
+
+
 def _writer(folder, annotator, n):
     state = open_run(folder)
     for i in range(n):

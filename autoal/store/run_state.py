@@ -22,9 +22,9 @@ from autoal.common.json_values import json_default
 from autoal.store.run_lock import WriterLock
 from autoal.store.snapshot import Snapshot
 from autoal.store.store_check import DamagedStore
-from autoal.store.run_store import OLD_FORMAT_FILES, STORE_FILE, RunStore
+from autoal.store.run_store import OLD_FORMAT_FILES, STORE_FILE, RunStore, is_run_store
 
-__all__ = ["RunState", "GIVEN", "open_run", "check_new_run_folder", "old_format_message"]
+__all__ = ["RunState", "GIVEN", "open_run", "check_new_run_folder", "store_in_the_way", "old_format_message"]
 
 GIVEN = "given"  # pseudo-annotator of the labels a real-mode DataFrame arrives with
 
@@ -43,9 +43,23 @@ def check_new_run_folder(out: Path) -> None:
         raise InputError(f"output_dir {str(out)!r} is a file; pass a folder")
     if any((out / name).exists() for name in OLD_FORMAT_FILES):
         raise InputError(old_format_message(out))
-    if (out / STORE_FILE).exists():
-        raise InputError(f"output_dir {str(out)!r} already holds a run; resume it with autoal.resume({str(out)!r}) "
-                         "(CLI: autoal resume DIR), or choose a new folder")
+    refusal = store_in_the_way(out)
+    if refusal:
+        raise InputError(refusal)
+
+
+def store_in_the_way(out: Path):
+    """Why ``out``'s ``run.sqlite`` keeps a new run out, or None: there is none, or it is empty (a file left by
+    something else: :meth:`RunStore.create <autoal.store.run_store.RunStore.create>` writes a store whole and moves it
+    in place, so an empty one never held a run, and the new run replaces it)."""
+    store = out / STORE_FILE
+    if not store.exists() or (store.is_file() and store.stat().st_size == 0):
+        return None
+    if is_run_store(store):
+        return (f"output_dir {str(out)!r} already holds a run; resume it with autoal.resume({str(out)!r}) "
+                "(CLI: autoal resume DIR), or choose a new folder")
+    return (f"output_dir {str(out)!r} holds a {STORE_FILE} that is not an autoal run store; move that file away, "
+            "or choose a new folder")
 
 
 def open_run(run_dir, *, writer=False) -> "RunState":
@@ -116,8 +130,9 @@ class RunState:
         folder.mkdir(parents=True, exist_ok=True)
         lock = WriterLock.acquire(folder)
         try:
-            if (folder / STORE_FILE).exists():  # checked again under the lock: two runs started on one folder
-                raise InputError(f"{str(folder)!r} already holds a run; resume it, or choose a new folder")
+            refusal = store_in_the_way(folder)  # checked again under the lock: two runs started on one folder
+            if refusal:
+                raise InputError(refusal)
             return cls._create(folder, data, settings, given_labels, lock)
         except BaseException:
             lock.release()

@@ -29,6 +29,7 @@ run's rounds at a time (:mod:`autoal.store.run_lock`); any number may add answer
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -44,7 +45,7 @@ from autoal.store.store_check import DamagedStore, check_store
 from autoal.errors import InputError
 
 __all__ = ["RunStore", "Transaction", "DuplicateAnnotation", "AnswerConflict", "SCHEMA_VERSION", "STORE_FILE",
-           "OLD_FORMAT_FILES", "ensure_answer_guards"]
+           "OLD_FORMAT_FILES", "ensure_answer_guards", "is_run_store"]
 
 SCHEMA_VERSION = 2
 STORE_FILE = "run.sqlite"
@@ -140,6 +141,17 @@ def _conflict(exc, example, annotator):
         return AnswerConflict(f"annotator {annotator!r} labelled the example at position {example}; a person gives an "
                               "example a label or a skip, not both", "label")
     return None
+
+
+def is_run_store(path) -> bool:
+    """Whether ``path`` is a SQLite file with an autoal run store's tables (read-only: the file is never changed,
+    nor made when missing)."""
+    try:
+        with contextlib.closing(sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True)) as db:
+            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    except sqlite3.Error:
+        return False
+    return {"meta", "annotations"} <= tables
 
 
 def _connect(path: Path) -> sqlite3.Connection:
