@@ -91,6 +91,18 @@ def test_an_old_folder_converts_from_its_manifest_and_resumes(old_run, tmp_path,
     assert not (tmp_path / "pwned").exists(), "a pickle was loaded"
 
 
+def test_an_empty_run_sqlite_is_replaced_and_another_program_s_is_refused(old_run):
+    out, manifest, rows = old_run
+    with sqlite3.connect(out / "run.sqlite") as db:
+        db.execute("CREATE TABLE notes (text TEXT)")
+    with pytest.raises(InputError, match="cannot read as a run store"):
+        convert_run(out, pd.read_csv(manifest))
+    assert (out / "data.pkl").exists() and not (out / "old-format").exists(), "nothing moved"
+    (out / "run.sqlite").write_bytes(b"")  # as opening the path with sqlite3 leaves it
+    convert_run(out, pd.read_csv(manifest))
+    assert len(stored_labels(out)) == len(rows)
+
+
 def test_other_data_than_the_runs_is_refused_and_nothing_moves(old_run, tmp_path):
     out, _, _ = old_run
     other = write_images(tmp_path / "other", 8, seed=5).set_axis(range(100, 124))

@@ -30,7 +30,7 @@ autoal.run(df, learner="fast", annotators=[SlowAnnotator(0.9, name="slow_a", del
 def count(db):
     """Annotations stored so far; read-only, so polling never creates the store before the run makes it."""
     try:
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
+        with sqlite3.connect(Path(db).resolve().as_uri() + "?mode=ro", uri=True, timeout=5) as conn:
             return conn.execute("SELECT COUNT(*) FROM annotations").fetchone()[0]
     except sqlite3.Error:
         return 0

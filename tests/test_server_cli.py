@@ -91,6 +91,10 @@ def test_serve_refuses_bad_arguments_before_serving(run_dir, tmp_path, capsys):
     df = write_images(tmp_path / "more", 3)
     manifest = tmp_path / "m.csv"
     df.to_csv(manifest, index=False)
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    with sqlite3.connect(foreign / "run.sqlite") as db:
+        db.execute("CREATE TABLE notes (text TEXT)")
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
@@ -98,6 +102,7 @@ def test_serve_refuses_bad_arguments_before_serving(run_dir, tmp_path, capsys):
         cases = [
             (["serve", str(tmp_path / "none")], "holds no run: start one with `autoal serve"),
             (["serve", str(run_dir), "--manifest", str(manifest), "--annotators", "x"], "holds a run already: serve it without --manifest"),
+            (["serve", str(foreign), "--manifest", str(manifest), "--annotators", "x"], "cannot read as a run store"),
             (["serve", str(run_dir), "--annotators", "x"], "add people with `autoal annotators add"),
             (["serve", str(run_dir), "--test", str(manifest)], "--test goes with --manifest"),
             (["serve", str(tmp_path / "new"), "--manifest", str(manifest)], "a new run needs its annotators: --annotators alice,bob"),

@@ -178,6 +178,9 @@ def test_an_empty_store_file_takes_a_new_run_and_a_foreign_one_is_left_alone(tmp
     empty = tmp_path / "empty"
     empty.mkdir()
     sqlite3.connect(empty / "run.sqlite").close()  # what opening the path with sqlite3 before the run leaves: 0 bytes
+    with pytest.raises(InputError, match="is empty: no run was written to it; start a new run in that folder"):
+        autoal.resume(empty)
+    assert (empty / "run.sqlite").stat().st_size == 0, "trying to resume it leaves it as it was"
     result = autoal.run(images, learner="fast", n_rounds=1, batch_size=3, initial_per_class=2, output_dir=empty,
                         verbose=False)
     assert len(result.labels) == 9 and len(open_run(empty).store) == 9
@@ -188,14 +191,39 @@ def test_an_empty_store_file_takes_a_new_run_and_a_foreign_one_is_left_alone(tmp
         db.execute("CREATE TABLE notes (text TEXT)")
         db.execute("INSERT INTO notes VALUES ('keep me')")
     before = (foreign / "run.sqlite").read_bytes()
+    with pytest.raises(InputError, match="is a SQLite file but not an autoal run store"):
+        autoal.resume(foreign)
     for attempt in (lambda: autoal.run(images, learner="fast", n_rounds=1, output_dir=foreign, verbose=False),
                     lambda: RunState.create(foreign, data(), SETTINGS)):
-        with pytest.raises(InputError, match="holds a run.sqlite that is not an autoal run store; move that file away"):
+        with pytest.raises(InputError, match="holds a run.sqlite that autoal cannot read as a run store.*move that file"):
             attempt()
     assert (foreign / "run.sqlite").read_bytes() == before
 
     with pytest.raises(InputError, match="already holds a run; resume it"):
         RunState.create(empty, data(), SETTINGS)
+
+
+def test_a_stale_write_ahead_log_is_not_read_into_a_new_store(tmp_path, images):
+    """Another database's write-ahead log left beside the store's path: a new run's store does not replay it."""
+    import shutil
+
+    import autoal
+
+    other = tmp_path / "other.sqlite"
+    db = sqlite3.connect(other)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA wal_autocheckpoint=0")  # everything stays in other.sqlite-wal
+    db.execute("CREATE TABLE notes (text TEXT)")
+    db.commit()
+    folder = tmp_path / "run"
+    folder.mkdir()
+    shutil.copy(f"{other}-wal", folder / "run.sqlite-wal")
+    db.close()
+    result = autoal.run(images, learner="fast", n_rounds=1, batch_size=3, initial_per_class=2, output_dir=folder,
+                        verbose=False)
+    assert len(result.labels) == 9 and len(open_run(folder).store) == 9
+    with sqlite3.connect(folder / "run.sqlite") as check:
+        assert "notes" not in {r[0] for r in check.execute("SELECT name FROM sqlite_master")}
 
 
 def _writer(folder, annotator, n):

@@ -21,8 +21,8 @@ import pandas as pd
 
 from autoal.data.prepare import prepare_data
 from autoal.errors import InputError, first_few
-from autoal.store.run_state import GIVEN, RunState
-from autoal.store.run_store import STORE_FILE
+from autoal.store.run_state import GIVEN, RunState, store_in_the_way
+from autoal.store.run_store import STORE_FILE, holds_data, is_run_store
 
 __all__ = ["convert_run"]
 
@@ -71,8 +71,10 @@ def convert_run(run_dir, df, *, test_df=None) -> Path:
 
 
 def _old_settings(folder: Path) -> dict:
-    if (folder / STORE_FILE).exists():
-        raise InputError(f"{str(folder)!r} already has a run store ({STORE_FILE}); resume it with `autoal resume`")
+    if holds_data(folder / STORE_FILE):  # an empty run.sqlite holds nothing: the converted store replaces it
+        if is_run_store(folder / STORE_FILE):
+            raise InputError(f"{str(folder)!r} already has a run store ({STORE_FILE}); resume it with `autoal resume`")
+        raise InputError(store_in_the_way(folder))
     if not (folder / "settings.json").is_file() or not (folder / OLD_STORE).is_file():
         raise InputError(f"{str(folder)!r} is not an old-format autoal run folder (no settings.json and labels.sqlite)")
     try:

@@ -22,7 +22,7 @@ from autoal.common.json_values import json_default
 from autoal.store.run_lock import WriterLock
 from autoal.store.snapshot import Snapshot
 from autoal.store.store_check import DamagedStore
-from autoal.store.run_store import OLD_FORMAT_FILES, STORE_FILE, RunStore, is_run_store
+from autoal.store.run_store import OLD_FORMAT_FILES, STORE_FILE, RunStore, holds_data, is_run_store
 
 __all__ = ["RunState", "GIVEN", "open_run", "check_new_run_folder", "store_in_the_way", "old_format_message"]
 
@@ -49,17 +49,18 @@ def check_new_run_folder(out: Path) -> None:
 
 
 def store_in_the_way(out: Path):
-    """Why ``out``'s ``run.sqlite`` keeps a new run out, or None: there is none, or it is empty (a file left by
-    something else: :meth:`RunStore.create <autoal.store.run_store.RunStore.create>` writes a store whole and moves it
-    in place, so an empty one never held a run, and the new run replaces it)."""
+    """Why ``out``'s ``run.sqlite`` keeps a new run out, or None: there is none, or it holds nothing (an empty file
+    left by something else, e.g. opening the path with ``sqlite3``: :meth:`RunStore.create
+    <autoal.store.run_store.RunStore.create>` writes a store whole and moves it in place, so an empty one never held a
+    run, and the new run replaces it)."""
     store = out / STORE_FILE
-    if not store.exists() or (store.is_file() and store.stat().st_size == 0):
+    if not holds_data(store):
         return None
     if is_run_store(store):
         return (f"output_dir {str(out)!r} already holds a run; resume it with autoal.resume({str(out)!r}) "
                 "(CLI: autoal resume DIR), or choose a new folder")
-    return (f"output_dir {str(out)!r} holds a {STORE_FILE} that is not an autoal run store; move that file away, "
-            "or choose a new folder")
+    return (f"output_dir {str(out)!r} holds a {STORE_FILE} that autoal cannot read as a run store (another program's "
+            "file, or a damaged run: `autoal resume DIR` says which); move that file away, or choose a new folder")
 
 
 def open_run(run_dir, *, writer=False) -> "RunState":

@@ -45,7 +45,7 @@ from autoal.store.store_check import DamagedStore, check_store
 from autoal.errors import InputError
 
 __all__ = ["RunStore", "Transaction", "DuplicateAnnotation", "AnswerConflict", "SCHEMA_VERSION", "STORE_FILE",
-           "OLD_FORMAT_FILES", "ensure_answer_guards", "is_run_store"]
+           "OLD_FORMAT_FILES", "ensure_answer_guards", "is_run_store", "holds_data"]
 
 SCHEMA_VERSION = 2
 STORE_FILE = "run.sqlite"
@@ -143,15 +143,26 @@ def _conflict(exc, example, annotator):
     return None
 
 
+def holds_data(path) -> bool:
+    """Whether ``path`` holds anything: a file that is not empty, or a folder. An empty file is an empty database
+    to SQLite, which then discards any write-ahead log beside it as stale."""
+    path = Path(path)
+    return path.exists() and (not path.is_file() or path.stat().st_size > 0)
+
+
 def is_run_store(path) -> bool:
-    """Whether ``path`` is a SQLite file with an autoal run store's tables (read-only: the file is never changed,
-    nor made when missing)."""
+    """Whether ``path`` is a SQLite file with an autoal run store's tables. Read-only: the file is never changed nor
+    made, though opening a database kept in WAL mode leaves its ``-wal`` and ``-shm`` companions beside it."""
     try:
-        with contextlib.closing(sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True)) as db:
-            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        return {"meta", "annotations"} <= _read_only_tables(path)
     except sqlite3.Error:
         return False
-    return {"meta", "annotations"} <= tables
+
+
+def _read_only_tables(path) -> set:
+    """The names of the tables in the SQLite file at ``path``, opened read-only (sqlite3.Error when it is not one)."""
+    with contextlib.closing(sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True)) as db:
+        return {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -190,6 +201,8 @@ class RunStore:
         DataFrame arrives with) are stored with it.
         """
         path = Path(path)
+        if holds_data(path):  # callers refuse such a folder first (autoal.store.run_state.store_in_the_way)
+            raise InputError(f"{str(path)!r} already holds data; a new run store is not written over it")
         tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
         for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
             leftover.unlink(missing_ok=True)
@@ -211,6 +224,8 @@ class RunStore:
             db.execute("COMMIT")
         finally:
             db.close()
+        for companion in ("-wal", "-shm", "-journal"):  # stale ones (of an empty file, or of a store moved away):
+            Path(f"{path}{companion}").unlink(missing_ok=True)  # SQLite would replay their pages over the new store
         os.replace(tmp, path)
         return cls(_connect(path), path)
 
@@ -221,15 +236,17 @@ class RunStore:
         path = Path(path)
         if not path.is_file():
             raise InputError(f"{str(path)!r} does not exist; pass the folder of a run made by autoal")
-        try:
-            db = _connect(path)
-            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if not holds_data(path):  # left as it is, so that a new run can still take the folder
+            raise InputError(f"{str(path)!r} is empty: no run was written to it; start a new run in that folder, or "
+                             "pass the folder of a run made by autoal")
+        try:  # read-only first: a file that is not a run store is left as it was (a read-write open makes it WAL)
+            tables = _read_only_tables(path)
         except sqlite3.DatabaseError as exc:
             raise InputError(f"{str(path)!r} is not an autoal run store, or is damaged ({exc}); point at a run folder "
                              "made by autoal, or restore its run.sqlite from a copy") from exc
         if "meta" not in tables or "annotations" not in tables:
-            db.close()
             raise InputError(f"{str(path)!r} is a SQLite file but not an autoal run store")
+        db = _connect(path)
         try:
             cls._check_version(db, path)
             check_store(db, path)  # a damaged store is named here, before anything is read from it
