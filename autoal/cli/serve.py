@@ -109,7 +109,6 @@ def _session(args):
     from autoal.rounds.loop import resume_session, start_session
     from autoal.data.manifest import load_manifest, one_label_kind
     from autoal.store.run_state import store_in_the_way
-    from autoal.store.run_store import is_run_store
 
     run_dir = args.run_dir
     exists = (run_dir / "run.sqlite").is_file()
@@ -123,10 +122,10 @@ def _session(args):
             raise _input_error(f"{str(run_dir)!r} holds a run already; add people with `autoal annotators add "
                                f"{run_dir} NAME` instead of --annotators")
         return resume_session(run_dir, verbose=not args.quiet, n_rounds=args.n_rounds)
-    refusal = store_in_the_way(run_dir)  # None for an empty run.sqlite: the new run replaces it
-    if refusal:
-        raise _input_error(f"{str(run_dir)!r} holds a run already: serve it without --manifest (`autoal serve "
-                           f"{run_dir}`), or choose a new folder" if is_run_store(run_dir / "run.sqlite") else refusal)
+    refusal = store_in_the_way(run_dir, run_there=f"{str(run_dir)!r} holds a run already: serve it without "
+                               f"--manifest (`autoal serve {run_dir}`), or choose a new folder")
+    if refusal:  # None for an empty run.sqlite: the new run replaces it
+        raise _input_error(refusal)
     annotators = _page_annotators(args)
     df = load_manifest(args.manifest)
     test_df = load_manifest(args.test) if args.test else None

@@ -22,7 +22,7 @@ import pandas as pd
 from autoal.data.prepare import prepare_data
 from autoal.errors import InputError, first_few
 from autoal.store.run_state import GIVEN, RunState, store_in_the_way
-from autoal.store.run_store import STORE_FILE, holds_data, is_run_store
+from autoal.store.run_store import STORE_FILE
 
 __all__ = ["convert_run"]
 
@@ -71,10 +71,10 @@ def convert_run(run_dir, df, *, test_df=None) -> Path:
 
 
 def _old_settings(folder: Path) -> dict:
-    if holds_data(folder / STORE_FILE):  # an empty run.sqlite holds nothing: the converted store replaces it
-        if is_run_store(folder / STORE_FILE):
-            raise InputError(f"{str(folder)!r} already has a run store ({STORE_FILE}); resume it with `autoal resume`")
-        raise InputError(store_in_the_way(folder))
+    refusal = store_in_the_way(folder, run_there=f"{str(folder)!r} already has a run store ({STORE_FILE}); resume "
+                               "it with `autoal resume`")
+    if refusal:  # None for an empty run.sqlite: the converted store replaces it
+        raise InputError(refusal)
     if not (folder / "settings.json").is_file() or not (folder / OLD_STORE).is_file():
         raise InputError(f"{str(folder)!r} is not an old-format autoal run folder (no settings.json and labels.sqlite)")
     try:

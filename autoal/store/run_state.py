@@ -48,17 +48,17 @@ def check_new_run_folder(out: Path) -> None:
         raise InputError(refusal)
 
 
-def store_in_the_way(out: Path):
+def store_in_the_way(out: Path, *, run_there=None):
     """Why ``out``'s ``run.sqlite`` keeps a new run out, or None: there is none, or it holds nothing (an empty file
     left by something else, e.g. opening the path with ``sqlite3``: :meth:`RunStore.create
     <autoal.store.run_store.RunStore.create>` writes a store whole and moves it in place, so an empty one never held a
-    run, and the new run replaces it)."""
+    run, and the new run replaces it). ``run_there``: what to say when a run store is there (default: resume it)."""
     store = out / STORE_FILE
     if not holds_data(store):
         return None
     if is_run_store(store):
-        return (f"output_dir {str(out)!r} already holds a run; resume it with autoal.resume({str(out)!r}) "
-                "(CLI: autoal resume DIR), or choose a new folder")
+        return run_there or (f"output_dir {str(out)!r} already holds a run; resume it with autoal.resume({str(out)!r}) "
+                             "(CLI: autoal resume DIR), or choose a new folder")
     return (f"output_dir {str(out)!r} holds a {STORE_FILE} that autoal cannot read as a run store (another program's "
             "file, or a damaged run: `autoal resume DIR` says which); move that file away, or choose a new folder")
 
