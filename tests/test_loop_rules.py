@@ -186,25 +186,29 @@ def test_unknown_scoring_is_named_before_anything_is_written(images, tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+def assert_coverage_then_kmeans(history, *, n_classes):
+    """Rounds picked while fewer than 5 labels a class were in (at least two) are coverage batches, the later ones
+    (at least one) k-means batches; returns which rounds were coverage rounds."""
+    from autoal.query.cold_start import COVERAGE_LABELS_PER_CLASS
+
+    rules = history["batch_rule"].iloc[1:]  # round 0 is the initial set
+    few = history["n_labeled"].shift(1).iloc[1:] < COVERAGE_LABELS_PER_CLASS * n_classes  # labels when picked
+    assert (rules[few] == "coverage").all() and few.sum() >= 2
+    assert (rules[~few] == "kmeans").all() and (~few).sum() >= 1
+    return few
+
+
 def test_coverage_first_batches_cover_the_pool_until_five_labels_a_class_then_follow_the_scores(tmp_path):
     from conftest import write_images
-
-    from autoal.query.cold_start import COVERAGE_LABELS_PER_CLASS
 
     images = write_images(tmp_path / "img", 12)
     result = autoal.run(images, learner="fast", strategy="margin", batch="coverage-first", initial="coverage",
                         batch_size=3, n_rounds=5, initial_per_class=1, output_dir=tmp_path / "run", verbose=False)
-    history = result.history.set_index("round")
-    rules = history["batch_rule"].iloc[1:]  # round 0 is the initial set
-    few = history["n_labeled"].shift(1).iloc[1:] < COVERAGE_LABELS_PER_CLASS * 3  # labels when the batch was picked
-    assert (rules[few] == "coverage").all() and few.sum() >= 2
-    assert (rules[~few] == "kmeans").all() and (~few).sum() >= 1
+    assert_coverage_then_kmeans(result.history.set_index("round"), n_classes=3)
 
 
 def test_coverage_first_batches_with_several_annotators_cover_the_pool_then_follow_activelab(tmp_path):
     from conftest import write_images
-
-    from autoal.query.cold_start import COVERAGE_LABELS_PER_CLASS
 
     images = write_images(tmp_path / "img", 12)
     team = [autoal.SimulatedAnnotator(name=f"a{i}", accuracy=0.9, random_state=i) for i in range(3)]
@@ -212,8 +216,5 @@ def test_coverage_first_batches_with_several_annotators_cover_the_pool_then_foll
                         initial="coverage", batch_size=3, n_rounds=5, initial_per_class=1,
                         output_dir=tmp_path / "run", verbose=False)
     history = result.history.set_index("round")
-    rules = history["batch_rule"].iloc[1:]
-    few = history["n_labeled"].shift(1).iloc[1:] < COVERAGE_LABELS_PER_CLASS * 3
-    assert (rules[few] == "coverage").all() and few.sum() >= 2
+    few = assert_coverage_then_kmeans(history, n_classes=3)
     assert (history["relabel_share"].iloc[1:][few] == 0).all(), "coverage batches ask for new examples only"
-    assert (rules[~few] == "kmeans").all() and (~few).sum() >= 1
