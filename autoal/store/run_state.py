@@ -21,8 +21,8 @@ from autoal.common.files import write_json_atomic
 from autoal.common.json_values import json_default
 from autoal.store.run_lock import WriterLock
 from autoal.store.snapshot import Snapshot
-from autoal.store.store_check import DamagedStore
-from autoal.store.run_store import OLD_FORMAT_FILES, STORE_FILE, RunStore, holds_data, is_run_store
+from autoal.store.store_check import DamagedStore, holds_data, is_run_store
+from autoal.store.run_store import OLD_FORMAT_FILES, STORE_FILE, RunStore
 
 __all__ = ["RunState", "GIVEN", "open_run", "check_new_run_folder", "store_in_the_way", "old_format_message"]
 

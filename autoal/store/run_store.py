@@ -29,7 +29,6 @@ run's rounds at a time (:mod:`autoal.store.run_lock`); any number may add answer
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import sqlite3
@@ -41,11 +40,11 @@ import numpy as np
 
 from autoal.common.json_values import json_default
 from autoal.store import example_table
-from autoal.store.store_check import DamagedStore, check_store
+from autoal.store.store_check import IDENTIFYING_TABLES, DamagedStore, check_store, holds_data, read_only_tables
 from autoal.errors import InputError
 
 __all__ = ["RunStore", "Transaction", "DuplicateAnnotation", "AnswerConflict", "SCHEMA_VERSION", "STORE_FILE",
-           "OLD_FORMAT_FILES", "ensure_answer_guards", "is_run_store", "holds_data"]
+           "OLD_FORMAT_FILES", "ensure_answer_guards"]
 
 SCHEMA_VERSION = 2
 STORE_FILE = "run.sqlite"
@@ -143,28 +142,6 @@ def _conflict(exc, example, annotator):
     return None
 
 
-def holds_data(path) -> bool:
-    """Whether ``path`` holds anything: a file that is not empty, or a folder. An empty file is an empty database
-    to SQLite, which then discards any write-ahead log beside it as stale."""
-    path = Path(path)
-    return path.exists() and (not path.is_file() or path.stat().st_size > 0)
-
-
-def is_run_store(path) -> bool:
-    """Whether ``path`` is a SQLite file with an autoal run store's tables. Read-only: the file is never changed nor
-    made, though opening a database kept in WAL mode leaves its ``-wal`` and ``-shm`` companions beside it."""
-    try:
-        return {"meta", "annotations"} <= _read_only_tables(path)
-    except sqlite3.Error:
-        return False
-
-
-def _read_only_tables(path) -> set:
-    """The names of the tables in the SQLite file at ``path``, opened read-only (sqlite3.Error when it is not one)."""
-    with contextlib.closing(sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True)) as db:
-        return {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-
-
 def _connect(path: Path) -> sqlite3.Connection:
     db = sqlite3.connect(str(path), timeout=60, isolation_level=None, check_same_thread=False)
     db.execute("PRAGMA journal_mode=WAL")
@@ -240,11 +217,11 @@ class RunStore:
             raise InputError(f"{str(path)!r} is empty: no run was written to it; start a new run in that folder, or "
                              "pass the folder of a run made by autoal")
         try:  # read-only first: a file that is not a run store is left as it was (a read-write open makes it WAL)
-            tables = _read_only_tables(path)
+            tables = read_only_tables(path)
         except sqlite3.DatabaseError as exc:
             raise InputError(f"{str(path)!r} is not an autoal run store, or is damaged ({exc}); point at a run folder "
                              "made by autoal, or restore its run.sqlite from a copy") from exc
-        if "meta" not in tables or "annotations" not in tables:
+        if not IDENTIFYING_TABLES <= tables:
             raise InputError(f"{str(path)!r} is a SQLite file but not an autoal run store")
         db = _connect(path)
         try:

@@ -14,17 +14,23 @@ a traceback somewhere later, or in wrong labels. So opening a store checks, in o
 6. the rounds' records and the selections' facts are JSON, the probabilities hold K numbers each.
 
 Each failure is a :class:`DamagedStore` (an InputError) that names what is wrong and how to recover.
+
+Before a store is opened, what is at its path can be asked without changing it: whether it holds anything
+(:func:`holds_data`; an empty file never held a run) and whether it is a run store at all (:func:`is_run_store`,
+read-only).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 from pathlib import Path
 
 from autoal.errors import InputError, first_few
 
-__all__ = ["DamagedStore", "check_store", "REQUIRED_COLUMNS", "REQUIRED_META"]
+__all__ = ["DamagedStore", "check_store", "holds_data", "is_run_store", "read_only_tables", "REQUIRED_COLUMNS",
+           "REQUIRED_META", "IDENTIFYING_TABLES"]
 
 #: The tables of a run store and the columns autoal reads from each.
 REQUIRED_COLUMNS = {
@@ -38,6 +44,8 @@ REQUIRED_COLUMNS = {
     "rounds": {"round", "record", "stop_predictions"},
     "selections": {"round", "facts"},
 }
+#: The tables whose presence makes a SQLite file a run store (whether it is whole is checked afterwards).
+IDENTIFYING_TABLES = frozenset({"meta", "annotations"})
 #: ``meta`` entries the run reads, and the JSON type each must have.
 REQUIRED_META = {"schema_version": int, "run_id": str, "edits": int, "settings": dict, "label": (str, int),
                  "classes": list, "mode": str, "holdout": str, "dropped": list, "columns": list,
@@ -53,6 +61,28 @@ def _damaged(path, what) -> DamagedStore:
         f"the run store {str(path)!r} is damaged: {what}. Nothing was changed. Restore run.sqlite from a copy "
         "(e.g. a backup of the run folder), or salvage what SQLite can read into a new file with "
         f"`sqlite3 {path} .recover | sqlite3 recovered.sqlite` and look at it; then start a new run if need be")
+
+
+def holds_data(path) -> bool:
+    """Whether ``path`` holds anything: a file that is not empty, or a folder. An empty file is an empty database
+    to SQLite, which then discards any write-ahead log beside it as stale."""
+    path = Path(path)
+    return path.exists() and (not path.is_file() or path.stat().st_size > 0)
+
+
+def is_run_store(path) -> bool:
+    """Whether ``path`` is a SQLite file with an autoal run store's tables. Read-only: the file is never changed nor
+    made, though opening a database kept in WAL mode leaves its ``-wal`` and ``-shm`` companions beside it."""
+    try:
+        return IDENTIFYING_TABLES <= read_only_tables(path)
+    except sqlite3.Error:
+        return False
+
+
+def read_only_tables(path) -> set:
+    """The names of the tables in the SQLite file at ``path``, opened read-only (sqlite3.Error when it is not one)."""
+    with contextlib.closing(sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True)) as db:
+        return {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
 
 
 def check_store(db: sqlite3.Connection, path: Path) -> dict:
